@@ -1,0 +1,31 @@
+# Two commands do all the set-up on a fresh machine: `make demo` and `make test`.
+# Both create .venv and install actline into it on first use.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+ARCH   := $(shell uname -m)
+
+# torch/torchvision builds that install from this machine's local wheel store
+# (no multi-gigabyte CUDA download): see README, "Installing".
+ifeq ($(ARCH),aarch64)
+TORCH_PINS := torch==2.9.1 torchvision==0.24.1
+else
+TORCH_PINS := torch==2.14.1 torchvision==0.29.1
+endif
+
+.PHONY: demo test clean
+
+$(VENV)/.installed: pyproject.toml Makefile
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q $(TORCH_PINS)
+	$(PY) -m pip install -q -e '.[dev,serve,onnx]'
+	touch $@
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/actline demo --out runs/demo
+
+test: $(VENV)/.installed
+	$(PY) -m pytest -q
+
+
+clean:
+	rm -rf $(VENV) runs

@@ -1,0 +1,7 @@
+"""Data layer: readers turn files into one in-memory type, :class:`ClipDataset`.
+
+Models and training never see a file format, only recordings, samples and windows.
+"""
+
+from actline.data.dataset import ClipDataset, Recording, Sample, WindowSpec  # noqa: F401
+from actline.data.load import load_dataset  # noqa: F401

@@ -1,0 +1,180 @@
+"""Reader for the Nagoya University extremely low-resolution FIR action data set (16×16, ~10 fps).
+
+Layout::
+
+    DIR/<day>/raw/<day>_p<N>_<light|dark><K>.csv[.gz]   line 1 date, line 2 header, then
+                                                        time_s, PTAT, P000..P255 per frame
+    DIR/annotation/annotation_<day>.csv                 file,start1,end1,label1,start2,...
+
+Annotation start/end are frame indices into the data rows after the two header lines.
+The data set does not document their base; no annotation ever touches either end of a
+file (the smallest start is 69, the largest end 18 rows before the last), so the bounds
+cannot decide it. We read them as 0-based and inclusive: a one-frame (0.1 s) offset is
+below the precision of the hand annotation either way.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import re
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from actline.data.dataset import ClipDataset, Recording, Sample
+from actline.errors import ActlineError
+
+RAW_LABELS = ("walk", "walk1", "walk2", "sitdown", "standup", "falling1", "falling2", "sit", "lie", "stand")
+CLASSES = ["walk", "sitdown", "standup", "falling1", "falling2", "sit", "lie", "stand"]
+MERGE = {"walk1": "walk", "walk2": "walk"}
+N_PIXELS = 256
+UNSTABLE_FRAMES = 15  # the sensor's start-up frames read 2-5 °C: dropped
+_DAY = re.compile(r"^\d{8}$")
+
+
+def is_nagoya_dir(root: Path) -> bool:
+    return (root / "annotation").is_dir() and any(_DAY.match(p.name) for p in root.iterdir() if p.is_dir())
+
+
+def read_nagoya_csv(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(frames [N,16,16] float32 °C, timestamps [N] s, ptat [N]) from one .csv or .csv.gz file."""
+    try:
+        raw = gzip.open(path, "rb").read() if path.suffix == ".gz" else path.read_bytes()
+    except FileNotFoundError:
+        raise ActlineError(path, "file not found") from None
+    except (OSError, EOFError) as exc:
+        raise ActlineError(path, f"cannot read (truncated or not gzip): {exc}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ActlineError(path, "not UTF-8 text") from None
+    rows = list(csv.reader(io.StringIO(text)))
+    if len(rows) < 3:
+        raise ActlineError(path, f"expected a date line, a header line and frame rows; found {len(rows)} line(s)")
+    header = rows[1]
+    width = 2 + N_PIXELS
+    if len(header) != width or not header[0].lower().startswith("time"):
+        raise ActlineError(path, f"line 2: expected header 'Time (sec),PTAT,P000..P255' ({width} fields), got {len(header)} fields")
+    data = np.empty((len(rows) - 2, width), dtype=np.float64)
+    for i, row in enumerate(rows[2:]):
+        if len(row) != width:
+            raise ActlineError(path, f"line {i + 3}: expected {width} fields, got {len(row)}")
+        try:
+            data[i] = [float(x) for x in row]
+        except ValueError as exc:
+            raise ActlineError(path, f"line {i + 3}: {exc}") from None
+    if not np.isfinite(data).all():
+        raise ActlineError(path, "contains NaN or inf values")
+    ts = data[:, 0]
+    if (np.diff(ts) < 0).any():
+        raise ActlineError(path, f"time goes backwards at line {int(np.argmax(np.diff(ts) < 0)) + 4}")
+    frames = data[:, 2:].reshape(-1, 16, 16).astype(np.float32)
+    return frames, ts, data[:, 1]
+
+
+def read_annotations(path: Path) -> dict[str, list[tuple[int, int, str]]]:
+    """``file -> [(start, end, raw label), ...]`` from one ``annotation_<day>.csv``."""
+    out: dict[str, list[tuple[int, int, str]]] = {}
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise ActlineError(path, "file not found") from None
+    for n, row in enumerate(csv.reader(lines), start=1):
+        if not row or not row[0].strip():
+            continue
+        fields = [f.strip() for f in row[1:]]
+        while fields and fields[-1] == "":
+            fields.pop()
+        if len(fields) % 3:
+            raise ActlineError(path, f"line {n}: segment fields must come in (start,end,label) triples, got {len(fields)}")
+        segs = []
+        for k in range(0, len(fields), 3):
+            s, e, label = fields[k:k + 3]
+            if label not in RAW_LABELS:
+                raise ActlineError(path, f"line {n}: unknown label {label!r} (known: {', '.join(RAW_LABELS)})")
+            try:
+                s_i, e_i = int(s), int(e)
+            except ValueError:
+                raise ActlineError(path, f"line {n}: start/end must be integers, got {s!r}, {e!r}") from None
+            if e_i < s_i:
+                raise ActlineError(path, f"line {n}: segment ends ({e_i}) before it starts ({s_i})")
+            segs.append((s_i, e_i, label))
+        out[row[0].strip()] = segs
+    return out
+
+
+def read_nagoya(root: str | Path, days: list[str] | None = None, window: int = 16, stride: int = 8,
+                merge_walk: bool = True) -> ClipDataset:
+    """Read the Nagoya data set: recordings with frame-wise labels, and window samples inside segments.
+
+    Samples are window centres every ``stride`` frames inside each annotated segment (at least
+    one per segment, at its middle), so a window of ``window`` frames is centred in the action.
+    Each recording's group is its day: leave-one-day-out keeps whole days apart.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise ActlineError(root, "data directory not found")
+    all_days = sorted(p.name for p in root.iterdir() if p.is_dir() and _DAY.match(p.name))
+    days = days or all_days
+    unknown = [d for d in days if d not in all_days]
+    if unknown:
+        raise ActlineError(root, f"day(s) {unknown} not found (available: {all_days})")
+    classes = list(CLASSES) if merge_walk else [c for c in RAW_LABELS]
+    recordings, samples, warnings = {}, [], []
+    for day in days:
+        ann_path = root / "annotation" / f"annotation_{day}.csv"
+        ann = read_annotations(ann_path)
+        files = sorted((root / day / "raw").glob("*.csv*"), key=lambda p: _natural(p.name))
+        if not files:
+            raise ActlineError(root / day / "raw", "no .csv or .csv.gz recordings")
+        for path in files:
+            name = path.name[:-3] if path.name.endswith(".gz") else path.name
+            if name not in ann:
+                warnings.append(f"{path}: no annotation line in {ann_path.name}; read without labels")
+            frames, ts, ptat = read_nagoya_csv(path)
+            n_raw = len(frames)
+            labels = np.full(n_raw, -1, dtype=np.int64)
+            segments = []
+            for s, e, raw_label in ann.get(name, []):
+                if e >= n_raw:
+                    raise ActlineError(ann_path, f"{name}: segment {s}-{e} ends past the last frame ({n_raw - 1})")
+                label = MERGE.get(raw_label, raw_label) if merge_walk else raw_label
+                labels[s:e + 1] = classes.index(label)
+                segments.append((s, e, classes.index(label)))
+            keep = slice(UNSTABLE_FRAMES, None)
+            rec_id = Path(name).stem
+            rec = Recording(id=rec_id, frames=frames[keep], timestamps=ts[keep], group=day, source=str(path),
+                            frame_labels=labels[keep],
+                            meta={"ptat": ptat[keep], "lighting": "dark" if "_dark" in name else "light",
+                                  "dropped_start_frames": UNSTABLE_FRAMES})
+            recordings[rec_id] = rec
+            for s, e, label in segments:
+                s, e = s - UNSTABLE_FRAMES, e - UNSTABLE_FRAMES
+                if e < 0:
+                    continue
+                s = max(s, 0)
+                centres = list(range(s + window // 2, e - window // 2 + 2, stride)) or [(s + e) // 2]
+                for c in centres:
+                    samples.append(Sample(recording_id=rec_id, frame_idx=int(c), label=label, subset=None,
+                                          id=f"{rec_id}@{c}"))
+    return ClipDataset(name=root.name, root=root, format="nagoya-csv", classes=classes, recordings=recordings,
+                       samples=samples, warnings=warnings)
+
+
+def segment_counts(root: str | Path, days: list[str] | None = None) -> Counter:
+    """Raw label -> number of annotated segments, straight from the annotation files."""
+    root = Path(root)
+    counts: Counter = Counter()
+    for path in sorted((root / "annotation").glob("annotation_????????.csv")):
+        if days and path.stem.split("_")[1] not in days:
+            continue
+        for segs in read_annotations(path).values():
+            counts.update(label for _, _, label in segs)
+    return counts
+
+
+def _natural(name: str):
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]

@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from actline.data.synth_thermal import SynthConfig, generate_thermal_dataset
+
+SHARED_DATA = Path(os.environ.get("ACTLINE_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+
+
+def shared_path(*parts: str) -> Path:
+    """A path under ../shared/data, or skip the test with the reason when it is absent."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"real data not present at {path} (a fresh clone without ../shared/data skips this test)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def synth_dir(tmp_path_factory) -> Path:
+    """A small synthetic ThermalDataGen data set: 4 recordings of 60 s."""
+    out = tmp_path_factory.mktemp("synth") / "thermal"
+    return generate_thermal_dataset(out, SynthConfig(n_recordings=4, duration_s=60.0, seed=3))

@@ -1,0 +1,38 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from actline.cli import main
+
+
+def test_synth_then_inspect(tmp_path, capsys):
+    out = tmp_path / "d"
+    main(["synth", str(out), "--recordings", "3", "--duration", "30", "--seed", "2"])
+    assert (out / "annotations" / "train.json").exists()
+    assert f"wrote {out}" in capsys.readouterr().out
+    main(["data", "inspect", str(out), "--json", "--montage", str(tmp_path / "m.png")])
+    text = capsys.readouterr().out
+    summary = json.loads(text)
+    assert summary["n_recordings"] == 3 and summary["format"] == "thermal-h5"
+    assert summary["splits"]["given"]["overlapping_eval"] > 0
+    assert "WARNING" in summary["splits"]["given"]["warning"]
+    assert summary["splits"]["by-recording"]["overlapping_eval"] == 0
+    assert (tmp_path / "m.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_errors_exit_nonzero_with_one_line(tmp_path):
+    missing = tmp_path / "nope"
+    proc = subprocess.run([sys.executable, "-m", "actline.cli", "data", "inspect", str(missing)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and str(missing) in lines[0] and "not found" in lines[0]
+
+
+def test_synth_refuses_to_overwrite(tmp_path):
+    (tmp_path / "d").mkdir()
+    with pytest.raises(SystemExit) as exc:
+        main(["synth", str(tmp_path / "d")])
+    assert exc.value.code == 2
