@@ -114,14 +114,148 @@ def print_summary(s: dict) -> None:
 
 
 @app.command()
+def train(
+    data: Path = typer.Option(..., "--data", help="Data set directory."),
+    out_dir: Path = typer.Option(..., "--out", help="Run directory to write (metrics.json, model/, plots)."),
+    split: Optional[str] = typer.Option(None, help="given | by-recording | kfold (default: by-recording)."),
+    model: Optional[str] = typer.Option(None, help="Model name (see `actline models`)."),
+    config: Optional[Path] = typer.Option(None, help="YAML config file."),
+    seeds: Optional[int] = typer.Option(None, help="Train K models and evaluate their averaged predictions."),
+    epochs: Optional[int] = typer.Option(None, help="Epochs (overrides the config)."),
+    pretrained: Optional[str] = typer.Option(None, "--weights", help="Pretrained weights: a torchvision enum name, "
+                                             "or a local file (torchvision .pth, MMAction2/PyTorchVideo SlowFast)."),
+    set_: list[str] = typer.Option([], "--set", help="Override any setting: --set lr=1e-3 --set augment.hflip=0"),
+    quiet: bool = typer.Option(False, help="No progress bar."),
+):
+    """Train a clip classifier, evaluate it on the split's held-out part beside baselines, save the run."""
+    from actline.train.config import load_config
+    from actline.train.run import train_run
+
+    overrides = list(set_)
+    for key, value in (("split", split), ("model", model), ("seeds", seeds), ("epochs", epochs),
+                       ("pretrained", pretrained)):
+        if value is not None:
+            overrides.append(f"{key}={value}")
+    cfg = load_config(config, overrides)
+    metrics = train_run(data, out_dir, cfg, progress=not quiet, log=lambda m: err.print(m, highlight=False))
+    print_metrics(metrics)
+    out.print(f"wrote {out_dir / 'metrics.json'} and {out_dir / 'model'}")
+
+
+@app.command()
+def evaluate(
+    model_dir: Path = typer.Argument(..., help="Model directory (RUN/model)."),
+    data: Path = typer.Option(..., "--data", help="Data set directory."),
+    split: Optional[str] = typer.Option(None, help="Split (default: the one the model was trained with)."),
+    out_json: Optional[Path] = typer.Option(None, "--out", help="Write metrics JSON here."),
+):
+    """Evaluate a saved model on a data set split, beside the baselines."""
+    from actline.atomic import write_json
+    from actline.train.run import evaluate_model_dir
+
+    metrics = evaluate_model_dir(model_dir, data, split)
+    print_metrics(metrics)
+    if out_json:
+        write_json(out_json, metrics)
+        out.print(f"wrote {out_json}")
+
+
+@app.command()
+def predict(
+    model_dir: Path = typer.Argument(..., help="Model directory (RUN/model)."),
+    recording: Path = typer.Argument(..., help="A recording file (frames/<sensor_id>.h5)."),
+    stride: Optional[int] = typer.Option(None, help="Sliding windows every STRIDE frames (default: the "
+                                         "annotated keyframes if the data set has them, else half a window)."),
+    top_k: int = typer.Option(3, help="How many classes to list per window."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON lines instead of a table."),
+    device: str = typer.Option("cpu", help="cpu or cuda."),
+):
+    """Predict actions for the keyframes or sliding windows of one recording."""
+    from actline.data.thermal_h5 import read_recording_h5
+    from actline.infer import Recognizer
+
+    rec_obj = Recognizer.load(model_dir, device=device)
+    rec = read_recording_h5(recording)
+    centres, truth = None, {}
+    if stride is None:
+        centres, truth = _keyframes_for(recording, rec)
+    preds = rec_obj.predict_recording(rec, centres=centres, stride=stride, k=top_k)
+    if as_json:
+        for idx, t, p in preds:
+            print(json.dumps({"frame_idx": idx, "time_s": round(t, 3), **p.to_dict(),
+                              **({"true": truth[idx]} if idx in truth else {})}))
+        return
+    t = Table(title=f"{recording.name}: {len(preds)} windows ({'keyframes' if centres else 'sliding'})")
+    for col in ("frame", "time s", "prediction", "conf", "top-k") + (("true",) if truth else ()):
+        t.add_column(col)
+    t0 = float(rec.timestamps[0])
+    for idx, ts, p in preds:
+        row = [str(idx), f"{ts - t0:.1f}", p.label, f"{p.confidence:.2f}",
+               ", ".join(f"{c} {v:.2f}" for c, v in p.topk[1:])]
+        if truth:
+            row.append(truth.get(idx, ""))
+        t.add_row(*row)
+    out.print(t)
+
+
+def _keyframes_for(recording: Path, rec):
+    """Annotated keyframes of this recording when it sits in a ThermalDataGen directory."""
+    root = recording.resolve().parent.parent
+    if not (root / "annotations" / "class_mapping.json").is_file():
+        return None, {}
+    from actline.data.thermal_h5 import read_thermal_dataset
+
+    try:
+        ds = read_thermal_dataset(root)
+    except ActlineError:
+        return None, {}
+    samples = sorted((s for s in ds.samples if s.recording_id == rec.id), key=lambda s: s.frame_idx)
+    if not samples:
+        return None, {}
+    return [s.frame_idx for s in samples], {s.frame_idx: ds.classes[s.label] for s in samples}
+
+
+@app.command("models")
+def models_cmd():
+    """List the registered model names."""
+    from actline.models import list_models
+
+    for name in list_models():
+        out.print(name)
+
+
+def print_metrics(m: dict) -> None:
+    """The model's figures with intervals, beside every baseline on the same split."""
+    if m["split"].get("warning"):
+        out.print(f"[bold red]{m['split']['warning']}[/]")
+    t = Table(title=f"split {m['split']['name']}: {m['n']} evaluation windows "
+                    f"({m['split']['n_train']} training windows)")
+    for col in ("", "top-1 %", "top-5 %", "mean class acc %", "macro-F1 %"):
+        t.add_column(col, justify="right" if col else "left")
+    keys = ("top1", "top5", "mean_class_accuracy", "macro_f1")
+    ci = m.get("ci95", {})
+    t.add_row(f"[bold]{m.get('model', 'model')}[/]" + (f" x{m['seeds']}" if m.get("seeds", 1) > 1 else ""),
+              *[f"{m[k]:.1f} [{ci[k][0]:.0f}-{ci[k][1]:.0f}]" if k in ci else f"{m[k]:.1f}" for k in keys])
+    for name, b in m["baselines"].items():
+        label = name + (f" ({b['model']})" if "model" in b else "")
+        t.add_row(label, *[f"{b[k]:.1f}" for k in keys])
+    out.print(t)
+    out.print("[dim]brackets: bootstrap 95% interval over evaluation windows[/]")
+
+
+@app.command()
 def demo(
     out_dir: Path = typer.Option(Path("runs/demo"), "--out", help="Where the demo writes its data and results."),
     seed: int = typer.Option(0, help="Random seed."),
+    epochs: int = typer.Option(30, help="Training epochs."),
 ):
-    """The main job on the embedded default: synthetic thermal data, then its summary."""
+    """The main job on the embedded default: synthetic thermal data -> train -> evaluate -> predict."""
     from actline.data import load_dataset
     from actline.data.inspect import render_montage, summarize
     from actline.data.synth_thermal import SynthConfig, generate_thermal_dataset
+    from actline.infer import Recognizer
+    from actline.train.config import load_config
+    from actline.train.run import train_run
 
     data_dir = out_dir / "data"
     with out.status("generating synthetic thermal data set"):
@@ -129,8 +263,35 @@ def demo(
     out.print(f"wrote synthetic data set to {data_dir}")
     ds = load_dataset(data_dir)
     print_summary(summarize(ds))
-    png = render_montage(ds, out_dir / "montage.png")
-    out.print(f"wrote {png}")
+    render_montage(ds, out_dir / "montage.png")
+    out.rule("training on whole recordings, evaluating on recordings the model has never seen")
+    cfg = load_config(None, [f"epochs={epochs}", f"seed={seed}"])
+    metrics = train_run(ds, out_dir / "run", cfg, log=lambda m: err.print(m, highlight=False))
+    print_metrics(metrics)
+    held_out = sorted(_eval_recordings(out_dir / "run") - set(metrics["split"]["shared_recordings"]))
+    rec = ds.recordings[held_out[0]]
+    recog = Recognizer.load(out_dir / "run" / "model")
+    samples = sorted((s for s in ds.samples if s.recording_id == rec.id), key=lambda s: s.frame_idx)
+    preds = recog.predict_recording(rec, centres=[s.frame_idx for s in samples])
+    t = Table(title=f"predictions on held-out recording {rec.id} ({len(preds)} keyframes)")
+    for col in ("time s", "true", "predicted", "confidence"):
+        t.add_column(col)
+    hits = 0
+    for s, (_, ts, p) in zip(samples, preds):
+        ok = p.label == ds.classes[s.label]
+        hits += ok
+        t.add_row(f"{ts - rec.timestamps[0]:.1f}", ds.classes[s.label], ("" if ok else "[red]") + p.label,
+                  f"{p.confidence:.2f}")
+    out.print(t)
+    out.print(f"{hits}/{len(preds)} keyframes right on this recording")
+    out.print(f"wrote {out_dir / 'montage.png'}, {out_dir / 'run' / 'metrics.json'}, {out_dir / 'run' / 'model'}")
+
+
+def _eval_recordings(run: Path) -> set[str]:
+    import csv
+
+    with open(run / "predictions.csv") as fh:
+        return {row["recording_id"] for row in csv.DictReader(fh)}
 
 
 def main(argv: list[str] | None = None) -> None:

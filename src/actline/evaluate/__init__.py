@@ -1,0 +1,1 @@
+"""Evaluation: classification metrics with intervals, and the baselines printed beside them."""

@@ -1,0 +1,118 @@
+"""``Recognizer.load(path).predict(frames)``: the earlier ``ThermalActionRecognizer.predict``, done safely.
+
+Frames are ``[T, H, W]`` float32 °C. The window rule (length, index or time mode) comes from the
+model directory, so callers pass raw frames (and timestamps for time-based models).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from actline.data.dataset import Recording, WindowSpec, fill_invalid, window_indices
+from actline.errors import ActlineError
+
+
+@dataclass
+class Prediction:
+    label: str
+    confidence: float
+    topk: list[tuple[str, float]] = field(default_factory=list)
+    probs: np.ndarray | None = None
+
+    def to_dict(self) -> dict:
+        return {"label": self.label, "confidence": round(self.confidence, 4),
+                "topk": [[c, round(p, 4)] for c, p in self.topk]}
+
+
+class Recognizer:
+    def __init__(self, model: torch.nn.Module, config: dict, device: str = "cpu"):
+        self.model, self.config, self.device = model, config, torch.device(device)
+        self.classes: list[str] = config["classes"]
+        w = config["window"]
+        self.spec = WindowSpec(length=int(w["length"]), mode=w["mode"], fps=float(w["fps"]))
+        shape = config.get("preprocessing", {}).get("frame_shape")
+        self.frame_shape = tuple(shape) if shape else None
+
+    @classmethod
+    def load(cls, path: str | Path, device: str = "cpu") -> "Recognizer":
+        from actline.checkpoint import load_model_dir
+
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise ActlineError(path, f"device {device!r} requested but no GPU is available")
+        model, cfg = load_model_dir(path, pipeline="clip-classifier", device=device)
+        return cls(model, cfg, device)
+
+    # ------------------------------------------------------------------ input checks
+    def _check(self, frames, where: str = "frames") -> np.ndarray:
+        x = np.asarray(frames)
+        if x.ndim != 3:
+            raise ActlineError(where, f"expected [T, H, W] frames, got shape {x.shape}")
+        if not np.issubdtype(x.dtype, np.number):
+            raise ActlineError(where, f"frames must be numeric, got {x.dtype}")
+        if self.frame_shape and tuple(x.shape[1:]) != self.frame_shape:
+            raise ActlineError(where, f"model expects {self.frame_shape[0]}x{self.frame_shape[1]} frames, "
+                               f"got {x.shape[1]}x{x.shape[2]}")
+        if not np.isfinite(x).all():
+            raise ActlineError(where, f"frames contain NaN or inf ({int((~np.isfinite(x)).sum())} values)")
+        return x.astype(np.float32, copy=False)
+
+    def window(self, frames, timestamps=None, where: str = "frames") -> np.ndarray:
+        """The model's window cut from the middle of ``frames``, sentinels filled."""
+        x = self._check(frames, where)
+        t = len(x)
+        if self.spec.mode == "index":
+            if t < self.spec.length:
+                raise ActlineError(where, f"too few frames: the model needs {self.spec.length}, got {t}")
+            s = (t - self.spec.length) // 2
+            return fill_invalid(x[s:s + self.spec.length])
+        if timestamps is None:
+            raise ActlineError(where, "this model resamples by time: pass timestamps (seconds) with the frames")
+        ts = np.asarray(timestamps, dtype=np.float64)
+        if ts.shape != (t,) or not np.isfinite(ts).all() or (np.diff(ts) < 0).any():
+            raise ActlineError(where, "timestamps must be finite, non-decreasing, one per frame")
+        need = (self.spec.length - 1) / self.spec.fps
+        if ts[-1] - ts[0] < 0.5 * need:
+            raise ActlineError(where, f"too few frames: the model needs about {need:.1f} s, got {ts[-1] - ts[0]:.1f} s")
+        rec = Recording("input", x, ts, "input")
+        return fill_invalid(x[window_indices(rec, t // 2, self.spec)])
+
+    # ------------------------------------------------------------------ prediction
+    @torch.no_grad()
+    def probs(self, windows: np.ndarray) -> np.ndarray:
+        """[N, T, H, W] windows -> [N, K] probabilities."""
+        xb = torch.from_numpy(np.ascontiguousarray(windows))[:, None].to(self.device)
+        return torch.softmax(self.model(xb).float(), dim=1).cpu().numpy()
+
+    def _pred(self, p: np.ndarray, k: int) -> Prediction:
+        order = np.argsort(-p)[:k]
+        return Prediction(self.classes[order[0]], float(p[order[0]]),
+                          [(self.classes[i], float(p[i])) for i in order], p)
+
+    def predict(self, frames, timestamps=None, k: int = 3) -> Prediction:
+        return self._pred(self.probs(self.window(frames, timestamps)[None])[0], k)
+
+    def predict_batch(self, batch, timestamps=None, k: int = 3, batch_size: int = 32) -> list[Prediction]:
+        timestamps = timestamps or [None] * len(batch)
+        wins = np.stack([self.window(f, t, where=f"frames[{i}]") for i, (f, t) in enumerate(zip(batch, timestamps))])
+        probs = np.concatenate([self.probs(wins[i:i + batch_size]) for i in range(0, len(wins), batch_size)])
+        return [self._pred(p, k) for p in probs]
+
+    def predict_recording(self, rec: Recording, centres=None, stride: int | None = None, k: int = 3,
+                          batch_size: int = 32) -> list[tuple[int, float, Prediction]]:
+        """Predictions for windows centred on ``centres`` (frame indices) or every ``stride`` frames."""
+        self._check(rec.frames[:1], rec.source or rec.id)
+        if centres is None:
+            stride = stride or max(1, self.spec.length // 2)
+            centres = list(range(self.spec.length // 2, max(rec.n_frames - self.spec.length // 2 + 1, 1), stride))
+            centres = centres or [rec.n_frames // 2]
+        out = []
+        for i in range(0, len(centres), batch_size):
+            chunk = centres[i:i + batch_size]
+            wins = np.stack([fill_invalid(rec.frames[window_indices(rec, c, self.spec)]) for c in chunk])
+            for c, p in zip(chunk, self.probs(wins)):
+                out.append((int(c), float(rec.timestamps[c]), self._pred(p, k)))
+        return out

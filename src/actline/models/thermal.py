@@ -1,0 +1,130 @@
+"""Native-resolution thermal models: one °C channel in, no upsampling, 16x16 to 40x60 windows.
+
+Both designs normalise inside the model (``ThermalNorm``) so a checkpoint carries its own
+preprocessing: each frame's spatial mean (the floor) is subtracted, which removes the room
+temperature and slow sensor drift, and the result is divided by a fixed 3 °C, which keeps the
+body's contrast over the floor (a cue: a standing head is warmer than a body lying on the floor).
+``norm="frame-mean-window-std"`` divides by the window's spread instead (contrast-invariant; it
+scored lower on held-out recordings of the synthetic data).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from actline.models.registry import register
+
+
+class ThermalNorm(nn.Module):
+    def __init__(self, mode: str = "frame-mean", scale_c: float = 3.0):
+        super().__init__()
+        if mode not in ("frame-mean-window-std", "frame-mean"):
+            raise ValueError(f"unknown thermal normalisation {mode!r}")
+        self.mode, self.scale_c = mode, scale_c
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, C, T, H, W] °C
+        x = x - x.mean(dim=(3, 4), keepdim=True)
+        if self.mode == "frame-mean":
+            return x / self.scale_c
+        std = x.flatten(1).std(dim=1).clamp_min(0.25)
+        return x / std[:, None, None, None, None]
+
+
+def _bn_relu_conv3d(cin, cout, k, s=1, p=0):
+    return nn.Sequential(nn.Conv3d(cin, cout, k, s, p, bias=False), nn.BatchNorm3d(cout), nn.ReLU(inplace=True))
+
+
+class Block2p1d(nn.Module):
+    """Residual (2+1)D block: spatial 1x3x3 then temporal 3x1x1 convolution."""
+
+    def __init__(self, cin: int, cout: int, stride_t: int = 1, stride_s: int = 1):
+        super().__init__()
+        self.spatial = _bn_relu_conv3d(cin, cout, (1, 3, 3), (1, stride_s, stride_s), (0, 1, 1))
+        self.temporal = nn.Sequential(nn.Conv3d(cout, cout, (3, 1, 1), (stride_t, 1, 1), (1, 0, 0), bias=False),
+                                      nn.BatchNorm3d(cout))
+        self.skip = (nn.Identity() if cin == cout and stride_t == stride_s == 1 else
+                     nn.Sequential(nn.Conv3d(cin, cout, 1, (stride_t, stride_s, stride_s), bias=False),
+                                   nn.BatchNorm3d(cout)))
+
+    def forward(self, x):
+        return F.relu(self.temporal(self.spatial(x)) + self.skip(x))
+
+
+class ThermalR2Plus1D(nn.Module):
+    """A small (2+1)D CNN that pools space early: thermal bodies are a few pixels wide."""
+
+    def __init__(self, num_classes: int, in_chans: int = 1, widths=(16, 32, 64, 96), dropout: float = 0.3,
+                 norm: str = "frame-mean"):
+        super().__init__()
+        self.norm = ThermalNorm(norm)
+        w = widths
+        self.stem = nn.Sequential(_bn_relu_conv3d(in_chans, w[0], (3, 3, 3), (2, 1, 1), (1, 1, 1)),
+                                  nn.MaxPool3d((1, 2, 2), (1, 2, 2), ceil_mode=True))
+        self.layers = nn.Sequential(Block2p1d(w[0], w[1], 2, 2), Block2p1d(w[1], w[2], 2, 2), Block2p1d(w[2], w[3], 2, 1))
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(2 * w[3], num_classes)
+        self.feature_dim = 2 * w[3]
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.layers(self.stem(self.norm(x)))
+        return torch.cat([x.mean(dim=(2, 3, 4)), x.amax(dim=(2, 3, 4))], dim=1)
+
+    def forward(self, x):
+        return self.fc(self.dropout(self.features(x)))
+
+
+class FrameEncoder(nn.Module):
+    """Per-frame 2D CNN: [B*T, C, H, W] -> [B*T, D] (mean- and max-pooled)."""
+
+    def __init__(self, in_chans: int, widths=(16, 32, 64)):
+        super().__init__()
+        layers, cin = [], in_chans
+        for i, w in enumerate(widths):
+            layers += [nn.Conv2d(cin, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True)]
+            if i < len(widths) - 1:
+                layers.append(nn.MaxPool2d(2, ceil_mode=True))
+            cin = w
+        self.net = nn.Sequential(*layers)
+        self.dim = 2 * widths[-1]
+
+    def forward(self, x):
+        x = self.net(x)
+        return torch.cat([x.mean(dim=(2, 3)), x.amax(dim=(2, 3))], dim=1)
+
+
+class ThermalFrameTCN(nn.Module):
+    """A per-frame 2D encoder followed by a dilated temporal convolution over the window."""
+
+    def __init__(self, num_classes: int, in_chans: int = 1, widths=(16, 32, 64), hidden: int = 96,
+                 dropout: float = 0.3, norm: str = "frame-mean"):
+        super().__init__()
+        self.norm = ThermalNorm(norm)
+        self.encoder = FrameEncoder(in_chans, widths)
+        self.proj = nn.Conv1d(self.encoder.dim, hidden, 1)
+        self.tcn = nn.ModuleList([nn.Conv1d(hidden, hidden, 3, padding=d, dilation=d) for d in (1, 2, 4, 8)])
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(2 * hidden, num_classes)
+        self.feature_dim = 2 * hidden
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, t, h, w = x.shape
+        x = self.norm(x).transpose(1, 2).reshape(b * t, c, h, w)
+        f = self.proj(self.encoder(x).reshape(b, t, -1).transpose(1, 2))  # [B, hidden, T]
+        for conv in self.tcn:
+            f = f + F.relu(conv(f))
+        return torch.cat([f.mean(dim=2), f.amax(dim=2)], dim=1)
+
+    def forward(self, x):
+        return self.fc(self.dropout(self.features(x)))
+
+
+@register
+def thermal_r2plus1d(num_classes: int, in_chans: int = 1, **kw) -> nn.Module:
+    return ThermalR2Plus1D(num_classes, in_chans, **kw)
+
+
+@register
+def thermal_frame_tcn(num_classes: int, in_chans: int = 1, **kw) -> nn.Module:
+    return ThermalFrameTCN(num_classes, in_chans, **kw)

@@ -1,0 +1,106 @@
+"""torchvision video models (r3d_18, r2plus1d_18, mc3_18, s3d) through their weight enums.
+
+Weights come from the enum (downloaded by torchvision only when the user is online and asks:
+``weights="DEFAULT"`` or an enum name such as ``"KINETICS400_V1"``), or from a local file
+(``weights="/path/to/r3d_18.pth"``), read with ``torch.load(weights_only=True)``. Nothing is
+fetched on import. A one-channel (thermal) input sums the RGB stem over its input channels;
+the classifier is replaced by one of ``num_classes`` outputs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torchvision.models.video as tvv
+from torchvision.models import get_model_weights
+
+from actline.errors import ActlineError
+from actline.models.registry import register
+
+TV_MODELS = ("r3d_18", "r2plus1d_18", "mc3_18", "s3d")
+
+
+def _stem_and_head(model: nn.Module, name: str) -> tuple[nn.Conv3d, tuple[nn.Module, str]]:
+    if name == "s3d":
+        return model.features[0][0][0], (model.classifier, "1")
+    return model.stem[0], (model, "fc")
+
+
+def resolve_weights(name: str, weights: str | None):
+    """None -> no weights; an enum name or 'DEFAULT' -> the enum; an existing path -> the file path."""
+    if weights in (None, "", "none"):
+        return None
+    if Path(weights).suffix in (".pth", ".pt", ".bin") or Path(weights).exists():
+        if not Path(weights).is_file():
+            raise ActlineError(weights, "weights file not found")
+        return Path(weights)
+    enum = get_model_weights(name)
+    try:
+        return enum[weights] if weights != "DEFAULT" else enum.DEFAULT
+    except KeyError:
+        raise ActlineError(None, f"{name}: unknown weights {weights!r} (known: DEFAULT, "
+                           f"{', '.join(w.name for w in enum)}, or a local .pth file)") from None
+
+
+def build_tv_video(name: str, num_classes: int, in_chans: int = 3, weights: str | None = None,
+                   dropout: float = 0.0) -> nn.Module:
+    if name not in TV_MODELS:
+        raise ActlineError(None, f"unknown torchvision video model {name!r} (known: {', '.join(TV_MODELS)})")
+    w = resolve_weights(name, weights)
+    ctor = getattr(tvv, name)
+    if isinstance(w, Path):
+        model = ctor(weights=None)
+        try:
+            state = torch.load(w, map_location="cpu", weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's input error
+            raise ActlineError(w, f"cannot read weights ({type(exc).__name__}: {exc})") from None
+        state = state.get("state_dict", state) if isinstance(state, dict) else state
+        try:
+            model.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            raise ActlineError(w, f"weights do not fit {name}: {str(exc).splitlines()[0]}") from None
+    else:
+        model = ctor(weights=w)  # the enum downloads into torch.hub's cache dir when first asked
+    stem, (head_owner, head_attr) = _stem_and_head(model, name)
+    if in_chans != stem.in_channels:
+        new = nn.Conv3d(in_chans, stem.out_channels, stem.kernel_size, stem.stride, stem.padding, bias=False)
+        with torch.no_grad():
+            summed = stem.weight.sum(dim=1, keepdim=True)
+            new.weight.copy_(summed if in_chans == 1 else summed.expand(-1, in_chans, -1, -1, -1) / in_chans)
+        if name == "s3d":
+            model.features[0][0][0] = new
+        else:
+            model.stem[0] = new
+    if name == "s3d":
+        model.avgpool = nn.AdaptiveAvgPool3d(1)  # the fixed (2,7,7) pool fails on 40x60 thermal input
+        old = model.classifier[1]
+        model.classifier = nn.Sequential(nn.Dropout(dropout), nn.Conv3d(old.in_channels, num_classes, 1, bias=True))
+        model.feature_dim = old.in_channels
+    else:
+        model.feature_dim = model.fc.in_features
+        model.fc = nn.Sequential(nn.Dropout(dropout), nn.Linear(model.fc.in_features, num_classes))
+    return model
+
+
+def video_features(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Globally pooled backbone features [B, D] of a torchvision video model built here."""
+    if hasattr(model, "stem"):
+        x = model.stem(x)
+        for layer in (model.layer1, model.layer2, model.layer3, model.layer4):
+            x = layer(x)
+        return x.mean(dim=(2, 3, 4))
+    return model.features(x).mean(dim=(2, 3, 4))
+
+
+def _factory(name):
+    def make(num_classes: int, in_chans: int = 3, **kw) -> nn.Module:
+        return build_tv_video(name, num_classes, in_chans, **kw)
+
+    make.__name__ = name
+    return make
+
+
+for _name in TV_MODELS:
+    register(_factory(_name))

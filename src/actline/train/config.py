@@ -1,0 +1,149 @@
+"""Training configuration: a dataclass, loaded from YAML, with command-line overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from actline.errors import ActlineError
+
+
+@dataclass
+class AugmentConfig:
+    crop_scale: tuple[float, float] = (1.0, 1.0)  # random resized crop: area fraction kept (off: body size is a cue)
+    hflip: float = 0.5
+    vflip: float = 0.5  # a ceiling sensor has no "up": both flips are valid
+    temp_offset_c: float = 2.0  # ± uniform offset added to the whole window
+    temp_gain: tuple[float, float] = (0.9, 1.1)  # contrast of the body over the floor
+    noise_c: float = 0.1  # extra sensor noise (max sigma)
+    erase_p: float = 0.0  # random erasing of a rectangle (set to the floor temperature)
+    temporal_jitter: int = 4  # frames the window centre moves
+
+
+@dataclass
+class TrainConfig:
+    model: str = "thermal_r2plus1d"
+    model_kwargs: dict = field(default_factory=dict)
+    pretrained: str | None = None  # torchvision weights enum name or local file; MMAction2/PTV checkpoint
+    pretrained_format: str | None = None  # "mmaction" or "pytorchvideo" for SlowFast checkpoints
+    window: int = 64
+    window_mode: str = "index"
+    window_fps: float = 10.0
+    split: str = "by-recording"
+    fold: int = 0
+    n_folds: int = 5
+    group_by: str = "recording"
+    epochs: int = 40
+    batch_size: int = 16
+    optimizer: str = "adamw"
+    lr: float = 2e-3  # at batch 16; scaled linearly with batch size
+    backbone_lr_mult: float = 0.1  # for pretrained backbones: lower than the head
+    weight_decay: float = 0.05
+    momentum: float = 0.9
+    warmup_epochs: int = 3
+    grad_clip: float = 5.0
+    loss: str = "ce"  # "ce" or "focal"
+    focal_gamma: float = 2.0
+    class_weights: str = "balanced"  # "balanced" or "none"
+    sampler: str = "shuffle"  # "shuffle" or "balanced"
+    label_smoothing: float = 0.05
+    early_stop_metric: str = "macro_f1"
+    patience: int = 12
+    inner_val_fraction: float = 0.0  # >0: hold out this share of training recordings to pick the best epoch and stop early
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    seed: int = 0
+    seeds: int = 1  # train this many models with seeds seed..seed+k-1 and average their probabilities
+    amp: bool = True  # mixed precision where a GPU is used
+    device: str = "auto"
+    num_threads: int = 0  # 0: torch's default
+
+    def validate(self) -> "TrainConfig":
+        checks = [
+            (self.optimizer in ("adamw", "sgd"), f"optimizer must be adamw or sgd, got {self.optimizer!r}"),
+            (self.loss in ("ce", "focal"), f"loss must be ce or focal, got {self.loss!r}"),
+            (self.class_weights in ("balanced", "none"), "class_weights must be balanced or none"),
+            (self.sampler in ("shuffle", "balanced"), "sampler must be shuffle or balanced"),
+            (self.window >= 4, "window must be at least 4 frames"),
+            (self.epochs >= 1 and self.batch_size >= 1, "epochs and batch_size must be >= 1"),
+            (self.lr > 0, "lr must be > 0"),
+            (self.seeds >= 1, "seeds must be >= 1"),
+            (0.0 <= self.inner_val_fraction < 0.9, "inner_val_fraction must be in [0, 0.9)"),
+            (self.early_stop_metric in ("top1", "mean_class_accuracy", "macro_f1", "loss"),
+             "early_stop_metric must be top1, mean_class_accuracy, macro_f1 or loss"),
+        ]
+        for ok, msg in checks:
+            if not ok:
+                raise ActlineError("config", msg)
+        return self
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _coerce(value, current):
+    if isinstance(current, bool):
+        if isinstance(value, str):
+            return value.lower() in ("1", "true", "yes", "on")
+        return bool(value)
+    if isinstance(current, int) and not isinstance(current, bool):
+        return int(value)
+    if isinstance(current, float):
+        return float(value)
+    if isinstance(current, tuple):
+        vals = value if isinstance(value, (list, tuple)) else yaml.safe_load(str(value))
+        return tuple(float(v) for v in vals)
+    if isinstance(current, dict) and isinstance(value, str):
+        return yaml.safe_load(value) or {}
+    if current is None and isinstance(value, str):
+        return None if value.lower() in ("none", "null", "") else value
+    return value
+
+
+def apply(cfg, values: dict, where: str = "config"):
+    """Set fields from a (nested) dict; unknown keys are an error naming ``where``."""
+    names = {f.name for f in dataclasses.fields(cfg)}
+    for key, value in values.items():
+        if key not in names:
+            raise ActlineError(where, f"unknown setting {key!r} (known: {', '.join(sorted(names))})")
+        current = getattr(cfg, key)
+        if dataclasses.is_dataclass(current):
+            if not isinstance(value, dict):
+                raise ActlineError(where, f"{key!r} must be a mapping")
+            apply(current, value, where)
+        else:
+            try:
+                setattr(cfg, key, _coerce(value, current))
+            except (TypeError, ValueError) as exc:
+                raise ActlineError(where, f"{key}: {exc}") from None
+    return cfg
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> TrainConfig:
+    """Defaults, then a YAML file, then ``key=value`` overrides (dotted keys for nested fields)."""
+    cfg = TrainConfig()
+    if path:
+        path = Path(path)
+        if not path.is_file():
+            raise ActlineError(path, "config file not found")
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise ActlineError(path, f"not valid YAML: {str(exc).splitlines()[0]}") from None
+        if not isinstance(data, dict):
+            raise ActlineError(path, "a config file must be a mapping of settings")
+        apply(cfg, data, str(path))
+    for item in overrides or []:
+        if "=" not in item:
+            raise ActlineError("--set", f"expected key=value, got {item!r}")
+        key, value = item.split("=", 1)
+        nested: dict = {}
+        node = nested
+        parts = key.strip().split(".")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = yaml.safe_load(value) if value.strip() else value
+        apply(cfg, nested, "--set")
+    return cfg.validate()
