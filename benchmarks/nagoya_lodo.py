@@ -41,8 +41,9 @@ def main() -> None:
         pooled = defaultdict(list)
         folds = []
         for fold in range(len(days)):
+            lr = "5e-4" if name.startswith("slowfast") else "2e-3"  # 34M parameters from scratch: a gentler rate
             cfg = load_config(None, [f"model={name}", "window=16", f"epochs={args.epochs}", "split=kfold",
-                                     f"fold={fold}", f"n_folds={len(days)}", "group_by=group", "lr=2e-3",
+                                     f"fold={fold}", f"n_folds={len(days)}", "group_by=group", f"lr={lr}",
                                      "batch_size=32", *args.overrides])
             run = args.out / name / f"fold{fold}"
             m = train_run(ds, run, cfg, progress=False, log=lambda *_: None)

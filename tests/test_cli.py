@@ -36,3 +36,12 @@ def test_synth_refuses_to_overwrite(tmp_path):
     with pytest.raises(SystemExit) as exc:
         main(["synth", str(tmp_path / "d")])
     assert exc.value.code == 2
+
+
+@pytest.mark.slow
+def test_demo_end_to_end_small(tmp_path, capsys):
+    main(["demo", "--out", str(tmp_path / "demo"), "--recordings", "3", "--duration", "40", "--epochs", "2"])
+    text = capsys.readouterr().out
+    assert "majority" in text and "classical" in text and "held-out recording" in text
+    assert (tmp_path / "demo" / "run" / "metrics.json").exists()
+    assert (tmp_path / "demo" / "run" / "model" / "model.safetensors").exists()

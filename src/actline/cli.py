@@ -215,6 +215,54 @@ def _keyframes_for(recording: Path, rec):
     return [s.frame_idx for s in samples], {s.frame_idx: ds.classes[s.label] for s in samples}
 
 
+@app.command()
+def score(
+    pred: Path = typer.Argument(..., help="Predicted timeline: a file (.json/.csv segments, .txt frame-wise) "
+                                "or a directory of them."),
+    gt: Path = typer.Argument(..., help="Ground truth in the same form (a directory: files matched by name)."),
+    fps: float = typer.Option(30.0, help="Frame rate used to sample segment files."),
+    bg: list[str] = typer.Option([], "--bg", help="Background class left out of Edit and F1 (repeatable)."),
+    as_json: bool = typer.Option(False, "--json", help="Print per-video and aggregate values as JSON."),
+):
+    """Frame accuracy, Edit, F1@{10,25,50} and mean IoU of predicted timelines against ground truth."""
+    from actline.evaluate.segmentation import SegmentationScores
+    from actline.timeline import load_labels
+
+    pairs = _score_pairs(pred, gt)
+    scores = SegmentationScores()
+    for p, g in pairs:
+        truth = load_labels(g, fps)
+        scores.add(p.name, load_labels(p, fps, n_frames=len(truth) if p.suffix != ".txt" else None), truth,
+                   bg=tuple(bg))
+    agg = scores.aggregate()
+    if as_json:
+        print(json.dumps({"aggregate": agg, "per_video": scores.per_video}, indent=1))
+        return
+    t = Table(title=f"{len(pairs)} timeline(s), {agg['n_frames']} frames" + (f", background: {', '.join(bg)}" if bg else ""))
+    for col in ("", "acc %", "edit", "F1@10", "F1@25", "F1@50", "mean IoU %"):
+        t.add_column(col, justify="right" if col else "left")
+    rows = list(scores.per_video.items()) if len(pairs) <= 20 else []
+    for name, r in rows + [("[bold]all[/]", {**agg, "edit": agg["edit_mean"]})]:
+        t.add_row(name, *[f"{r[k]:.2f}" for k in ("acc", "edit", "f1@0.1", "f1@0.25", "f1@0.5", "mean_iou")])
+    out.print(t)
+
+
+def _score_pairs(pred: Path, gt: Path) -> list[tuple[Path, Path]]:
+    if pred.is_dir() != gt.is_dir():
+        raise ActlineError(pred, "give two files or two directories")
+    if not pred.is_dir():
+        return [(pred, gt)]
+    exts = (".txt", ".csv", ".json")
+    truth = {p.stem: p for p in sorted(gt.iterdir()) if p.suffix in exts}
+    preds = {p.stem: p for p in sorted(pred.iterdir()) if p.suffix in exts}
+    missing = sorted(set(truth) - set(preds))
+    if missing:
+        raise ActlineError(pred, f"no prediction for {len(missing)} ground-truth file(s), e.g. {missing[:3]}")
+    if not truth:
+        raise ActlineError(gt, "no .txt, .csv or .json timelines found")
+    return [(preds[k], truth[k]) for k in sorted(truth)]
+
+
 @app.command("models")
 def models_cmd():
     """List the registered model names."""
@@ -247,7 +295,9 @@ def print_metrics(m: dict) -> None:
 def demo(
     out_dir: Path = typer.Option(Path("runs/demo"), "--out", help="Where the demo writes its data and results."),
     seed: int = typer.Option(0, help="Random seed."),
-    epochs: int = typer.Option(30, help="Training epochs."),
+    epochs: int = typer.Option(40, help="Training epochs."),
+    recordings: int = typer.Option(8, help="Synthetic recordings to generate."),
+    duration: float = typer.Option(150.0, help="Seconds per synthetic recording."),
 ):
     """The main job on the embedded default: synthetic thermal data -> train -> evaluate -> predict."""
     from actline.data import load_dataset
@@ -259,7 +309,8 @@ def demo(
 
     data_dir = out_dir / "data"
     with out.status("generating synthetic thermal data set"):
-        generate_thermal_dataset(data_dir, SynthConfig(seed=seed), overwrite=True)
+        generate_thermal_dataset(data_dir, SynthConfig(n_recordings=recordings, duration_s=duration, seed=seed),
+                                 overwrite=True)
     out.print(f"wrote synthetic data set to {data_dir}")
     ds = load_dataset(data_dir)
     print_summary(summarize(ds))

@@ -57,7 +57,7 @@ def test_train_evaluate_predict(small_data, tmp_path, capsys):
     assert len(lines) == len(keyframes) and all("true" in x for x in lines)
     recog = Recognizer.load(run / "model")
     rec = ds.recordings[rec_path.stem]
-    p = recog.predict(rec.frames[keyframes[0].frame_idx - 8: keyframes[0].frame_idx + 8])
+    p = recog.predict(rec.frames[keyframes[0].frame_idx - 8: keyframes[0].frame_idx + 8], background=rec.background())
     assert p.label == lines[0]["label"] and p.confidence == pytest.approx(lines[0]["confidence"], abs=1e-3)
     main(["predict", str(run / "model"), str(rec_path), "--stride", "20", "--json"])
     sliding = capsys.readouterr().out.splitlines()
@@ -82,3 +82,28 @@ def test_train_bad_data_dir_is_a_clear_error(tmp_path):
         main(["train", "--data", str(tmp_path / "none"), "--out", str(tmp_path / "r")])
     assert exc.value.code == 2
     assert TrainConfig().split == "by-recording"
+
+
+def test_seed_ensemble_is_one_model_dir(small_data, tmp_path):
+    from actline.train.run import train_run
+
+    cfg = load_config(None, ["window=8", "epochs=1", "seeds=2", "num_threads=2", "background=recording-median"])
+    metrics = train_run(small_data, tmp_path / "run", cfg, progress=False, log=lambda *_: None)
+    assert metrics["seeds"] == 2 and len(metrics["best_epochs"]) == 2
+    recog = Recognizer.load(tmp_path / "run" / "model")
+    assert recog.config["arch"]["name"] == "ensemble" and len(recog.model.members) == 2
+    assert recog.background == "recording-median"
+    ds = load_dataset(small_data)
+    rec = next(iter(ds.recordings.values()))
+    p = recog.predict(rec.frames[:8], background=rec.background())
+    assert p.label in ds.classes
+
+
+def test_same_seed_same_weights(tmp_path):
+    from actline.train.run import train_run
+
+    data = generate_thermal_dataset(tmp_path / "d", SynthConfig(n_recordings=3, duration_s=30.0, seed=4))
+    cfg = load_config(None, ["window=8", "epochs=1", "num_threads=1"])
+    for name in ("a", "b"):
+        train_run(data, tmp_path / name, cfg, progress=False, log=lambda *_: None)
+    assert (tmp_path / "a/model/model.safetensors").read_bytes() == (tmp_path / "b/model/model.safetensors").read_bytes()

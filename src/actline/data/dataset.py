@@ -39,6 +39,32 @@ class Recording:
     def invalid_mask(self) -> np.ndarray:
         return self.frames <= INVALID_BELOW_C
 
+    def background(self, max_frames: int = 2000) -> np.ndarray:
+        """The empty room: per-pixel median over the recording (sentinels ignored), [H, W] °C.
+
+        A ceiling sensor is static and people move over minutes, so the median of each pixel
+        is the floor, the bed, the radiator: what background subtraction removes. Cached.
+        """
+        bg = self.meta.get("_background")
+        if bg is None:
+            bg = estimate_background(self.frames, max_frames)
+            self.meta["_background"] = bg
+        return bg
+
+
+def estimate_background(frames: np.ndarray, max_frames: int = 2000) -> np.ndarray:
+    """Per-pixel median of up to ``max_frames`` evenly spaced frames, sentinel pixels ignored."""
+    frames = np.asarray(frames, dtype=np.float32)
+    step = max(1, len(frames) // max_frames)
+    sub = frames[::step]
+    masked = np.where(sub <= INVALID_BELOW_C, np.nan, sub)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        bg = np.nanmedian(masked, axis=0)
+    if np.isnan(bg).any():
+        bg = np.where(np.isnan(bg), np.nanmedian(masked) if np.isfinite(masked).any() else 20.0, bg)
+    return bg.astype(np.float32)
+
 
 @dataclass(frozen=True)
 class Sample:
@@ -85,6 +111,11 @@ def window_indices(rec: Recording, center: int, spec: WindowSpec) -> np.ndarray:
     return np.clip(idx, 0, rec.n_frames - 1)
 
 
+def subtract_background(win: np.ndarray, bg: np.ndarray) -> np.ndarray:
+    """Window minus the empty-room image, plus the room's mean temperature (stays in °C)."""
+    return (win - bg[None] + float(bg.mean())).astype(np.float32)
+
+
 def fill_invalid(frames: np.ndarray) -> np.ndarray:
     """Replace sentinel pixels by the median of the valid pixels of the same frame.
 
@@ -119,11 +150,16 @@ class ClipDataset:
     samples: list[Sample]
     warnings: list[str] = field(default_factory=list)
 
-    def window(self, sample: Sample, spec: WindowSpec, clean: bool = True) -> np.ndarray:
-        """The [T, H, W] float32 window (°C) of one sample; sentinels filled when ``clean``."""
+    def window(self, sample: Sample, spec: WindowSpec, clean: bool = True, background: str = "none") -> np.ndarray:
+        """The [T, H, W] float32 window (°C) of one sample; sentinels filled when ``clean``.
+
+        ``background="recording-median"`` subtracts the recording's empty-room estimate and adds
+        back its mean, so values stay in °C around the room temperature.
+        """
         rec = self.recordings[sample.recording_id]
         frames = rec.frames[window_indices(rec, sample.frame_idx, spec)]
-        return fill_invalid(frames) if clean else np.asarray(frames, dtype=np.float32)
+        win = fill_invalid(frames) if clean else np.asarray(frames, dtype=np.float32)
+        return subtract_background(win, rec.background()) if background == "recording-median" else win
 
     def span_s(self, sample: Sample, spec: WindowSpec) -> tuple[float, float]:
         """First and last timestamp covered by a sample's window."""

@@ -57,12 +57,9 @@ def summarize(ds: ClipDataset, spec: WindowSpec | None = None, seed: int = 0) ->
 def render_montage(ds: ClipDataset, path: str | Path, spec: WindowSpec | None = None, per_class: int = 4,
                    frames_per_example: int = 4, seed: int = 0) -> Path:
     """A PNG: one row per class, ``per_class`` example windows, each shown as a few frames."""
-    import matplotlib
+    from actline.plotting import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from actline.atomic import atomic_path
+    plt = pyplot()
 
     spec = spec or WindowSpec()
     rng = np.random.default_rng(seed)
@@ -88,8 +85,4 @@ def render_montage(ds: ClipDataset, path: str | Path, spec: WindowSpec | None = 
     fig.suptitle(f"{ds.name}: example windows per class ({frames_per_example} frames across each window)",
                  fontsize=9)
     fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=80, format="png")
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=80)

@@ -52,12 +52,9 @@ def confusion(y: np.ndarray, prob: np.ndarray, n_classes: int) -> np.ndarray:
 
 
 def plot_confusion(cm: np.ndarray, classes: list[str], path, title: str = "confusion matrix") -> None:
-    import matplotlib
+    from actline.plotting import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from actline.atomic import atomic_path
+    plt = pyplot()
 
     n = len(classes)
     fig, ax = plt.subplots(figsize=(2 + 0.45 * n, 1.5 + 0.45 * n))
@@ -75,6 +72,4 @@ def plot_confusion(cm: np.ndarray, classes: list[str], path, title: str = "confu
     ax.set_ylabel("true")
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=90, format="png")
-    plt.close(fig)
+    save_figure(fig, path)

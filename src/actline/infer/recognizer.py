@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from actline.data.dataset import Recording, WindowSpec, fill_invalid, window_indices
+from actline.data.dataset import Recording, WindowSpec, estimate_background, fill_invalid, subtract_background, window_indices
 from actline.errors import ActlineError
 
 
@@ -34,6 +34,7 @@ class Recognizer:
         self.classes: list[str] = config["classes"]
         w = config["window"]
         self.spec = WindowSpec(length=int(w["length"]), mode=w["mode"], fps=float(w["fps"]))
+        self.background = w.get("background", "none")
         shape = config.get("preprocessing", {}).get("frame_shape")
         self.frame_shape = tuple(shape) if shape else None
 
@@ -60,9 +61,25 @@ class Recognizer:
             raise ActlineError(where, f"frames contain NaN or inf ({int((~np.isfinite(x)).sum())} values)")
         return x.astype(np.float32, copy=False)
 
-    def window(self, frames, timestamps=None, where: str = "frames") -> np.ndarray:
-        """The model's window cut from the middle of ``frames``, sentinels filled."""
+    def window(self, frames, timestamps=None, where: str = "frames", background=None) -> np.ndarray:
+        """The model's window cut from the middle of ``frames``, sentinels filled.
+
+        For a model trained on background-subtracted windows, ``background`` is the empty-room
+        image [H, W] (e.g. ``Recording.background()``); without it the per-pixel median of the
+        frames passed is used, which is right only when they span more than the person's stays.
+        """
         x = self._check(frames, where)
+        return self._remove_background(self._cut(x, timestamps, where), x, background, where)
+
+    def _remove_background(self, win, frames, background, where):
+        if self.background != "recording-median":
+            return win
+        bg = estimate_background(frames) if background is None else np.asarray(background, dtype=np.float32)
+        if bg.shape != win.shape[1:]:
+            raise ActlineError(where, f"background must be {win.shape[1]}x{win.shape[2]}, got {bg.shape}")
+        return subtract_background(win, bg)
+
+    def _cut(self, x: np.ndarray, timestamps, where: str) -> np.ndarray:
         t = len(x)
         if self.spec.mode == "index":
             if t < self.spec.length:
@@ -92,12 +109,13 @@ class Recognizer:
         return Prediction(self.classes[order[0]], float(p[order[0]]),
                           [(self.classes[i], float(p[i])) for i in order], p)
 
-    def predict(self, frames, timestamps=None, k: int = 3) -> Prediction:
-        return self._pred(self.probs(self.window(frames, timestamps)[None])[0], k)
+    def predict(self, frames, timestamps=None, k: int = 3, background=None) -> Prediction:
+        return self._pred(self.probs(self.window(frames, timestamps, background=background)[None])[0], k)
 
-    def predict_batch(self, batch, timestamps=None, k: int = 3, batch_size: int = 32) -> list[Prediction]:
+    def predict_batch(self, batch, timestamps=None, k: int = 3, batch_size: int = 32, background=None) -> list[Prediction]:
         timestamps = timestamps or [None] * len(batch)
-        wins = np.stack([self.window(f, t, where=f"frames[{i}]") for i, (f, t) in enumerate(zip(batch, timestamps))])
+        wins = np.stack([self.window(f, t, where=f"frames[{i}]", background=background)
+                         for i, (f, t) in enumerate(zip(batch, timestamps))])
         probs = np.concatenate([self.probs(wins[i:i + batch_size]) for i in range(0, len(wins), batch_size)])
         return [self._pred(p, k) for p in probs]
 
@@ -113,6 +131,8 @@ class Recognizer:
         for i in range(0, len(centres), batch_size):
             chunk = centres[i:i + batch_size]
             wins = np.stack([fill_invalid(rec.frames[window_indices(rec, c, self.spec)]) for c in chunk])
+            if self.background == "recording-median":
+                wins = np.stack([subtract_background(w, rec.background()) for w in wins])
             for c, p in zip(chunk, self.probs(wins)):
                 out.append((int(c), float(rec.timestamps[c]), self._pred(p, k)))
         return out

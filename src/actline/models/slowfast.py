@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from actline.errors import ActlineError
 from actline.models.registry import register
+from actline.models.thermal import ThermalNorm
 
 STAGE_BLOCKS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3)}
 
@@ -98,8 +99,12 @@ class SlowFastHead(nn.Module):
 class SlowFast(nn.Module):
     def __init__(self, num_classes: int, in_chans: int = 3, alpha: int = 8, beta_inv: int = 8, tau: int = 8,
                  fusion_kernel: int = 5, lateral_norm: bool = False, head_order: str = "fast_slow",
-                 dropout: float = 0.5, depth: int = 50):
+                 dropout: float = 0.5, depth: int = 50, norm: str | None = "auto"):
         super().__init__()
+        # one-channel input is thermal °C: normalise as the native models do; RGB stays as given
+        if norm == "auto":
+            norm = "frame-mean" if in_chans == 1 else None
+        self.norm = ThermalNorm(norm) if norm else nn.Identity()
         if tau % alpha:
             raise ValueError(f"tau ({tau}) must be a multiple of alpha ({alpha})")
         if head_order not in ("fast_slow", "slow_fast"):
@@ -113,6 +118,7 @@ class SlowFast(nn.Module):
         self.head = SlowFastHead(self.feature_dim, num_classes, dropout)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.norm(x)
         xs = self.slow_path.maxpool(self.slow_path.conv1(x[:, :, :: self.tau]))
         xf = self.fast_path.maxpool(self.fast_path.conv1(x[:, :, :: self.tau // self.alpha]))
         xs = torch.cat([xs, self.slow_path.conv1_lateral(xf)], dim=1)

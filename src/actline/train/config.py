@@ -32,6 +32,7 @@ class TrainConfig:
     window: int = 64
     window_mode: str = "index"
     window_fps: float = 10.0
+    background: str = "recording-median"  # or "none": subtract each recording's empty-room image (per-pixel median)
     split: str = "by-recording"
     fold: int = 0
     n_folds: int = 5
@@ -67,6 +68,7 @@ class TrainConfig:
             (self.class_weights in ("balanced", "none"), "class_weights must be balanced or none"),
             (self.sampler in ("shuffle", "balanced"), "sampler must be shuffle or balanced"),
             (self.window >= 4, "window must be at least 4 frames"),
+            (self.background in ("none", "recording-median"), "background must be none or recording-median"),
             (self.epochs >= 1 and self.batch_size >= 1, "epochs and batch_size must be >= 1"),
             (self.lr > 0, "lr must be > 0"),
             (self.seeds >= 1, "seeds must be >= 1"),

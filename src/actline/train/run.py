@@ -35,11 +35,11 @@ def window_spec(cfg: TrainConfig, extra: int = 0) -> WindowSpec:
     return WindowSpec(length=cfg.window + 2 * extra, mode=cfg.window_mode, fps=cfg.window_fps)
 
 
-def build_windows(ds: ClipDataset, samples, spec: WindowSpec) -> torch.Tensor:
-    """[N, 1, T, H, W] float32 °C with sentinels filled."""
+def build_windows(ds: ClipDataset, samples, spec: WindowSpec, background: str = "none") -> torch.Tensor:
+    """[N, 1, T, H, W] float32 °C with sentinels filled (and the background removed if asked)."""
     if not samples:
         return torch.zeros((0, 1, spec.length, 1, 1))
-    return torch.from_numpy(np.stack([ds.window(s, spec) for s in samples]))[:, None]
+    return torch.from_numpy(np.stack([ds.window(s, spec, background=background) for s in samples]))[:, None]
 
 
 def fingerprint(ds: ClipDataset) -> str:
@@ -89,8 +89,9 @@ def evaluate_with_baselines(ds: ClipDataset, split: Split, prob: np.ndarray, cfg
     metrics["per_class"] = per_class(y_ev, prob, ds.classes)
     base = {"majority": summary_metrics(y_ev, bl.majority_probs(y_tr, len(y_ev), k)),
             "chance": bl.chance_metrics(y_ev, k, seed=seed)}
-    f_tr = np.stack([bl.window_features(ds.window(s, spec)) for s in split.train])
-    f_ev = np.stack([bl.window_features(ds.window(s, spec)) for s in split.eval])
+    # the classical baseline always works on background-subtracted frames, as a practitioner would
+    f_tr = np.stack([bl.window_features(ds.window(s, spec, background="recording-median")) for s in split.train])
+    f_ev = np.stack([bl.window_features(ds.window(s, spec, background="recording-median")) for s in split.eval])
     which, clf, inner = bl.fit_classical(f_tr, y_tr, ds.groups(split.train, by=cfg.group_by), k, seed)
     base["classical"] = {**summary_metrics(y_ev, bl.classical_probs(clf, f_ev, k)), "model": which,
                          "inner_val_macro_f1": {n: round(v, 2) for n, v in inner.items()}}
@@ -123,13 +124,14 @@ def train_run(data: str | Path | ClipDataset, out: str | Path, cfg: TrainConfig,
         torch.set_num_threads(cfg.num_threads)
     k = len(ds.classes)
     jitter = cfg.augment.temporal_jitter if cfg.window_mode == "index" else 0
-    x_ev = build_windows(ds, split.eval, window_spec(cfg))
+    x_ev = build_windows(ds, split.eval, window_spec(cfg), cfg.background)
     members, histories = [], []
     for i in range(cfg.seeds):
         seed = cfg.seed + i
         tr, va = inner_split(ds, split.train, cfg, seed)
-        x_tr = build_windows(ds, tr, window_spec(cfg, jitter))
-        x_va = build_windows(ds, va, window_spec(cfg)) if va else None
+        x_tr = build_windows(ds, tr, window_spec(cfg, jitter), cfg.background)
+        x_va = build_windows(ds, va, window_spec(cfg), cfg.background) if va else None
+        torch.manual_seed(seed)  # the initial weights are part of what a seed fixes
         model = make_model(cfg, k)
         with _progress(progress) as bar:
             res = fit(model, x_tr, ds.labels(tr), x_va, ds.labels(va) if va else None, cfg, k, seed, bar)
@@ -152,7 +154,8 @@ def train_run(data: str | Path | ClipDataset, out: str | Path, cfg: TrainConfig,
     write_json(out / "history.json", histories)
     model_config = {
         "pipeline": PIPELINE, "arch": _plain(model.arch), "classes": ds.classes,
-        "window": {"length": cfg.window, "mode": cfg.window_mode, "fps": cfg.window_fps},
+        "window": {"length": cfg.window, "mode": cfg.window_mode, "fps": cfg.window_fps,
+                   "background": cfg.background},
         "preprocessing": {"input": "[B, 1, T, H, W] float32 °C; sentinels (<= -100 °C) filled with the frame median",
                           "frame_shape": list(x_ev.shape[-2:]) if len(x_ev) else None,
                           "normalisation": "inside the model (ThermalNorm) for thermal models"},
@@ -179,12 +182,9 @@ def write_predictions(path: Path, ds: ClipDataset, samples, prob: np.ndarray) ->
 
 
 def plot_curves(histories: list[dict], path: Path) -> None:
-    import matplotlib
+    from actline.plotting import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from actline.atomic import atomic_path
+    plt = pyplot()
 
     fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.2))
     for h in histories:
@@ -203,9 +203,7 @@ def plot_curves(histories: list[dict], path: Path) -> None:
         b.text(0.5, 0.5, "no inner validation\n(inner_val_fraction=0: fixed schedule, last epoch)",
                ha="center", va="center", transform=b.transAxes, fontsize=8)
     fig.tight_layout()
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=90, format="png")
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def _plain(obj):
@@ -245,5 +243,5 @@ def evaluate_model_dir(model_dir: str | Path, data: str | Path, split_name: str 
         raise ActlineError(data, f"classes differ from the model's ({len(ds.classes)} vs {len(mcfg['classes'])})")
     split = make_split(ds, cfg.split, spec=window_spec(cfg), fold=cfg.fold, n_folds=cfg.n_folds, seed=cfg.seed,
                        group_by=cfg.group_by)
-    prob = predict_probs(model, build_windows(ds, split.eval, window_spec(cfg)), cfg.window)
+    prob = predict_probs(model, build_windows(ds, split.eval, window_spec(cfg), cfg.background), cfg.window)
     return evaluate_with_baselines(ds, split, prob, cfg, seed=cfg.seed)
