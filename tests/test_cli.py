@@ -45,3 +45,8 @@ def test_demo_end_to_end_small(tmp_path, capsys):
     assert "majority" in text and "classical" in text and "held-out recording" in text
     assert (tmp_path / "demo" / "run" / "metrics.json").exists()
     assert (tmp_path / "demo" / "run" / "model" / "model.safetensors").exists()
+
+
+def test_usage_errors_are_short_and_exit_2():
+    proc = subprocess.run([sys.executable, "-m", "actline.cli", "train", "--bogus"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "No such option" in proc.stderr and "Traceback" not in proc.stderr

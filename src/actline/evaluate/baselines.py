@@ -81,20 +81,16 @@ def fit_classical(x_train: np.ndarray, y_train: np.ndarray, inner_groups: np.nda
             if len(np.unique(y_train[tr])) < 2:
                 break
             m = make().fit(x_train[tr], y_train[tr])
-            scores[name] = summary_metrics(y_train[va], _full_proba(m, x_train[va], n_classes))["macro_f1"]
+            scores[name] = summary_metrics(y_train[va], classical_probs(m, x_train[va], n_classes))["macro_f1"]
     best = max(scores, key=scores.get) if scores else "logistic_regression"
     return best, makers[best]().fit(x_train, y_train), scores
 
 
-def _full_proba(model, x: np.ndarray, n_classes: int) -> np.ndarray:
-    p = model.predict_proba(x)
-    out = np.zeros((len(x), n_classes))
-    out[:, model.classes_] = p
-    return out
-
-
 def classical_probs(model, x: np.ndarray, n_classes: int) -> np.ndarray:
-    return _full_proba(model, x, n_classes)
+    """[N, n_classes] probabilities; classes missing from the training part get 0."""
+    out = np.zeros((len(x), n_classes))
+    out[:, model.classes_] = model.predict_proba(x)
+    return out
 
 
 def nearest_in_time_probs(train_times: list[tuple[str, float, int]], eval_times: list[tuple[str, float]],

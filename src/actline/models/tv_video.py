@@ -84,16 +84,6 @@ def build_tv_video(name: str, num_classes: int, in_chans: int = 3, weights: str 
     return model
 
 
-def video_features(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Globally pooled backbone features [B, D] of a torchvision video model built here."""
-    if hasattr(model, "stem"):
-        x = model.stem(x)
-        for layer in (model.layer1, model.layer2, model.layer3, model.layer4):
-            x = layer(x)
-        return x.mean(dim=(2, 3, 4))
-    return model.features(x).mean(dim=(2, 3, 4))
-
-
 def _factory(name):
     def make(num_classes: int, in_chans: int = 3, **kw) -> nn.Module:
         return build_tv_video(name, num_classes, in_chans, **kw)
