@@ -16,8 +16,8 @@ endif
 
 $(VENV)/.installed: pyproject.toml Makefile
 	python3 -m venv $(VENV)
-	$(PY) -m pip install -q $(TORCH_PINS)
-	$(PY) -m pip install -q -e '.[dev,serve,onnx]'
+	$(PY) -m pip install -qq $(TORCH_PINS)
+	$(PY) -m pip install -qq -e '.[dev,serve,onnx]'
 	touch $@
 
 demo: $(VENV)/.installed

@@ -51,3 +51,11 @@ def test_score_cli_files_and_directories(tmp_path, capsys):
         main(["score", str(pred_dir / "v1.txt"), str(gt_dir / "v1.txt")])
     assert exc.value.code == 2
     assert "prediction has 1 frames but ground truth has 20" in capsys.readouterr().err.replace("\n", " ")
+
+
+def test_srt_writer(tmp_path):
+    path = write_segments(tmp_path / "t.srt", [Segment(0.0, 1.25, "mount", fine="mount_o_ring_to_pipe_va",
+                                                       value_category="VA"), Segment(3661.5, 3662.0, "wait")])
+    text = path.read_text()
+    assert text.startswith("1\n00:00:00,000 --> 00:00:01,250\nmount / mount_o_ring_to_pipe_va [VA]\n")
+    assert "2\n01:01:01,500 --> 01:01:02,000\nwait\n" in text

@@ -1,6 +1,6 @@
 """Timelines: ordered segments, and the file formats they travel in.
 
-Formats read and written:
+Formats read and written (SRT subtitles are written only):
 - JSON: ``{"segments": [{"start_s", "end_s", "label", "fine"?, "value_category"?, "confidence"?}, ...]}``
   (a bare list of such objects is read too);
 - CSV: header ``start_s,end_s,label`` (optionally ``fine,value_category,confidence``; a ``coarse``
@@ -119,8 +119,23 @@ def load_labels(path: str | Path, fps: float, n_frames: int | None = None) -> np
     return segments_to_frames(read_segments(path), fps, n_frames)
 
 
+def _srt_time(t: float) -> str:
+    ms = int(round(t * 1000))
+    h, ms = divmod(ms, 3_600_000)
+    m, ms = divmod(ms, 60_000)
+    sec, ms = divmod(ms, 1000)
+    return f"{h:02d}:{m:02d}:{sec:02d},{ms:03d}"
+
+
 def write_segments(path: str | Path, segs: list[Segment]) -> Path:
+    """Write JSON, CSV or an SRT subtitle file (so any video player shows the labels), by suffix."""
     path = Path(path)
+    if path.suffix.lower() == ".srt":
+        blocks = []
+        for i, sg in enumerate(segs, start=1):
+            text = sg.label + (f" / {sg.fine}" if sg.fine else "") + (f" [{sg.value_category}]" if sg.value_category else "")
+            blocks.append(f"{i}\n{_srt_time(sg.start_s)} --> {_srt_time(sg.end_s)}\n{text}\n")
+        return write_text(path, "\n".join(blocks))
     if path.suffix.lower() == ".json":
         return write_text(path, json.dumps({"segments": [asdict(s) for s in segs]}, indent=1) + "\n")
     buf = io.StringIO()
