@@ -50,7 +50,7 @@ def data_inspect(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ):
     """Recordings, frames, duration, fps spread, invalid pixels, classes per split, overlap warnings."""
-    from actline.data import WindowSpec, load_dataset
+    from actline.data import load_dataset
     from actline.data.inspect import render_montage, summarize
 
     spec = _window_spec(window, window_mode, window_fps)

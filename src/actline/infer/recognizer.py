@@ -130,9 +130,9 @@ class Recognizer:
         out = []
         for i in range(0, len(centres), batch_size):
             chunk = centres[i:i + batch_size]
-            wins = np.stack([fill_invalid(rec.frames[window_indices(rec, c, self.spec)]) for c in chunk])
-            if self.background == "recording-median":
-                wins = np.stack([subtract_background(w, rec.background()) for w in wins])
+            bg = rec.background() if self.background == "recording-median" else None
+            wins = np.stack([self._remove_background(fill_invalid(rec.frames[window_indices(rec, c, self.spec)]),
+                                                     None, bg, rec.source or rec.id) for c in chunk])
             for c, p in zip(chunk, self.probs(wins)):
                 out.append((int(c), float(rec.timestamps[c]), self._pred(p, k)))
         return out
