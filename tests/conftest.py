@@ -23,3 +23,14 @@ def synth_dir(tmp_path_factory) -> Path:
     """A small synthetic ThermalDataGen data set: 4 recordings of 60 s."""
     out = tmp_path_factory.mktemp("synth") / "thermal"
     return generate_thermal_dataset(out, SynthConfig(n_recordings=4, duration_s=60.0, seed=3))
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny models train faster on one thread, and do not stall when another process holds a core."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -17,6 +17,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="actline: action recognizers and action timelines from small recordings.")
 data_app = typer.Typer(no_args_is_help=True, help="Look at data sets.")
 app.add_typer(data_app, name="data")
+features_app = typer.Typer(no_args_is_help=True, help="Backbone features per chunk, cached on disk.")
+app.add_typer(features_app, name="features")
 out = Console()
 err = Console(stderr=True)
 
@@ -222,6 +224,7 @@ def score(
     gt: Path = typer.Argument(..., help="Ground truth in the same form (a directory: files matched by name)."),
     fps: float = typer.Option(30.0, help="Frame rate used to sample segment files."),
     bg: list[str] = typer.Option([], "--bg", help="Background class left out of Edit and F1 (repeatable)."),
+    level: str = typer.Option("label", help="Segment files: score the 'label' (coarse) or the 'fine' level."),
     as_json: bool = typer.Option(False, "--json", help="Print per-video and aggregate values as JSON."),
 ):
     """Frame accuracy, Edit, F1@{10,25,50} and mean IoU of predicted timelines against ground truth."""
@@ -231,8 +234,8 @@ def score(
     pairs = _score_pairs(pred, gt)
     scores = SegmentationScores()
     for p, g in pairs:
-        truth = load_labels(g, fps)
-        scores.add(p.name, load_labels(p, fps, n_frames=len(truth) if p.suffix != ".txt" else None), truth,
+        truth = load_labels(g, fps, level=level)
+        scores.add(p.name, load_labels(p, fps, n_frames=len(truth) if p.suffix != ".txt" else None, level=level), truth,
                    bg=tuple(bg))
     agg = scores.aggregate()
     if as_json:
@@ -336,6 +339,209 @@ def demo(
     out.print(t)
     out.print(f"{hits}/{len(preds)} keyframes right on this recording")
     out.print(f"wrote {out_dir / 'montage.png'}, {out_dir / 'run' / 'metrics.json'}, {out_dir / 'run' / 'model'}")
+
+
+@app.command("synth-video")
+def synth_video(
+    out_dir: Path = typer.Argument(..., help="Directory to create: clips/<fine_label>/*.mp4 and long/*.mp4 + .csv."),
+    clips_per_action: int = typer.Option(6, help="Clips per fine action."),
+    long_videos: int = typer.Option(2, help="Long videos with a ground-truth timeline."),
+    long_seconds: float = typer.Option(60.0, help="Seconds per long video."),
+    seed: int = typer.Option(0, help="Random seed."),
+    force: bool = typer.Option(False, help="Write into OUT_DIR even if it exists."),
+):
+    """Write synthetic assembly-line clips in the seed's folder layout, and long videos with known timelines."""
+    from actline.data.synth_rgb import RGBSynthConfig, generate_rgb_dataset
+
+    if out_dir.exists() and not force:
+        raise ActlineError(out_dir, "already exists (use --force to write into it)")
+    with out.status("rendering synthetic videos"):
+        generate_rgb_dataset(out_dir, RGBSynthConfig(clips_per_action=clips_per_action, long_videos=long_videos,
+                                                     long_seconds=long_seconds, seed=seed))
+    out.print(f"wrote {out_dir / 'clips'} and {out_dir / 'long'}")
+
+
+def _inputs(paths: list[Path], kind: str = "rgb") -> list[Path]:
+    """Files as given; directories expanded to the videos (or thermal recordings) inside them."""
+    from actline.data.video import VIDEO_SUFFIXES
+    from actline.features import THERMAL_SUFFIXES
+
+    suffixes = VIDEO_SUFFIXES if kind == "rgb" else THERMAL_SUFFIXES
+    found = []
+    for p in paths:
+        if p.is_dir():
+            found += sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in suffixes)
+        elif p.is_file():
+            found.append(p)
+        else:
+            raise ActlineError(p, "file or directory not found")
+    if not found:
+        raise ActlineError(paths[0] if paths else None, "no videos or recordings found")
+    return found
+
+
+@features_app.command("extract")
+def features_extract(
+    inputs: list[Path] = typer.Argument(..., help="Videos, thermal recordings, or directories of them."),
+    backbone: str = typer.Option("r3d_18", help="torchvision video model, registered model, or a trained model dir."),
+    weights: str = typer.Option("KINETICS400_V1", help="Weight enum name, DEFAULT, a local .pth file, or none."),
+    cache: Optional[Path] = typer.Option(None, help="Cache directory (default: $XDG_CACHE_HOME/actline/features)."),
+    fps: float = typer.Option(8.0), size: int = typer.Option(112), chunk: int = typer.Option(16),
+    stride: int = typer.Option(16),
+):
+    """Compute (or find in the cache) the features of every chunk of every input."""
+    from actline.data.video import VideoSpec
+    from actline.features import FeatureCache, build_backbone
+    from actline.progress import progress_bar
+    from actline.train.timeline import default_cache_dir
+
+    bb = build_backbone(backbone, weights)
+    files = _inputs(inputs, bb.kind)
+    fc = FeatureCache(cache or default_cache_dir())
+    spec = VideoSpec(fps, size, chunk, stride)
+    n = 0
+    with progress_bar(True) as bar:
+        task = bar.add_task("files", total=len(files))
+        for f in files:
+            n += len(fc.get(f, bb, spec))
+            bar.advance(task)
+    out.print(f"{len(files)} file(s), {n} chunks of {bb.dim}-D features in {fc.root}: {fc.hits} from cache, "
+              f"{fc.misses} computed, {fc.corrupt} corrupt entries recomputed")
+
+
+@app.command("train-timeline")
+def train_timeline_cmd(
+    clips: Path = typer.Argument(..., help="Clip folder: CLIPS/<fine_label>/*.mp4."),
+    out_dir: Path = typer.Option(..., "--out", help="Model directory to write."),
+    config: Optional[Path] = typer.Option(None, help="YAML config file."),
+    backbone: Optional[str] = typer.Option(None, help="Feature backbone (default r3d_18)."),
+    weights: Optional[str] = typer.Option(None, help="Backbone weights: enum name, local .pth, or none."),
+    cache: Optional[Path] = typer.Option(None, help="Feature cache directory."),
+    set_: list[str] = typer.Option([], "--set", help="Override any setting: --set temporal_model=temporal_mlp"),
+    quiet: bool = typer.Option(False, help="No progress bars."),
+):
+    """Train the two-stage timeline model (features, temporal model, per-family fine classifiers)."""
+    from actline.train.config import load_settings
+    from actline.train.timeline import TimelineConfig, train_timeline
+
+    overrides = list(set_)
+    for key, value in (("backbone", backbone), ("weights", weights), ("cache_dir", cache)):
+        if value is not None:
+            overrides.append(f"{key}={value}")
+    cfg = load_settings(TimelineConfig(), config, overrides).validate()
+    m = train_timeline(clips, out_dir, cfg, progress=not quiet, log=lambda msg: err.print(msg, highlight=False))
+    t = Table(title=f"held-out clips: {m['held_out_clips']} (trained on {m['train_clips']})")
+    for col in ("", "accuracy %", "majority %", "chance %"):
+        t.add_column(col, justify="right" if col else "left")
+    s1 = m["stage1"]
+    t.add_row("coarse (stage 1)", f"{s1['clip_accuracy']:.1f}", f"{s1['majority']:.1f}", f"{s1['chance']:.1f}")
+    if m["two_stage_fine_clip_accuracy"] is not None:
+        t.add_row("fine (both stages)", f"{m['two_stage_fine_clip_accuracy']:.1f}", f"{m['fine_majority']:.1f}",
+                  f"{m['fine_chance']:.1f}")
+    for fam, f in m["stage2"].items():
+        t.add_row(f"  {fam} ({f['fine_labels']} fine, {f['held_out_clips']} clips)", f"{f['clip_accuracy']:.1f}",
+                  f"{f['majority']:.1f}", f"{100 / f['fine_labels']:.1f}")
+    out.print(t)
+    out.print(f"wrote {out_dir}")
+
+
+@app.command()
+def timeline(
+    model_dir: Path = typer.Argument(..., help="Timeline model directory (actline train-timeline)."),
+    inputs: list[Path] = typer.Argument(..., help="Videos, thermal recordings, or directories of them."),
+    out_dir: Path = typer.Option(Path("timelines"), "--out", help="Directory for the outputs."),
+    formats: list[str] = typer.Option(["json", "csv"], "--format",
+                                      help="json, csv, srt, frames (MS-TCN text), overlay (mp4); repeatable."),
+    median: Optional[int] = typer.Option(None, help="Median filter length in steps (1 = off)."),
+    switch_penalty: Optional[float] = typer.Option(None, help="Viterbi switch cost in nats (0 = off)."),
+    min_segment: Optional[float] = typer.Option(None, help="Minimum segment duration in s."),
+    cache: Optional[Path] = typer.Option(None, help="Feature cache directory (default: none)."),
+    quiet: bool = typer.Option(False, help="No progress bars."),
+):
+    """Turn long videos or recordings into two-level timelines (coarse family, fine action, value category)."""
+    from actline.features import FeatureCache
+    from actline.infer.overlay import render_overlay
+    from actline.infer.timeline import TimelineModel
+    from actline.progress import progress_bar
+    from actline.timeline import segments_to_frames, write_segments
+
+    known = {"json", "csv", "srt", "frames", "overlay"}
+    bad = sorted(set(formats) - known)
+    if bad:
+        raise ActlineError("--format", f"unknown format(s) {bad} (known: {', '.join(sorted(known))})")
+    tm = TimelineModel.load(model_dir)
+    dec = tm.with_decoding(median=median, switch_penalty=switch_penalty, min_segment_s=min_segment)
+    fc = FeatureCache(cache) if cache else None
+    files = _inputs(inputs, tm.backbone.kind)
+    t = Table(title=f"{len(files)} input(s)")
+    for col in ("input", "duration s", "segments", "VA %", "RNVA %", "NVA %"):
+        t.add_column(col, justify="left" if col == "input" else "right")
+    for f in files:
+        with progress_bar(not quiet) as bar:
+            task = bar.add_task(f"features {f.name}", total=None) if bar else None
+            feats = tm.features(f, fc, progress=(lambda n: bar.advance(task, n)) if bar else None)
+        segs, _ = tm.timeline(feats, dec)
+        stem = out_dir / f.name.split(".")[0]
+        written = []
+        for fmt in formats:
+            if fmt in ("json", "csv", "srt"):
+                written.append(write_segments(stem.with_suffix(f".{fmt}"), segs))
+            elif fmt == "frames":
+                from actline.atomic import write_text
+
+                n = int(round((segs[-1].end_s if segs else 0) * tm.spec.fps))
+                written.append(write_text(stem.with_suffix(".txt"), "\n".join(segments_to_frames(segs, tm.spec.fps, n)) + "\n"))
+        if "overlay" in formats:
+            if tm.backbone.kind != "rgb":
+                err.print(f"{f}: no overlay for thermal recordings (not a video)")
+            else:
+                with progress_bar(not quiet) as bar:
+                    task = bar.add_task(f"overlay {f.name}", total=None) if bar else None
+                    written.append(render_overlay(f, segs, stem.with_name(stem.name + "_overlay.mp4"),
+                                                  progress=(lambda n: bar.advance(task, n)) if bar else None))
+        span = sum(s.end_s - s.start_s for s in segs) or 1.0
+        share = {c: 100 * sum(s.end_s - s.start_s for s in segs if s.value_category == c) / span
+                 for c in ("VA", "RNVA", "NVA")}
+        t.add_row(f.name, f"{segs[-1].end_s if segs else 0:.1f}", str(len(segs)),
+                  *[f"{share[c]:.1f}" for c in ("VA", "RNVA", "NVA")])
+        err.print(f"wrote {', '.join(str(w) for w in written)}", highlight=False)
+    out.print(t)
+
+
+@app.command()
+def analyze(
+    timelines: list[Path] = typer.Argument(..., help="Timeline files (.json/.csv) or directories of them."),
+    out_dir: Path = typer.Option(..., "--out", help="Directory for summary.json, steps.csv, timelines.png."),
+):
+    """Value-stream analytics: time and share per value category and step, cycle times, a timeline chart."""
+    from actline.evaluate.valuestream import analyze as run_analysis
+    from actline.evaluate.valuestream import write_report
+    from actline.timeline import read_segments
+
+    files = []
+    for p in timelines:
+        files += sorted(f for f in p.iterdir() if f.suffix in (".json", ".csv")) if p.is_dir() else [p]
+    if not files:
+        raise ActlineError(timelines[0], "no .json or .csv timelines found")
+    tls = {}
+    for f in files:
+        tls.setdefault(f.stem, read_segments(f))  # a .json and a .csv of the same timeline count once
+    summary = run_analysis(tls)
+    written = write_report(summary, tls, out_dir)
+    t = Table(title=f"{summary['timelines']} timeline(s), {summary['total_s'] / 60:.1f} min")
+    for col in ("value category", "time s", "share %"):
+        t.add_column(col, justify="left" if col == "value category" else "right")
+    for c, v in summary["value_categories"].items():
+        t.add_row(c, f"{v['time_s']:.1f}", f"{v['share']:.1f}")
+    out.print(t)
+    s = Table(title="steps")
+    for col in ("step", "category", "count", "time s", "share %", "mean s", "cycle s"):
+        s.add_column(col, justify="left" if col in ("step", "category") else "right")
+    for k, e in summary["steps"].items():
+        s.add_row(k, e["value_category"], str(e["count"]), f"{e['time_s']:.1f}", f"{e['share']:.1f}",
+                  f"{e['duration']['mean_s']:.1f}", f"{e['cycle_time']['mean_s']:.1f}" if e["cycle_time"]["n"] else "-")
+    out.print(s)
+    out.print(f"wrote {', '.join(str(w) for w in written)}")
 
 
 def _eval_recordings(run: Path) -> set[str]:

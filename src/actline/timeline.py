@@ -111,12 +111,19 @@ def frames_to_segments(labels, fps: float) -> list[Segment]:
     return [Segment(float(s / fps), float(e / fps), str(y[s])) for s, e in zip(starts, ends)]
 
 
-def load_labels(path: str | Path, fps: float, n_frames: int | None = None) -> np.ndarray:
-    """Frame-wise labels from any supported file (segments are sampled at ``fps``)."""
+def load_labels(path: str | Path, fps: float, n_frames: int | None = None, level: str = "label") -> np.ndarray:
+    """Frame-wise labels from any supported file (segments are sampled at ``fps``).
+
+    ``level="fine"`` reads the fine label of segment files (falling back to the label where a
+    segment has none); frame-wise text has one level only.
+    """
     path = Path(path)
     if path.suffix.lower() == ".txt":
         return read_frame_labels(path)
-    return segments_to_frames(read_segments(path), fps, n_frames)
+    segs = read_segments(path)
+    if level == "fine":
+        segs = [Segment(s.start_s, s.end_s, s.fine or s.label) for s in segs]
+    return segments_to_frames(segs, fps, n_frames)
 
 
 def _srt_time(t: float) -> str:

@@ -16,7 +16,7 @@ def register(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
 
 def _load_all() -> None:
     # importing the model modules fills the registry
-    from actline.models import ensemble, slowfast, thermal, tv_video  # noqa: F401
+    from actline.models import ensemble, slowfast, temporal, thermal, tv_video  # noqa: F401
 
 
 def list_models() -> list[str]:

@@ -125,7 +125,11 @@ def apply(cfg, values: dict, where: str = "config"):
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> TrainConfig:
     """Defaults, then a YAML file, then ``key=value`` overrides (dotted keys for nested fields)."""
-    cfg = TrainConfig()
+    return load_settings(TrainConfig(), path, overrides).validate()
+
+
+def load_settings(cfg, path: str | Path | None = None, overrides: list[str] | None = None):
+    """Fill any settings dataclass from a YAML file, then ``key=value`` overrides."""
     if path:
         path = Path(path)
         if not path.is_file():
@@ -148,4 +152,4 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
             node = node.setdefault(p, {})
         node[parts[-1]] = yaml.safe_load(value) if value.strip() else value
         apply(cfg, nested, "--set")
-    return cfg.validate()
+    return cfg

@@ -25,6 +25,7 @@ from actline.errors import ActlineError
 from actline.evaluate import baselines as bl
 from actline.evaluate.classification import bootstrap_ci, confusion, per_class, plot_confusion, summary_metrics
 from actline.models import create_model
+from actline.progress import progress_bar
 from actline.train.config import TrainConfig
 from actline.train.loop import fit, pick_device, predict_probs
 
@@ -133,7 +134,7 @@ def train_run(data: str | Path | ClipDataset, out: str | Path, cfg: TrainConfig,
         x_va = build_windows(ds, va, window_spec(cfg), cfg.background) if va else None
         torch.manual_seed(seed)  # the initial weights are part of what a seed fixes
         model = make_model(cfg, k)
-        with _progress(progress) as bar:
+        with progress_bar(progress) as bar:
             res = fit(model, x_tr, ds.labels(tr), x_va, ds.labels(va) if va else None, cfg, k, seed, bar)
         members.append(res.model)
         histories.append({"seed": seed, "best_epoch": res.best_epoch, "stopped_early": res.stopped_early,
@@ -208,25 +209,6 @@ def plot_curves(histories: list[dict], path: Path) -> None:
 
 def _plain(obj):
     return json.loads(json.dumps(obj, default=lambda o: list(o) if isinstance(o, tuple) else str(o)))
-
-
-class _progress:
-    def __init__(self, enabled: bool):
-        self.enabled = enabled
-
-    def __enter__(self):
-        if not self.enabled:
-            return None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                            transient=False)
-        return self.bar.__enter__()
-
-    def __exit__(self, *exc):
-        if self.enabled:
-            return self.bar.__exit__(*exc)
-        return False
 
 
 def evaluate_model_dir(model_dir: str | Path, data: str | Path, split_name: str | None = None) -> dict:

@@ -1,0 +1,72 @@
+"""Overlay video: the current label in a banner and a running timeline bar, drawn onto every frame."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from actline.data.video import iter_frames, probe, write_video
+from actline.timeline import Segment
+
+
+def palette(labels: list[str]) -> dict[str, tuple[int, int, int]]:
+    """A stable colour per label (matplotlib's tab20, cycled)."""
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab20"]
+    return {lab: tuple(int(255 * c) for c in cmap(i % 20)[:3]) for i, lab in enumerate(sorted(set(labels)))}
+
+
+def _bar(segs: list[Segment], width: int, height: int, duration: float, colours: dict) -> np.ndarray:
+    bar = np.full((height, width, 3), 40, np.uint8)
+    for s in segs:
+        x0, x1 = int(s.start_s / duration * width), int(np.ceil(s.end_s / duration * width))
+        bar[:, max(x0, 0):min(x1, width)] = colours[s.label]
+    return bar
+
+
+def render_overlay(video: str | Path, segs: list[Segment], out: str | Path, max_width: int = 960,
+                   progress=None) -> Path:
+    """Write ``out`` (mp4): every frame of ``video`` at its own rate, with banner and timeline bar."""
+    info = probe(video)
+    fps = info.fps or 25.0
+    colours = palette([s.label for s in segs] or ["none"])
+    duration = max([s.end_s for s in segs] + [info.duration_s, 1e-3])
+    fonts: dict[int, ImageFont.ImageFont] = {}
+    starts = np.array([s.start_s for s in segs])
+
+    def frames():
+        bar = None
+        for t, img in iter_frames(video, fps=None, size=None):
+            h, w = img.shape[:2]
+            if w > max_width:  # keep the file small; PIL's resize is enough for a preview
+                img = np.asarray(Image.fromarray(img).resize((max_width, int(h * max_width / w) // 2 * 2)))
+                h, w = img.shape[:2]
+            if bar is None:
+                bar_h = max(6, h // 24)
+                bar = _bar(segs, w, bar_h, duration, colours)
+            i = int(np.searchsorted(starts, t, side="right")) - 1
+            seg = segs[i] if 0 <= i < len(segs) and t < segs[i].end_s + 1e-6 else None
+            pil = Image.fromarray(img)
+            draw = ImageDraw.Draw(pil)
+            banner_h = max(14, h // 14)
+            if banner_h not in fonts:
+                fonts[banner_h] = ImageFont.load_default(size=banner_h - 4)  # scalable with FreeType
+            font = fonts[banner_h]
+            draw.rectangle([0, 0, w, banner_h], fill=(0, 0, 0))
+            if seg is not None:
+                draw.rectangle([0, 0, 8, banner_h], fill=colours[seg.label])
+                text = f"{seg.label} / {seg.fine or '-'}" + (f" [{seg.value_category}]" if seg.value_category else "") + \
+                       (f" {seg.confidence:.2f}" if seg.confidence is not None else "")
+                draw.text((12, 2), text, fill=(255, 255, 255), font=font)
+            frame = np.asarray(pil).copy()
+            frame[h - bar.shape[0]:] = bar
+            x = min(int(t / duration * w), w - 1)
+            frame[h - bar.shape[0] - 3:, max(x - 1, 0):x + 1] = 255  # the cursor
+            if progress:
+                progress(1)
+            yield frame
+
+    return write_video(out, frames(), fps)

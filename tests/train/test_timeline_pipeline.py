@@ -1,0 +1,94 @@
+"""End to end: synthetic clips -> two-stage timeline model -> timelines of unseen long videos -> scores."""
+
+import json
+
+import numpy as np
+import pytest
+
+from actline.cli import main
+from actline.data.synth_rgb import RGBSynthConfig, generate_rgb_dataset
+from actline.evaluate.segmentation import SegmentationScores
+from actline.timeline import load_labels, read_segments
+
+SETTINGS = ["--backbone", "thermal_r2plus1d", "--weights", "none", "--set", "size=64", "--set", "stride=8",
+            "--set", "epochs=30", "--set", "stage2_epochs=40", "--set", "num_threads=1"]
+
+
+@pytest.fixture(scope="module")
+def rgb(tmp_path_factory):
+    out = tmp_path_factory.mktemp("rgb")
+    return generate_rgb_dataset(out, RGBSynthConfig(clips_per_action=6, long_videos=2, long_seconds=50, seed=1))
+
+
+@pytest.fixture(scope="module")
+def model(rgb, tmp_path_factory):
+    out = tmp_path_factory.mktemp("model") / "tl"
+    main(["train-timeline", str(rgb / "clips"), "--out", str(out), "--cache", str(rgb / "cache"), "--quiet", *SETTINGS])
+    return out
+
+
+def test_training_writes_the_seed_layout_and_honest_metrics(model):
+    reg = json.loads((model / "stage2" / "stage2_registry.json").read_text())
+    assert reg["mount"]["model"] == "stage2/mount" and reg["apply"]["model"] == "stage2/apply"
+    assert reg["wait"] == {"fine_labels": ["wait_idle_nva"], "model": None, "direct": "wait_idle_nva"}
+    for d in ("stage1", "stage2/mount", "stage2/apply", "backbone"):
+        assert (model / d / "model.safetensors").is_file() and (model / d / "config.json").is_file()
+    assert json.loads((model / "stage1" / "label_map.json").read_text())["mount"] >= 0
+    m = json.loads((model / "metrics.json").read_text())
+    assert m["held_out_clips"] > 0 and m["stage1"]["clip_accuracy"] > m["stage1"]["majority"] + 30
+
+
+def test_long_videos_become_accurate_timelines(model, rgb, tmp_path, capsys):
+    out = tmp_path / "tl"
+    main(["timeline", str(model), str(rgb / "long"), "--out", str(out), "--quiet", "--cache", str(rgb / "cache"),
+          "--format", "json", "--format", "csv", "--format", "srt", "--format", "frames", "--format", "overlay"])
+    assert "2 input(s)" in capsys.readouterr().out
+    coarse, fine = SegmentationScores(), SegmentationScores()
+    for gt in sorted((rgb / "long").glob("*.csv")):
+        pred = out / gt.name
+        truth = load_labels(gt, fps=8)
+        coarse.add(gt.stem, load_labels(pred, 8, n_frames=len(truth)), truth)
+        fine.add(gt.stem, load_labels(pred, 8, len(truth), level="fine"), load_labels(gt, 8, level="fine"))
+        segs = read_segments(out / f"{gt.stem}.json")
+        assert all(s.fine.startswith(s.label) and s.value_category in ("VA", "RNVA", "NVA") for s in segs)
+        assert (out / f"{gt.stem}.srt").read_text().startswith("1\n00:00:00,000 --> ")
+        assert len((out / f"{gt.stem}.txt").read_text().split()) == pytest.approx(len(truth), abs=8)
+        assert (out / f"{gt.stem}_overlay.mp4").stat().st_size > 10_000
+    c, f = coarse.aggregate(), fine.aggregate()
+    assert c["edit_mean"] >= 85 and c["f1@0.5"] >= 85 and c["acc"] >= 75, c
+    assert f["edit_mean"] >= 70 and f["f1@0.5"] >= 70, f  # the fine level rests on the stage-2 classifiers
+    main(["analyze", str(out), "--out", str(tmp_path / "an")])
+    summary = json.loads((tmp_path / "an" / "summary.json").read_text())
+    assert summary["timelines"] == 2 and abs(sum(v["share"] for v in summary["value_categories"].values()) - 100) < 1e-6
+
+
+def test_smoothing_reduces_fragmentation(model, rgb):
+    from actline.features import FeatureCache
+    from actline.infer.timeline import Decoding, TimelineModel
+
+    tm = TimelineModel.load(model)
+    feats = tm.features(rgb / "long" / "video_00.mp4", FeatureCache(rgb / "cache"))
+    raw, _ = tm.timeline(feats, Decoding(median=1, switch_penalty=0, min_segment_s=0))
+    smooth, _ = tm.timeline(feats)
+    assert len(smooth) <= len(raw)
+    assert np.isclose(smooth[-1].end_s, feats.times[-1, 1]) and smooth[0].start_s == 0
+
+
+def test_wrong_model_kinds_and_bad_inputs_are_refused(model, rgb, tmp_path, synth_dir):
+    import subprocess
+    import sys
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "actline.cli", *args], capture_output=True, text=True)
+
+    p = run("predict", str(model), str(synth_dir))
+    assert p.returncode == 2 and "'timeline' model" in p.stderr
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"\x00" * 100)
+    p = run("timeline", str(model), str(junk), "--out", str(tmp_path / "o"), "--quiet")
+    assert p.returncode == 2 and "junk.mp4" in p.stderr and len(p.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "o" / "junk.json").exists()
+    p = run("train-timeline", str(tmp_path), "--out", str(tmp_path / "m"), "--quiet")
+    assert p.returncode == 2 and "no clips found" in p.stderr and not (tmp_path / "m").exists()
+    p = run("timeline", str(model), str(rgb / "long"), "--format", "gif")
+    assert p.returncode == 2 and "unknown format" in p.stderr
