@@ -411,7 +411,8 @@ def features_extract(
 
 @app.command("train-timeline")
 def train_timeline_cmd(
-    clips: Path = typer.Argument(..., help="Clip folder: CLIPS/<fine_label>/*.mp4."),
+    clips: Path = typer.Argument(..., help="Clip folder CLIPS/<fine_label>/*.mp4, or a thermal data set with "
+                                 "frame-wise labels (Nagoya layout; needs --backbone path/to/thermal/model)."),
     out_dir: Path = typer.Option(..., "--out", help="Model directory to write."),
     config: Optional[Path] = typer.Option(None, help="YAML config file."),
     backbone: Optional[str] = typer.Option(None, help="Feature backbone (default r3d_18)."),
@@ -429,6 +430,20 @@ def train_timeline_cmd(
         if value is not None:
             overrides.append(f"{key}={value}")
     cfg = load_settings(TimelineConfig(), config, overrides).validate()
+    if (clips / "frames").is_dir() or (clips / "annotation").is_dir():  # a thermal data set, not a clip folder
+        from actline.data import load_dataset
+        from actline.data.load import detect_format
+        from actline.features import build_backbone
+        from actline.train.timeline import train_timeline_recordings
+
+        kw = {"unlabelled": cfg.background_class} if detect_format(clips) == "nagoya-csv" else {}
+        ds = load_dataset(clips, **kw)
+        m = train_timeline_recordings(ds, out_dir, cfg, build_backbone(cfg.backbone, cfg.weights),
+                                      log=lambda msg: err.print(msg, highlight=False), progress=not quiet)
+        out.print(f"trained on {m['train_recordings']} recordings; inner validation step accuracy "
+                  f"{m['inner_val_step_accuracy']} on {m['inner_val_recordings']} recordings")
+        out.print(f"wrote {out_dir}")
+        return
     m = train_timeline(clips, out_dir, cfg, progress=not quiet, log=lambda msg: err.print(msg, highlight=False))
     t = Table(title=f"held-out clips: {m['held_out_clips']} (trained on {m['train_clips']})")
     for col in ("", "accuracy %", "majority %", "chance %"):
@@ -542,6 +557,78 @@ def analyze(
                   f"{e['duration']['mean_s']:.1f}", f"{e['cycle_time']['mean_s']:.1f}" if e["cycle_time"]["n"] else "-")
     out.print(s)
     out.print(f"wrote {', '.join(str(w) for w in written)}")
+
+
+@app.command()
+def export(
+    model_dir: Path = typer.Argument(..., help="A clip-classifier or timeline model directory."),
+    fmt: str = typer.Option("onnx", "--format", help="Only onnx for now."),
+    out_path: Optional[Path] = typer.Option(None, "--out", help="Default: MODEL/model.onnx (classifier), MODEL/onnx/ "
+                                            "(timeline)."),
+    atol: float = typer.Option(1e-4, help="Largest allowed difference of the probabilities, ONNX Runtime vs PyTorch."),
+):
+    """Export for ONNX Runtime with classes and preprocessing in the metadata; verified before success."""
+    from actline.export import export_model
+
+    if fmt != "onnx":
+        raise ActlineError("--format", f"unknown export format {fmt!r} (known: onnx)")
+    r = export_model(model_dir, out_path, atol)
+    out.print(f"wrote {r['path']} (ONNX Runtime vs PyTorch: largest probability difference {r['max_abs_diff']:.1e})")
+
+
+@app.command()
+def stream(
+    model: Path = typer.Argument(..., help="Model directory, or an exported .onnx file (runs without torch)."),
+    replay: Path = typer.Option(..., help="Recording to replay as a live sensor (.h5, Nagoya .csv/.csv.gz)."),
+    speed: float = typer.Option(1.0, help="Replay speed (0: as fast as possible)."),
+    events_out: Optional[Path] = typer.Option(None, "--events", help="Also write events as JSON lines here."),
+    collect: Optional[Path] = typer.Option(None, help="Save uncertain or contradicted windows here for relabelling."),
+    alert: list[str] = typer.Option([], help="CLASS=SECONDS: alert when CLASS is held that long (repeatable)."),
+    every: Optional[int] = typer.Option(None, help="Run the model every N frames (default: a quarter window)."),
+    ema: float = typer.Option(0.5, help="Weight of the newest probabilities in the moving average."),
+    enter: float = typer.Option(0.6, help="Smoothed probability to enter a state."),
+    exit_: float = typer.Option(0.4, "--exit", help="Smoothed probability below which a state is left."),
+):
+    """Replay a recording frame by frame as a live sensor would, printing state changes and alerts."""
+    import time
+
+    from actline.features import read_thermal_recording
+    from actline.infer import Recognizer
+    from actline.stream import FailureCollector, StreamConfig, StreamingRecognizer
+
+    recog = Recognizer.load(model)
+    alerts = {}
+    for a in alert:
+        name, _, secs = a.rpartition("=")
+        try:
+            alerts[name] = float(secs)
+        except ValueError:
+            raise ActlineError("--alert", f"expected CLASS=SECONDS, got {a!r}") from None
+    cfg = StreamConfig(every_frames=every, ema=ema, enter=enter, exit=exit_,
+                       alerts=alerts or {c: 10.0 for c in recog.classes if "risk" in c or c.startswith("fall")})
+    collector = FailureCollector(collect, recog.classes) if collect else None
+    sr = StreamingRecognizer(recog, cfg, collector)
+    rec = read_thermal_recording(replay)
+    sink = open(events_out, "w", encoding="utf-8") if events_out else None  # noqa: SIM115 - appended live
+    t0_wall, t0 = time.monotonic(), float(rec.timestamps[0])
+    n_events = 0
+    try:
+        for frame, ts in zip(rec.frames, rec.timestamps):
+            if speed > 0:
+                time.sleep(max(0.0, (ts - t0) / speed - (time.monotonic() - t0_wall)))
+            for ev in sr.push(frame, float(ts) - t0):
+                n_events += 1
+                style = {"alert": "bold red", "reset": "yellow"}.get(ev.kind, "")
+                out.print(f"[{style}]{ev.t:8.2f} s  {ev.kind:<6} {ev.label or '-'}  ({ev.confidence:.2f})[/]"
+                          if style else f"{ev.t:8.2f} s  {ev.kind:<6} {ev.label or '-'}  ({ev.confidence:.2f})")
+                if sink:
+                    sink.write(ev.to_json() + "\n")
+                    sink.flush()
+    finally:
+        if sink:
+            sink.close()
+    out.print(f"{rec.n_frames} frames, {sr.runs} model runs, {n_events} events"
+              + (f", {len(collector)} windows collected in {collect}" if collector else ""))
 
 
 def _eval_recordings(run: Path) -> set[str]:

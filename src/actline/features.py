@@ -66,6 +66,7 @@ class Backbone:
     digest: str
     window: int | None = None  # for thermal encoders: the window length they were trained on
     background: str = "none"
+    frame_shape: tuple[int, int] | None = None  # for thermal encoders: the sensor's H, W
 
     @property
     def name(self) -> str:
@@ -94,9 +95,10 @@ def build_backbone(name: str = "r3d_18", weights: str | None = "KINETICS400_V1",
         cfg = read_config(path)
         model, _ = load_model_dir(path)
         win = cfg.get("window", {})
-        bb = Backbone(model, int(model.feature_dim), "thermal" if model.arch.get("in_chans", 1) == 1 else "rgb",
-                      state_digest(model), win.get("length"), win.get("background") or "none")
-        return bb
+        shape = cfg.get("preprocessing", {}).get("frame_shape")
+        return Backbone(model, int(model.feature_dim), "thermal" if model.arch.get("in_chans", 1) == 1 else "rgb",
+                        state_digest(model), win.get("length"), win.get("background") or "none",
+                        tuple(shape) if shape else None)
     torch.manual_seed(seed)  # random weights (tests, synthetic data) must be the same at every call
     if name in TV_MODELS:
         try:
@@ -123,7 +125,9 @@ def load_backbone_dir(path: Path) -> Backbone:
 
     model, cfg = load_model_dir(path)
     fb = cfg.get("feature_backbone", {})
-    return Backbone(model, int(fb["dim"]), fb["kind"], fb["digest"], fb.get("window"), fb.get("background", "none"))
+    shape = fb.get("frame_shape")
+    return Backbone(model, int(fb["dim"]), fb["kind"], fb["digest"], fb.get("window"), fb.get("background", "none"),
+                    tuple(shape) if shape else None)
 
 
 def save_backbone_dir(path: Path, bb: Backbone) -> None:
@@ -131,7 +135,8 @@ def save_backbone_dir(path: Path, bb: Backbone) -> None:
 
     save_model_dir(path, bb.model, {"pipeline": "feature-backbone", "arch": bb.model.arch,
                                     "feature_backbone": {"dim": bb.dim, "kind": bb.kind, "digest": bb.digest,
-                                                         "window": bb.window, "background": bb.background}})
+                                                         "window": bb.window, "background": bb.background,
+                                                         "frame_shape": bb.frame_shape}})
 
 
 # ----------------------------------------------------------------------------------------- inputs
@@ -156,6 +161,14 @@ def read_thermal_recording(path: Path) -> Recording:
     return Recording(id=path.name.split(".")[0], frames=frames[keep], timestamps=ts[keep], group="", source=str(path))
 
 
+def chunk_starts(n: int, chunk: int, stride: int) -> np.ndarray:
+    """First frame of each chunk: every ``stride`` frames, plus one aligned to the end if frames are left."""
+    starts = list(range(0, max(n - chunk, 0) + 1, stride))
+    if starts[-1] + chunk < n:
+        starts.append(n - chunk)
+    return np.asarray(starts, dtype=np.int64)
+
+
 def recording_chunks(rec: Recording, chunk: int, stride: int, background: str = "none"
                      ) -> Iterator[tuple[float, float, np.ndarray]]:
     """(start_s, end_s, [chunk, H, W] °C) windows over a recording's own frames (no resampling).
@@ -169,10 +182,7 @@ def recording_chunks(rec: Recording, chunk: int, stride: int, background: str = 
     bg = rec.background() if background == "recording-median" else None
     ts = rec.timestamps - rec.timestamps[0]
     dt = float(np.median(np.diff(ts))) if rec.n_frames > 1 else 0.1
-    starts = list(range(0, max(rec.n_frames - chunk, 0) + 1, stride))
-    if starts[-1] + chunk < rec.n_frames:
-        starts.append(rec.n_frames - chunk if rec.n_frames >= chunk else 0)
-    for s in starts:
+    for s in chunk_starts(rec.n_frames, chunk, stride):
         idx = np.clip(np.arange(s, s + chunk), 0, rec.n_frames - 1)  # a short recording repeats its last frame
         win = fill_invalid(frames[idx])
         if bg is not None:

@@ -92,3 +92,21 @@ def test_wrong_model_kinds_and_bad_inputs_are_refused(model, rgb, tmp_path, synt
     assert p.returncode == 2 and "no clips found" in p.stderr and not (tmp_path / "m").exists()
     p = run("timeline", str(model), str(rgb / "long"), "--format", "gif")
     assert p.returncode == 2 and "unknown format" in p.stderr
+
+
+def test_timeline_model_exports_to_onnx_with_parity(model, tmp_path):
+    pytest.importorskip("onnxruntime")
+    import onnxruntime as ort
+
+    from actline.export import export_model
+    from actline.features import load_backbone_dir
+
+    r = export_model(model, tmp_path / "onnx")
+    assert r["max_abs_diff"] <= 1e-4
+    files = sorted(p.relative_to(tmp_path / "onnx").as_posix() for p in (tmp_path / "onnx").rglob("*.onnx"))
+    assert files == ["backbone.onnx", "stage1.onnx", "stage2/apply.onnx", "stage2/mount.onnx"]
+    s1 = ort.InferenceSession(str(tmp_path / "onnx" / "stage1.onnx"), providers=["CPUExecutionProvider"])
+    dim = load_backbone_dir(model / "backbone").dim
+    for t in (7, 93):  # any sequence length
+        p = s1.run(None, {"input": np.random.default_rng(t).normal(size=(1, t, dim)).astype(np.float32)})[0]
+        assert p.shape == (1, t, 5) and np.allclose(p.sum(-1), 1, atol=1e-5)

@@ -107,12 +107,14 @@ def read_annotations(path: Path) -> dict[str, list[tuple[int, int, str]]]:
 
 
 def read_nagoya(root: str | Path, days: list[str] | None = None, window: int = 16, stride: int = 8,
-                merge_walk: bool = True) -> ClipDataset:
+                merge_walk: bool = True, unlabelled: str | None = None) -> ClipDataset:
     """Read the Nagoya data set: recordings with frame-wise labels, and window samples inside segments.
 
     Samples are window centres every ``stride`` frames inside each annotated segment (at least
     one per segment, at its middle), so a window of ``window`` frames is centred in the action.
     Each recording's group is its day: leave-one-day-out keeps whole days apart.
+    ``unlabelled="none"`` adds a class for frames outside every segment (frame label and samples
+    every ``4 * stride`` frames there): what a timeline model needs to say "none of these actions".
     """
     root = Path(root)
     if not root.is_dir():
@@ -123,6 +125,8 @@ def read_nagoya(root: str | Path, days: list[str] | None = None, window: int = 1
     if unknown:
         raise ActlineError(root, f"day(s) {unknown} not found (available: {all_days})")
     classes = list(CLASSES) if merge_walk else [c for c in RAW_LABELS]
+    if unlabelled:
+        classes.append(unlabelled)
     recordings, samples, warnings = {}, [], []
     for day in days:
         ann_path = root / "annotation" / f"annotation_{day}.csv"
@@ -144,6 +148,11 @@ def read_nagoya(root: str | Path, days: list[str] | None = None, window: int = 1
                 label = MERGE.get(raw_label, raw_label) if merge_walk else raw_label
                 labels[s:e + 1] = classes.index(label)
                 segments.append((s, e, classes.index(label)))
+            if unlabelled:
+                none_idx = np.flatnonzero(labels == -1)
+                labels[none_idx] = classes.index(unlabelled)
+                segments += [(int(c), int(c), classes.index(unlabelled)) for c in none_idx[::4 * stride]
+                             if c >= UNSTABLE_FRAMES]
             keep = slice(UNSTABLE_FRAMES, None)
             rec_id = Path(name).stem
             rec = Recording(id=rec_id, frames=frames[keep], timestamps=ts[keep], group=day, source=str(path),

@@ -17,10 +17,10 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import h5py
 import numpy as np
 
 from actline.atomic import atomic_dir
+from actline.data.thermal_h5 import write_recording_h5
 
 THERMAL_CLASSES = [
     "sitting",
@@ -335,7 +335,7 @@ def generate_thermal_dataset(out: str | Path, cfg: SynthConfig | None = None, ov
             sensor_id = f"TS{cfg.seed % 100:02d}{r:03d}"
             mac = ":".join(f"{b:02x}" for b in rng.integers(0, 256, size=6))
             ts_ms = base_ms + r * 86_400_000 + np.round(times * 1000).astype(np.int64)
-            _write_h5(tmp / "frames" / f"{sensor_id}.h5", frames, ts_ms, sensor_id, mac, room)
+            write_recording_h5(tmp / "frames" / f"{sensor_id}.h5", frames, ts_ms, sensor_id, mac)
             # Keyframes: every ~keyframe_every_s inside steady states and transitions.
             for state, t0, t1 in sched:
                 n_k = max(int((t1 - t0) // cfg.keyframe_every_s), 1 if t1 - t0 > 1.0 else 0)
@@ -368,21 +368,6 @@ def generate_thermal_dataset(out: str | Path, cfg: SynthConfig | None = None, ov
         (tmp / "annotations" / "class_mapping.json").write_text(json.dumps(
             {"classes": THERMAL_CLASSES, "class_to_id": {c: i for i, c in enumerate(THERMAL_CLASSES)}}, indent=2))
     return out
-
-
-def _write_h5(path: Path, frames: np.ndarray, ts_ms: np.ndarray, sensor_id: str, mac: str, room: _Room) -> None:
-    n, h, w = frames.shape
-    with h5py.File(path, "w") as fh:
-        fh.create_dataset("frames", data=frames, compression="gzip", compression_opts=4,
-                          chunks=(min(64, n), h, w))
-        fh.create_dataset("timestamps", data=ts_ms.astype(np.int64))
-        fh.create_dataset("frame_seqs", data=np.arange(n, dtype=np.int64))
-        attrs = {"sensor_id": sensor_id, "mac_address": mac, "frame_height": h, "frame_width": w,
-                 "min_timestamp": int(ts_ms.min()), "max_timestamp": int(ts_ms.max()), "total_frames": n,
-                 "created_at": dt.datetime.now(dt.timezone.utc).isoformat(), "compression": "gzip",
-                 "compression_level": 4, "corrupted_count": int((frames <= -100).any(axis=(1, 2)).sum())}
-        for k, v in attrs.items():
-            fh.attrs[k] = v
 
 
 def _jsonable(obj):

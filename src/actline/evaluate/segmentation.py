@@ -106,6 +106,8 @@ class SegmentationScores:
     per_video: dict = field(default_factory=dict)
     correct: int = 0
     total: int = 0
+    correct_fg: int = 0
+    total_fg: int = 0
     counts: dict = field(default_factory=lambda: {o: np.zeros(3) for o in OVERLAPS})
 
     def add(self, name: str, pred, gt, bg=(), overlaps=OVERLAPS) -> dict:
@@ -121,6 +123,8 @@ class SegmentationScores:
         self.total += len(gt)
         row["acc"] = 100.0 * correct / len(gt)
         row["acc_fg"] = 100.0 * float((pred[keep] == gt[keep]).mean()) if keep.any() else float("nan")
+        self.correct_fg += int((pred[keep] == gt[keep]).sum())
+        self.total_fg += int(keep.sum())
         row["edit"] = edit_score(pred, gt, bg)
         row["mean_iou"] = mean_iou(pred, gt, bg)
         for o in overlaps:
@@ -136,10 +140,11 @@ class SegmentationScores:
         if not self.per_video:
             raise ActlineError(None, "nothing to score (no videos)")
         out = {"acc": 100.0 * self.correct / self.total,
+               "acc_fg": 100.0 * self.correct_fg / self.total_fg if self.total_fg else float("nan"),
                "edit_mean": float(np.mean([r["edit"] for r in self.per_video.values()])),
                "mean_iou": float(np.mean([r["mean_iou"] for r in self.per_video.values()])),
                "n_videos": len(self.per_video), "n_frames": self.total}
         for o, (tp, fp, fn) in self.counts.items():
-            out[f"f1@{o:g}"] = f1_from(tp, fp, fn)
+            out[f"f1@{o:g}"] = float(f1_from(tp, fp, fn))
             out[f"tp_fp_fn@{o:g}"] = [float(tp), float(fp), float(fn)]
         return out

@@ -69,6 +69,7 @@ class TimelineConfig:
     seed: int = 0
     num_threads: int = 0
     cache_dir: str | None = None  # default: $XDG_CACHE_HOME/actline/features
+    background_class: str | None = "none"  # recordings with frame labels: the class of unannotated frames
     # decoding at inference (saved with the model; `actline timeline` can override)
     median: int = 3  # median filter over this many steps (1 = off)
     switch_penalty: float = 2.0  # Viterbi cost of a label change, in nats (0 = off)
@@ -234,10 +235,17 @@ def train_timeline(clip_root: str | Path, out: str | Path, cfg: TimelineConfig, 
                        "as training clips; judge timelines on long held-out videos with `actline timeline` + `score`")
 
     fine_to_value = {c.label.fine: c.label.value_category for c in clips}
+    save_timeline_model(out, cfg, backbone, res1.model, coarse, registry, models2, fine_to_value, summary, metrics,
+                        {"stage1": res1.history, "stage2": hist2})
+    return metrics
+
+
+def save_timeline_model(out, cfg: TimelineConfig, backbone: Backbone, stage1, coarse: list[str], registry: dict,
+                        models2: dict, fine_to_value: dict, labels: dict, metrics: dict, history: dict) -> None:
+    """Write the whole model directory at once (a temporary directory renamed into place)."""
     with atomic_dir(out, overwrite=True) as tmp:
         save_backbone_dir(tmp / "backbone", backbone)
-        save_model_dir(tmp / "stage1", res1.model, {"pipeline": "timeline-stage1", "arch": res1.model.arch,
-                                                    "classes": coarse})
+        save_model_dir(tmp / "stage1", stage1, {"pipeline": "timeline-stage1", "arch": stage1.arch, "classes": coarse})
         write_json(tmp / "stage1" / "label_map.json", {c: i for i, c in enumerate(coarse)})
         for fam, m2 in models2.items():
             fines = registry[fam]["fine_labels"]
@@ -246,13 +254,71 @@ def train_timeline(clip_root: str | Path, out: str | Path, cfg: TimelineConfig, 
         write_json(tmp / "stage2" / "stage2_registry.json", registry)
         write_json(tmp / "config.json", {
             "format": FORMAT, "pipeline": PIPELINE, "classes": coarse, "fine_to_value": fine_to_value,
-            "label_rule": cfg.rule().as_dict(), "features": {"backbone": cfg.backbone, "weights": cfg.weights,
-                                                             "dim": backbone.dim, "kind": backbone.kind, **spec.as_dict()},
+            "label_rule": cfg.rule().as_dict(),
+            "features": {"backbone": cfg.backbone, "weights": cfg.weights, "dim": backbone.dim, "kind": backbone.kind,
+                         **cfg.spec().as_dict()},
             "decoding": {"median": cfg.median, "switch_penalty": cfg.switch_penalty, "min_segment_s": cfg.min_segment_s},
-            "labels": summary, "metrics": metrics})
+            "labels": labels, "metrics": metrics})
         write_json(tmp / "metrics.json", metrics)
-        write_json(tmp / "history.json", {"stage1": res1.history, "stage2": hist2})
+        write_json(tmp / "history.json", history)
         write_text(tmp / "train_config.yaml", yaml.safe_dump(dataclasses.asdict(cfg), sort_keys=False))
+
+
+def recording_sequences(ds, rec_ids: list[str], backbone: Backbone, spec: VideoSpec,
+                        cache: FeatureCache | None = None) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per recording: chunk features [T, D], the label at each chunk's centre frame [T] (-1: none), times [T, 2]."""
+    from actline.features import chunk_starts, extract
+
+    out = {}
+    for rid in rec_ids:
+        rec = ds.recordings[rid]
+        src = Path(rec.source) if rec.source else None
+        feats = cache.get(src, backbone, spec) if cache is not None and src is not None and src.is_file() else \
+            extract(rec, backbone, spec)
+        centres = np.minimum(chunk_starts(rec.n_frames, spec.chunk, spec.stride) + spec.chunk // 2, rec.n_frames - 1)
+        labels = rec.frame_labels[centres] if rec.frame_labels is not None else np.full(len(centres), -1)
+        out[rid] = (feats.x, labels.astype(np.int64), feats.times)
+    return out
+
+
+def train_timeline_recordings(ds, out: str | Path, cfg: TimelineConfig, backbone: Backbone,
+                              train_ids: list[str] | None = None, log=print, progress: bool = False) -> dict:
+    """Stage 1 straight on long annotated recordings (frame-wise labels, e.g. Nagoya); no stage 2.
+
+    An inner part of the training recordings (``val_fraction``, whole recordings) picks the epoch.
+    Flat label sets map every class to itself in the stage-2 registry.
+    """
+    t0 = time.time()
+    cfg.validate()
+    if cfg.num_threads:
+        torch.set_num_threads(cfg.num_threads)
+    ids = sorted(train_ids if train_ids is not None else ds.recordings)
+    if not any(ds.recordings[r].frame_labels is not None for r in ids):
+        raise ActlineError(ds.root, "no recording has frame-wise labels: a timeline model needs annotated recordings "
+                                    "(Nagoya-style segments) or a clip folder")
+    if backbone.kind != "thermal":
+        raise ActlineError(cfg.backbone, "thermal recordings need a thermal encoder: --backbone path/to/run/model")
+    rng = np.random.default_rng(cfg.seed)
+    n_val = int(round(len(ids) * cfg.val_fraction))
+    val_ids = sorted(rng.choice(ids, size=n_val, replace=False).tolist()) if n_val else []
+    tr_ids = [r for r in ids if r not in val_ids]
+    cache = FeatureCache(cfg.cache_dir) if cfg.cache_dir else None
+    seqs = recording_sequences(ds, ids, backbone, cfg.spec(), cache)
+    tr = [(x, y) for r, (x, y, _) in seqs.items() if r in tr_ids]
+    va = [(x, y) for r, (x, y, _) in seqs.items() if r in val_ids]
+    torch.manual_seed(cfg.seed)
+    model = create_model(cfg.temporal_model, num_classes=len(ds.classes), in_chans=backbone.dim, **cfg.temporal_args)
+    with progress_bar(progress) as bar:
+        task = bar.add_task("stage 1", total=cfg.epochs) if bar else None
+        res = fit_sequences(model, tr, va or None, cfg.epochs, cfg.lr, cfg.weight_decay, cfg.batch_size,
+                            cfg.smooth_weight, cfg.patience, cfg.fixed_length, cfg.seed,
+                            (lambda row: bar.advance(task)) if bar else None)
+    metrics = {"train_recordings": len(tr_ids), "inner_val_recordings": len(val_ids), "best_epoch_stage1": res.best_epoch,
+               "inner_val_step_accuracy": res.history[res.best_epoch - 1].get("val_step_accuracy") if va else None,
+               "train_time_s": round(time.time() - t0, 1)}
+    registry = {c: {"fine_labels": [c], "model": None, "direct": c} for c in ds.classes}
+    save_timeline_model(out, cfg, backbone, res.model, list(ds.classes), registry, {}, {}, {"classes": ds.classes},
+                        metrics, {"stage1": res.history})
     return metrics
 
 

@@ -1,0 +1,130 @@
+"""Leave-one-day-out timelines on the Nagoya FIR 16x16 sequences (../shared/data/nagoya-fir16).
+
+Run: .venv/bin/python benchmarks/nagoya_timeline.py [--epochs 30] [--out runs/nagoya-timeline]
+
+Per fold (two days train, the third is scored):
+1. a thermal clip classifier (thermal_r2plus1d, 16-frame windows, classes = the 8 actions + "none"
+   for frames outside every annotated segment) is trained on the two days: it is also the encoder;
+2. every recording becomes a sequence of encoder features, one per 16-frame chunk every 2 frames;
+3. on the training days' sequences: the seed's per-timestep MLP and a multi-stage TCN (the timeline
+   pipeline's stage 1, saved as a timeline model directory that `actline timeline` runs);
+4. timelines of the held-out day, scored frame-wise against the annotation: accuracy over annotated
+   frames only; Edit and F1@{10,25,50} with "none" as background (as the reference does).
+
+Rows: the clip classifier sliding over the recording (no temporal model), the MLP, the MS-TCN (argmax),
+and the MS-TCN with the pipeline's smoothing (median, Viterbi, minimum duration).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from actline.data.nagoya import read_nagoya
+from actline.evaluate.segmentation import SegmentationScores
+from actline.features import FeatureCache, build_backbone
+from actline.infer.timeline import TimelineModel, decode
+from actline.train.config import load_config
+from actline.train.run import train_run
+from actline.train.sequence import predict_sequence
+from actline.train.timeline import TimelineConfig, recording_sequences, train_timeline_recordings
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "nagoya-fir16"
+ROWS = ("clip classifier, sliding", "per-timestep MLP (seed)", "MS-TCN", "MS-TCN + smoothing")
+BG = "none"
+
+
+def frame_labels(step_labels: np.ndarray, n_frames: int, chunk: int, stride: int) -> np.ndarray:
+    """Each frame takes the label of the chunk whose centre is nearest."""
+    from actline.features import chunk_starts
+
+    centres = np.minimum(chunk_starts(n_frames, chunk, stride) + chunk // 2, n_frames - 1)
+    idx = np.clip(np.searchsorted(centres, np.arange(n_frames)), 0, len(centres) - 1)
+    left = np.clip(idx - 1, 0, len(centres) - 1)
+    nearer_left = np.abs(centres[left] - np.arange(n_frames)) < np.abs(centres[idx] - np.arange(n_frames))
+    return step_labels[np.where(nearer_left, left, idx)]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--epochs", type=int, default=30, help="encoder (clip classifier) epochs")
+    ap.add_argument("--temporal-epochs", type=int, default=60)
+    ap.add_argument("--stride", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2, help="torch threads (1 when another job shares the cores)")
+    ap.add_argument("--out", type=Path, default=Path("runs/nagoya-timeline"))
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    ds = read_nagoya(args.data, window=16, stride=8, unlabelled=BG)
+    days = sorted({r.group for r in ds.recordings.values()})
+    k_bg = ds.classes.index(BG)
+    print(f"Nagoya FIR 16x16: {len(ds.recordings)} recordings, days {days}, classes {ds.classes}")
+    scores = {r: SegmentationScores() for r in ROWS}
+    per_day = {}
+    t_start = time.time()
+    for fold in range(len(days)):
+        run = args.out / f"fold{fold}"
+        ccfg = load_config(None, ["model=thermal_r2plus1d", "window=16", f"epochs={args.epochs}", "split=kfold",
+                                  f"fold={fold}", f"n_folds={len(days)}", "group_by=group", "batch_size=32"])
+        m = train_run(ds, run / "encoder", ccfg, progress=False, log=lambda *_: None)
+        with open(run / "encoder" / "predictions.csv") as fh:
+            (day,) = {ds.recordings[row["recording_id"]].group for row in csv.DictReader(fh)}  # one whole day held out
+        train_ids = sorted(r for r, rec in ds.recordings.items() if rec.group != day)
+        test_ids = sorted(r for r, rec in ds.recordings.items() if rec.group == day)
+        enc = build_backbone(str(run / "encoder" / "model"))
+        tcfg = TimelineConfig(backbone=str(run / "encoder" / "model"), weights=None, chunk=16, stride=args.stride,
+                              epochs=args.temporal_epochs, val_fraction=0.15, patience=15, median=5,
+                              switch_penalty=3.0, min_segment_s=0.5, cache_dir=str(run / "cache"))
+        spec = tcfg.spec()
+        tm_metrics = train_timeline_recordings(ds, run / "timeline-mstcn", tcfg, enc, train_ids, log=lambda *_: None)
+        mlp_cfg = TimelineConfig(**{**tcfg.__dict__, "temporal_model": "temporal_mlp"})
+        train_timeline_recordings(ds, run / "timeline-mlp", mlp_cfg, enc, train_ids, log=lambda *_: None)
+        tm, mlp = TimelineModel.load(run / "timeline-mstcn"), TimelineModel.load(run / "timeline-mlp")
+        seqs = recording_sequences(ds, test_ids, enc, spec, FeatureCache(tcfg.cache_dir))
+        day_scores = {r: SegmentationScores() for r in ROWS}
+        fc = enc.model.fc
+        for rid in test_ids:
+            x, _, times = seqs[rid]
+            rec = ds.recordings[rid]
+            with torch.no_grad():
+                clip_prob = torch.softmax(fc(torch.from_numpy(x)), 1).numpy()
+            p_tcn = predict_sequence(tm.stage1, x)
+            steps = {ROWS[0]: clip_prob.argmax(1), ROWS[1]: predict_sequence(mlp.stage1, x).argmax(1),
+                     ROWS[2]: p_tcn.argmax(1), ROWS[3]: decode(p_tcn, times, tm.decoding)}
+            gt = np.array(ds.classes)[rec.frame_labels]
+            for row, lab in steps.items():
+                pred = np.array(ds.classes)[frame_labels(lab, rec.n_frames, spec.chunk, spec.stride)]
+                for sc in (scores[row], day_scores[row]):
+                    sc.add(rid, pred, gt, bg=(BG,))
+        per_day[day] = {r: _summary(s.aggregate()) for r, s in day_scores.items()}
+        per_day[day]["clip classifier windows top-1"] = m["top1"]
+        print(f"day {day} ({len(test_ids)} recordings; MS-TCN best epoch {tm_metrics['best_epoch_stage1']}):")
+        for r in ROWS:
+            print(f"  {r:28s} " + "  ".join(f"{k} {v:5.1f}" for k, v in per_day[day][r].items()), flush=True)
+    overall = {r: _summary(s.aggregate()) for r, s in scores.items()}
+    print(f"all days ({len(ds.recordings)} recordings):")
+    for r in ROWS:
+        print(f"  {r:28s} " + "  ".join(f"{k} {v:5.1f}" for k, v in overall[r].items()))
+    print(f"total time {time.time() - t_start:.0f} s")
+    print("\n| day | model | frame acc (annotated) | Edit | F1@10 | F1@25 | F1@50 |\n|---|---|---|---|---|---|---|")
+    for day, rows in [*per_day.items(), ("all", overall)]:
+        for r in ROWS:
+            v = rows[r]
+            print(f"| {day} | {r} | {v['acc']:.1f} | {v['edit']:.1f} | {v['F1@10']:.1f} | {v['F1@25']:.1f} | {v['F1@50']:.1f} |")
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(json.dumps({"per_day": per_day, "overall": overall}, indent=1))
+
+
+def _summary(a: dict) -> dict:
+    return {"acc": a["acc_fg"], "edit": a["edit_mean"], "F1@10": a["f1@0.1"], "F1@25": a["f1@0.25"],
+            "F1@50": a["f1@0.5"]}
+
+
+if __name__ == "__main__":
+    main()
