@@ -12,7 +12,7 @@ else
 TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 endif
 
-.PHONY: demo test clean
+.PHONY: demo test browser clean
 
 $(VENV)/.installed: pyproject.toml Makefile
 	python3 -m venv $(VENV)
@@ -23,8 +23,13 @@ $(VENV)/.installed: pyproject.toml Makefile
 demo: $(VENV)/.installed
 	$(VENV)/bin/actline demo --out runs/demo
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed browser
 	$(PY) -m pytest -q
+
+# Headless Chromium for the HTML report's browser test (Debian packages; without them that test skips).
+browser:
+	@command -v chromium >/dev/null 2>&1 || (apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1 \
+		|| echo "chromium not installed: the report's browser test will skip")
 
 
 clean:

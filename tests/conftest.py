@@ -34,3 +34,24 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def rgb(tmp_path_factory) -> Path:
+    """Synthetic assembly clips (7 fine actions x 6) and two 50 s videos with ground truth."""
+    from actline.data.synth_rgb import RGBSynthConfig, generate_rgb_dataset
+
+    out = tmp_path_factory.mktemp("rgb")
+    return generate_rgb_dataset(out, RGBSynthConfig(clips_per_action=6, long_videos=2, long_seconds=50, seed=1))
+
+
+@pytest.fixture(scope="session")
+def timeline_model(rgb, tmp_path_factory) -> Path:
+    """A two-stage timeline model trained through the CLI on random-weight features (no download)."""
+    from actline.cli import main
+
+    out = tmp_path_factory.mktemp("timeline") / "model"
+    main(["train-timeline", str(rgb / "clips"), "--out", str(out), "--cache", str(rgb / "cache"), "--quiet",
+          "--backbone", "thermal_r2plus1d", "--weights", "none", "--set", "size=64", "--set", "stride=8",
+          "--set", "epochs=30", "--set", "stage2_epochs=40", "--set", "num_threads=1"])
+    return out

@@ -338,7 +338,11 @@ def demo(
                   f"{p.confidence:.2f}")
     out.print(t)
     out.print(f"{hits}/{len(preds)} keyframes right on this recording")
+    from actline.report import build_report
+
+    report_path = build_report(out_dir / "run", out_dir / "report.html")
     out.print(f"wrote {out_dir / 'montage.png'}, {out_dir / 'run' / 'metrics.json'}, {out_dir / 'run' / 'model'}")
+    out.print(f"[bold]report: {report_path.resolve()}[/] (open it in a browser; it needs no server)")
 
 
 @app.command("synth-video")
@@ -629,6 +633,37 @@ def stream(
             sink.close()
     out.print(f"{rec.n_frames} frames, {sr.runs} model runs, {n_events} events"
               + (f", {len(collector)} windows collected in {collect}" if collector else ""))
+
+
+@app.command()
+def serve(
+    models: list[Path] = typer.Argument(..., help="A clip classifier (model dir or .onnx) and/or a timeline model."),
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on (loopback by default)."),
+    port: int = typer.Option(8000),
+    max_body_mb: float = typer.Option(64.0, help="Largest request body or upload."),
+    timeout: float = typer.Option(30.0, help="Per-request prediction timeout in s."),
+    queue: int = typer.Option(4, help="Timeline jobs queued or running before 429."),
+):
+    """HTTP service: /v1/predict, /v1/timeline + /v1/jobs/{id}, /v1/model, /healthz, /metrics, /openapi.json."""
+    from actline.serve import ServeConfig
+    from actline.serve import serve as run
+
+    run(models, host, port, ServeConfig(max_body_mb=max_body_mb, timeout_s=timeout, queue_size=queue))
+
+
+@app.command()
+def report(
+    run: Path = typer.Argument(..., help="A training run directory, or a timeline model directory."),
+    out_path: Path = typer.Option(Path("report.html"), "--out", help="HTML file to write."),
+    video: Optional[Path] = typer.Option(None, help="Timeline models: the video or thermal recording to show."),
+    timeline_file: Optional[Path] = typer.Option(None, "--timeline", help="Timeline models: a timeline already made "
+                                                 "for --video (default: computed now)."),
+):
+    """One self-contained HTML report (opens from disk, no server, no network)."""
+    from actline.report import build_report
+
+    path = build_report(run, out_path, video, timeline_file)
+    out.print(f"wrote {path}")
 
 
 def _eval_recordings(run: Path) -> set[str]:

@@ -6,28 +6,11 @@ import numpy as np
 import pytest
 
 from actline.cli import main
-from actline.data.synth_rgb import RGBSynthConfig, generate_rgb_dataset
 from actline.evaluate.segmentation import SegmentationScores
 from actline.timeline import load_labels, read_segments
 
-SETTINGS = ["--backbone", "thermal_r2plus1d", "--weights", "none", "--set", "size=64", "--set", "stride=8",
-            "--set", "epochs=30", "--set", "stage2_epochs=40", "--set", "num_threads=1"]
-
-
-@pytest.fixture(scope="module")
-def rgb(tmp_path_factory):
-    out = tmp_path_factory.mktemp("rgb")
-    return generate_rgb_dataset(out, RGBSynthConfig(clips_per_action=6, long_videos=2, long_seconds=50, seed=1))
-
-
-@pytest.fixture(scope="module")
-def model(rgb, tmp_path_factory):
-    out = tmp_path_factory.mktemp("model") / "tl"
-    main(["train-timeline", str(rgb / "clips"), "--out", str(out), "--cache", str(rgb / "cache"), "--quiet", *SETTINGS])
-    return out
-
-
-def test_training_writes_the_seed_layout_and_honest_metrics(model):
+def test_training_writes_the_seed_layout_and_honest_metrics(timeline_model):
+    model = timeline_model
     reg = json.loads((model / "stage2" / "stage2_registry.json").read_text())
     assert reg["mount"]["model"] == "stage2/mount" and reg["apply"]["model"] == "stage2/apply"
     assert reg["wait"] == {"fine_labels": ["wait_idle_nva"], "model": None, "direct": "wait_idle_nva"}
@@ -38,9 +21,9 @@ def test_training_writes_the_seed_layout_and_honest_metrics(model):
     assert m["held_out_clips"] > 0 and m["stage1"]["clip_accuracy"] > m["stage1"]["majority"] + 30
 
 
-def test_long_videos_become_accurate_timelines(model, rgb, tmp_path, capsys):
+def test_long_videos_become_accurate_timelines(timeline_model, rgb, tmp_path, capsys):
     out = tmp_path / "tl"
-    main(["timeline", str(model), str(rgb / "long"), "--out", str(out), "--quiet", "--cache", str(rgb / "cache"),
+    main(["timeline", str(timeline_model), str(rgb / "long"), "--out", str(out), "--quiet", "--cache", str(rgb / "cache"),
           "--format", "json", "--format", "csv", "--format", "srt", "--format", "frames", "--format", "overlay"])
     assert "2 input(s)" in capsys.readouterr().out
     coarse, fine = SegmentationScores(), SegmentationScores()
@@ -62,11 +45,11 @@ def test_long_videos_become_accurate_timelines(model, rgb, tmp_path, capsys):
     assert summary["timelines"] == 2 and abs(sum(v["share"] for v in summary["value_categories"].values()) - 100) < 1e-6
 
 
-def test_smoothing_reduces_fragmentation(model, rgb):
+def test_smoothing_reduces_fragmentation(timeline_model, rgb):
     from actline.features import FeatureCache
     from actline.infer.timeline import Decoding, TimelineModel
 
-    tm = TimelineModel.load(model)
+    tm = TimelineModel.load(timeline_model)
     feats = tm.features(rgb / "long" / "video_00.mp4", FeatureCache(rgb / "cache"))
     raw, _ = tm.timeline(feats, Decoding(median=1, switch_penalty=0, min_segment_s=0))
     smooth, _ = tm.timeline(feats)
@@ -74,39 +57,39 @@ def test_smoothing_reduces_fragmentation(model, rgb):
     assert np.isclose(smooth[-1].end_s, feats.times[-1, 1]) and smooth[0].start_s == 0
 
 
-def test_wrong_model_kinds_and_bad_inputs_are_refused(model, rgb, tmp_path, synth_dir):
+def test_wrong_model_kinds_and_bad_inputs_are_refused(timeline_model, rgb, tmp_path, synth_dir):
     import subprocess
     import sys
 
     def run(*args):
         return subprocess.run([sys.executable, "-m", "actline.cli", *args], capture_output=True, text=True)
 
-    p = run("predict", str(model), str(synth_dir))
+    p = run("predict", str(timeline_model), str(synth_dir))
     assert p.returncode == 2 and "'timeline' model" in p.stderr
     junk = tmp_path / "junk.mp4"
     junk.write_bytes(b"\x00" * 100)
-    p = run("timeline", str(model), str(junk), "--out", str(tmp_path / "o"), "--quiet")
+    p = run("timeline", str(timeline_model), str(junk), "--out", str(tmp_path / "o"), "--quiet")
     assert p.returncode == 2 and "junk.mp4" in p.stderr and len(p.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "o" / "junk.json").exists()
     p = run("train-timeline", str(tmp_path), "--out", str(tmp_path / "m"), "--quiet")
     assert p.returncode == 2 and "no clips found" in p.stderr and not (tmp_path / "m").exists()
-    p = run("timeline", str(model), str(rgb / "long"), "--format", "gif")
+    p = run("timeline", str(timeline_model), str(rgb / "long"), "--format", "gif")
     assert p.returncode == 2 and "unknown format" in p.stderr
 
 
-def test_timeline_model_exports_to_onnx_with_parity(model, tmp_path):
+def test_timeline_model_exports_to_onnx_with_parity(timeline_model, tmp_path):
     pytest.importorskip("onnxruntime")
     import onnxruntime as ort
 
     from actline.export import export_model
     from actline.features import load_backbone_dir
 
-    r = export_model(model, tmp_path / "onnx")
+    r = export_model(timeline_model, tmp_path / "onnx")
     assert r["max_abs_diff"] <= 1e-4
     files = sorted(p.relative_to(tmp_path / "onnx").as_posix() for p in (tmp_path / "onnx").rglob("*.onnx"))
     assert files == ["backbone.onnx", "stage1.onnx", "stage2/apply.onnx", "stage2/mount.onnx"]
     s1 = ort.InferenceSession(str(tmp_path / "onnx" / "stage1.onnx"), providers=["CPUExecutionProvider"])
-    dim = load_backbone_dir(model / "backbone").dim
+    dim = load_backbone_dir(timeline_model / "backbone").dim
     for t in (7, 93):  # any sequence length
         p = s1.run(None, {"input": np.random.default_rng(t).normal(size=(1, t, dim)).astype(np.float32)})[0]
         assert p.shape == (1, t, 5) and np.allclose(p.sum(-1), 1, atol=1e-5)
