@@ -45,12 +45,29 @@ def write_json(target: str | os.PathLike, obj: Any) -> Path:
     return write_text(target, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
 
 
+def recover_dir(target: str | os.PathLike) -> Path:
+    """Finish an interrupted directory swap: a crash between its two renames leaves only the old copy."""
+    target = Path(target)
+    old = target.with_name(f".{target.name}.old")
+    if not target.exists() and old.is_dir():
+        os.replace(old, target)
+    return target
+
+
 @contextlib.contextmanager
 def atomic_dir(target: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
-    """Yield a temporary directory; it replaces ``target`` only when the block succeeds."""
-    target = Path(target)
+    """Yield a temporary directory; it replaces ``target`` only when the block succeeds.
+
+    The swap is two renames (target -> .target.old, temporary -> target); a crash between them
+    leaves the old directory at .target.old, which ``recover_dir`` (called by readers and by the
+    next write) puts back. So a reader finds the old directory or the new one, never a mix.
+    """
+    target = recover_dir(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700
     try:
         yield tmp
         if target.exists():

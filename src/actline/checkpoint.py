@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from actline.atomic import atomic_path, write_json
+from actline.atomic import atomic_dir, recover_dir, write_json
 from actline.errors import ActlineError
 
 WEIGHTS, CONFIG = "model.safetensors", "config.json"
@@ -31,19 +32,24 @@ def sha256(path: Path) -> str:
 
 
 def save_model_dir(out: str | Path, model: torch.nn.Module, config: dict) -> Path:
-    """Write weights then config (each atomically); the config names the weights' checksum."""
+    """Write weights and config into a temporary directory, then rename it into place.
+
+    A crash at any moment leaves the previous model directory or the new one, never a mix of
+    old weights and new config (the config names the weights' SHA-256, checked on every load).
+    """
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    with atomic_path(out / WEIGHTS, suffix=".safetensors") as tmp:
-        save_file(state, str(tmp), metadata={"format": FORMAT})
-        digest = sha256(tmp)
-    write_json(out / CONFIG, {"format": FORMAT, **config, "weights_sha256": digest})
+    with atomic_dir(out, overwrite=True) as tmp:
+        save_file(state, str(tmp / WEIGHTS), metadata={"format": FORMAT})
+        with open(tmp / WEIGHTS, "rb+") as fh:
+            os.fsync(fh.fileno())
+        digest = sha256(tmp / WEIGHTS)
+        write_json(tmp / CONFIG, {"format": FORMAT, **config, "weights_sha256": digest})
     return out
 
 
 def read_config(path: str | Path) -> dict:
-    path = Path(path)
+    path = recover_dir(path)
     cfg_path = path / CONFIG
     if not path.is_dir():
         raise ActlineError(path, "model directory not found")
@@ -75,9 +81,26 @@ def load_model_dir(path: str | Path, pipeline: str | None = None, device: str = 
         state = load_file(str(weights), device="cpu")
     except (SafetensorError, OSError, ValueError) as exc:
         raise ActlineError(weights, f"cannot read safetensors weights: {exc}") from None
-    arch = dict(cfg["arch"])
+    arch = cfg.get("arch")
+    if not isinstance(arch, dict) or not isinstance(arch.get("name"), str):
+        raise ActlineError(path / CONFIG, "'arch' must be an object with the model's 'name'")
+    arch = dict(arch)
     name = arch.pop("name")
     arch.pop("weights", None)  # pretrained weights are already in the state dict
+    # Build on the meta device first: a config that asks for a huge model costs no memory,
+    # and its shapes are compared with the weights file before anything is allocated.
+    try:
+        with torch.device("meta"):
+            skeleton = create_model(name, **arch)
+    except ActlineError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any config the factory cannot build is a bad model directory
+        raise ActlineError(path / CONFIG, f"cannot build {name!r} from its arguments ({type(exc).__name__}: {exc})") from None
+    want = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
+    got = {k: tuple(v.shape) for k, v in state.items()}
+    if want != got:
+        diff = sorted(set(want) ^ set(got)) or [k for k in want if want[k] != got[k]]
+        raise ActlineError(weights, f"weights do not fit {name}: {len(diff)} tensor(s) differ, e.g. {diff[0]}")
     model = create_model(name, **arch)
     try:
         model.load_state_dict(state, strict=True)

@@ -65,7 +65,10 @@ def read_segments(path: str | Path) -> list[Segment]:
                 raise ActlineError(path, f"segment {i + 1} needs numeric start_s and end_s and a label") from None
         return _check(segs, path)
     if path.suffix.lower() == ".csv":
-        rows = list(csv.DictReader(io.StringIO(text)))
+        try:
+            rows = list(csv.DictReader(io.StringIO(text)))
+        except csv.Error as exc:
+            raise ActlineError(path, f"malformed CSV ({exc})") from None
         segs = []
         for n, row in enumerate(rows, start=2):
             label = row.get("label") or row.get("coarse")

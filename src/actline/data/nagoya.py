@@ -51,7 +51,10 @@ def read_nagoya_csv(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ActlineError(path, "not UTF-8 text") from None
-    rows = list(csv.reader(io.StringIO(text)))
+    try:
+        rows = list(csv.reader(io.StringIO(text)))
+    except csv.Error as exc:
+        raise ActlineError(path, f"malformed CSV ({exc})") from None
     if len(rows) < 3:
         raise ActlineError(path, f"expected a date line, a header line and frame rows; found {len(rows)} line(s)")
     header = rows[1]
@@ -80,9 +83,14 @@ def read_annotations(path: Path) -> dict[str, list[tuple[int, int, str]]]:
     out: dict[str, list[tuple[int, int, str]]] = {}
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
+        rows = list(csv.reader(lines))
     except FileNotFoundError:
         raise ActlineError(path, "file not found") from None
-    for n, row in enumerate(csv.reader(lines), start=1):
+    except UnicodeDecodeError:
+        raise ActlineError(path, "not UTF-8 text") from None
+    except csv.Error as exc:
+        raise ActlineError(path, f"malformed CSV ({exc})") from None
+    for n, row in enumerate(rows, start=1):
         if not row or not row[0].strip():
             continue
         fields = [f.strip() for f in row[1:]]

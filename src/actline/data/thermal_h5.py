@@ -179,6 +179,10 @@ def read_thermal_dataset(root: str | Path, subsets: tuple[str, ...] = SUBSETS) -
                        recordings=recordings, samples=samples, warnings=warnings)
 
 
+def _scalar_id(v) -> bool:
+    return isinstance(v, (str, int)) and not isinstance(v, bool)
+
+
 def _read_coco(path: Path, id_to_class: dict[int, int], classes: list[str]):
     """Yield (image_id, sensor_id, frame_idx, class index) for each image with at least one box."""
     obj = _load_json(path)
@@ -187,8 +191,8 @@ def _read_coco(path: Path, id_to_class: dict[int, int], classes: list[str]):
             raise ActlineError(path, f"'{key}' must be a list")
     cat_names = {}
     for cat in obj.get("categories", []):
-        if not isinstance(cat, dict) or "id" not in cat or "name" not in cat:
-            raise ActlineError(path, f"malformed category entry {cat!r}")
+        if not isinstance(cat, dict) or not _scalar_id(cat.get("id")) or not isinstance(cat.get("name"), str):
+            raise ActlineError(path, f"malformed category entry {str(cat)[:80]} (needs an integer or string id and a name)")
         if cat["name"] not in classes:
             raise ActlineError(path, f"category {cat['id']} has unknown class name {cat['name']!r}")
         cat_names[cat["id"]] = cat["name"]
@@ -199,6 +203,9 @@ def _read_coco(path: Path, id_to_class: dict[int, int], classes: list[str]):
         for key in ("id", "sensor_id", "frame_idx"):
             if key not in img:
                 raise ActlineError(path, f"images[{i}] has no '{key}'")
+        for key in ("id", "sensor_id"):
+            if not _scalar_id(img[key]):
+                raise ActlineError(path, f"images[{i}] {key} must be a string or an integer, got {str(img[key])[:40]}")
         if not isinstance(img["frame_idx"], int) or isinstance(img["frame_idx"], bool):
             raise ActlineError(path, f"images[{i}] frame_idx must be an integer, got {img['frame_idx']!r}")
         images[img["id"]] = img
@@ -206,6 +213,8 @@ def _read_coco(path: Path, id_to_class: dict[int, int], classes: list[str]):
     for i, ann in enumerate(obj["annotations"]):
         if not isinstance(ann, dict) or "image_id" not in ann or "category_id" not in ann:
             raise ActlineError(path, f"annotations[{i}] needs 'image_id' and 'category_id'")
+        if not _scalar_id(ann["image_id"]) or not _scalar_id(ann["category_id"]):
+            raise ActlineError(path, f"annotations[{i}] image_id and category_id must be strings or integers")
         if ann["image_id"] not in images:
             raise ActlineError(path, f"annotations[{i}] (id {ann.get('id')}) points to image {ann['image_id']!r}, "
                                "which is not in 'images'")

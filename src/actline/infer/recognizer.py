@@ -75,12 +75,18 @@ class OnnxBackend:
 class Recognizer:
     def __init__(self, backend, config: dict):
         self.backend, self.config = backend, config
-        self.classes: list[str] = config["classes"]
-        w = config["window"]
-        self.spec = WindowSpec(length=int(w["length"]), mode=w["mode"], fps=float(w["fps"]))
-        self.background = w.get("background", "none")
-        shape = config.get("preprocessing", {}).get("frame_shape")
-        self.frame_shape = tuple(shape) if shape else None
+        try:
+            self.classes: list[str] = [str(c) for c in config["classes"]]
+            w = config["window"]
+            self.spec = WindowSpec(length=int(w["length"]), mode=str(w["mode"]), fps=float(w["fps"]))
+            if self.spec.length < 1:
+                raise ValueError(f"window length must be >= 1, got {self.spec.length}")
+            self.background = w.get("background", "none")
+            shape = (config.get("preprocessing") or {}).get("frame_shape")
+            self.frame_shape = tuple(int(v) for v in shape) if shape else None
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ActlineError(config.get("_source", "model config") if isinstance(config, dict) else "model config",
+                               f"incomplete model config ({type(exc).__name__}: {exc})") from None
 
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu", backend: str | None = None) -> "Recognizer":

@@ -1,0 +1,259 @@
+"""Every reader, fed garbage: it loads, or it fails with actline's own one-line error. Never anything else.
+
+The number of inputs per reader is ``ACTLINE_FUZZ_EXAMPLES`` (default 60 in the test suite; the
+README's reliability section records a longer run).
+"""
+
+import gzip
+import io
+import json
+import os
+import warnings
+
+import h5py
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from actline.errors import ActlineError
+
+N = int(os.environ.get("ACTLINE_FUZZ_EXAMPLES", "60"))
+FUZZ = settings(max_examples=N, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+json_values = st.recursive(st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=True)
+                           | st.text(max_size=20), lambda c: st.lists(c, max_size=5) | st.dictionaries(st.text(max_size=8), c, max_size=5),
+                           max_leaves=20)
+
+
+def _only_actline_errors(fn, *args, **kwargs):
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return fn(*args, **kwargs)
+    except ActlineError as exc:
+        assert str(exc) and "\n" not in str(exc).strip()
+
+
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory):
+    return tmp_path_factory.mktemp("fuzz")
+
+
+def _mutate(data: bytes, flips: list[tuple[int, int]], cut: int | None) -> bytes:
+    b = bytearray(data)
+    for pos, val in flips:
+        if b:
+            b[pos % len(b)] = val
+    return bytes(b[:cut] if cut is not None else b)
+
+
+# ------------------------------------------------------------------ Nagoya CSV and annotations
+def _valid_csv(n=20) -> str:
+    lines = ["2017/02/03 17:28:07", ",".join(["Time (sec)", "PTAT"] + [f"P{i:03d}" for i in range(256)])]
+    lines += [",".join([f"{0.1 * k:.2f}", "20.0"] + ["20.5"] * 256) for k in range(n)]
+    return "\n".join(lines) + "\n"
+
+
+@FUZZ
+@given(flips=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=8),
+       cut=st.none() | st.integers(0, 20000), gz=st.booleans())
+def test_nagoya_csv(scratch, flips, cut, gz):
+    from actline.data.nagoya import read_nagoya_csv
+
+    data = _mutate(_valid_csv().encode(), flips, cut)
+    path = scratch / ("x.csv.gz" if gz else "x.csv")
+    path.write_bytes(gzip.compress(data) if gz and cut is None else data)
+    _only_actline_errors(read_nagoya_csv, path)
+
+
+@FUZZ
+@given(text=st.text(max_size=300))
+def test_nagoya_annotations(scratch, text):
+    from actline.data.nagoya import read_annotations
+
+    path = scratch / "annotation_x.csv"
+    path.write_text(text, encoding="utf-8", errors="surrogatepass") if False else path.write_bytes(
+        text.encode("utf-8", "replace"))
+    _only_actline_errors(read_annotations, path)
+
+
+# ------------------------------------------------------------------ ThermalDataGen HDF5 + COCO
+@FUZZ
+@given(shape=st.lists(st.integers(0, 5), min_size=0, max_size=4), n_ts=st.integers(0, 6),
+       dtype=st.sampled_from(["f4", "f8", "i2", "u1", "S3"]), drop=st.sampled_from([None, "frames", "timestamps"]),
+       ts_kind=st.sampled_from(["ok", "float", "decreasing", "nan"]))
+def test_thermal_h5(scratch, shape, n_ts, dtype, drop, ts_kind):
+    from actline.data.thermal_h5 import read_recording_h5
+
+    path = scratch / "r.h5"
+    with h5py.File(path, "w") as fh:
+        if drop != "frames":
+            fh.create_dataset("frames", data=np.zeros(shape, dtype=dtype))
+        if drop != "timestamps":
+            ts = np.arange(n_ts, dtype=np.int64) * 100
+            ts = {"ok": ts, "float": ts.astype(float) + 0.5, "decreasing": ts[::-1],
+                  "nan": np.full(n_ts, np.nan)}[ts_kind]
+            fh.create_dataset("timestamps", data=ts)
+    _only_actline_errors(read_recording_h5, path)
+
+
+@FUZZ
+@given(data=st.binary(max_size=2000))
+def test_thermal_h5_random_bytes(scratch, data):
+    from actline.data.thermal_h5 import read_recording_h5
+
+    (scratch / "b.h5").write_bytes(data)
+    _only_actline_errors(read_recording_h5, scratch / "b.h5")
+
+
+@pytest.fixture(scope="module")
+def thermal_dir(tmp_path_factory):
+    from actline.data.synth_thermal import SynthConfig, generate_thermal_dataset
+
+    return generate_thermal_dataset(tmp_path_factory.mktemp("t") / "d", SynthConfig(n_recordings=2, duration_s=20, seed=1))
+
+
+@FUZZ
+@given(doc=json_values, which=st.sampled_from(["train.json", "val.json", "class_mapping.json"]))
+def test_thermal_annotations(thermal_dir, doc, which):
+    from actline.data.thermal_h5 import read_thermal_dataset
+
+    path = thermal_dir / "annotations" / which
+    original = path.read_bytes()
+    try:
+        path.write_text(json.dumps(doc))
+        _only_actline_errors(read_thermal_dataset, thermal_dir)
+    finally:
+        path.write_bytes(original)
+
+
+@FUZZ
+@given(image=st.fixed_dictionaries({}, optional={"id": json_values, "sensor_id": json_values,
+                                                 "frame_idx": json_values, "timestamp": json_values}),
+       ann=st.fixed_dictionaries({}, optional={"image_id": json_values, "category_id": json_values}))
+def test_thermal_coco_entries(thermal_dir, image, ann):
+    from actline.data.thermal_h5 import read_thermal_dataset
+
+    path = thermal_dir / "annotations" / "val.json"
+    original = path.read_bytes()
+    doc = json.loads(original)
+    try:
+        doc["images"].append(image)
+        doc["annotations"].append(ann)
+        path.write_text(json.dumps(doc))
+        _only_actline_errors(read_thermal_dataset, thermal_dir)
+    finally:
+        path.write_bytes(original)
+
+
+# ------------------------------------------------------------------ video
+@pytest.fixture(scope="module")
+def video_bytes(tmp_path_factory):
+    from actline.data.video import write_video
+
+    rng = np.random.default_rng(0)
+    path = write_video(tmp_path_factory.mktemp("v") / "v.mp4",
+                       [rng.integers(0, 255, (24, 32, 3), dtype=np.uint8) for _ in range(12)], fps=8)
+    return path.read_bytes()
+
+
+@FUZZ
+@given(flips=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=6),
+       cut=st.none() | st.integers(0, 30000), suffix=st.sampled_from([".mp4", ".mkv", ".avi"]))
+def test_video(scratch, video_bytes, flips, cut, suffix):
+    from actline.data.video import iter_frames
+
+    path = scratch / f"v{suffix}"
+    path.write_bytes(_mutate(video_bytes, flips, cut))
+    _only_actline_errors(lambda: sum(1 for _ in iter_frames(path, fps=8, size=16)))
+
+
+# ------------------------------------------------------------------ timelines and labels
+@FUZZ
+@given(doc=json_values)
+def test_timeline_json(scratch, doc):
+    from actline.timeline import read_segments
+
+    (scratch / "t.json").write_text(json.dumps(doc))
+    _only_actline_errors(read_segments, scratch / "t.json")
+
+
+@FUZZ
+@given(text=st.text(max_size=300), header=st.sampled_from(["", "start_s,end_s,label\n", "start_s,end_s,coarse,fine\n"]))
+def test_timeline_csv_and_frame_labels(scratch, text, header):
+    from actline.timeline import load_labels, read_segments
+
+    (scratch / "t.csv").write_bytes((header + text).encode("utf-8", "replace"))
+    _only_actline_errors(read_segments, scratch / "t.csv")
+    (scratch / "t.txt").write_bytes(text.encode("utf-8", "replace"))
+    _only_actline_errors(load_labels, scratch / "t.txt", 30.0)
+
+
+# ------------------------------------------------------------------ model directories
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    import torch
+
+    from actline.checkpoint import save_model_dir
+    from actline.models import create_model
+
+    torch.manual_seed(0)
+    m = create_model("thermal_r2plus1d", num_classes=3)
+    return save_model_dir(tmp_path_factory.mktemp("m") / "model", m, {
+        "pipeline": "clip-classifier", "arch": m.arch, "classes": ["a", "b", "c"],
+        "window": {"length": 16, "mode": "index", "fps": 10.0}, "preprocessing": {"frame_shape": [16, 16]}})
+
+
+@FUZZ
+@given(doc=json_values, flips=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=4),
+       cut=st.none() | st.integers(0, 100000), part=st.sampled_from(["config", "weights", "arch"]))
+def test_model_dir(model_dir, doc, flips, cut, part):
+    from actline.infer import Recognizer
+
+    cfg_path, w_path = model_dir / "config.json", model_dir / "model.safetensors"
+    cfg0, w0 = cfg_path.read_bytes(), w_path.read_bytes()
+    try:
+        if part == "config":
+            cfg_path.write_text(json.dumps(doc))
+        elif part == "arch":
+            cfg = json.loads(cfg0)
+            cfg["arch"] = doc if not isinstance(doc, dict) else {**cfg["arch"], **doc}
+            cfg_path.write_text(json.dumps(cfg))
+        else:
+            w_path.write_bytes(_mutate(w0, flips, cut))
+        _only_actline_errors(Recognizer.load, model_dir)
+    finally:
+        cfg_path.write_bytes(cfg0)
+        w_path.write_bytes(w0)
+
+
+# ------------------------------------------------------------------ service request bodies
+@pytest.fixture(scope="module")
+def client(model_dir):
+    from fastapi.testclient import TestClient
+
+    from actline.serve import ServeConfig, create_app
+
+    with TestClient(create_app([model_dir], ServeConfig(max_body_mb=0.5))) as c:
+        yield c
+
+
+@FUZZ
+@given(body=st.binary(max_size=3000) | json_values.map(lambda v: json.dumps(v).encode())
+       | st.builds(lambda shape, v: json.dumps({"frames": np.full(shape, v).tolist()}).encode(),
+                   st.lists(st.integers(0, 20), max_size=4), st.floats(-300, 300)),
+       ctype=st.sampled_from(["application/json", "application/octet-stream", "text/plain", ""]))
+def test_service_bodies(client, body, ctype):
+    r = client.post("/v1/predict", content=body, headers={"content-type": ctype} if ctype else {})
+    assert r.status_code < 500, r.text
+    assert r.status_code == 200 or "detail" in r.json()
+
+
+def test_npy_with_random_shapes(client):
+    rng = np.random.default_rng(0)
+    for _ in range(N):
+        shape = tuple(rng.integers(0, 20, size=rng.integers(0, 5)))
+        buf = io.BytesIO()
+        np.save(buf, rng.normal(20, 5, shape).astype(rng.choice(["f4", "f8", "f2"])))
+        r = client.post("/v1/predict", content=buf.getvalue(), headers={"content-type": "application/octet-stream"})
+        assert r.status_code in (200, 400), (shape, r.text)
