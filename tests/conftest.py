@@ -55,3 +55,10 @@ def timeline_model(rgb, tmp_path_factory) -> Path:
           "--backbone", "thermal_r2plus1d", "--weights", "none", "--set", "size=64", "--set", "stride=8",
           "--set", "epochs=30", "--set", "stage2_epochs=40", "--set", "num_threads=1"])
     return out
+
+
+@pytest.fixture(scope="session")
+def small_data(tmp_path_factory) -> Path:
+    """Synthetic thermal data large enough to learn from in a few epochs: 4 recordings of 90 s, 8-12 fps."""
+    return generate_thermal_dataset(tmp_path_factory.mktemp("e2e") / "data",
+                                    SynthConfig(n_recordings=4, duration_s=90.0, seed=7, fps_range=(8.0, 12.0)))

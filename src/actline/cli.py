@@ -117,8 +117,10 @@ def print_summary(s: dict) -> None:
 
 @app.command()
 def train(
-    data: Path = typer.Option(..., "--data", help="Data set directory."),
-    out_dir: Path = typer.Option(..., "--out", help="Run directory to write (metrics.json, model/, plots)."),
+    data: Optional[Path] = typer.Option(None, "--data", help="Data set directory."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Run directory to write (metrics.json, model/, plots)."),
+    resume: Optional[Path] = typer.Option(None, help="Continue an interrupted run from its last epoch checkpoint "
+                                          "(its config and data are reused)."),
     split: Optional[str] = typer.Option(None, help="given | by-recording | kfold (default: by-recording)."),
     model: Optional[str] = typer.Option(None, help="Model name (see `actline models`)."),
     config: Optional[Path] = typer.Option(None, help="YAML config file."),
@@ -128,20 +130,50 @@ def train(
                                              "or a local file (torchvision .pth, MMAction2/PyTorchVideo SlowFast)."),
     set_: list[str] = typer.Option([], "--set", help="Override any setting: --set lr=1e-3 --set augment.hflip=0"),
     quiet: bool = typer.Option(False, help="No progress bar."),
+    devices: int = typer.Option(1, help="Processes on this machine (DistributedDataParallel; gloo on CPUs, NCCL on "
+                                "GPUs). For several machines launch with torchrun instead."),
 ):
-    """Train a clip classifier, evaluate it on the split's held-out part beside baselines, save the run."""
+    """Train a clip classifier, evaluate it on the split's held-out part beside baselines, save the run.
+
+    A checkpoint is saved after every epoch; `--resume RUN` continues an interrupted run to the
+    same result an uninterrupted one gives.
+    """
     from actline.train.config import load_config
     from actline.train.run import train_run
 
+    if resume is not None:
+        if not (resume / "config.yaml").is_file() or not (resume / "run.json").is_file():
+            raise ActlineError(resume, "not an actline training run (no config.yaml and run.json)")
+        config = config or resume / "config.yaml"
+        data = data or Path(json.loads((resume / "run.json").read_text())["data"])
+        out_dir = out_dir or resume
+    if data is None or out_dir is None:
+        raise ActlineError("train", "--data and --out are required (or --resume RUN)")
     overrides = list(set_)
     for key, value in (("split", split), ("model", model), ("seeds", seeds), ("epochs", epochs),
                        ("pretrained", pretrained)):
         if value is not None:
             overrides.append(f"{key}={value}")
     cfg = load_config(config, overrides)
-    metrics = train_run(data, out_dir, cfg, progress=not quiet, log=lambda m: err.print(m, highlight=False))
+    from actline.train.distributed import run_distributed, under_torchrun
+
+    if devices > 1 or under_torchrun():
+        run_distributed(_train_rank, (str(data), str(out_dir), cfg, quiet, resume is not None), devices)
+        metrics = json.loads((out_dir / "metrics.json").read_text()) if (out_dir / "metrics.json").is_file() else None
+        if metrics is None:  # a rank other than 0 under torchrun: nothing to print
+            return
+    else:
+        metrics = train_run(data, out_dir, cfg, progress=not quiet, log=lambda m: err.print(m, highlight=False),
+                            resume=resume is not None)
     print_metrics(metrics)
     out.print(f"wrote {out_dir / 'metrics.json'} and {out_dir / 'model'}")
+
+
+def _train_rank(data: str, out_dir: str, cfg, quiet: bool, resume: bool) -> None:
+    """One rank of a distributed `actline train` (module level, so that spawned processes can import it)."""
+    from actline.train.run import train_run
+
+    train_run(data, out_dir, cfg, progress=not quiet, log=lambda m: err.print(m, highlight=False), resume=resume)
 
 
 @app.command()
@@ -392,25 +424,35 @@ def features_extract(
     cache: Optional[Path] = typer.Option(None, help="Cache directory (default: $XDG_CACHE_HOME/actline/features)."),
     fps: float = typer.Option(8.0), size: int = typer.Option(112), chunk: int = typer.Option(16),
     stride: int = typer.Option(16),
+    workers: int = typer.Option(1, help="Worker processes sharing the cache."),
 ):
-    """Compute (or find in the cache) the features of every chunk of every input."""
+    """Compute (or find in the cache) the features of every chunk of every input.
+
+    `--workers N` splits the inputs over N processes sharing one cache (each file computed once);
+    under torchrun each rank takes its share.
+    """
     from actline.data.video import VideoSpec
-    from actline.features import FeatureCache, build_backbone
+    from actline.features import FeatureCache, build_backbone, extract_many
     from actline.progress import progress_bar
     from actline.train.timeline import default_cache_dir
 
     bb = build_backbone(backbone, weights)
     files = _inputs(inputs, bb.kind)
-    fc = FeatureCache(cache or default_cache_dir())
+    root = cache or default_cache_dir()
     spec = VideoSpec(fps, size, chunk, stride)
-    n = 0
-    with progress_bar(True) as bar:
-        task = bar.add_task("files", total=len(files))
-        for f in files:
-            n += len(fc.get(f, bb, spec))
-            bar.advance(task)
-    out.print(f"{len(files)} file(s), {n} chunks of {bb.dim}-D features in {fc.root}: {fc.hits} from cache, "
-              f"{fc.misses} computed, {fc.corrupt} corrupt entries recomputed")
+    if workers > 1:
+        with out.status(f"{len(files)} file(s) over {workers} worker processes"):
+            r = extract_many(files, backbone, weights, spec, root, workers)
+    else:
+        fc, n = FeatureCache(root), 0
+        with progress_bar(True) as bar:
+            task = bar.add_task("files", total=len(files))
+            for f in files:
+                n += len(fc.get(f, bb, spec))
+                bar.advance(task)
+        r = {"files": len(files), "chunks": n, "hits": fc.hits, "misses": fc.misses, "corrupt": fc.corrupt}
+    out.print(f"{r['files']} file(s), {r['chunks']} chunks of {bb.dim}-D features in {root}: {r['hits']} from cache, "
+              f"{r['misses']} computed, {r['corrupt']} corrupt entries recomputed")
 
 
 @app.command("train-timeline")

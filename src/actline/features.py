@@ -232,11 +232,9 @@ def extract(source: str | Path | Recording, backbone: Backbone, spec: VideoSpec,
 
 
 def file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
+    from actline.checkpoint import sha256
+
+    return sha256(path)
 
 
 class FeatureCache:
@@ -288,3 +286,36 @@ def _digest(x: np.ndarray, t: np.ndarray) -> str:
     h = hashlib.sha256(np.ascontiguousarray(x, dtype=np.float32).tobytes())
     h.update(np.ascontiguousarray(t, dtype=np.float64).tobytes())
     return h.hexdigest()
+
+
+# ----------------------------------------------------------------------------- sharded extraction
+def _extract_shard(args) -> tuple[int, int, int, int]:
+    files, name, weights, spec, cache_root, threads = args
+    torch.set_num_threads(threads)
+    bb = build_backbone(name, weights)
+    cache = FeatureCache(cache_root)
+    n = sum(len(cache.get(f, bb, spec)) for f in files)
+    return n, cache.hits, cache.misses, cache.corrupt
+
+
+def extract_many(files: list[Path], name: str, weights: str | None, spec, cache_root: Path, workers: int = 1,
+                 progress=None) -> dict:
+    """Fill the cache for ``files``: split round-robin over ``workers`` processes (or over the ranks of
+    ``torchrun``), one shared cache, each file computed by exactly one worker."""
+    import os
+
+    files = sorted(Path(f) for f in files)
+    rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+    if world > 1:  # torchrun: this process is one worker among world
+        files = files[rank::world]
+    if workers <= 1:
+        out = _extract_shard((files, name, weights, spec, cache_root, torch.get_num_threads()))
+    else:
+        import multiprocessing as mproc
+
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        shards = [(files[w::workers], name, weights, spec, cache_root, threads) for w in range(workers)]
+        with mproc.get_context("spawn").Pool(workers) as pool:
+            parts = pool.map(_extract_shard, shards)
+        out = tuple(sum(p[i] for p in parts) for i in range(4))
+    return {"files": len(files), "chunks": out[0], "hits": out[1], "misses": out[2], "corrupt": out[3]}

@@ -16,12 +16,6 @@ from actline.train.loop import fit
 FAST = ["window=16", "epochs=12", "batch_size=16", "lr=3e-3", "num_threads=2"]
 
 
-@pytest.fixture(scope="module")
-def small_data(tmp_path_factory):
-    return generate_thermal_dataset(tmp_path_factory.mktemp("e2e") / "data",
-                                    SynthConfig(n_recordings=4, duration_s=90.0, seed=7, fps_range=(8.0, 12.0)))
-
-
 @pytest.mark.slow
 def test_train_evaluate_predict(small_data, tmp_path, capsys):
     run = tmp_path / "run"

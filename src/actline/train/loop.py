@@ -1,14 +1,17 @@
 """A plain training loop (as torchvision's references/video_classification): readable, DDP-ready.
 
-Under ``torchrun`` (``torch.distributed`` initialised) the model is wrapped in
-DistributedDataParallel and each rank draws its own shard of every epoch; nothing else changes.
+Under ``torch.distributed`` (``actline train --devices N`` or ``torchrun``) the model is wrapped in
+DistributedDataParallel, each rank trains on an equal shard of every epoch, rank 0 decides early
+stopping for all, and only rank 0 writes checkpoints.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -77,8 +80,14 @@ def predict_probs(model: nn.Module, x: torch.Tensor, length: int, batch_size: in
 
 
 def fit(model: nn.Module, x_train: torch.Tensor, y_train: np.ndarray, x_val: torch.Tensor | None,
-        y_val: np.ndarray | None, cfg: TrainConfig, n_classes: int, seed: int, progress=None) -> FitResult:
-    """Train on windows ``x_train`` [N, C, T + 2*jitter, H, W]; pick the best epoch on ``x_val``."""
+        y_val: np.ndarray | None, cfg: TrainConfig, n_classes: int, seed: int, progress=None,
+        checkpoint: Path | None = None) -> FitResult:
+    """Train on windows ``x_train`` [N, C, T + 2*jitter, H, W]; pick the best epoch on ``x_val``.
+
+    With ``checkpoint``, the whole training state (weights, optimizer, schedule, every random
+    generator, history, best epoch) is saved there after each epoch, and training continues from
+    it when it exists: an interrupted run resumes to the same result as an uninterrupted one.
+    """
     device = pick_device(cfg.device)
     distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
     rank, world = (torch.distributed.get_rank(), torch.distributed.get_world_size()) if distributed else (0, 1)
@@ -108,13 +117,20 @@ def fit(model: nn.Module, x_train: torch.Tensor, y_train: np.ndarray, x_val: tor
     result = FitResult(model=model)
     best_score, best_state, bad_epochs = -math.inf, None, 0
     task = progress.add_task(f"seed {seed}", total=cfg.epochs) if progress else None
-    for epoch in range(cfg.epochs):
+    start = 0
+    if checkpoint is not None and (checkpoint / STATE_JSON).is_file():
+        start, best_score, bad_epochs, best_state = load_state(checkpoint, model, opt, sched, scaler, gen, rng, result)
+        if progress:
+            progress.update(task, completed=start)
+    for epoch in range(start, cfg.epochs if not result.stopped_early else start):
         net.train()
         if cfg.sampler == "balanced":
             p = 1.0 / np.bincount(y_train, minlength=n_classes)[y_train]
             order = rng.choice(len(y_train), size=len(y_train), p=p / p.sum())
         else:
             order = rng.permutation(len(y_train))
+        if world > 1:  # equal shards, so every rank takes the same number of steps (DDP would hang otherwise)
+            order = order[: len(order) - len(order) % world]
         order = order[rank::world]
         losses = []
         for i in range(0, len(order), cfg.batch_size):
@@ -144,7 +160,12 @@ def fit(model: nn.Module, x_train: torch.Tensor, y_train: np.ndarray, x_val: tor
             row["val_loss"] = float(F.nll_loss(torch.log(torch.as_tensor(prob) + 1e-8), yv))
             row.update({f"val_{k}": v for k, v in summary_metrics(y_val, prob).items()})
             score = -row["val_loss"] if cfg.early_stop_metric == "loss" else row[f"val_{cfg.early_stop_metric}"]
-            if score > best_score:
+            improved = score > best_score
+            if distributed:  # rank 0 decides, so all ranks keep the same epoch and stop together
+                flag = torch.tensor([int(improved)], device=device if device.type == "cuda" else "cpu")
+                torch.distributed.broadcast(flag, 0)
+                improved = bool(flag.item())
+            if improved:
                 best_score, best_state, bad_epochs = score, copy.deepcopy(model.state_dict()), 0
                 result.best_epoch = epoch + 1
             else:
@@ -157,6 +178,10 @@ def fit(model: nn.Module, x_train: torch.Tensor, y_train: np.ndarray, x_val: tor
             progress.update(task, advance=1, description=desc)
         if best_state is not None and bad_epochs >= cfg.patience:
             result.stopped_early = True
+        if checkpoint is not None and rank == 0:
+            save_state(checkpoint, epoch + 1, model, opt, sched, scaler, gen, rng, result, best_score, bad_epochs,
+                       best_state)
+        if result.stopped_early:
             break
     if best_state is not None:
         model.load_state_dict(best_state)
@@ -164,3 +189,60 @@ def fit(model: nn.Module, x_train: torch.Tensor, y_train: np.ndarray, x_val: tor
         result.best_epoch = len(result.history)
     model.eval()
     return result
+
+
+# ----------------------------------------------------------------------------- resumable state
+STATE_JSON, STATE_TENSORS = "state.json", "state.safetensors"
+
+
+def save_state(path: Path, epoch: int, model, opt, sched, scaler, gen, rng, result: FitResult, best_score: float,
+               bad_epochs: int, best_state) -> None:
+    """Everything needed to continue after ``epoch``: tensors in safetensors, the rest in JSON (no pickle)."""
+    from safetensors.torch import save_file
+
+    from actline.atomic import atomic_dir, write_json
+
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    if best_state is not None:
+        tensors.update({f"best.{k}": v.detach().cpu().contiguous() for k, v in best_state.items()})
+    osd = opt.state_dict()
+    for pid, st in osd["state"].items():
+        for k, v in st.items():
+            tensors[f"opt.{pid}.{k}"] = v.detach().cpu().contiguous() if torch.is_tensor(v) else torch.tensor(v)
+    tensors["rng.torch"] = torch.get_rng_state()
+    tensors["rng.gen"] = gen.get_state()
+    meta = {"epoch": epoch, "history": result.history, "best_epoch": result.best_epoch,
+            "stopped_early": result.stopped_early, "best_score": best_score if math.isfinite(best_score) else None,
+            "bad_epochs": bad_epochs, "has_best": best_state is not None,
+            "opt_param_groups": osd["param_groups"], "opt_state_keys": {str(k): list(v) for k, v in osd["state"].items()},
+            "sched": {k: v for k, v in sched.state_dict().items() if k != "lr_lambdas"},
+            "scaler": scaler.state_dict(), "numpy_rng": rng.bit_generator.state}
+    with atomic_dir(path, overwrite=True) as tmp:
+        save_file(tensors, str(tmp / STATE_TENSORS))
+        write_json(tmp / STATE_JSON, meta)
+
+
+def load_state(path: Path, model, opt, sched, scaler, gen, rng, result: FitResult):
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from actline.errors import ActlineError
+
+    try:
+        meta = json.loads((path / STATE_JSON).read_text(encoding="utf-8"))
+        t = load_file(str(path / STATE_TENSORS))
+        model.load_state_dict({k[6:]: v for k, v in t.items() if k.startswith("model.")})
+        state = {int(pid): {k: t[f"opt.{pid}.{k}"] for k in keys} for pid, keys in meta["opt_state_keys"].items()}
+        opt.load_state_dict({"state": state, "param_groups": meta["opt_param_groups"]})
+        sched.load_state_dict({**meta["sched"], "lr_lambdas": [None] * len(opt.param_groups)})
+        scaler.load_state_dict(meta["scaler"])
+        torch.set_rng_state(t["rng.torch"])
+        gen.set_state(t["rng.gen"])
+        rng.bit_generator.state = meta["numpy_rng"]
+        best = {k[5:]: v for k, v in t.items() if k.startswith("best.")} if meta["has_best"] else None
+    except (OSError, KeyError, ValueError, RuntimeError, SafetensorError, json.JSONDecodeError) as exc:
+        raise ActlineError(path, f"cannot resume from this checkpoint ({type(exc).__name__}: {exc}); "
+                                 "delete it to start over") from None
+    result.history, result.best_epoch, result.stopped_early = meta["history"], meta["best_epoch"], meta["stopped_early"]
+    best_score = meta["best_score"] if meta["best_score"] is not None else -math.inf
+    return meta["epoch"], best_score, meta["bad_epochs"], best

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -108,13 +109,31 @@ def evaluate_with_baselines(ds: ClipDataset, split: Split, prob: np.ndarray, cfg
 
 
 def train_run(data: str | Path | ClipDataset, out: str | Path, cfg: TrainConfig, progress: bool = True,
-              log=print) -> dict:
+              log=print, resume: bool = False) -> dict:
+    """Split, train (one model per seed), evaluate beside baselines, and write the run directory.
+
+    Every epoch leaves a checkpoint in ``out/checkpoints/``; ``resume=True`` continues from them
+    (a fresh run clears them). They are removed when the run has been written completely.
+    """
     t_start = time.time()
     cfg.validate()
-    ds = data if isinstance(data, ClipDataset) else load_dataset(data)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_text(out / "config.yaml", yaml.safe_dump(_plain(cfg.to_dict()), sort_keys=False))
+    dist = torch.distributed.is_available() and torch.distributed.is_initialized()
+    main_rank = not dist or torch.distributed.get_rank() == 0
+    if not main_rank:  # other ranks train their shards and write nothing
+        log = lambda *_: None  # noqa: E731
+        progress = False
+    if resume and (out / "metrics.json").is_file():
+        raise ActlineError(out, "this run has finished (metrics.json exists); there is nothing to resume")
+    if not resume and main_rank:
+        shutil.rmtree(out / "checkpoints", ignore_errors=True)
+    if dist:
+        torch.distributed.barrier()
+    ds = data if isinstance(data, ClipDataset) else load_dataset(data)
+    if main_rank:
+        out.mkdir(parents=True, exist_ok=True)
+        write_text(out / "config.yaml", yaml.safe_dump(_plain(cfg.to_dict()), sort_keys=False))
+        write_json(out / "run.json", {"data": str(ds.root), "data_format": ds.format})  # what --resume needs
     for w in ds.warnings:
         log(f"warning: {w}")
     split = make_split(ds, cfg.split, spec=window_spec(cfg), fold=cfg.fold, n_folds=cfg.n_folds, seed=cfg.seed,
@@ -135,11 +154,15 @@ def train_run(data: str | Path | ClipDataset, out: str | Path, cfg: TrainConfig,
         torch.manual_seed(seed)  # the initial weights are part of what a seed fixes
         model = make_model(cfg, k)
         with progress_bar(progress) as bar:
-            res = fit(model, x_tr, ds.labels(tr), x_va, ds.labels(va) if va else None, cfg, k, seed, bar)
+            res = fit(model, x_tr, ds.labels(tr), x_va, ds.labels(va) if va else None, cfg, k, seed, bar,
+                      checkpoint=out / "checkpoints" / f"seed{seed}")
         members.append(res.model)
         histories.append({"seed": seed, "best_epoch": res.best_epoch, "stopped_early": res.stopped_early,
                           "inner_val": {"windows": len(va), "recordings": sorted({s.recording_id for s in va})},
                           "history": res.history})
+    if not main_rank:
+        return {}
+    # rank 0 evaluates the whole evaluation set (never one rank's shard) and writes the run
     model = members[0] if len(members) == 1 else create_model(
         "ensemble", num_classes=k, in_chans=1, member=members[0].arch, n=len(members))
     if len(members) > 1:
@@ -170,6 +193,7 @@ def train_run(data: str | Path | ClipDataset, out: str | Path, cfg: TrainConfig,
     plot_confusion(confusion(ds.labels(split.eval), prob, k), ds.classes, out / "confusion.png",
                    title=f"{cfg.model} on {split.name} evaluation windows (n={len(split.eval)})")
     plot_curves(histories, out / "curves.png")
+    shutil.rmtree(out / "checkpoints", ignore_errors=True)  # the run is complete: nothing left to resume
     return metrics
 
 

@@ -1,0 +1,58 @@
+"""Kill a real training process part-way, resume it, and get what an uninterrupted run gets."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from actline.train.config import load_config
+from actline.train.run import train_run
+
+SETTINGS = ["epochs=6", "window=16", "batch_size=16", "num_threads=1", "seed=5"]
+
+
+def _predictions(run):
+    with open(run / "predictions.csv") as fh:
+        return [(r["sample_id"], r["pred"], float(r["confidence"])) for r in csv.DictReader(fh)]
+
+
+@pytest.mark.slow
+def test_resume_after_kill_matches_an_uninterrupted_run(synth_dir, tmp_path):
+    straight = tmp_path / "straight"
+    want = train_run(synth_dir, straight, load_config(None, SETTINGS), progress=False, log=lambda *_: None)
+    assert not (straight / "checkpoints").exists()  # removed once the run is complete
+
+    run = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "actline.cli", "train", "--data", str(synth_dir), "--out", str(run), "--quiet"]
+    proc = subprocess.Popen(cmd + [a for s in SETTINGS for a in ("--set", s)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    state = run / "checkpoints" / "seed5" / "state.json"
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        if state.is_file() and json.loads(state.read_text())["epoch"] >= 2:
+            break
+        assert proc.poll() is None, "training ended before it could be interrupted"
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed_at = json.loads(state.read_text())["epoch"]
+    assert 2 <= killed_at < 6 and not (run / "metrics.json").exists()
+
+    subprocess.run([sys.executable, "-m", "actline.cli", "train", "--resume", str(run), "--quiet"], check=True,
+                   capture_output=True)
+    got = json.loads((run / "metrics.json").read_text())
+    for k in ("top1", "mean_class_accuracy", "macro_f1"):
+        assert got[k] == pytest.approx(want[k], abs=1e-6), k
+    a, b = _predictions(straight), _predictions(run)
+    assert [x[:2] for x in a] == [x[:2] for x in b]
+    assert max(abs(x[2] - y[2]) for x, y in zip(a, b)) <= 1e-4  # confidences as written (4 decimals)
+    history = json.loads((run / "history.json").read_text())[0]["history"]
+    assert [r["epoch"] for r in history] == list(range(1, 7))
+    p = subprocess.run([sys.executable, "-m", "actline.cli", "train", "--resume", str(run)], capture_output=True,
+                       text=True)
+    assert p.returncode == 2 and "nothing to resume" in p.stderr
