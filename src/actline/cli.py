@@ -287,9 +287,14 @@ def _score_pairs(pred: Path, gt: Path) -> list[tuple[Path, Path]]:
         raise ActlineError(pred, "give two files or two directories")
     if not pred.is_dir():
         return [(pred, gt)]
-    exts = (".txt", ".csv", ".json")
-    truth = {p.stem: p for p in sorted(gt.iterdir()) if p.suffix in exts}
-    preds = {p.stem: p for p in sorted(pred.iterdir()) if p.suffix in exts}
+    exts = (".txt", ".csv", ".json")  # where a name has several, segments (.json, then .csv) win over frame-wise .txt
+    rank = {".json": 0, ".csv": 1, ".txt": 2}
+
+    def by_stem(d: Path) -> dict[str, Path]:
+        files = sorted((p for p in d.iterdir() if p.suffix in exts), key=lambda p: (p.stem, -rank[p.suffix]))
+        return {p.stem: p for p in files}
+
+    truth, preds = by_stem(gt), by_stem(pred)
     missing = sorted(set(truth) - set(preds))
     if missing:
         raise ActlineError(pred, f"no prediction for {len(missing)} ground-truth file(s), e.g. {missing[:3]}")
