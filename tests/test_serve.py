@@ -147,3 +147,11 @@ def test_real_uvicorn_process_on_loopback(classifier):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_slow_predictions_time_out_with_504(classifier):
+    app = create_app([classifier], ServeConfig(timeout_s=1e-6))
+    with TestClient(app) as c:
+        r = c.post("/v1/predict", json={"frames": np.full((16, 16, 16), 21.0).tolist()})
+        assert r.status_code == 504 and "longer than" in r.json()["detail"]
+        assert c.get("/healthz").status_code == 200

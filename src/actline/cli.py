@@ -557,14 +557,11 @@ def timeline(
 
                 n = int(round((segs[-1].end_s if segs else 0) * tm.spec.fps))
                 written.append(write_text(stem.with_suffix(".txt"), "\n".join(segments_to_frames(segs, tm.spec.fps, n)) + "\n"))
-        if "overlay" in formats:
-            if tm.backbone.kind != "rgb":
-                err.print(f"{f}: no overlay for thermal recordings (not a video)")
-            else:
-                with progress_bar(not quiet) as bar:
-                    task = bar.add_task(f"overlay {f.name}", total=None) if bar else None
-                    written.append(render_overlay(f, segs, stem.with_name(stem.name + "_overlay.mp4"),
-                                                  progress=(lambda n: bar.advance(task, n)) if bar else None))
+        if "overlay" in formats:  # thermal recordings are drawn as heat maps
+            with progress_bar(not quiet) as bar:
+                task = bar.add_task(f"overlay {f.name}", total=None) if bar else None
+                written.append(render_overlay(f, segs, stem.with_name(stem.name + "_overlay.mp4"),
+                                              progress=(lambda n: bar.advance(task, n)) if bar else None))
         span = sum(s.end_s - s.start_s for s in segs) or 1.0
         share = {c: 100 * sum(s.end_s - s.start_s for s in segs if s.value_category == c) / span
                  for c in ("VA", "RNVA", "NVA")}

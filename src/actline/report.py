@@ -178,38 +178,12 @@ def _examples(run: Path, m: dict, per_class: int = 3) -> str:
 
 def _video_data_uri(source: Path, max_width: int = 480) -> str:
     """The video (or a thermal recording rendered as a heat map) as a VP9 WebM data URI."""
-    from actline.data.video import iter_frames, probe, write_video
-    from actline.features import is_thermal_input, read_thermal_recording
+    from actline.data.video import write_video
+    from actline.infer.overlay import display_frames
 
+    frames, fps, _ = display_frames(source, max_width)
     with tempfile.TemporaryDirectory(prefix="actline-report-") as tmpdir:
-        tmp = Path(tmpdir) / "video.webm"
-        if is_thermal_input(source):
-            from matplotlib import colormaps
-
-            rec = read_thermal_recording(source)
-            fr = np.where(rec.frames <= -100, np.nan, rec.frames)
-            lo, hi = np.nanpercentile(fr, 1), np.nanpercentile(fr, 99.5)
-            cmap = colormaps["inferno"]
-            fps = 1.0 / max(float(np.median(np.diff(rec.timestamps))), 1e-3) if rec.n_frames > 1 else 10.0
-            scale = max(1, 240 // rec.frames.shape[1])
-
-            def frames():
-                for f in fr:
-                    rgb = (cmap(np.nan_to_num((f - lo) / (hi - lo + 1e-6), nan=0.0))[..., :3] * 255).astype(np.uint8)
-                    yield np.kron(rgb, np.ones((scale, scale, 1), np.uint8))
-            write_video(tmp, frames(), fps, codec="libvpx-vp9")
-        else:
-            info = probe(source)
-
-            def frames():
-                from PIL import Image
-
-                for _, img in iter_frames(source, fps=None, size=None):
-                    h, w = img.shape[:2]
-                    if w > max_width:
-                        img = np.asarray(Image.fromarray(img).resize((max_width, int(h * max_width / w) // 2 * 2)))
-                    yield img
-            write_video(tmp, frames(), info.fps or 25.0, codec="libvpx-vp9")
+        tmp = write_video(Path(tmpdir) / "video.webm", (f for _, f in frames), fps, codec="libvpx-vp9")
         data = tmp.read_bytes()
     return "data:video/webm;base64," + base64.b64encode(data).decode()
 

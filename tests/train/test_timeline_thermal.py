@@ -28,7 +28,9 @@ def test_thermal_recordings_train_and_run(tmp_path, capsys, one_thread):
     cfg = json.loads((model / "config.json").read_text())
     assert cfg["pipeline"] == "timeline" and cfg["features"]["kind"] == "thermal" and cfg["classes"] == ds.classes
     out = tmp_path / "out"
-    main(["timeline", str(model), str(data / "20170101" / "raw"), "--out", str(out), "--quiet"])
+    main(["timeline", str(model), str(data / "20170101" / "raw"), "--out", str(out), "--quiet", "--format", "json",
+          "--format", "overlay"])
+    assert (out / "20170101_p1_light1_overlay.mp4").stat().st_size > 1000
     segs = read_segments(out / "20170101_p1_light1.json")
     assert segs and segs[0].start_s == 0 and all(s.label in ds.classes for s in segs)
     assert "2 input(s)" in capsys.readouterr().out
@@ -41,3 +43,19 @@ def test_thermal_recordings_need_a_thermal_encoder(tmp_path, capsys):
               "--weights", "none", "--quiet"])
     assert exc.value.code == 2 and not (tmp_path / "m").exists()
     assert "need a thermal encoder" in capsys.readouterr().err
+
+
+def test_thermal_timeline_report_renders_the_recording_as_video(tmp_path, one_thread):
+    from actline.report import build_report
+
+    data = _tiny_dataset(tmp_path / "nag", n=90)
+    ds = read_nagoya(data, unlabelled="none")
+    torch.manual_seed(0)
+    enc = create_model("thermal_r2plus1d", num_classes=len(ds.classes), in_chans=1)
+    save_model_dir(tmp_path / "enc", enc, {"pipeline": "clip-classifier", "arch": enc.arch, "classes": ds.classes,
+                                           "window": {"length": 16, "mode": "index", "background": "none"}})
+    main(["train-timeline", str(data), "--out", str(tmp_path / "tl"), "--backbone", str(tmp_path / "enc"),
+          "--weights", "none", "--quiet", "--set", "stride=4", "--set", "epochs=2", "--set", "val_fraction=0"])
+    rec = data / "20170101" / "raw" / "20170101_p1_light1.csv.gz"
+    html = build_report(tmp_path / "tl", tmp_path / "r.html", video=rec).read_text()
+    assert "data:video/webm;base64," in html and "id=bar" in html and html.count("class=seg") >= 1

@@ -1,8 +1,10 @@
-"""Overlay video: the current label in a banner and a running timeline bar, drawn onto every frame."""
+"""Overlay video: the current label in a banner and a running timeline bar, drawn onto every frame
+(of a video, or of a thermal recording rendered as a heat map)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -27,23 +29,53 @@ def _bar(segs: list[Segment], width: int, height: int, duration: float, colours:
     return bar
 
 
+def display_frames(source: str | Path, max_width: int = 960) -> tuple[Iterator[tuple[float, np.ndarray]], float, float]:
+    """(iterator of (t, RGB frame), fps, duration) to show a source: a video as it is (scaled down to
+    ``max_width``), or a thermal recording as a heat map (1st-99.5th percentile, inferno, enlarged)."""
+    from actline.features import is_thermal_input, read_thermal_recording
+
+    source = Path(source)
+    if is_thermal_input(source):
+        from matplotlib import colormaps
+
+        rec = read_thermal_recording(source)
+        fr = np.where(rec.frames <= -100, np.nan, rec.frames)
+        lo, hi = np.nanpercentile(fr, 1), np.nanpercentile(fr, 99.5)
+        cmap = colormaps["inferno"]
+        ts = rec.timestamps - rec.timestamps[0]
+        fps = 1.0 / max(float(np.median(np.diff(ts))), 1e-3) if rec.n_frames > 1 else 10.0
+        scale = max(1, 240 // rec.frames.shape[1])
+
+        def thermal():
+            for t, f in zip(ts, fr):
+                rgb = (cmap(np.nan_to_num((f - lo) / (hi - lo + 1e-6), nan=0.0))[..., :3] * 255).astype(np.uint8)
+                yield float(t), np.kron(rgb, np.ones((scale, scale, 1), np.uint8))
+        return thermal(), fps, float(ts[-1] + 1.0 / fps)
+    info = probe(source)
+
+    def video():
+        for t, img in iter_frames(source, fps=None, size=None):
+            h, w = img.shape[:2]
+            if w > max_width:  # keep the file small; PIL's resize is enough for a preview
+                img = np.asarray(Image.fromarray(img).resize((max_width, int(h * max_width / w) // 2 * 2)))
+            yield t, img
+    return video(), info.fps or 25.0, info.duration_s
+
+
 def render_overlay(video: str | Path, segs: list[Segment], out: str | Path, max_width: int = 960,
                    progress=None) -> Path:
-    """Write ``out`` (mp4): every frame of ``video`` at its own rate, with banner and timeline bar."""
-    info = probe(video)
-    fps = info.fps or 25.0
+    """Write ``out`` (mp4): every frame of ``video`` (or a thermal recording's heat map) at its own rate,
+    with the label banner and the timeline bar."""
+    frames_in, fps, src_duration = display_frames(video, max_width)
     colours = palette([s.label for s in segs] or ["none"])
-    duration = max([s.end_s for s in segs] + [info.duration_s, 1e-3])
+    duration = max([s.end_s for s in segs] + [src_duration, 1e-3])
     fonts: dict[int, ImageFont.ImageFont] = {}
     starts = np.array([s.start_s for s in segs])
 
     def frames():
         bar = None
-        for t, img in iter_frames(video, fps=None, size=None):
+        for t, img in frames_in:
             h, w = img.shape[:2]
-            if w > max_width:  # keep the file small; PIL's resize is enough for a preview
-                img = np.asarray(Image.fromarray(img).resize((max_width, int(h * max_width / w) // 2 * 2)))
-                h, w = img.shape[:2]
             if bar is None:
                 bar_h = max(6, h // 24)
                 bar = _bar(segs, w, bar_h, duration, colours)
