@@ -405,7 +405,7 @@ def synth_video(
 def _inputs(paths: list[Path], kind: str = "rgb") -> list[Path]:
     """Files as given; directories expanded to the videos (or thermal recordings) inside them."""
     from actline.data.video import VIDEO_SUFFIXES
-    from actline.features import THERMAL_SUFFIXES
+    from actline.data.chunks import THERMAL_SUFFIXES
 
     suffixes = VIDEO_SUFFIXES if kind == "rgb" else THERMAL_SUFFIXES
     found = []
@@ -513,7 +513,8 @@ def train_timeline_cmd(
 
 @app.command()
 def timeline(
-    model_dir: Path = typer.Argument(..., help="Timeline model directory (actline train-timeline)."),
+    model_dir: Path = typer.Argument(..., help="Timeline model directory (actline train-timeline), or its ONNX "
+                                     "export (MODEL/onnx: runs with ONNX Runtime alone)."),
     inputs: list[Path] = typer.Argument(..., help="Videos, thermal recordings, or directories of them."),
     out_dir: Path = typer.Option(Path("timelines"), "--out", help="Directory for the outputs."),
     formats: list[str] = typer.Option(["json", "csv"], "--format",
@@ -525,9 +526,7 @@ def timeline(
     quiet: bool = typer.Option(False, help="No progress bars."),
 ):
     """Turn long videos or recordings into two-level timelines (coarse family, fine action, value category)."""
-    from actline.features import FeatureCache
     from actline.infer.overlay import render_overlay
-    from actline.infer.timeline import TimelineModel
     from actline.progress import progress_bar
     from actline.timeline import segments_to_frames, write_segments
 
@@ -535,18 +534,38 @@ def timeline(
     bad = sorted(set(formats) - known)
     if bad:
         raise ActlineError("--format", f"unknown format(s) {bad} (known: {', '.join(sorted(known))})")
-    tm = TimelineModel.load(model_dir)
-    dec = tm.with_decoding(median=median, switch_penalty=switch_penalty, min_segment_s=min_segment)
-    fc = FeatureCache(cache) if cache else None
-    files = _inputs(inputs, tm.backbone.kind)
+    from actline.infer.onnx_timeline import OnnxTimeline
+
+    if OnnxTimeline.is_export(model_dir):  # `actline export` output: ONNX Runtime, no torch needed
+        ot = OnnxTimeline(model_dir)
+        from dataclasses import replace
+
+        dec = replace(ot.decoding, **{k: v for k, v in (("median", median), ("switch_penalty", switch_penalty),
+                                                         ("min_segment_s", min_segment)) if v is not None})
+        kind, fps = ot.kind, ot.spec.fps
+
+        def make(f):
+            return ot.timeline(f, dec)
+    else:
+        from actline.features import FeatureCache
+        from actline.infer.timeline import TimelineModel
+
+        tm = TimelineModel.load(model_dir)
+        dec = tm.with_decoding(median=median, switch_penalty=switch_penalty, min_segment_s=min_segment)
+        fc = FeatureCache(cache) if cache else None
+        kind, fps = tm.backbone.kind, tm.spec.fps
+
+        def make(f):
+            with progress_bar(not quiet) as bar:
+                task = bar.add_task(f"features {f.name}", total=None) if bar else None
+                feats = tm.features(f, fc, progress=(lambda n: bar.advance(task, n)) if bar else None)
+            return tm.timeline(feats, dec)[0]
+    files = _inputs(inputs, kind)
     t = Table(title=f"{len(files)} input(s)")
     for col in ("input", "duration s", "segments", "VA %", "RNVA %", "NVA %"):
         t.add_column(col, justify="left" if col == "input" else "right")
     for f in files:
-        with progress_bar(not quiet) as bar:
-            task = bar.add_task(f"features {f.name}", total=None) if bar else None
-            feats = tm.features(f, fc, progress=(lambda n: bar.advance(task, n)) if bar else None)
-        segs, _ = tm.timeline(feats, dec)
+        segs = make(f)
         stem = out_dir / f.name.split(".")[0]
         written = []
         for fmt in formats:
@@ -555,8 +574,8 @@ def timeline(
             elif fmt == "frames":
                 from actline.atomic import write_text
 
-                n = int(round((segs[-1].end_s if segs else 0) * tm.spec.fps))
-                written.append(write_text(stem.with_suffix(".txt"), "\n".join(segments_to_frames(segs, tm.spec.fps, n)) + "\n"))
+                n = int(round((segs[-1].end_s if segs else 0) * fps))
+                written.append(write_text(stem.with_suffix(".txt"), "\n".join(segments_to_frames(segs, fps, n)) + "\n"))
         if "overlay" in formats:  # thermal recordings are drawn as heat maps
             with progress_bar(not quiet) as bar:
                 task = bar.add_task(f"overlay {f.name}", total=None) if bar else None
@@ -640,7 +659,7 @@ def stream(
     """Replay a recording frame by frame as a live sensor would, printing state changes and alerts."""
     import time
 
-    from actline.features import read_thermal_recording
+    from actline.data.chunks import read_thermal_recording
     from actline.infer import Recognizer
     from actline.stream import FailureCollector, StreamConfig, StreamingRecognizer
 

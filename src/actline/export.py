@@ -126,6 +126,7 @@ def export_timeline(model_dir: Path, out: Path, atol: float = 1e-4) -> dict:
                                               {0: "batch", 1: "time"}, {"actline_role": f"stage2/{fam}"}, atol)
         shutil.copy(model_dir / "stage2" / "stage2_registry.json", tmp / "stage2_registry.json")
         write_json(tmp / "config.json", {**cfg, "onnx": {"opset": OPSET, "max_abs_diff": report,
+                                                         "background": tm.backbone.background,
                                                          "backbone_input": "rgb: Kinetics-normalised [B, 3, T, H, W]"
                                                          if tm.backbone.kind == "rgb" else "[B, 1, T, H, W] °C"}})
     return {"path": str(out), "max_abs_diff": max(report.values()), "files": sorted(report)}

@@ -93,3 +93,34 @@ def test_timeline_model_exports_to_onnx_with_parity(timeline_model, tmp_path):
     for t in (7, 93):  # any sequence length
         p = s1.run(None, {"input": np.random.default_rng(t).normal(size=(1, t, dim)).astype(np.float32)})[0]
         assert p.shape == (1, t, 5) and np.allclose(p.sum(-1), 1, atol=1e-5)
+
+
+def test_exported_timeline_runs_with_onnx_runtime_alone(timeline_model, rgb, tmp_path):
+    pytest.importorskip("onnxruntime")
+    import subprocess
+    import sys
+
+    from actline.export import export_model
+    from actline.features import FeatureCache
+    from actline.infer.timeline import TimelineModel
+
+    export_model(timeline_model, tmp_path / "onnx")
+    video = rgb / "long" / "video_00.mp4"
+    tm = TimelineModel.load(timeline_model)
+    want, _ = tm.timeline(tm.features(video, FeatureCache(rgb / "cache")))
+    code = f"""
+import json, sys
+from actline.infer.onnx_timeline import OnnxTimeline
+segs = OnnxTimeline({str(tmp_path / "onnx")!r}).timeline({str(video)!r})
+print(json.dumps([[s.start_s, s.end_s, s.label, s.fine, s.value_category] for s in segs]))
+print(sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "torchvision")))
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    got, modules = proc.stdout.strip().splitlines()
+    assert modules == "[]"
+    got = json.loads(got)
+    assert [g[2:] for g in got] == [[s.label, s.fine, s.value_category] for s in want]
+    assert np.allclose([g[:2] for g in got], [[s.start_s, s.end_s] for s in want])
+    main(["timeline", str(tmp_path / "onnx"), str(video), "--out", str(tmp_path / "tl"), "--quiet"])
+    assert [s.label for s in read_segments(tmp_path / "tl" / "video_00.json")] == [s.label for s in want]
