@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -131,7 +132,8 @@ def train(
     set_: list[str] = typer.Option([], "--set", help="Override any setting: --set lr=1e-3 --set augment.hflip=0"),
     quiet: bool = typer.Option(False, help="No progress bar."),
     devices: int = typer.Option(1, help="Processes on this machine (DistributedDataParallel; gloo on CPUs, NCCL on "
-                                "GPUs). For several machines launch with torchrun instead."),
+                                "GPUs)."),
+    num_nodes: int = typer.Option(1, help="Machines taking part; more than one is launched by torchrun (see README)."),
 ):
     """Train a clip classifier, evaluate it on the split's held-out part beside baselines, save the run.
 
@@ -157,11 +159,15 @@ def train(
     cfg = load_config(config, overrides)
     from actline.train.distributed import run_distributed, under_torchrun
 
+    if num_nodes > 1 and not under_torchrun():
+        raise ActlineError("--num-nodes", f"{num_nodes} machines: start this command on each with torchrun, e.g. "
+                           f"torchrun --nnodes {num_nodes} --nproc-per-node {devices} --rdzv-backend c10d "
+                           "--rdzv-endpoint HOST:29500 -m actline.cli train ...")
     if devices > 1 or under_torchrun():
         run_distributed(_train_rank, (str(data), str(out_dir), cfg, quiet, resume is not None), devices)
-        metrics = json.loads((out_dir / "metrics.json").read_text()) if (out_dir / "metrics.json").is_file() else None
-        if metrics is None:  # a rank other than 0 under torchrun: nothing to print
+        if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 reports
             return
+        metrics = json.loads((out_dir / "metrics.json").read_text())
     else:
         metrics = train_run(data, out_dir, cfg, progress=not quiet, log=lambda m: err.print(m, highlight=False),
                             resume=resume is not None)
