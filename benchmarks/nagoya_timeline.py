@@ -42,7 +42,7 @@ BG = "none"
 
 def frame_labels(step_labels: np.ndarray, n_frames: int, chunk: int, stride: int) -> np.ndarray:
     """Each frame takes the label of the chunk whose centre is nearest."""
-    from actline.features import chunk_starts
+    from actline.data.chunks import chunk_starts
 
     centres = np.minimum(chunk_starts(n_frames, chunk, stride) + chunk // 2, n_frames - 1)
     idx = np.clip(np.searchsorted(centres, np.arange(n_frames)), 0, len(centres) - 1)
@@ -63,7 +63,6 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     ds = read_nagoya(args.data, window=16, stride=8, unlabelled=BG)
     days = sorted({r.group for r in ds.recordings.values()})
-    k_bg = ds.classes.index(BG)
     print(f"Nagoya FIR 16x16: {len(ds.recordings)} recordings, days {days}, classes {ds.classes}")
     scores = {r: SegmentationScores() for r in ROWS}
     per_day = {}

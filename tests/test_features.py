@@ -2,10 +2,11 @@ import numpy as np
 import pytest
 import torch
 
+from actline.data.chunks import recording_chunks
 from actline.data.dataset import Recording
 from actline.data.video import VideoSpec, write_video
 from actline.errors import ActlineError
-from actline.features import FeatureCache, build_backbone, extract, recording_chunks, video_features
+from actline.features import FeatureCache, build_backbone, extract, video_features
 
 
 @pytest.fixture(scope="module")

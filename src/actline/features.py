@@ -20,7 +20,7 @@ import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable
 
 import numpy as np
 import torch
@@ -28,8 +28,7 @@ import torch.nn as nn
 import torchvision.models.video as tvv
 
 from actline.atomic import atomic_path
-from actline.data.chunks import (  # noqa: F401 - re-exported: the torch-free half lives in the data layer
-    THERMAL_SUFFIXES, chunk_starts, is_thermal_input, read_thermal_recording, recording_chunks)
+from actline.data.chunks import is_thermal_input, read_thermal_recording, recording_chunks
 from actline.data.dataset import Recording
 from actline.data.video import VideoSpec, prefetch, video_chunks
 from actline.errors import ActlineError

@@ -15,7 +15,7 @@ import numpy as np
 
 from actline.checkpoint import load_model_dir, read_config
 from actline.errors import ActlineError
-from actline.infer.decoding import Decoding, decode, merge_short, median_smooth, runs, step_bounds, viterbi  # noqa: F401
+from actline.infer.decoding import Decoding, decode, runs, step_bounds
 from actline.features import Backbone, FeatureCache, Features, extract, load_backbone_dir
 from actline.data.video import VideoSpec
 from actline.timeline import Segment

@@ -267,7 +267,8 @@ def save_timeline_model(out, cfg: TimelineConfig, backbone: Backbone, stage1, co
 def recording_sequences(ds, rec_ids: list[str], backbone: Backbone, spec: VideoSpec,
                         cache: FeatureCache | None = None) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Per recording: chunk features [T, D], the label at each chunk's centre frame [T] (-1: none), times [T, 2]."""
-    from actline.features import chunk_starts, extract
+    from actline.data.chunks import chunk_starts
+    from actline.features import extract
 
     out = {}
     for rid in rec_ids:
