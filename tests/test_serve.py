@@ -149,9 +149,18 @@ def test_real_uvicorn_process_on_loopback(classifier):
         proc.wait(timeout=20)
 
 
-def test_slow_predictions_time_out_with_504(classifier):
-    app = create_app([classifier], ServeConfig(timeout_s=1e-6))
+def test_slow_predictions_time_out_with_504(classifier, monkeypatch):
+    from actline.infer import Recognizer
+
+    real = Recognizer.predict
+
+    def slow(self, *a, **kw):
+        time.sleep(1.0)
+        return real(self, *a, **kw)
+
+    monkeypatch.setattr(Recognizer, "predict", slow)
+    app = create_app([classifier], ServeConfig(timeout_s=0.1))
     with TestClient(app) as c:
         r = c.post("/v1/predict", json={"frames": np.full((16, 16, 16), 21.0).tolist()})
-        assert r.status_code == 504 and "longer than" in r.json()["detail"]
+        assert r.status_code == 504 and "longer than 0.1 s" in r.json()["detail"]
         assert c.get("/healthz").status_code == 200
