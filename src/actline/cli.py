@@ -568,7 +568,8 @@ def timeline(
             return tm.timeline(feats, dec)[0]
     files = _inputs(inputs, kind)
     t = Table(title=f"{len(files)} input(s)")
-    for col in ("input", "duration s", "segments", "VA %", "RNVA %", "NVA %"):
+    cats = ("VA", "RNVA", "NVA") if kind == "rgb" else ()  # value categories belong to assembly steps
+    for col in ("input", "duration s", "segments", *[f"{c} %" for c in cats]):
         t.add_column(col, justify="left" if col == "input" else "right")
     for f in files:
         segs = make(f)
@@ -588,10 +589,8 @@ def timeline(
                 written.append(render_overlay(f, segs, stem.with_name(stem.name + "_overlay.mp4"),
                                               progress=(lambda n: bar.advance(task, n)) if bar else None))
         span = sum(s.end_s - s.start_s for s in segs) or 1.0
-        share = {c: 100 * sum(s.end_s - s.start_s for s in segs if s.value_category == c) / span
-                 for c in ("VA", "RNVA", "NVA")}
-        t.add_row(f.name, f"{segs[-1].end_s if segs else 0:.1f}", str(len(segs)),
-                  *[f"{share[c]:.1f}" for c in ("VA", "RNVA", "NVA")])
+        share = {c: 100 * sum(s.end_s - s.start_s for s in segs if s.value_category == c) / span for c in cats}
+        t.add_row(f.name, f"{segs[-1].end_s if segs else 0:.1f}", str(len(segs)), *[f"{share[c]:.1f}" for c in cats])
         err.print(f"wrote {', '.join(str(w) for w in written)}", highlight=False)
     out.print(t)
 
