@@ -1,7 +1,11 @@
+import hashlib
 import json
+import re
+from collections import Counter
 
 import h5py
 import numpy as np
+import pytest
 
 from actline.data import load_dataset
 from actline.data.synth_thermal import SENTINEL_C, THERMAL_CLASSES, SynthConfig, generate_thermal_dataset
@@ -86,3 +90,166 @@ def test_imbalanced_with_lying_with_risk_dominant(tmp_path):
     counts = ds.class_counts()
     assert max(counts, key=counts.get) == "lying down-lying with risk"
     assert sum(v > 0 for v in counts.values()) >= 10
+
+
+# --- the realistic preset -------------------------------------------------------------------------
+
+REALISTIC_SEED = 123  # seeds 0-4 are reserved for reporting; tests use their own
+
+
+def _realistic_stats(root):
+    """The rows of ../shared/tools/thermal_stats.py that EVALUATION.md bounds, by the same definitions."""
+    from collections import Counter
+
+    kf, labels = {}, []
+    for split in ("train", "val"):
+        coco = json.loads((root / "annotations" / f"{split}.json").read_text())
+        img = {i["id"]: i for i in coco["images"]}
+        for a in coco["annotations"]:
+            im = img[a["image_id"]]
+            kf.setdefault(im["sensor_id"], []).append((im["frame_idx"], a["bbox"]))
+            labels.append(a["category_name"])
+    recs, peaks = [], []
+    for path in sorted((root / "frames").glob("*.h5")):
+        with h5py.File(path, "r") as fh:
+            x, t = fh["frames"][()], fh["timestamps"][()]
+        assert t.dtype == np.int64
+        v = np.where((x < -100) | (x > 150), np.nan, x)
+        med = np.nanmedian(v.reshape(len(v), -1), axis=1)
+        dt = np.diff(t)
+        d = np.diff(v, axis=0).reshape(len(v) - 1, -1)
+        cold = (v[1:] < med[1:, None, None]).reshape(len(v) - 1, -1)
+        recs.append({"span64": (t[63:] - t[:-63]) / 1000, "over": (dt > 500).mean(), "p99": np.percentile(dt, 99),
+                     "dt_median": np.median(dt), "max_gap": dt.max() / 1000, "frames": len(x),
+                     "seconds": (t[-1] - t[0]) / 1000, "sentinel": ((x < -100).any(axis=(1, 2))).mean(),
+                     "floor": np.nanmedian(med), "noise": np.nanmedian(np.nanmedian(
+                         np.abs(np.where(cold, d, np.nan)), axis=1) * 1.4826 / np.sqrt(2)),
+                     "hot": np.nanmedian(np.nanmax(v.reshape(len(v), -1), axis=1) - med),
+                     "clipped": int((x == 45.0).any(axis=(1, 2)).sum())})
+        h, w = x.shape[1:]
+        for i, (cx, cy, bw, bh) in kf[path.stem]:
+            r0, r1 = int(max(0, (cy - bh / 2) * h)), int(min(h, np.ceil((cy + bh / 2) * h)))
+            c0, c1 = int(max(0, (cx - bw / 2) * w)), int(min(w, np.ceil((cx + bw / 2) * w)))
+            crop = v[i, r0:r1, c0:c1]
+            if crop.size and np.isfinite(crop).any():
+                peaks.append(np.nanmax(crop) - med[i])
+    counts = sorted(Counter(labels).values())
+    col = lambda k: np.array([r[k] for r in recs], dtype=float)  # noqa: E731
+    return {"span64": np.median(np.concatenate([r["span64"] for r in recs])), "over": 100 * np.median(col("over")),
+            "p99": np.median(col("p99")) / 1000, "sentinel_max": 100 * col("sentinel").max(),
+            "with_sentinels": (col("sentinel") > 0).mean(), "floor": np.median(col("floor")),
+            "hot": np.median(col("hot")), "peak": np.median(peaks), "ratio": counts[-1] / counts[0],
+            "largest": 100 * counts[-1] / sum(counts), "classes": len(counts), "rare": sum(c <= 15 for c in counts),
+            "noise": np.median(col("noise")), "frames": np.median(col("frames")), "seconds": np.median(col("seconds")),
+            "dt_median": col("dt_median"), "max_gap": col("max_gap").max(), "clipped": col("clipped"),
+            "keyframes": np.median([len({i for i, _ in v}) for v in kf.values()]), "recordings": sorted(kf)}
+
+
+@pytest.fixture(scope="module")
+def realistic_dir(tmp_path_factory):
+    """A small realistic set: 8 recordings (~3 s to write)."""
+    return generate_thermal_dataset(tmp_path_factory.mktemp("real") / "d",
+                                    SynthConfig(preset="realistic", n_recordings=8, seed=REALISTIC_SEED))
+
+
+def test_realistic_preset_lies_in_every_evaluation_range(realistic_dir):
+    s = _realistic_stats(realistic_dir)
+    # the table "The preset matches real recordings when..." in ../shared/EVALUATION.md
+    assert 6 <= s["span64"] <= 16
+    assert 3 <= s["over"] <= 20
+    assert 0.4 <= s["p99"] <= 2.5
+    assert 5 <= s["sentinel_max"] <= 40
+    assert 15 <= s["floor"] <= 21
+    assert 9 <= s["hot"] <= 25
+    assert 4.5 <= s["peak"] <= 10
+    assert s["ratio"] >= 80
+    assert 30 <= s["largest"] <= 60
+    # and the rest of thermal-40x60-facts.md
+    assert 11 <= s["classes"] <= 12 and s["rare"] >= 5
+    assert 0.17 <= s["noise"] <= 0.25
+    assert 420 <= s["frames"] <= 580 and 78 <= s["seconds"] <= 90
+    assert s["dt_median"].min() < 60 and s["dt_median"].max() > 80 and s["dt_median"].max() <= 170
+    assert s["max_gap"] <= 5.0
+    assert 0.3 <= s["with_sentinels"] <= 0.9
+    assert (s["clipped"] > 0).sum() == 1 and s["clipped"].max() <= 0.03 * s["frames"]
+    assert 50 <= s["keyframes"] <= 66
+
+
+def test_realistic_recordings_are_grouped_by_location(realistic_dir):
+    ds = load_dataset(realistic_dir)
+    ids = list(ds.recordings)
+    assert all(re.fullmatch(r"SL\d+_R\d+", i) for i in ids)
+    per_loc = Counter(i.split("_")[0] for i in ids)
+    assert 2 <= len(per_loc) < len(ids) and max(per_loc.values()) <= 4
+    # each location is nearly one scenario
+    by_loc = {}
+    for s in ds.samples:
+        by_loc.setdefault(s.recording_id.split("_")[0], []).append(s.label)
+    assert all(max(Counter(v).values()) / len(v) >= 0.6 for v in by_loc.values())
+    assert len(ds.subset("val")) == round(0.19 * len(ds.samples))
+
+
+def test_realistic_preset_is_deterministic_and_has_its_defaults(tmp_path):
+    cfg = SynthConfig(preset="realistic", n_recordings=3, seed=REALISTIC_SEED + 1)
+    assert cfg.duration_s == 84.0 and cfg.keyframe_every_s == 1.45 and cfg.state_weights is None
+    assert SynthConfig(preset="realistic").n_recordings == 12 and SynthConfig().n_recordings == 8
+    a = load_dataset(generate_thermal_dataset(tmp_path / "a", cfg))
+    b = load_dataset(generate_thermal_dataset(tmp_path / "b", cfg))
+    assert [s.id for s in a.samples] == [s.id for s in b.samples]
+    for rid in a.recordings:
+        np.testing.assert_array_equal(a.recordings[rid].frames, b.recordings[rid].frames)
+        np.testing.assert_array_equal(a.recordings[rid].timestamps, b.recordings[rid].timestamps)
+    with pytest.raises(ValueError):
+        SynthConfig(preset="realistic", state_weights={"sitting": 1.0})
+    with pytest.raises(ValueError):
+        SynthConfig(preset="hard")
+
+
+def _fingerprint(root):
+    """SHA-256 over the easy preset's timestamps and keyframes (not the bbox, whose convention changed,
+    nor creation times), and each recording's frame sum (float rounding may differ between CPUs)."""
+    h, sums = hashlib.sha256(), []
+    for path in sorted((root / "frames").glob("*.h5")):
+        with h5py.File(path, "r") as fh:
+            h.update(fh["timestamps"][()].tobytes() + fh["frame_seqs"][()].tobytes())
+            sums.append(float(fh["frames"][()].sum(dtype=np.float64)))
+    for split in ("train", "val"):
+        coco = json.loads((root / "annotations" / f"{split}.json").read_text())
+        for a in coco["annotations"]:
+            a.pop("bbox")
+        h.update(json.dumps([coco["images"], coco["annotations"]], sort_keys=True).encode())
+    return h.hexdigest(), sums
+
+
+# What the easy preset wrote before the realistic preset and the centre-format boxes were added.
+EASY_FINGERPRINT = ("0ab962dc1a504fbc3e677045fea2ae242fab2929b8eb473550b7a53940aa2bbb", [15422671.167411804, 8389013.35449028])
+
+
+def test_easy_preset_output_is_unchanged(tmp_path):
+    root = generate_thermal_dataset(tmp_path / "d", SynthConfig(n_recordings=2, duration_s=20.0, seed=11))
+    digest, sums = _fingerprint(root)
+    assert digest == EASY_FINGERPRINT[0]
+    np.testing.assert_allclose(sums, EASY_FINGERPRINT[1], rtol=1e-7)
+
+
+def test_bbox_is_centre_format(tmp_path):
+    """[centre x, centre y, w, h]: the box centre lies on its person (the top-left corner does not)."""
+    for cfg in (SynthConfig(n_recordings=2, duration_s=20.0, seed=21),
+                SynthConfig(preset="realistic", n_recordings=2, seed=REALISTIC_SEED + 2)):
+        root = generate_thermal_dataset(tmp_path / cfg.preset, cfg)
+        ds = load_dataset(root)
+        coco = json.loads((root / "annotations" / "train.json").read_text())
+        img = {i["id"]: i for i in coco["images"]}
+        warm = {"centre": [], "corner": []}
+        for a in coco["annotations"]:
+            cx, cy, w, h = a["bbox"]
+            assert -1e-4 <= cx - w / 2 and cx + w / 2 <= 1 + 1e-4 and -1e-4 <= cy - h / 2 and cy + h / 2 <= 1 + 1e-4
+            if a["object_id"] or a["attribute_obscured"] != "0%":
+                continue
+            im = img[a["image_id"]]
+            frame = ds.recordings[im["sensor_id"]].frames[im["frame_idx"]]
+            frame = frame - np.median(frame)
+            for name, (x, y) in (("centre", (cx, cy)), ("corner", (cx - w / 2, cy - h / 2))):
+                r, c = int(np.clip(y * 40, 1, 38)), int(np.clip(x * 60, 1, 58))
+                warm[name].append(frame[r - 1:r + 2, c - 1:c + 2].max() > 1.5)
+        assert np.mean(warm["centre"]) > 0.9 > 0.5 > np.mean(warm["corner"]), (cfg.preset, warm)

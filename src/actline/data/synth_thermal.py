@@ -1,60 +1,46 @@
 """Synthetic thermal recordings written in the ThermalDataGen format (frames/*.h5 + COCO keyframes).
 
-Ceiling-mounted low-resolution array: warm bodies (anisotropic Gaussian blobs) on a cooler,
-slightly uneven floor, performing the 14 classes over time with plausible motion: walking
-paths, sitting on chairs, lying on a (slightly warm) bed or on the floor, falls as fast
-transitions. Each recording has its own room, sensor placement (height -> body size, mirror
-and flip), temperature range, noise level, frame rate with jitter and gaps, and some have
-dead-pixel sentinel bands (-273.2 °C) or a heater that clips at 45.0 °C. Deterministic for a seed.
+Two presets, chosen with ``SynthConfig(preset=...)`` and written by :func:`generate_thermal_dataset`::
+
+    generate_thermal_dataset(out, SynthConfig(seed=3))                        # "easy" (the default)
+    generate_thermal_dataset(out, SynthConfig(preset="realistic", seed=101))  # like real recordings
+
+- ``"easy"`` (this module): fast and forgiving, for tests. Warm bodies (anisotropic Gaussian blobs)
+  on a cooler, slightly uneven floor perform the 14 classes over time with plausible motion:
+  walking paths, sitting on chairs, lying on a (slightly warm) bed or on the floor, falls as fast
+  transitions. Each recording has its own room, sensor placement (height -> body size, mirror
+  and flip), temperature range, noise level, frame rate with jitter and gaps, and some have
+  dead-pixel sentinel bands (-273.2 °C) or a heater that clips at 45.0 °C. Defaults: 8 recordings
+  of 150 s, a keyframe every 3 s.
+- ``"realistic"`` (:mod:`actline.data.synth_realistic`): reproduces the measured properties of real
+  40x60 ceiling recordings (``thermal-40x60-facts.md``): ~84 s and ~500 frames per recording
+  arriving in bursts with gaps, ~18 °C floors, hot furniture, 50-100-pixel people, sentinels,
+  two orders of magnitude of class imbalance, and rooms (``<LOCATION>_R<k>`` sensor ids) that
+  are each nearly one scenario. Defaults: 12 recordings from 5 locations, a keyframe every ~1.45 s.
+
+Settings left as ``None`` take the preset's default (:data:`PRESETS`); any other value overrides
+it. ``state_weights`` only applies to "easy" (the realistic preset draws each room's scenario);
+``n_locations`` only to "realistic". Both presets are deterministic for a seed, and both write
+``bbox`` as ``[centre x, centre y, width, height]`` normalised to 0-1 (the ThermalDataGen convention).
 
 The output directory is indistinguishable, to the reader, from a real one.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from actline.atomic import atomic_dir
+from actline.data.synth_common import (BASE_MS, CLIP_MAX_C, PRESETS, SENTINEL_C, THERMAL_CLASSES, SynthConfig,
+                                       annotation_entry, centre_box, image_entry, mac_address, write_annotations)
+from actline.data.synth_realistic import generate_realistic_dataset
 from actline.data.thermal_h5 import write_recording_h5
 
-THERMAL_CLASSES = [
-    "sitting",
-    "standing",
-    "walking",
-    "lying down-lying with risk",
-    "lying down-lying on the bed/couch",
-    "leaning",
-    "transition-normal transition",
-    "transition-lying with risk transition",
-    "transition-lying on the bed transition",
-    "lower position-other",
-    "lower position-kneeling",
-    "lower position-bending",
-    "lower position-crouching",
-    "other",
-]
-SENTINEL_C = -273.2
-CLIP_MAX_C = 45.0
-
-# Share of time per steady state (imbalanced, "lying with risk" dominant as in the seed's data).
-DEFAULT_STATE_WEIGHTS = {
-    "lying down-lying with risk": 0.45,
-    "standing": 0.16,
-    "walking": 0.12,
-    "sitting": 0.05,
-    "lying down-lying on the bed/couch": 0.05,
-    "leaning": 0.05,
-    "lower position-other": 0.04,
-    "lower position-kneeling": 0.06,
-    "lower position-bending": 0.05,
-    "lower position-crouching": 0.03,
-    "other": 0.05,
-}
+__all__ = ["THERMAL_CLASSES", "SENTINEL_C", "CLIP_MAX_C", "PRESETS", "SynthConfig", "generate_thermal_dataset",
+           "simulate_recording"]
 
 # Body shape seen from above: (major, minor) semi-axes in pixels at nominal height, and
 # temperature contrast over the floor in °C (a standing head is nearer the sensor: warmer).
@@ -71,28 +57,6 @@ POSE = {
     "lower position-crouching": (2.8, 2.6, 5.5),
     "other": (3.5, 2.5, 6.0),
 }
-
-
-@dataclass
-class SynthConfig:
-    n_recordings: int = 8
-    duration_s: float = 150.0
-    seed: int = 0
-    height: int = 40
-    width: int = 60
-    keyframe_every_s: float = 3.0
-    val_fraction: float = 0.19  # the earlier system's random keyframe split (73 of 387)
-    fps_range: tuple[float, float] = (6.0, 30.0)
-    state_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_STATE_WEIGHTS))
-
-    def __post_init__(self):
-        if self.n_recordings < 1:
-            raise ValueError("n_recordings must be >= 1")
-        if self.duration_s < 10:
-            raise ValueError("duration_s must be >= 10 seconds")
-        unknown = set(self.state_weights) - set(THERMAL_CLASSES)
-        if unknown:
-            raise ValueError(f"unknown classes in state_weights: {sorted(unknown)}")
 
 
 @dataclass
@@ -179,17 +143,11 @@ class _Room:
         return np.minimum(img, CLIP_MAX_C)
 
     def bbox(self, b: _Body) -> list[float]:
-        """Normalised COCO box [x, y, w, h] (top-left corner) around a body, after the sensor flips."""
+        """Normalised ThermalDataGen box [centre x, centre y, w, h] around a body, after the sensor flips."""
         ext = 2.0 * max(b.major, b.minor) * self.scale
         ry = abs(np.sin(b.angle)) * ext + abs(np.cos(b.angle)) * b.minor * 2 * self.scale
         rx = abs(np.cos(b.angle)) * ext + abs(np.sin(b.angle)) * b.minor * 2 * self.scale
-        y0, y1 = max(b.y - ry / 2, 0), min(b.y + ry / 2, self.h)
-        x0, x1 = max(b.x - rx / 2, 0), min(b.x + rx / 2, self.w)
-        if self.flip[0]:
-            y0, y1 = self.h - y1, self.h - y0
-        if self.flip[1]:
-            x0, x1 = self.w - x1, self.w - x0
-        return [round(x0 / self.w, 4), round(y0 / self.h, 4), round((x1 - x0) / self.w, 4), round((y1 - y0) / self.h, 4)]
+        return centre_box(b.y - ry / 2, b.y + ry / 2, b.x - rx / 2, b.x + rx / 2, self.h, self.w, self.flip)
 
 
 def _pose_at(state: str, t: float, pos: tuple[float, float], angle: float, room: _Room,
@@ -320,11 +278,15 @@ def simulate_recording(rng: np.random.Generator, cfg: SynthConfig):
 
 
 def generate_thermal_dataset(out: str | Path, cfg: SynthConfig | None = None, overwrite: bool = False) -> Path:
-    """Write a synthetic ThermalDataGen directory at ``out`` (atomically) and return its path."""
+    """Write a synthetic ThermalDataGen directory at ``out`` (atomically) and return its path.
+
+    ``cfg.preset`` picks the generator: "easy" (this module) or "realistic" (synth_realistic).
+    """
     cfg = cfg or SynthConfig()
+    if cfg.preset == "realistic":
+        return generate_realistic_dataset(out, cfg, overwrite=overwrite)
     out = Path(out)
     root_rng = np.random.default_rng(cfg.seed)
-    base_ms = int(dt.datetime(2025, 6, 2, 8, 0, tzinfo=dt.timezone.utc).timestamp() * 1000)
     images, annotations = [], []
     with atomic_dir(out, overwrite=overwrite) as tmp:
         (tmp / "frames").mkdir()
@@ -333,8 +295,8 @@ def generate_thermal_dataset(out: str | Path, cfg: SynthConfig | None = None, ov
             rng = np.random.default_rng([cfg.seed, r])
             frames, times, classes, sched, bodies, room = simulate_recording(rng, cfg)
             sensor_id = f"TS{cfg.seed % 100:02d}{r:03d}"
-            mac = ":".join(f"{b:02x}" for b in rng.integers(0, 256, size=6))
-            ts_ms = base_ms + r * 86_400_000 + np.round(times * 1000).astype(np.int64)
+            mac = mac_address(rng)
+            ts_ms = BASE_MS + r * 86_400_000 + np.round(times * 1000).astype(np.int64)
             write_recording_h5(tmp / "frames" / f"{sensor_id}.h5", frames, ts_ms, sensor_id, mac)
             # Keyframes: every ~keyframe_every_s inside steady states and transitions.
             for state, t0, t1 in sched:
@@ -342,37 +304,12 @@ def generate_thermal_dataset(out: str | Path, cfg: SynthConfig | None = None, ov
                 for k in range(n_k):
                     t = t0 + (k + 0.5) * (t1 - t0) / n_k + rng.uniform(-0.2, 0.2)
                     idx = int(np.clip(np.searchsorted(times, t), 0, len(times) - 1))
-                    image_id = f"{sensor_id}_{int(ts_ms[idx])}"
-                    if images and images[-1]["id"] == image_id:
+                    image = image_entry(sensor_id, mac, int(ts_ms[idx]), idx, cfg.height, cfg.width)
+                    if images and images[-1]["id"] == image["id"]:
                         continue
-                    images.append({"id": image_id, "sensor_id": sensor_id, "mac_address": mac,
-                                   "timestamp": int(ts_ms[idx]), "width": cfg.width, "height": cfg.height,
-                                   "frame_idx": idx})
+                    images.append(image)
                     for obj_id, (body, label) in enumerate(bodies[idx]):
-                        annotations.append({"id": len(annotations) + 1, "image_id": image_id,
-                                            "bbox": room.bbox(body), "category_id": THERMAL_CLASSES.index(label),
-                                            "category_name": label, "object_id": obj_id,
-                                            "attribute_obscured": "0%"})
-        # The earlier system's protocol: a random keyframe split, blind to recordings.
-        val_ids = set(root_rng.choice([im["id"] for im in images], size=max(1, int(round(len(images) * cfg.val_fraction))),
-                                      replace=False).tolist())
-        categories = [{"id": i, "name": c} for i, c in enumerate(THERMAL_CLASSES)]
-        info = {"description": "actline synthetic thermal data", "generator": "actline.data.synth_thermal",
-                "config": _jsonable(asdict(cfg)), "date_created": dt.datetime.now(dt.timezone.utc).isoformat()}
-        for subset, keep in (("train", lambda i: i not in val_ids), ("val", lambda i: i in val_ids)):
-            imgs = [im for im in images if keep(im["id"])]
-            ids = {im["id"] for im in imgs}
-            anns = [a for a in annotations if a["image_id"] in ids]
-            (tmp / "annotations" / f"{subset}.json").write_text(json.dumps(
-                {"info": info, "images": imgs, "annotations": anns, "categories": categories}, indent=1))
-        (tmp / "annotations" / "class_mapping.json").write_text(json.dumps(
-            {"classes": THERMAL_CLASSES, "class_to_id": {c: i for i, c in enumerate(THERMAL_CLASSES)}}, indent=2))
+                        annotations.append(annotation_entry(len(annotations) + 1, image["id"], room.bbox(body), label,
+                                                            obj_id))
+        write_annotations(tmp / "annotations", images, annotations, cfg, root_rng, "actline.data.synth_thermal")
     return out
-
-
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {k: _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    return obj
