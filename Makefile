@@ -24,12 +24,13 @@ demo: $(VENV)/.installed
 	$(VENV)/bin/actline demo --out runs/demo
 
 test: $(VENV)/.installed browser
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -rs
 
 # Headless Chromium for the HTML report's browser test (Debian packages; without them that test skips).
 browser:
-	@command -v chromium >/dev/null 2>&1 || (apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1 \
-		|| echo "chromium not installed: the report's browser test will skip")
+	@command -v chromium >/dev/null 2>&1 || ( (apt-get update -qq && apt-get install -y -qq chromium chromium-driver) \
+		>/tmp/actline-apt.log 2>&1 || (tail -n 3 /tmp/actline-apt.log; \
+		echo "chromium could not be installed (log above): the report's browser test will skip, with its reason in the summary") )
 
 
 clean:

@@ -38,8 +38,13 @@ def test_long_videos_become_accurate_timelines(timeline_model, rgb, tmp_path, ca
         assert len((out / f"{gt.stem}.txt").read_text().split()) == pytest.approx(len(truth), abs=8)
         assert (out / f"{gt.stem}_overlay.mp4").stat().st_size > 10_000
     c, f = coarse.aggregate(), fine.aggregate()
-    assert c["edit_mean"] >= 85 and c["f1@0.5"] >= 85 and c["acc"] >= 75, c
-    assert f["edit_mean"] >= 70 and f["f1@0.5"] >= 70, f  # the fine level rests on the stage-2 classifiers
+    # Bounds from the spread over generator seeds 1-3 x 1 and 2 threads (each run trains its own model):
+    # coarse accuracy 82.6-88.8, Edit 85.7-100, F1@50 88.9-100; fine Edit 85.7-93.8, F1@50 78.6-90.9.
+    # About 17 segments over the two videos, so one wrong segment moves F1 by ~6 points and a CPU that
+    # sums in another order can flip one (84.9 was seen on an AMD EPYC): the bounds sit ~15 points below
+    # the lowest value seen. A timeline of the majority family scores Edit 17, F1@50 0, accuracy 45 here.
+    assert c["edit_mean"] >= 70 and c["f1@0.5"] >= 70 and c["acc"] >= 70, c
+    assert f["edit_mean"] >= 60 and f["f1@0.5"] >= 60, f  # the fine level rests on the stage-2 classifiers
     main(["analyze", str(out), "--out", str(tmp_path / "an")])
     summary = json.loads((tmp_path / "an" / "summary.json").read_text())
     assert summary["timelines"] == 2 and abs(sum(v["share"] for v in summary["value_categories"].values()) - 100) < 1e-6
