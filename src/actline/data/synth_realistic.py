@@ -69,7 +69,7 @@ def _render(room: Room, tracks: list[Track], plan: dict, rng: np.random.Generato
     n = len(plan["times"])
     static, hot = room.background(rng, n)
     people = [{"y": t.y, "x": t.x, "angle": t.angle, "parts": t.parts, "on": t.on} for t in tracks]
-    scene = static[None] + hot + render_people(room, people, n)
+    scene = static[None] + np.maximum(hot, render_people(room, people, n))  # whoever is nearer the sensor shows
     return sensor_readout(room, scene, rng, plan["sentinel_share"], plan["flare"])
 
 
@@ -144,7 +144,7 @@ def _plan_attempt(cfg, attempt: int) -> list[dict]:
 
 def burst_times(rng: np.random.Generator, cfg) -> np.ndarray:
     """Frame times in s: bursts at the sensor's own rate, ~6 frames/s on average, some bursts lost."""
-    duration = cfg.duration_s * rng.uniform(0.95, 1.05)
+    duration = cfg.duration_s * rng.uniform(0.97, 1.05)
     lo, hi = cfg.fps_range
     fps = rng.uniform(max(lo, 20.0), hi) if rng.random() < 0.65 else rng.uniform(lo, min(hi, 11.0))
     dt0, rate = 1.0 / fps, rng.uniform(5.6, 6.3)  # frame interval inside a burst; frames per second overall
