@@ -186,6 +186,9 @@ def test_realistic_recordings_are_grouped_by_location(realistic_dir):
     for s in ds.samples:
         by_loc.setdefault(s.recording_id.split("_")[0], []).append(s.label)
     assert all(max(Counter(v).values()) / len(v) >= 0.6 for v in by_loc.values())
+    n_images = sum(len(json.loads((realistic_dir / "annotations" / f"{x}.json").read_text())["images"])
+                   for x in ("train", "val"))
+    assert len(ds.samples) == n_images  # every keyframe has its person's box
     assert len(ds.subset("val")) == round(0.19 * len(ds.samples))
 
 

@@ -128,33 +128,38 @@ def _plan_attempt(cfg, attempt: int) -> list[dict]:
             plans.append({"name": f"{loc}_R{int(rec_no)}", "room": room, "mac": mac})
     order = root.permutation(len(plans))  # one day per recording, locations interleaved
     plans = [plans[i] for i in order]
-    flare_at = int(root.integers(len(plans)))  # one recording's heater saturates the sensor
+    n = len(plans)
+    flare_at = int(root.integers(n))  # one recording's heater saturates the sensor
+    slow = root.permutation(n) < round(0.35 * n)  # sensors at 6-11 fps; the others at 20-31 fps
+    dirty = root.permutation(n) < round(2 * n / 3)  # with dead-pixel sentinels in 8-27 % of the frames
     for r, plan in enumerate(plans):
         rng = np.random.default_rng([cfg.seed, attempt, r])
-        times = burst_times(rng, cfg)
+        times = burst_times(rng, cfg, bool(slow[r]))
         people = [story(rng, plan["room"], MAIN[plan["room"].scenario], float(times[-1]))]
         if rng.random() < 0.15:
             people.append(visitor_story(rng, plan["room"], float(times[-1])))
         keyframes = _keyframes(rng, times, cfg.keyframe_every_s)
         plan.update(times=times, people=people, keyframes=keyframes, key=(cfg.seed, attempt, r),
                     labels=[[lab for segs in people if (lab := label_at(segs, times[i]))] for i in keyframes],
-                    sentinel_share=rng.uniform(0.08, 0.27) if rng.random() < 2 / 3 else 0.0, flare=r == flare_at)
+                    sentinel_share=rng.uniform(0.08, 0.27) * dirty[r], flare=r == flare_at)
     return plans
 
 
-def burst_times(rng: np.random.Generator, cfg) -> np.ndarray:
-    """Frame times in s: bursts at the sensor's own rate, ~6 frames/s on average, some bursts lost."""
+def burst_times(rng: np.random.Generator, cfg, slow: bool = False) -> np.ndarray:
+    """Frame times in s: bursts at the sensor's own rate (a slow sensor: the low end of
+    ``cfg.fps_range``), ~6 frames/s on average, now and then a burst lost."""
     duration = cfg.duration_s * rng.uniform(0.97, 1.05)
     lo, hi = cfg.fps_range
-    fps = rng.uniform(max(lo, 20.0), hi) if rng.random() < 0.65 else rng.uniform(lo, min(hi, 11.0))
+    fps = rng.uniform(lo, min(hi, max(lo, 11.0))) if slow else rng.uniform(max(lo, min(hi, 20.0)), hi)
     dt0, rate = 1.0 / fps, rng.uniform(5.6, 6.3)  # frame interval inside a burst; frames per second overall
     burst = int(rng.integers(8, 13))
     period = burst / rate
-    times, start = [], 0.0
+    times, start, lost = [], 0.0, False
     while start < duration:
         k = max(2, burst + int(rng.integers(-2, 3)))
         k = min(k, max(2, int((period - 0.05) / dt0)))
-        if rng.random() > 0.012:  # a lost burst: a gap of two periods
+        lost = not lost and rng.random() < 0.012  # a lost burst: a gap of two periods (never three)
+        if not lost:
             times.append(start + np.cumsum(np.r_[0.0, dt0 * rng.lognormal(0.0, 0.06, size=k - 1)]))
         start += period * rng.lognormal(0.0, 0.04)
     t = np.concatenate(times)

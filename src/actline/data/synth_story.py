@@ -79,6 +79,7 @@ def story(rng: np.random.Generator, room: Room, main: str, duration: float) -> l
         seq[i] = (seq[i][0], float(d))
     d = np.array([x for _, x in seq]) * duration / sum(x for _, x in seq)
     segs = [{"cls": c, "t0": float(e - di), "t1": float(e)} for (c, _), di, e in zip(seq, d, np.cumsum(d))]
+    segs[0]["t0"], segs[-1]["t1"] = 0.0, duration  # exactly, whatever the rounding
     _place(rng, room, segs)
     return segs
 
