@@ -84,6 +84,9 @@ class SynthConfig:
                 raise ValueError("n_locations applies to the realistic preset only")
         elif self.state_weights is not None:
             raise ValueError("state_weights applies to the easy preset only (the realistic one draws room scenarios)")
+        elif min(self.height, self.width) < 30:
+            raise ValueError("the realistic preset draws rooms and bodies in pixels of a 40x60 sensor: "
+                             "height and width must be at least 30")
         if self.n_recordings < 1:
             raise ValueError("n_recordings must be >= 1")
         if self.duration_s < 10:
@@ -126,7 +129,7 @@ def write_annotations(ann_dir: Path, images: list[dict], annotations: list[dict]
                       generator: str) -> None:
     """train.json / val.json (a random keyframe split, blind to recordings: the earlier system's
     protocol, ``cfg.val_fraction`` of the keyframes) and class_mapping.json."""
-    val_ids = set(root_rng.choice([im["id"] for im in images], size=max(1, int(round(len(images) * cfg.val_fraction))),
+    val_ids = set(root_rng.choice([im["id"] for im in images], size=max(1, round(len(images) * cfg.val_fraction)),
                                   replace=False).tolist())
     categories = [{"id": i, "name": c} for i, c in enumerate(THERMAL_CLASSES)]
     info = {"description": "actline synthetic thermal data", "generator": generator,

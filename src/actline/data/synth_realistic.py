@@ -26,9 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from actline.atomic import atomic_dir
-from actline.data.synth_common import (BASE_MS, THERMAL_CLASSES, annotation_entry, image_entry, mac_address,
-                                       write_annotations)
-from actline.data.synth_room import POSES, Room, person_box, render_people, sensor_readout
+from actline.data.synth_common import BASE_MS, annotation_entry, image_entry, mac_address, write_annotations
+from actline.data.synth_room import Room, person_box, render_people, sensor_readout
 from actline.data.synth_story import Track, label_at, person_track, story, visitor_story
 from actline.data.thermal_h5 import write_recording_h5
 
@@ -174,6 +173,3 @@ def _keyframes(rng: np.random.Generator, times: np.ndarray, every_s: float) -> n
     idx = np.clip(np.searchsorted(times, want), 1, len(times) - 1)
     idx = np.where(np.abs(times[idx - 1] - want) < np.abs(times[idx] - want), idx - 1, idx)
     return np.unique(idx)
-
-
-__all__ = ["generate_realistic_dataset", "burst_times", "MAIN", "POSES", "THERMAL_CLASSES", "Track"]

@@ -183,13 +183,13 @@ def person_box(room: Room, y: float, x: float, angle: float, parts: np.ndarray, 
         hidden = iy * ix / max((y1 - y0) * (x1 - x0), 1e-6)
     outside = 1 - (min(y1, room.h) - max(y0, 0)) * (min(x1, room.w) - max(x0, 0)) / max((y1 - y0) * (x1 - x0), 1e-6)
     hidden = min(1.0, hidden + max(outside, 0.0))
-    return centre_box(y0, y1, x0, x1, room.h, room.w, room.flip), f"{int(round(hidden * 4)) * 25}%"
+    return centre_box(y0, y1, x0, x1, room.h, room.w, room.flip), f"{round(hidden * 4) * 25}%"
 
 
 def sensor_readout(room: Room, scene: np.ndarray, rng: np.random.Generator, sentinel_share: float,
                    flare: bool) -> np.ndarray:
     """What the sensor sends for a scene [N, H, W] °C: noise, flaky pixels, clipping, flips."""
-    n, h, w = scene.shape
+    n, h, _ = scene.shape
     noise = rng.normal(0, room.noise, size=scene.shape).astype(np.float32)
     spiky = rng.random(scene.shape) < 0.06
     noise[spiky] *= 3.5
@@ -198,7 +198,7 @@ def sensor_readout(room: Room, scene: np.ndarray, rng: np.random.Generator, sent
     if flare:  # a heater's hottest pixel saturates now and then
         obj = max(room.hot, key=lambda o: o.delta_c)
         cy, cx = obj.y + 1, obj.x + 1
-        hits = rng.choice(n, size=max(1, int(round(n * rng.uniform(0.01, 0.016)))), replace=False)
+        hits = rng.choice(n, size=max(1, round(n * rng.uniform(0.01, 0.016))), replace=False)
         frames[hits, cy, cx] = CLIP_MAX_C + 1.0
     frames = np.minimum(frames, CLIP_MAX_C)
     hit = np.flatnonzero(rng.random(n) < sentinel_share)
