@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from actline.data.nagoya import read_nagoya
-from actline.evaluate.classification import per_class, summary_metrics
+from actline.metrics.classification import per_class, summary_metrics
+from actline.runs.classifier import train_run
 from actline.train.config import load_config
-from actline.train.run import train_run
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "nagoya-fir16"
 
@@ -46,7 +46,7 @@ def main() -> None:
                                      f"fold={fold}", f"n_folds={len(days)}", "group_by=group", f"lr={lr}",
                                      "batch_size=32", *args.overrides])
             run = args.out / name / f"fold{fold}"
-            m = train_run(ds, run, cfg, progress=False, log=lambda *_: None)
+            m = train_run(ds, run, cfg)
             held_out = sorted({ds.recordings[r].group for r in _eval_recordings(run)})
             folds.append({"day": held_out, "top1": m["top1"], "macro_f1": m["macro_f1"], "n": m["n"],
                           "majority_top1": m["baselines"]["majority"]["top1"],
@@ -65,7 +65,7 @@ def main() -> None:
     out = args.out / "summary.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(table, indent=2))
-    print(f"\n| model | pooled top-1 % | pooled macro-F1 % | per-day top-1 % | majority top-1 % (per day) | classical top-1 / macro-F1 % (per day) |")
+    print("\n| model | pooled top-1 % | pooled macro-F1 % | per-day top-1 % | majority top-1 % (per day) | classical top-1 / macro-F1 % (per day) |")
     print("|---|---:|---:|---|---|---|")
     for name, t in table.items():
         f = t["folds"]

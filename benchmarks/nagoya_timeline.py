@@ -27,13 +27,18 @@ import numpy as np
 import torch
 
 from actline.data.nagoya import read_nagoya
-from actline.evaluate.segmentation import SegmentationScores
-from actline.features import FeatureCache, build_backbone
+from actline.features.backbone import build_backbone
+from actline.features.cache import FeatureCache
 from actline.infer.timeline import TimelineModel, decode
+from actline.metrics.segmentation import SegmentationScores
+from actline.models.temporal import predict_sequence
+from actline.runs.classifier import train_run
 from actline.train.config import load_config
-from actline.train.run import train_run
-from actline.train.sequence import predict_sequence
-from actline.train.timeline import TimelineConfig, recording_sequences, train_timeline_recordings
+from actline.train.timeline import (
+    TimelineConfig,
+    recording_sequences,
+    train_timeline_recordings,
+)
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "nagoya-fir16"
 ROWS = ("clip classifier, sliding", "per-timestep MLP (seed)", "MS-TCN", "MS-TCN + smoothing")
@@ -71,7 +76,7 @@ def main() -> None:
         run = args.out / f"fold{fold}"
         ccfg = load_config(None, ["model=thermal_r2plus1d", "window=16", f"epochs={args.epochs}", "split=kfold",
                                   f"fold={fold}", f"n_folds={len(days)}", "group_by=group", "batch_size=32"])
-        m = train_run(ds, run / "encoder", ccfg, progress=False, log=lambda *_: None)
+        m = train_run(ds, run / "encoder", ccfg)
         with open(run / "encoder" / "predictions.csv") as fh:
             (day,) = {ds.recordings[row["recording_id"]].group for row in csv.DictReader(fh)}  # one whole day held out
         train_ids = sorted(r for r, rec in ds.recordings.items() if rec.group != day)

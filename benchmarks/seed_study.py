@@ -15,8 +15,8 @@ import statistics
 from pathlib import Path
 
 from actline.data.load import load_dataset
+from actline.runs.classifier import train_run
 from actline.train.config import load_config
-from actline.train.run import train_run
 
 KEYS = ("top1", "mean_class_accuracy", "macro_f1")
 
@@ -34,8 +34,7 @@ def main() -> None:
     rows, classical = [], None
     for s in args.seeds:
         cfg = load_config(None, [f"split={args.split}", f"seed={s}", f"seeds={args.ensemble}", *args.overrides])
-        m = train_run(ds, args.out / f"{args.split}-e{args.ensemble}-seed{s}", cfg, progress=False,
-                      log=lambda *_: None)
+        m = train_run(ds, args.out / f"{args.split}-e{args.ensemble}-seed{s}", cfg)
         classical = m["baselines"]["classical"]
         rows.append({k: m[k] for k in KEYS} | {"seed": s, "train_time_s": m["train_time_s"]})
         print(f"seed {s}: " + ", ".join(f"{k} {m[k]:.1f}" for k in KEYS) + f" ({m['train_time_s']:.0f} s)", flush=True)

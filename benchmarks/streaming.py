@@ -20,13 +20,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from actline.export import export_model, thermal_example
+from actline.apps.export import export_model, thermal_example
+from actline.apps.stream import StreamConfig, StreamingRecognizer
 from actline.infer import Recognizer
-from actline.stream import StreamConfig, StreamingRecognizer
 
 
 def _default_model(tmp: Path) -> Path:
-    from actline.checkpoint import save_model_dir
+    from actline.modeldir.directory import save_model_dir
     from actline.models import create_model
 
     torch.manual_seed(0)
@@ -59,10 +59,7 @@ def main() -> None:
         model_dir = args.model or _default_model(Path(tmp))
         onnx_path = Path(tmp) / "model.onnx"
         export_model(model_dir, onnx_path)
-        from actline.infer.recognizer import OnnxBackend
-
-        onnx = OnnxBackend(onnx_path, threads=1)
-        backends = {"pytorch": Recognizer.load(model_dir), "onnxruntime": Recognizer(onnx, onnx.config)}
+        backends = {"pytorch": Recognizer.load(model_dir), "onnxruntime": Recognizer.load(onnx_path, threads=1)}
         h, w = backends["pytorch"].frame_shape
         frames = thermal_example((1, 1, args.frames, h, w))[0, 0]
         interval_ms = 1000 / args.fps

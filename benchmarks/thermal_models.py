@@ -71,7 +71,7 @@ def main() -> None:
         print(f"measured {label}", flush=True)
     base = rows[0]
     print(f"\nCPU, {args.threads} threads, torch {torch.__version__}\n")
-    print(f"| model | params | GFLOPs | FLOPs ratio | latency b1 ms | b1 speed-up | latency b8 ms | b8 speed-up |")
+    print("| model | params | GFLOPs | FLOPs ratio | latency b1 ms | b1 speed-up | latency b8 ms | b8 speed-up |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for label, p, f, l1, l8 in rows:
         print(f"| {label} | {p / 1e6:.2f} M | {f / 1e9:.2f} | {base[2] / f:.0f}x | {l1 * 1e3:.1f} | "

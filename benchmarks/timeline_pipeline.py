@@ -23,9 +23,10 @@ import torch
 
 from actline.data.synth_rgb import RGBSynthConfig, generate_rgb_dataset
 from actline.data.video import VideoSpec, probe, video_chunks
-from actline.features import build_backbone, extract
+from actline.features.backbone import build_backbone
+from actline.features.cache import extract
 from actline.models import create_model
-from actline.train.sequence import predict_sequence
+from actline.models.temporal import predict_sequence
 
 
 def main() -> None:

@@ -1,3 +1,13 @@
-"""actline: action recognizers and action timelines from small, domain-specific recordings."""
+"""actline: action recognizers and action timelines from small, domain-specific recordings.
 
-__version__ = "0.1.0"
+``actline.load(path)`` opens any model actline writes (see :mod:`actline.infer.load`).
+"""
+
+__version__ = "0.2.0"
+
+
+def load(path, device: str = "cpu", backend: str | None = None, threads: int = 0):
+    """Open the model at ``path``: a Recognizer for clip classifiers, a timeline pipeline for timeline models."""
+    from actline.infer.load import load as _load
+
+    return _load(path, device=device, backend=backend, threads=threads)

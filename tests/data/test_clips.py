@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
+from actline.core.errors import ActlineError
 from actline.data.clips import LabelRule, find_clips, label_summary, parse_label
 from actline.data.video import write_video
-from actline.errors import ActlineError
 
 
 @pytest.mark.parametrize("name,coarse,fine,value", [

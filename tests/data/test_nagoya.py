@@ -6,9 +6,16 @@ from collections import Counter
 import numpy as np
 import pytest
 
+from actline.core.errors import ActlineError
 from actline.data import load_dataset
-from actline.data.nagoya import CLASSES, UNSTABLE_FRAMES, read_annotations, read_nagoya, read_nagoya_csv, segment_counts
-from actline.errors import ActlineError
+from actline.data.nagoya import (
+    CLASSES,
+    UNSTABLE_FRAMES,
+    read_annotations,
+    read_nagoya,
+    read_nagoya_csv,
+    segment_counts,
+)
 from tests.conftest import shared_path
 
 

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
+from actline.core.errors import ActlineError
 from actline.data import WindowSpec, load_dataset
 from actline.data.splits import group_folds, make_split
-from actline.errors import ActlineError
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 
 from actline.data import load_dataset
-from actline.data.synth_thermal import SENTINEL_C, THERMAL_CLASSES, SynthConfig, generate_thermal_dataset
+from actline.data.synth_thermal import (
+    SENTINEL_C,
+    THERMAL_CLASSES,
+    SynthConfig,
+    generate_thermal_dataset,
+)
 
 
 def test_layout_matches_thermaldatagen(synth_dir):

@@ -5,10 +5,10 @@ import h5py
 import numpy as np
 import pytest
 
+from actline.core.errors import ActlineError
 from actline.data import Recording, Sample, WindowSpec, load_dataset
 from actline.data.dataset import fill_invalid, window_indices
 from actline.data.thermal_h5 import keyframe_label, read_recording_h5
-from actline.errors import ActlineError
 
 
 def test_keyframe_label_rule():

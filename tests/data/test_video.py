@@ -6,8 +6,16 @@ import av
 import numpy as np
 import pytest
 
-from actline.data.video import VideoSpec, _resize_crop, iter_chunks, iter_frames, probe, video_chunks, write_video
-from actline.errors import ActlineError
+from actline.core.errors import ActlineError
+from actline.data.video import (
+    VideoSpec,
+    _resize_crop,
+    iter_chunks,
+    iter_frames,
+    probe,
+    video_chunks,
+    write_video,
+)
 
 
 def _coded(n, h=48, w=64):

@@ -1,7 +1,7 @@
 import pytest
 
+from actline.data.segments import Segment
 from actline.evaluate.valuestream import analyze, write_report
-from actline.timeline import Segment
 
 
 def test_shares_counts_and_cycle_times(tmp_path):

@@ -1,6 +1,14 @@
 import numpy as np
 
-from actline.infer.decoding import Decoding, decode, median_smooth, merge_short, runs, step_bounds, viterbi
+from actline.infer.decoding import (
+    Decoding,
+    decode,
+    median_smooth,
+    merge_short,
+    runs,
+    step_bounds,
+    viterbi,
+)
 
 
 def _probs(labels, k=3, p=0.8):

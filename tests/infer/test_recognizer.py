@@ -4,9 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from actline.checkpoint import load_model_dir, save_model_dir
-from actline.errors import ActlineError
+from actline.core.errors import ActlineError
+from actline.core.hashing import sha256_file
 from actline.infer import Recognizer
+from actline.modeldir.directory import save_model_dir
+from actline.modeldir.load import load_model_dir
 from actline.models import create_model
 
 CLASSES = ["a", "b", "c"]
@@ -30,7 +32,7 @@ def test_checkpoint_round_trip(model_dir):
     with torch.no_grad():
         torch.testing.assert_close(loaded(x), model(x))
     assert cfg["classes"] == CLASSES and len(cfg["weights_sha256"]) == 64
-    assert sorted(p.name for p in path.iterdir()) == ["config.json", "model.safetensors"]
+    assert sorted(p.name for p in path.iterdir()) == ["checksums.json", "config.json", "model.safetensors"]
 
 
 def test_corrupt_or_foreign_model_dirs_are_refused(model_dir, tmp_path):
@@ -44,6 +46,10 @@ def test_corrupt_or_foreign_model_dirs_are_refused(model_dir, tmp_path):
     cfg = json.loads((path / "config.json").read_text())
     cfg["pipeline"] = "timeline"
     (path / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ActlineError, match="config.json: checksum mismatch"):  # edited after saving
+        Recognizer.load(path)
+    sums = json.loads((path / "checksums.json").read_text())
+    (path / "checksums.json").write_text(json.dumps({**sums, "config.json": sha256_file(path / "config.json")}))
     with pytest.raises(ActlineError, match="not a 'clip-classifier' model"):
         Recognizer.load(path)
     with pytest.raises(ActlineError, match="not a model directory"):

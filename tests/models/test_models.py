@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from actline.errors import ActlineError
+from actline.core.errors import ActlineError
 from actline.models import create_model, list_models
 
 

@@ -7,7 +7,7 @@ import types
 import pytest
 import torch
 
-from actline.errors import ActlineError
+from actline.core.errors import ActlineError
 from actline.models import create_model
 from actline.models.import_checkpoint import load_foreign_checkpoint
 from actline.models.slowfast import load_slowfast_checkpoint

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torchvision.models.video as tvv
 
-from actline.errors import ActlineError
+from actline.core.errors import ActlineError
 from actline.models import create_model
 from actline.models.tv_video import resolve_weights
 

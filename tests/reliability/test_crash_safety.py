@@ -14,10 +14,10 @@ WRITER = r"""
 import sys, time
 from pathlib import Path
 import numpy as np, torch
-from actline.atomic import write_json
-from actline.checkpoint import save_model_dir
+from actline.core.atomic import write_json
+from actline.modeldir.directory import save_model_dir
 from actline.models import create_model
-from actline.timeline import Segment, write_segments
+from actline.data.segments import Segment, write_segments
 root = Path(sys.argv[1])
 torch.set_num_threads(1)
 model = create_model("thermal_r2plus1d", num_classes=3)
@@ -37,8 +37,8 @@ while True:
 
 @pytest.mark.slow
 def test_killed_writers_leave_loadable_files(tmp_path):
-    from actline.checkpoint import load_model_dir
-    from actline.timeline import read_segments
+    from actline.data.segments import read_segments
+    from actline.modeldir.load import load_model_dir
 
     rng = np.random.default_rng(0)
     seen_models = 0

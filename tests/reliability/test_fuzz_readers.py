@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from actline.errors import ActlineError
+from actline.core.errors import ActlineError
 
 N = int(os.environ.get("ACTLINE_FUZZ_EXAMPLES", "60"))
 FUZZ = settings(max_examples=N, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
@@ -172,7 +172,7 @@ def test_video(scratch, video_bytes, flips, cut, suffix):
 @FUZZ
 @given(doc=json_values)
 def test_timeline_json(scratch, doc):
-    from actline.timeline import read_segments
+    from actline.data.segments import read_segments
 
     (scratch / "t.json").write_text(json.dumps(doc))
     _only_actline_errors(read_segments, scratch / "t.json")
@@ -181,7 +181,7 @@ def test_timeline_json(scratch, doc):
 @FUZZ
 @given(text=st.text(max_size=300), header=st.sampled_from(["", "start_s,end_s,label\n", "start_s,end_s,coarse,fine\n"]))
 def test_timeline_csv_and_frame_labels(scratch, text, header):
-    from actline.timeline import load_labels, read_segments
+    from actline.data.segments import load_labels, read_segments
 
     (scratch / "t.csv").write_bytes((header + text).encode("utf-8", "replace"))
     _only_actline_errors(read_segments, scratch / "t.csv")
@@ -194,7 +194,7 @@ def test_timeline_csv_and_frame_labels(scratch, text, header):
 def model_dir(tmp_path_factory):
     import torch
 
-    from actline.checkpoint import save_model_dir
+    from actline.modeldir.directory import save_model_dir
     from actline.models import create_model
 
     torch.manual_seed(0)
@@ -232,7 +232,7 @@ def test_model_dir(model_dir, doc, flips, cut, part):
 def client(model_dir):
     from fastapi.testclient import TestClient
 
-    from actline.serve import ServeConfig, create_app
+    from actline.apps.serve import ServeConfig, create_app
 
     with TestClient(create_app([model_dir], ServeConfig(max_body_mb=0.5))) as c:
         yield c

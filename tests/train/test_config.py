@@ -1,6 +1,6 @@
 import pytest
 
-from actline.errors import ActlineError
+from actline.core.errors import ActlineError
 from actline.train.config import load_config
 
 

@@ -37,7 +37,8 @@ def test_two_gloo_processes_train_like_one(small_data, tmp_path):
 @pytest.mark.slow
 def test_sharded_feature_extraction_equals_one_process(rgb, tmp_path):
     from actline.data.video import VideoSpec
-    from actline.features import FeatureCache, build_backbone, extract_many
+    from actline.features.backbone import build_backbone
+    from actline.features.cache import FeatureCache, extract_many
 
     files = sorted((rgb / "clips").rglob("*.mp4"))[:8]
     spec = VideoSpec(fps=8, size=32, chunk=8, stride=8)

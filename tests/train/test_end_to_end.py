@@ -10,8 +10,8 @@ from actline.cli import main
 from actline.data import load_dataset
 from actline.data.synth_thermal import SynthConfig, generate_thermal_dataset
 from actline.infer import Recognizer
+from actline.train.classifier import fit_classifier
 from actline.train.config import TrainConfig, load_config
-from actline.train.loop import fit
 
 FAST = ["window=16", "epochs=12", "batch_size=16", "lr=3e-3", "num_threads=2"]
 
@@ -66,7 +66,7 @@ def test_early_stopping_and_options_run():
                              "sampler=balanced", "optimizer=sgd", "early_stop_metric=loss"])
     from actline.models import create_model
 
-    res = fit(create_model("thermal_frame_tcn", num_classes=3), x, y, x[:, :, 2:10], y, cfg, 3, seed=0)
+    res = fit_classifier(create_model("thermal_frame_tcn", num_classes=3), x, y, x[:, :, 2:10], y, cfg, 3, seed=0)
     assert res.stopped_early and len(res.history) < 30 and 1 <= res.best_epoch <= len(res.history)
     assert all(np.isfinite(r["train_loss"]) for r in res.history)
 
@@ -79,11 +79,11 @@ def test_train_bad_data_dir_is_a_clear_error(tmp_path):
 
 
 def test_seed_ensemble_is_one_model_dir(small_data, tmp_path):
-    from actline.train.run import train_run
+    from actline.runs.classifier import train_run
 
     cfg = load_config(None, ["window=8", "epochs=1", "seeds=2", "num_threads=2", "background=recording-median"])
-    metrics = train_run(small_data, tmp_path / "run", cfg, progress=False, log=lambda *_: None)
-    assert metrics["seeds"] == 2 and len(metrics["best_epochs"]) == 2
+    metrics = train_run(small_data, tmp_path / "run", cfg)
+    assert metrics["seeds"] == 2 and len(metrics["selection"]["best_epochs"]) == 2
     recog = Recognizer.load(tmp_path / "run" / "model")
     assert recog.config["arch"]["name"] == "ensemble" and len(recog.model.members) == 2
     assert recog.background == "recording-median"
@@ -94,10 +94,10 @@ def test_seed_ensemble_is_one_model_dir(small_data, tmp_path):
 
 
 def test_same_seed_same_weights(tmp_path):
-    from actline.train.run import train_run
+    from actline.runs.classifier import train_run
 
     data = generate_thermal_dataset(tmp_path / "d", SynthConfig(n_recordings=3, duration_s=30.0, seed=4))
     cfg = load_config(None, ["window=8", "epochs=1", "num_threads=1"])
     for name in ("a", "b"):
-        train_run(data, tmp_path / name, cfg, progress=False, log=lambda *_: None)
+        train_run(data, tmp_path / name, cfg)
     assert (tmp_path / "a/model/model.safetensors").read_bytes() == (tmp_path / "b/model/model.safetensors").read_bytes()

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
+from actline.runs.classifier import train_run
 from actline.train.config import load_config
-from actline.train.run import train_run
 
 SETTINGS = ["epochs=6", "window=16", "batch_size=16", "num_threads=1", "seed=5"]
 
@@ -24,7 +24,7 @@ def _predictions(run):
 @pytest.mark.slow
 def test_resume_after_kill_matches_an_uninterrupted_run(synth_dir, tmp_path):
     straight = tmp_path / "straight"
-    want = train_run(synth_dir, straight, load_config(None, SETTINGS), progress=False, log=lambda *_: None)
+    want = train_run(synth_dir, straight, load_config(None, SETTINGS))
     assert not (straight / "checkpoints").exists()  # removed once the run is complete
 
     run = tmp_path / "killed"

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from actline.cli import main
-from actline.evaluate.segmentation import SegmentationScores
-from actline.timeline import load_labels, read_segments
+from actline.data.segments import load_labels, read_segments
+from actline.metrics.segmentation import SegmentationScores
+
 
 def test_training_writes_the_seed_layout_and_honest_metrics(timeline_model):
     model = timeline_model
@@ -51,7 +52,7 @@ def test_long_videos_become_accurate_timelines(timeline_model, rgb, tmp_path, ca
 
 
 def test_smoothing_reduces_fragmentation(timeline_model, rgb):
-    from actline.features import FeatureCache
+    from actline.features.cache import FeatureCache
     from actline.infer.timeline import Decoding, TimelineModel
 
     tm = TimelineModel.load(timeline_model)
@@ -86,8 +87,8 @@ def test_timeline_model_exports_to_onnx_with_parity(timeline_model, tmp_path):
     pytest.importorskip("onnxruntime")
     import onnxruntime as ort
 
-    from actline.export import export_model
-    from actline.features import load_backbone_dir
+    from actline.apps.export import export_model
+    from actline.features.backbone import load_backbone_dir
 
     r = export_model(timeline_model, tmp_path / "onnx")
     assert r["max_abs_diff"] <= 1e-4
@@ -105,8 +106,8 @@ def test_exported_timeline_runs_with_onnx_runtime_alone(timeline_model, rgb, tmp
     import subprocess
     import sys
 
-    from actline.export import export_model
-    from actline.features import FeatureCache
+    from actline.apps.export import export_model
+    from actline.features.cache import FeatureCache
     from actline.infer.timeline import TimelineModel
 
     export_model(timeline_model, tmp_path / "onnx")

@@ -5,11 +5,11 @@ import json
 import pytest
 import torch
 
-from actline.checkpoint import save_model_dir
 from actline.cli import main
 from actline.data.nagoya import read_nagoya
+from actline.data.segments import read_segments
+from actline.modeldir.directory import save_model_dir
 from actline.models import create_model
-from actline.timeline import read_segments
 from tests.data.test_nagoya import _tiny_dataset
 
 
@@ -46,7 +46,7 @@ def test_thermal_recordings_need_a_thermal_encoder(tmp_path, capsys):
 
 
 def test_thermal_timeline_report_renders_the_recording_as_video(tmp_path, one_thread):
-    from actline.report import build_report
+    from actline.apps.report import build_report
 
     data = _tiny_dataset(tmp_path / "nag", n=90)
     ds = read_nagoya(data, unlabelled="none")

@@ -7,8 +7,8 @@ from typing import Iterator
 
 import numpy as np
 
+from actline.core.errors import ActlineError
 from actline.data.dataset import Recording, fill_invalid, subtract_background
-from actline.errors import ActlineError
 
 THERMAL_SUFFIXES = (".h5", ".hdf5", ".csv", ".gz")
 

@@ -13,8 +13,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from actline.core.errors import ActlineError
 from actline.data.video import VIDEO_SUFFIXES
-from actline.errors import ActlineError
 
 VALUE_SUFFIXES = {"va": "VA", "rnva": "RNVA", "nva": "NVA"}
 

@@ -20,7 +20,7 @@ class Recording:
     id: str
     frames: np.ndarray  # [N, H, W] float32, °C, sentinels kept as read
     timestamps: np.ndarray  # [N] float64 seconds (monotone, may be irregular, may have gaps)
-    group: str  # what must never be split across train and evaluation (sensor, room, day)
+    group: str  # its location: the room (sensor id up to the first underscore) or the day (Nagoya)
     source: str = ""  # the file it came from
     frame_labels: np.ndarray | None = None  # [N] int64 class index, -1 = unlabelled
     meta: dict = field(default_factory=dict)
@@ -174,9 +174,9 @@ class ClipDataset:
         samples = self.samples if samples is None else samples
         if by == "recording":
             return np.array([s.recording_id for s in samples])
-        if by == "group":
+        if by in ("location", "group"):
             return np.array([self.recordings[s.recording_id].group for s in samples])
-        raise ValueError(f"unknown grouping {by!r} (use 'recording' or 'group')")
+        raise ValueError(f"unknown grouping {by!r} (use 'recording' or 'location')")
 
     def class_counts(self, samples: list[Sample] | None = None) -> dict[str, int]:
         counts = Counter(s.label for s in (self.samples if samples is None else samples))

@@ -57,7 +57,7 @@ def summarize(ds: ClipDataset, spec: WindowSpec | None = None, seed: int = 0) ->
 def render_montage(ds: ClipDataset, path: str | Path, spec: WindowSpec | None = None, per_class: int = 4,
                    frames_per_example: int = 4, seed: int = 0) -> Path:
     """A PNG: one row per class, ``per_class`` example windows, each shown as a few frames."""
-    from actline.plotting import pyplot, save_figure
+    from actline.core.plotting import pyplot, save_figure
 
     plt = pyplot()
 

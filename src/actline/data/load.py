@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from actline.core.errors import ActlineError
 from actline.data.dataset import ClipDataset
-from actline.errors import ActlineError
 
 
 def detect_format(root: str | Path) -> str:

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from actline.core.errors import ActlineError
 from actline.data.dataset import ClipDataset, Recording, Sample
-from actline.errors import ActlineError
 
 RAW_LABELS = ("walk", "walk1", "walk2", "sitdown", "standup", "falling1", "falling2", "sit", "lie", "stand")
 CLASSES = ["walk", "sitdown", "standup", "falling1", "falling2", "sit", "lie", "stand"]

@@ -1,21 +1,31 @@
-"""Splits that tell the truth: whole recordings (or days) stay on one side unless asked otherwise.
+"""Splits that tell the truth: whole recordings, rooms or days stay on one side unless asked otherwise.
 
-Every split returns a :class:`Split` with the evaluation-window overlap counted, so a protocol in
-which evaluation windows share frames with training windows of the same recording is never silent.
+- ``given``: the data set's own train/val subsets (the earlier system's random keyframe split);
+- ``by-recording`` / ``by-location``: one stratified group fold held out, grouping by recording
+  or by location (a room: the sensor id up to its first underscore; a day for Nagoya);
+- ``kfold``: fold ``fold`` of a stratified group k-fold (``group_by`` recording or location);
+- ``holdout``: the named recordings, locations or days held out (``--holdout SL14,SL20``);
+- ``none``: everything trains, nothing is held out (the model you deploy; no held-out figure).
+
+Every split counts evaluation windows whose time span overlaps a training window of the same
+recording, so a protocol that measures memory of the recordings is never silent. ``inner_split``
+carves model-selection data out of the training part the same honest way.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
-from sklearn.model_selection import StratifiedGroupKFold
+from sklearn.model_selection import GroupShuffleSplit, StratifiedGroupKFold
 
+from actline.core.errors import ActlineError
 from actline.data.dataset import ClipDataset, Sample, WindowSpec
-from actline.errors import ActlineError
 
-SPLITS = ("given", "by-recording", "kfold")
+SPLITS = ("given", "by-recording", "by-location", "kfold", "holdout", "none")
+GROUPINGS = ("recording", "location")
 
 
 @dataclass
@@ -38,6 +48,15 @@ class Split:
         return {"name": self.name, "n_train": len(self.train), "n_eval": len(self.eval),
                 "overlapping_eval": self.overlapping_eval, "shared_recordings": self.shared_recordings}
 
+    def to_json(self, ds: ClipDataset) -> dict:
+        """What ``split.json`` records: the recordings and the sample ids on each side."""
+        side = {}
+        for name, samples in (("train", self.train), ("eval", self.eval)):
+            side[name] = {"recordings": sorted({s.recording_id for s in samples}),
+                          "locations": sorted({ds.recordings[s.recording_id].group for s in samples}),
+                          "samples": [s.id or f"{s.recording_id}:{s.frame_idx}" for s in samples]}
+        return {**self.summary(), "warning": self.warning, **side}
+
 
 def count_overlap(ds: ClipDataset, train: list[Sample], evals: list[Sample], spec: WindowSpec) -> tuple[int, list[str]]:
     """Evaluation samples whose window's time span intersects a training window of the same recording."""
@@ -58,40 +77,89 @@ def count_overlap(ds: ClipDataset, train: list[Sample], evals: list[Sample], spe
 
 
 def make_split(ds: ClipDataset, name: str = "by-recording", spec: WindowSpec | None = None, fold: int = 0,
-               n_folds: int = 5, seed: int = 0, group_by: str = "recording") -> Split:
-    """``given``: the data set's own train/val; ``by-recording``: one stratified group fold held out
-    (about 1/``n_folds`` of the recordings); ``kfold``: fold ``fold`` of ``n_folds``."""
+               n_folds: int = 5, seed: int = 0, group_by: str = "recording", holdout: list[str] | None = None) -> Split:
     spec = spec or WindowSpec()
     if name == "given":
         train, evals = ds.subset("train"), ds.subset("val")
         if not train or not evals:
             raise ActlineError(ds.root, "split 'given' needs a train and a val subset; this data set has "
                                f"{len(train)} train and {len(evals)} val samples (use --split by-recording)")
-    elif name in ("by-recording", "kfold"):
-        folds = group_folds(ds, n_folds=n_folds, seed=seed, group_by=group_by)
+    elif name in ("by-recording", "by-location", "kfold"):
+        by = {"by-recording": "recording", "by-location": "location"}.get(name, group_by)
+        folds = group_folds(ds, n_folds=n_folds, seed=seed, group_by=by)
         if not 0 <= fold < len(folds):
             raise ActlineError(ds.root, f"fold {fold} out of range: {len(folds)} folds")
         train_idx, eval_idx = folds[fold]
-        train = [ds.samples[i] for i in train_idx]
-        evals = [ds.samples[i] for i in eval_idx]
+        train, evals = [ds.samples[i] for i in train_idx], [ds.samples[i] for i in eval_idx]
+        name = name if name != "kfold" else f"kfold-{fold}/{len(folds)}"
+    elif name == "holdout":
+        train, evals = holdout_split(ds, holdout or [])
+        name = f"holdout:{','.join(holdout or [])}"
+    elif name == "none":
+        train, evals = list(ds.samples), []
     else:
         raise ActlineError(None, f"unknown split {name!r} (choose from {', '.join(SPLITS)})")
     n, shared = count_overlap(ds, train, evals, spec)
-    return Split(name=name if name != "kfold" else f"kfold-{fold}/{n_folds}", train=train, eval=evals,
-                 overlapping_eval=n, shared_recordings=shared)
+    return Split(name=name, train=train, eval=evals, overlapping_eval=n, shared_recordings=shared)
+
+
+def holdout_split(ds: ClipDataset, names: list[str]) -> tuple[list[Sample], list[Sample]]:
+    """Hold out every sample whose recording id, location or day is in ``names``; unknown names are errors."""
+    recs = ds.recordings.values()
+    known = {r.id for r in recs} | {r.group for r in recs}
+    unknown = sorted(set(names) - known)
+    if not names or unknown:
+        groups = sorted({r.group for r in recs})
+        raise ActlineError("--holdout", f"unknown recording or location {unknown or names} (locations: "
+                           f"{', '.join(groups[:12])}{' ...' if len(groups) > 12 else ''})")
+    held = {r.id for r in recs if r.id in names or r.group in names}
+    train = [s for s in ds.samples if s.recording_id not in held]
+    evals = [s for s in ds.samples if s.recording_id in held]
+    if not train:
+        raise ActlineError("--holdout", "nothing left to train on")
+    return train, evals
 
 
 def group_folds(ds: ClipDataset, n_folds: int = 5, seed: int = 0, group_by: str = "recording"):
-    """Stratified k-fold over groups (recordings, or ``group_by='group'`` for day/site)."""
+    """Stratified k-fold over groups (recordings, or locations: rooms, Nagoya days)."""
     groups = ds.groups(by=group_by)
     n_groups = len(set(groups.tolist()))
     if n_groups < 2:
         raise ActlineError(ds.root, f"a grouped split needs at least 2 {group_by}s, found {n_groups}")
-    k = min(n_folds, n_groups)
-    splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
+    splitter = StratifiedGroupKFold(n_splits=min(n_folds, n_groups), shuffle=True, random_state=seed)
     labels = ds.labels()
-    import warnings
-
     with warnings.catch_warnings():  # "least populated class has fewer members than n_splits" is expected
         warnings.simplefilter("ignore", UserWarning)
         return [(tr, ev) for tr, ev in splitter.split(np.zeros(len(labels)), labels, groups)]
+
+
+def inner_split(ds: ClipDataset, train: list[Sample], spec: WindowSpec, fraction: float, seed: int,
+                group_by: str = "recording") -> tuple[list[Sample], list[Sample]]:
+    """Hold out a ``fraction`` of the training part for model selection, never leaking into it.
+
+    With three or more groups, whole groups are held out. Otherwise (e.g. the ``given`` split, where
+    every recording is on both sides), blocks of time are held out in every recording and training
+    keeps only samples whose windows do not overlap any held-out window (purged by one window).
+    """
+    if fraction <= 0 or len(train) < 4:
+        return list(train), []
+    groups = ds.groups(train, by=group_by)
+    if len(set(groups.tolist())) >= 3:
+        tr, va = next(GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
+                      .split(np.zeros(len(train)), groups=groups))
+        return [train[i] for i in tr], [train[i] for i in va]
+    rng = np.random.default_rng(seed)
+    val = []
+    for rid in sorted({s.recording_id for s in train}):
+        mine = sorted((s for s in train if s.recording_id == rid), key=lambda s: s.frame_idx)
+        blocks = np.array_split(np.arange(len(mine)), max(1, round(1 / fraction)) * 2)
+        for b in rng.choice(len(blocks), size=max(1, len(blocks) // round(1 / fraction)), replace=False):
+            val += [mine[i] for i in blocks[b]]
+    val_ids = {id(s) for s in val}
+    rest = [s for s in train if id(s) not in val_ids]
+    spans = defaultdict(list)
+    for s in val:
+        spans[s.recording_id].append(ds.span_s(s, spec))
+    keep = [s for s in rest if not any(a <= ds.span_s(s, spec)[1] and b >= ds.span_s(s, spec)[0]
+                                       for a, b in spans[s.recording_id])]
+    return keep, val

@@ -25,8 +25,14 @@ from pathlib import Path
 
 import numpy as np
 
-from actline.atomic import atomic_dir
-from actline.data.synth_common import BASE_MS, annotation_entry, image_entry, mac_address, write_annotations
+from actline.core.atomic import atomic_dir
+from actline.data.synth_common import (
+    BASE_MS,
+    annotation_entry,
+    image_entry,
+    mac_address,
+    write_annotations,
+)
 from actline.data.synth_room import Room, person_box, render_people, sensor_readout
 from actline.data.synth_story import Track, label_at, person_track, story, visitor_story
 from actline.data.thermal_h5 import write_recording_h5

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from actline.atomic import write_text
+from actline.core.atomic import write_text
 from actline.data.clips import parse_label
 from actline.data.video import write_video
 

@@ -33,9 +33,20 @@ from pathlib import Path
 
 import numpy as np
 
-from actline.atomic import atomic_dir
-from actline.data.synth_common import (BASE_MS, CLIP_MAX_C, PRESETS, SENTINEL_C, THERMAL_CLASSES, SynthConfig,
-                                       annotation_entry, centre_box, image_entry, mac_address, write_annotations)
+from actline.core.atomic import atomic_dir
+from actline.data.synth_common import (
+    BASE_MS,
+    CLIP_MAX_C,
+    PRESETS,
+    SENTINEL_C,
+    THERMAL_CLASSES,
+    SynthConfig,
+    annotation_entry,
+    centre_box,
+    image_entry,
+    mac_address,
+    write_annotations,
+)
 from actline.data.synth_realistic import generate_realistic_dataset
 from actline.data.thermal_h5 import write_recording_h5
 

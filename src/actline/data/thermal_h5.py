@@ -20,8 +20,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from actline.core.errors import ActlineError
 from actline.data.dataset import ClipDataset, Recording, Sample
-from actline.errors import ActlineError
 
 SUBSETS = ("train", "val")
 REQUIRED_H5 = ("frames", "timestamps")
@@ -111,8 +111,13 @@ def read_recording_h5(path: Path, sensor_id: str | None = None) -> Recording:
     meta = dict(attrs)
     if seqs is not None:
         meta["frame_seqs"] = seqs
-    return Recording(id=sid, frames=frames, timestamps=ts, group=str(attrs.get("group", sid)),
+    return Recording(id=sid, frames=frames, timestamps=ts, group=str(attrs.get("group") or location_of(sid)),
                      source=str(path), meta=meta)
+
+
+def location_of(sensor_id: str) -> str:
+    """A recording's location (room): its sensor id up to the first underscore (``SL14_R9`` -> ``SL14``)."""
+    return sensor_id.split("_", 1)[0]
 
 
 def _attr(v):
@@ -241,7 +246,7 @@ def write_recording_h5(path: Path, frames: np.ndarray, ts_ms: np.ndarray, sensor
     """One recording in the ThermalDataGen layout (gzip frames, int64 ms timestamps), atomically."""
     import datetime as dt
 
-    from actline.atomic import atomic_path
+    from actline.core.atomic import atomic_path
 
     n, h, w = frames.shape
     with atomic_path(path, suffix=".h5") as tmp:

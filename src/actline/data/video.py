@@ -19,7 +19,7 @@ from typing import Iterable, Iterator
 import av
 import numpy as np
 
-from actline.errors import ActlineError
+from actline.core.errors import ActlineError
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
 
@@ -220,7 +220,7 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float, code
     """Encode RGB uint8 frames with PyAV (atomically: a temporary file, then rename)."""
     from fractions import Fraction
 
-    from actline.atomic import atomic_path
+    from actline.core.atomic import atomic_path
 
     path = Path(path)
     with atomic_path(path, suffix=path.suffix) as tmp:

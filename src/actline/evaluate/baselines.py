@@ -4,9 +4,10 @@
 - chance: uniformly random scores (averaged over draws);
 - classical: what a practitioner would try first: statistics of background-subtracted frames
   (hottest pixel, mean, hot-pixel count, centroid, spread, elongation), summarised over the
-  window (mean, std, min, max, slope), fed to logistic regression and gradient boosting with
+  window (``actline.models.window_stats``), fed to logistic regression and gradient boosting with
   balanced class weights; the one with the better macro-F1 on an inner validation part of
-  the training data is reported;
+  the training data is reported (and saved with the model, so ``actline evaluate`` scores it on
+  new data beside the model);
 - nearest_in_time: where evaluation windows overlap training windows of the same recording,
   the label of the nearest training sample in time, using no pixels at all.
 """
@@ -15,36 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from actline.evaluate.classification import summary_metrics
+from actline.metrics.classification import summary_metrics
 
-HOT_C = 1.0  # a pixel this much above the floor counts as "hot"
-
-
-def window_features(win: np.ndarray) -> np.ndarray:
-    """[T, H, W] °C (sentinels filled) -> 1-D feature vector of per-frame statistics over time."""
-    t, h, w = win.shape
-    floor = np.median(win.reshape(t, -1), axis=1)[:, None, None]
-    d = win - floor
-    pos = np.clip(d, 0, None)
-    mass = pos.sum(axis=(1, 2)) + 1e-6
-    yy, xx = np.mgrid[0:h, 0:w]
-    cy = (pos * yy).sum(axis=(1, 2)) / mass
-    cx = (pos * xx).sum(axis=(1, 2)) / mass
-    vy = (pos * (yy - cy[:, None, None]) ** 2).sum(axis=(1, 2)) / mass
-    vx = (pos * (xx - cx[:, None, None]) ** 2).sum(axis=(1, 2)) / mass
-    cxy = (pos * (yy - cy[:, None, None]) * (xx - cx[:, None, None])).sum(axis=(1, 2)) / mass
-    tr, det = vy + vx, vy * vx - cxy ** 2
-    disc = np.sqrt(np.clip(tr ** 2 / 4 - det, 0, None))
-    major, minor = np.sqrt(np.clip(tr / 2 + disc, 0, None)), np.sqrt(np.clip(tr / 2 - disc, 0, None))
-    hot = (d > HOT_C).sum(axis=(1, 2)).astype(float)
-    speed = np.r_[0.0, np.hypot(np.diff(cy), np.diff(cx))]
-    per_frame = np.stack([d.max(axis=(1, 2)), d.mean(axis=(1, 2)), hot, cy / h, cx / w, np.sqrt(tr),
-                          major / (minor + 1e-3), speed, np.abs(np.diff(win, axis=0, prepend=win[:1])).mean(axis=(1, 2))],
-                         axis=1)
-    tt = np.arange(t) - (t - 1) / 2
-    slope = (tt[:, None] * per_frame).sum(axis=0) / max((tt ** 2).sum(), 1e-6)
-    return np.concatenate([per_frame.mean(0), per_frame.std(0), per_frame.min(0), per_frame.max(0), slope])
-
+CLASSICAL = ("logistic", "gbm")  # what a practitioner tries first, with balanced class weights
 
 def majority_probs(y_train: np.ndarray, n_eval: int, n_classes: int) -> np.ndarray:
     prob = np.zeros((n_eval, n_classes))
@@ -61,36 +35,23 @@ def chance_metrics(y_eval: np.ndarray, n_classes: int, draws: int = 50, seed: in
 
 
 def fit_classical(x_train: np.ndarray, y_train: np.ndarray, inner_groups: np.ndarray, n_classes: int, seed: int = 0):
-    """Fit both classical models; pick by inner-validation macro-F1; refit the winner on all training data."""
-    from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.linear_model import LogisticRegression
+    """Fit logistic regression and gradient boosting (balanced class weights) on window statistics; pick
+    the better by macro-F1 on an inner validation part of the training data (whole groups); refit the
+    winner on all training data. Returns (name, fitted estimator, inner scores)."""
     from sklearn.model_selection import GroupShuffleSplit
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
 
-    makers = {
-        "logistic_regression": lambda: make_pipeline(StandardScaler(), LogisticRegression(
-            max_iter=3000, class_weight="balanced", C=1.0)),
-        "gradient_boosting": lambda: HistGradientBoostingClassifier(
-            class_weight="balanced", max_iter=200, learning_rate=0.1, random_state=seed),
-    }
+    from actline.train.features_model import estimator_probs, fit_estimator
+
     scores = {}
     if len(set(inner_groups.tolist())) >= 2:
         tr, va = next(GroupShuffleSplit(n_splits=1, test_size=0.25, random_state=seed).split(x_train, y_train, inner_groups))
-        for name, make in makers.items():
+        for name in CLASSICAL:
             if len(np.unique(y_train[tr])) < 2:
                 break
-            m = make().fit(x_train[tr], y_train[tr])
-            scores[name] = summary_metrics(y_train[va], classical_probs(m, x_train[va], n_classes))["macro_f1"]
-    best = max(scores, key=scores.get) if scores else "logistic_regression"
-    return best, makers[best]().fit(x_train, y_train), scores
-
-
-def classical_probs(model, x: np.ndarray, n_classes: int) -> np.ndarray:
-    """[N, n_classes] probabilities; classes missing from the training part get 0."""
-    out = np.zeros((len(x), n_classes))
-    out[:, model.classes_] = model.predict_proba(x)
-    return out
+            m = fit_estimator(name, x_train[tr], y_train[tr], power=1.0, seed=seed)
+            scores[name] = summary_metrics(y_train[va], estimator_probs(m, x_train[va], n_classes))["macro_f1"]
+    best = max(scores, key=scores.get) if scores else "logistic"
+    return best, fit_estimator(best, x_train, y_train, power=1.0, seed=seed), scores
 
 
 def nearest_in_time_probs(train_times: list[tuple[str, float, int]], eval_times: list[tuple[str, float]],

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from actline.atomic import write_json, write_text
-from actline.timeline import Segment
+from actline.core.atomic import write_json, write_text
+from actline.data.segments import Segment
 
 CATEGORIES = ("VA", "RNVA", "NVA", "none")
 
@@ -79,8 +79,7 @@ def write_report(summary: dict, timelines: dict[str, list[Segment]], out: str | 
 
 def plot_timelines(timelines: dict[str, list[Segment]], path: Path) -> Path:
     """One block per timeline, one coloured row per level: coarse, fine, value category."""
-    from actline.infer.overlay import palette
-    from actline.plotting import pyplot, save_figure
+    from actline.core.plotting import palette, pyplot, save_figure
 
     plt = pyplot()
     names = list(timelines)

@@ -12,11 +12,15 @@ from pathlib import Path
 
 import numpy as np
 
-from actline.data.chunks import is_thermal_input, read_thermal_recording, recording_chunks
+from actline.core.errors import ActlineError
+from actline.data.chunks import (
+    is_thermal_input,
+    read_thermal_recording,
+    recording_chunks,
+)
+from actline.data.segments import Segment
 from actline.data.video import VideoSpec, prefetch, video_chunks
-from actline.errors import ActlineError
 from actline.infer.decoding import Decoding, decode, runs, step_bounds
-from actline.timeline import Segment
 
 KINETICS_MEAN = np.array((0.43216, 0.394666, 0.37645), np.float32)  # as actline.features (torch-free copy)
 KINETICS_STD = np.array((0.22803, 0.22145, 0.216989), np.float32)

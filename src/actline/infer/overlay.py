@@ -9,16 +9,9 @@ from typing import Iterator
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from actline.core.plotting import palette
+from actline.data.segments import Segment
 from actline.data.video import iter_frames, probe, write_video
-from actline.timeline import Segment
-
-
-def palette(labels: list[str]) -> dict[str, tuple[int, int, int]]:
-    """A stable colour per label (matplotlib's tab20, cycled)."""
-    from matplotlib import colormaps
-
-    cmap = colormaps["tab20"]
-    return {lab: tuple(int(255 * c) for c in cmap(i % 20)[:3]) for i, lab in enumerate(sorted(set(labels)))}
 
 
 def _bar(segs: list[Segment], width: int, height: int, duration: float, colours: dict) -> np.ndarray:

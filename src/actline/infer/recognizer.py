@@ -3,21 +3,27 @@
 Frames are ``[T, H, W]`` float32 °C. The window rule (length, index or time mode) comes from the
 model directory, so callers pass raw frames (and timestamps for time-based models).
 
-Two backends compute the probabilities: PyTorch (a model directory) and ONNX Runtime (an
-``.onnx`` file from ``actline export``, whose metadata carries the classes and preprocessing).
-The ONNX path imports neither torch nor torchvision, so an edge device needs neither.
+The probabilities come from any :class:`~actline.models.classifier.WindowClassifier`: PyTorch
+(a model directory), or ONNX Runtime (an ``.onnx`` export, or a tree model), whose ONNX path
+imports neither torch nor torchvision, so an edge device needs neither.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from actline.data.dataset import Recording, WindowSpec, estimate_background, fill_invalid, subtract_background, window_indices
-from actline.errors import ActlineError
+from actline.core.errors import ActlineError
+from actline.data.dataset import (
+    Recording,
+    WindowSpec,
+    estimate_background,
+    fill_invalid,
+    subtract_background,
+    window_indices,
+)
 
 
 @dataclass
@@ -32,49 +38,9 @@ class Prediction:
                 "topk": [[c, round(p, 4)] for c, p in self.topk]}
 
 
-class TorchBackend:
-    def __init__(self, model, device: str = "cpu"):
-        import torch
-
-        self.model, self.device = model, torch.device(device)
-
-    def __call__(self, windows: np.ndarray) -> np.ndarray:
-        import torch
-
-        with torch.no_grad():
-            xb = torch.from_numpy(np.ascontiguousarray(windows))[:, None].to(self.device)
-            return torch.softmax(self.model(xb).float(), dim=1).cpu().numpy()
-
-
-class OnnxBackend:
-    """ONNX Runtime session over an exported model whose output is class probabilities."""
-
-    def __init__(self, path: Path, threads: int = 0):
-        try:
-            import onnxruntime as ort
-        except ImportError:
-            raise ActlineError(path, "the onnx backend needs onnxruntime (pip install onnxruntime)") from None
-        opts = ort.SessionOptions()
-        if threads:
-            opts.intra_op_num_threads = threads
-        try:
-            self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # noqa: BLE001 - any unreadable model is the user's input error
-            raise ActlineError(path, f"cannot load ONNX model ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
-        meta = self.session.get_modelmeta().custom_metadata_map
-        if "actline_config" not in meta:
-            raise ActlineError(path, "not an actline export (no actline_config in the ONNX metadata)")
-        self.config = json.loads(meta["actline_config"])
-        self.input = self.session.get_inputs()[0].name
-
-    def __call__(self, windows: np.ndarray) -> np.ndarray:
-        x = np.ascontiguousarray(windows, dtype=np.float32)[:, None]
-        return self.session.run(None, {self.input: x})[0]
-
-
 class Recognizer:
-    def __init__(self, backend, config: dict):
-        self.backend, self.config = backend, config
+    def __init__(self, classifier, config: dict):
+        self.classifier, self.config = classifier, config
         try:
             self.classes: list[str] = [str(c) for c in config["classes"]]
             w = config["window"]
@@ -89,33 +55,18 @@ class Recognizer:
                                f"incomplete model config ({type(exc).__name__}: {exc})") from None
 
     @classmethod
-    def load(cls, path: str | Path, device: str = "cpu", backend: str | None = None) -> "Recognizer":
-        """A model directory (PyTorch) or an exported ``.onnx`` file (ONNX Runtime, no torch import)."""
-        path = Path(path)
-        backend = backend or ("onnx" if path.suffix == ".onnx" else "torch")
-        if backend == "onnx":
-            if path.is_dir():
-                path = path / "model.onnx"
-            if not path.is_file():
-                raise ActlineError(path, "ONNX model not found (make one with `actline export MODEL --format onnx`)")
-            be = OnnxBackend(path)
-            if be.config.get("pipeline") != "clip-classifier":
-                raise ActlineError(path, f"this is a {be.config.get('pipeline')!r} export, not a clip classifier")
-            return cls(be, be.config)
-        if backend != "torch":
-            raise ActlineError(path, f"unknown backend {backend!r} (torch or onnx)")
-        import torch
+    def load(cls, path: str | Path, device: str = "cpu", backend: str | None = None, threads: int = 0) -> "Recognizer":
+        """A model directory (PyTorch, or ONNX Runtime for tree models) or an exported ``.onnx`` file
+        (ONNX Runtime, no torch import)."""
+        from actline.modeldir.load import load_classifier
 
-        from actline.checkpoint import load_model_dir
-
-        if device.startswith("cuda") and not torch.cuda.is_available():
-            raise ActlineError(path, f"device {device!r} requested but no GPU is available")
-        model, cfg = load_model_dir(path, pipeline="clip-classifier", device=device)
-        return cls(TorchBackend(model, device), cfg)
+        classifier, cfg = load_classifier(path, device=device, backend=backend, threads=threads)
+        return cls(classifier, cfg)
 
     @property
     def model(self):
-        return getattr(self.backend, "model", None)
+        """The torch module, for a PyTorch-backed recognizer (None otherwise)."""
+        return getattr(self.classifier, "model", None)
 
     # ------------------------------------------------------------------ input checks
     def _check(self, frames, where: str = "frames") -> np.ndarray:
@@ -170,7 +121,7 @@ class Recognizer:
     # ------------------------------------------------------------------ prediction
     def probs(self, windows: np.ndarray) -> np.ndarray:
         """[N, T, H, W] windows -> [N, K] probabilities."""
-        return self.backend(windows)
+        return self.classifier.probs(windows)
 
     def _pred(self, p: np.ndarray, k: int) -> Prediction:
         order = np.argsort(-p)[:k]

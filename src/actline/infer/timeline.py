@@ -13,13 +13,15 @@ from pathlib import Path
 
 import numpy as np
 
-from actline.checkpoint import load_model_dir, read_config
-from actline.errors import ActlineError
-from actline.infer.decoding import Decoding, decode, runs, step_bounds
-from actline.features import Backbone, FeatureCache, Features, extract, load_backbone_dir
+from actline.core.errors import ActlineError
+from actline.data.segments import Segment
 from actline.data.video import VideoSpec
-from actline.timeline import Segment
-from actline.train.sequence import predict_sequence
+from actline.features.backbone import Backbone, load_backbone_dir
+from actline.features.cache import FeatureCache, Features, extract
+from actline.infer.decoding import Decoding, decode, runs, step_bounds
+from actline.modeldir.directory import read_config
+from actline.modeldir.load import load_model_dir
+from actline.models.temporal import predict_sequence
 
 
 class TimelineModel:
@@ -36,7 +38,7 @@ class TimelineModel:
 
     @classmethod
     def load(cls, path: str | Path) -> "TimelineModel":
-        from actline.train.timeline import PIPELINE
+        from actline.infer.load import TIMELINE as PIPELINE
 
         path = Path(path)
         cfg = read_config(path)

@@ -20,7 +20,7 @@ class Ensemble(nn.Module):
         return torch.log(probs.clamp_min(1e-12))
 
 
-@register
+@register(kind="ensemble")
 def ensemble(num_classes: int, in_chans: int = 1, member: dict | None = None, n: int = 2) -> nn.Module:
     from actline.models.registry import create_model
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from actline.errors import ActlineError
+from actline.core.errors import ActlineError
 
 
 class _Inert:

@@ -18,7 +18,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from actline.errors import ActlineError
+from actline.core.errors import ActlineError
 from actline.models.registry import register
 from actline.models.thermal import ThermalNorm
 
@@ -221,13 +221,17 @@ def load_slowfast_checkpoint(model: SlowFast, ckpt: dict, fmt: str, source: str 
     return {"adapted_stems": adapted, "head_reinitialised": head_skipped, "ignored": unused}
 
 
-@register
+# 34 M parameters from scratch on a few hundred windows: a gentler rate than the small native models
+_SLOWFAST = dict(head="head", pretrained="slowfast", default_recipe={"lr": 5e-4})
+
+
+@register(**_SLOWFAST)
 def slowfast_r50(num_classes: int, in_chans: int = 1, **kw) -> nn.Module:
     """MMAction2 ``slowfast_r50_8x8`` geometry by default: alpha=8, beta_inv=8, tau=8, fusion kernel 5."""
     return SlowFast(num_classes, in_chans, **kw)
 
 
-@register
+@register(**_SLOWFAST)
 def slowfast_r50_ptv(num_classes: int, in_chans: int = 1, **kw) -> nn.Module:
     """PyTorchVideo ``slowfast_r50`` geometry: alpha=4, tau=4, fusion kernel 7 with BN+ReLU, slow-first head."""
     kw = {"alpha": 4, "tau": 4, "fusion_kernel": 7, "lateral_norm": True, "head_order": "slow_fast", **kw}

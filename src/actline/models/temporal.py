@@ -11,6 +11,7 @@ Both return logits ``[B, T, C]``; ``forward_stages`` returns every stage (one fo
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -89,11 +90,19 @@ def smoothing_loss(logits: torch.Tensor, mask: torch.Tensor, tau: float = 4.0) -
     return (d * pair).sum() / pair.sum().clamp(min=1)
 
 
-@register
+@register(kind="sequence", head="net", input="features")
 def temporal_mlp(num_classes: int, in_chans: int = 512, **kw) -> nn.Module:
     return TemporalMLP(num_classes, in_chans, **kw)
 
 
-@register
+@register(kind="sequence", head="stages", input="features")
 def ms_tcn(num_classes: int, in_chans: int = 512, **kw) -> nn.Module:
     return MSTCN(num_classes, in_chans, **kw)
+
+
+@torch.inference_mode()
+def predict_sequence(model: nn.Module, x: np.ndarray) -> np.ndarray:
+    """Class probabilities ``[T, C]`` of a temporal model for one whole sequence ``[T, D]``."""
+    model.eval()
+    logits = model(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))[None])
+    return torch.softmax(logits[0], dim=-1).numpy()

@@ -16,16 +16,10 @@ import torch.nn as nn
 import torchvision.models.video as tvv
 from torchvision.models import get_model_weights
 
-from actline.errors import ActlineError
-from actline.models.registry import register
+from actline.core.errors import ActlineError
+from actline.models.registry import KINETICS_MEAN, KINETICS_STD, register
 
 TV_MODELS = ("r3d_18", "r2plus1d_18", "mc3_18", "s3d")
-
-
-def _stem_and_head(model: nn.Module, name: str) -> tuple[nn.Conv3d, tuple[nn.Module, str]]:
-    if name == "s3d":
-        return model.features[0][0][0], (model.classifier, "1")
-    return model.stem[0], (model, "fc")
 
 
 def resolve_weights(name: str, weights: str | None):
@@ -63,7 +57,7 @@ def build_tv_video(name: str, num_classes: int, in_chans: int = 3, weights: str 
             raise ActlineError(w, f"weights do not fit {name}: {str(exc).splitlines()[0]}") from None
     else:
         model = ctor(weights=w)  # the enum downloads into torch.hub's cache dir when first asked
-    stem, (head_owner, head_attr) = _stem_and_head(model, name)
+    stem = model.features[0][0][0] if name == "s3d" else model.stem[0]
     if in_chans != stem.in_channels:
         new = nn.Conv3d(in_chans, stem.out_channels, stem.kernel_size, stem.stride, stem.padding, bias=False)
         with torch.no_grad():
@@ -73,15 +67,52 @@ def build_tv_video(name: str, num_classes: int, in_chans: int = 3, weights: str 
             model.features[0][0][0] = new
         else:
             model.stem[0] = new
-    if name == "s3d":
-        model.avgpool = nn.AdaptiveAvgPool3d(1)  # the fixed (2,7,7) pool fails on 40x60 thermal input
-        old = model.classifier[1]
-        model.classifier = nn.Sequential(nn.Dropout(dropout), nn.Conv3d(old.in_channels, num_classes, 1, bias=True))
-        model.feature_dim = old.in_channels
-    else:
-        model.feature_dim = model.fc.in_features
-        model.fc = nn.Sequential(nn.Dropout(dropout), nn.Linear(model.fc.in_features, num_classes))
-    return model
+    return TVS3D(model, num_classes, dropout) if name == "s3d" else TVVideoResNet(model, num_classes, dropout)
+
+
+class TVVideoResNet(nn.Module):
+    """torchvision's VideoResNet (r3d_18, r2plus1d_18, mc3_18) with the model contract: ``features``,
+    ``feature_dim``, ``fc``. Its children keep torchvision's names, so state dicts are torchvision's."""
+
+    def __init__(self, m: tvv.VideoResNet, num_classes: int, dropout: float):
+        super().__init__()
+        self.stem, self.layer1, self.layer2, self.layer3, self.layer4 = m.stem, m.layer1, m.layer2, m.layer3, m.layer4
+        self.avgpool = m.avgpool
+        self.feature_dim = m.fc.in_features
+        self.fc = nn.Sequential(nn.Dropout(dropout), nn.Linear(self.feature_dim, num_classes))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.layer4(self.layer3(self.layer2(self.layer1(self.stem(x)))))
+        return self.avgpool(x).flatten(1)
+
+    def forward(self, x):
+        return self.fc(self.features(x))
+
+
+class TVS3D(nn.Module):
+    """torchvision's S3D with the model contract. Its convolutions live in ``body`` (torchvision calls
+    them ``features``, the contract's method name); state dicts keep torchvision's key names."""
+
+    def __init__(self, m: tvv.S3D, num_classes: int, dropout: float):
+        super().__init__()
+        self.body = m.features
+        self.avgpool = nn.AdaptiveAvgPool3d(1)  # the fixed (2,7,7) pool fails on 40x60 thermal input
+        self.feature_dim = m.classifier[1].in_channels
+        self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Conv3d(self.feature_dim, num_classes, 1, bias=True))
+        self._register_state_dict_hook(lambda mod, sd, prefix, local: _rename(sd, prefix + "body.", prefix + "features."))
+        self.register_load_state_dict_pre_hook(lambda mod, sd, prefix, *a: _rename(sd, prefix + "features.", prefix + "body."))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.avgpool(self.body(x)).flatten(1)
+
+    def forward(self, x):
+        return self.classifier(self.avgpool(self.body(x))).flatten(1)
+
+
+def _rename(sd: dict, old: str, new: str) -> dict:
+    for k in [k for k in sd if k.startswith(old)]:
+        sd[new + k[len(old):]] = sd.pop(k)
+    return sd
 
 
 def _factory(name):
@@ -93,4 +124,5 @@ def _factory(name):
 
 
 for _name in TV_MODELS:
-    register(_factory(_name))
+    register(_factory(_name), head="classifier" if _name == "s3d" else "fc", input="kinetics-rgb",
+             mean=KINETICS_MEAN, std=KINETICS_STD, pretrained="torchvision")

@@ -8,7 +8,10 @@ from pathlib import Path
 
 import yaml
 
-from actline.errors import ActlineError
+from actline.core.errors import ActlineError
+from actline.data.splits import GROUPINGS, SPLITS
+
+NON_TORCH_MODELS = ("features", "auto")  # model names that are recipes rather than registered torch models
 
 
 @dataclass
@@ -29,14 +32,15 @@ class TrainConfig:
     model_kwargs: dict = field(default_factory=dict)
     pretrained: str | None = None  # torchvision weights enum name or local file; MMAction2/PTV checkpoint
     pretrained_format: str | None = None  # "mmaction" or "pytorchvideo" for SlowFast checkpoints
-    window: int = 64
+    window: int | None = None  # frames; None: from the data (16 for 16x16 sensors, 64 for larger frames)
     window_mode: str = "index"
     window_fps: float = 10.0
     background: str = "recording-median"  # or "none": subtract each recording's empty-room image (per-pixel median)
-    split: str = "by-recording"
+    split: str = "by-recording"  # given | by-recording | by-location | kfold | holdout | none
     fold: int = 0
     n_folds: int = 5
-    group_by: str = "recording"
+    group_by: str = "recording"  # or "location" (room; the day for Nagoya)
+    holdout: list = field(default_factory=list)  # split=holdout: recordings, locations or days held out
     epochs: int = 40
     batch_size: int = 16
     optimizer: str = "adamw"
@@ -49,6 +53,7 @@ class TrainConfig:
     loss: str = "ce"  # "ce" or "focal"
     focal_gamma: float = 2.0
     class_weights: str = "balanced"  # "balanced" or "none"
+    class_weight_power: float = 1.0  # inverse frequency to this power: 1 balanced, 0.5 tempered
     sampler: str = "shuffle"  # "shuffle" or "balanced"
     label_smoothing: float = 0.05
     early_stop_metric: str = "macro_f1"
@@ -60,6 +65,8 @@ class TrainConfig:
     amp: bool = True  # mixed precision where a GPU is used
     device: str = "auto"
     num_threads: int = 0  # 0: torch's default
+    estimator: str = "gbm"  # model=features: gbm | forest | logistic
+    explicit: list = field(default_factory=list)  # settings the user gave (file or --set): per-model defaults never override them
 
     def validate(self) -> "TrainConfig":
         checks = [
@@ -67,7 +74,11 @@ class TrainConfig:
             (self.loss in ("ce", "focal"), f"loss must be ce or focal, got {self.loss!r}"),
             (self.class_weights in ("balanced", "none"), "class_weights must be balanced or none"),
             (self.sampler in ("shuffle", "balanced"), "sampler must be shuffle or balanced"),
-            (self.window >= 4, "window must be at least 4 frames"),
+            (self.window is None or self.window >= 4, "window must be at least 4 frames"),
+            (self.split in SPLITS, f"split must be one of {', '.join(SPLITS)}"),
+            (self.split != "holdout" or bool(self.holdout), "split holdout needs the held-out names (--holdout A,B)"),
+            (self.group_by in GROUPINGS, f"group_by must be one of {', '.join(GROUPINGS)}"),
+            (0.0 <= self.class_weight_power <= 2.0, "class_weight_power must be in [0, 2]"),
             (self.background in ("none", "recording-median"), "background must be none or recording-median"),
             (self.epochs >= 1 and self.batch_size >= 1, "epochs and batch_size must be >= 1"),
             (self.lr > 0, "lr must be > 0"),
@@ -97,6 +108,9 @@ def _coerce(value, current):
     if isinstance(current, tuple):
         vals = value if isinstance(value, (list, tuple)) else yaml.safe_load(str(value))
         return tuple(float(v) for v in vals)
+    if isinstance(current, list):
+        vals = value if isinstance(value, (list, tuple)) else str(value).split(",")
+        return [str(v).strip() for v in vals if str(v).strip()]
     if isinstance(current, dict) and isinstance(value, str):
         return yaml.safe_load(value) or {}
     if current is None and isinstance(value, str):
@@ -141,6 +155,8 @@ def load_settings(cfg, path: str | Path | None = None, overrides: list[str] | No
         if not isinstance(data, dict):
             raise ActlineError(path, "a config file must be a mapping of settings")
         apply(cfg, data, str(path))
+        for key in data:
+            _mark(cfg, key)
     for item in overrides or []:
         if "=" not in item:
             raise ActlineError("--set", f"expected key=value, got {item!r}")
@@ -152,4 +168,25 @@ def load_settings(cfg, path: str | Path | None = None, overrides: list[str] | No
             node = node.setdefault(p, {})
         node[parts[-1]] = yaml.safe_load(value) if value.strip() else value
         apply(cfg, nested, "--set")
+        _mark(cfg, parts[0])
+    return cfg
+
+
+def _mark(cfg, key: str) -> None:
+    if hasattr(cfg, "explicit") and key not in cfg.explicit:
+        cfg.explicit.append(key)
+
+
+def resolve_defaults(cfg: TrainConfig, frame_shape: tuple[int, int] | None) -> TrainConfig:
+    """Fill what depends on the data and the model, without overriding anything the user set:
+    the window (16 frames for 16x16 sensors, 64 otherwise) and the model's own recipe (a registry entry's
+    ``default_recipe``, e.g. a gentler learning rate for SlowFast)."""
+    from actline.models.registry import model_info
+
+    if cfg.window is None:
+        cfg.window = 16 if frame_shape is not None and max(frame_shape) <= 16 else 64
+    recipe = {} if cfg.model in NON_TORCH_MODELS else model_info(cfg.model).default_recipe
+    for key, value in recipe.items():
+        if key not in cfg.explicit:
+            setattr(cfg, key, value)
     return cfg

@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from actline.models.temporal import smoothing_loss
+from actline.models.temporal import predict_sequence, smoothing_loss
 
 Seq = tuple[np.ndarray, np.ndarray]  # features [T, D] float32, labels [T] int64 (-1 = no label)
 
@@ -51,14 +51,6 @@ def sequence_loss(model: nn.Module, x, y, mask, smooth_weight: float) -> torch.T
         if smooth_weight and len(stages) > 1:  # the smoothing loss belongs to the multi-stage model
             loss = loss + smooth_weight * smoothing_loss(logits, mask)
     return loss
-
-
-@torch.inference_mode()
-def predict_sequence(model: nn.Module, x: np.ndarray) -> np.ndarray:
-    """Class probabilities ``[T, C]`` for one whole sequence."""
-    model.eval()
-    logits = model(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))[None])
-    return torch.softmax(logits[0], dim=-1).numpy()
 
 
 def step_accuracy(model: nn.Module, seqs: Sequence[Seq]) -> float:

@@ -30,15 +30,17 @@ import numpy as np
 import torch
 import yaml
 
-from actline.atomic import atomic_dir, write_json, write_text
-from actline.checkpoint import FORMAT, save_model_dir
+from actline.core.atomic import atomic_dir, write_json, write_text
+from actline.core.errors import ActlineError
+from actline.core.progress import progress_bar
 from actline.data.clips import Clip, LabelRule, find_clips, label_summary
 from actline.data.video import VideoSpec
-from actline.errors import ActlineError
-from actline.features import Backbone, FeatureCache, build_backbone, save_backbone_dir
+from actline.features.backbone import Backbone, build_backbone, save_backbone_dir
+from actline.features.cache import FeatureCache
+from actline.modeldir.directory import FORMAT, save_model_dir, write_checksums
 from actline.models import create_model
-from actline.progress import progress_bar
-from actline.train.sequence import Seq, fit_sequences, predict_sequence
+from actline.models.temporal import predict_sequence
+from actline.train.sequence import Seq, fit_sequences
 
 PIPELINE = "timeline"
 
@@ -262,13 +264,14 @@ def save_timeline_model(out, cfg: TimelineConfig, backbone: Backbone, stage1, co
         write_json(tmp / "metrics.json", metrics)
         write_json(tmp / "history.json", history)
         write_text(tmp / "train_config.yaml", yaml.safe_dump(dataclasses.asdict(cfg), sort_keys=False))
+        write_checksums(tmp)
 
 
 def recording_sequences(ds, rec_ids: list[str], backbone: Backbone, spec: VideoSpec,
                         cache: FeatureCache | None = None) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Per recording: chunk features [T, D], the label at each chunk's centre frame [T] (-1: none), times [T, 2]."""
     from actline.data.chunks import chunk_starts
-    from actline.features import extract
+    from actline.features.cache import extract
 
     out = {}
     for rid in rec_ids:

@@ -1,0 +1,156 @@
+"""``actline export MODEL --format onnx``: models for ONNX Runtime at the edge, checked before success.
+
+A clip classifier becomes one ``.onnx`` file whose output is class probabilities, with a dynamic
+batch axis, and whose metadata (``actline_config``) holds the classes, window rule and
+preprocessing, so ``Recognizer.load(path, backend="onnx")`` needs nothing else. A timeline model
+becomes a directory: ``backbone.onnx`` (chunk → feature), ``stage1.onnx`` (``[B, T, D]`` → per-step
+probabilities, dynamic batch and time), ``stage2/<family>.onnx`` and ``config.json`` + the registry.
+
+Every file is verified against PyTorch on real-shaped input before it is written (largest absolute
+difference of the probabilities at most ``atol``, 1e-4 by default); a failed check writes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from actline.core.atomic import atomic_dir, atomic_path, write_json
+from actline.core.errors import ActlineError
+from actline.modeldir.directory import ONNX, WEIGHTS, add_file, read_config, verify
+from actline.modeldir.load import load_model_dir
+
+OPSET = 17
+
+
+class _Softmax(nn.Module):
+    def __init__(self, model: nn.Module, dim: int = -1):
+        super().__init__()
+        self.model, self.dim = model, dim
+
+    def forward(self, x):
+        return torch.softmax(self.model(x), dim=self.dim)
+
+
+class _Features(nn.Module):
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model.features(x)
+
+
+def thermal_example(shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
+    """Real-shaped thermal input: a room at 20-24 °C with a warm body of a few pixels, sensor noise."""
+    rng = np.random.default_rng(seed)
+    b, c, t, h, w = shape
+    x = rng.normal(0, 0.15, shape) + rng.uniform(20, 24, (b, 1, 1, 1, 1))
+    yy, xx = np.mgrid[0:h, 0:w]
+    for i in range(b):
+        cy, cx = rng.uniform(0.2, 0.8) * h, rng.uniform(0.2, 0.8) * w
+        body = 8.0 * np.exp(-(((yy - cy) / (0.12 * h)) ** 2 + ((xx - cx) / (0.1 * w)) ** 2))
+        x[i] += body[None, None]
+    return x.astype(np.float32)
+
+
+def _export(module: nn.Module, example: np.ndarray, path: Path, dynamic: dict, meta: dict, atol: float) -> float:
+    """Export ``module`` to ``path`` atomically, after checking ONNX Runtime against PyTorch."""
+    import onnx
+    import onnxruntime as ort
+
+    module = module.eval()
+    x = torch.from_numpy(example)
+    with atomic_path(path, suffix=".onnx") as tmp, warnings.catch_warnings():
+        # the TorchScript exporter is deprecated but needs no onnxscript; its parity is checked below
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(module, (x,), str(tmp), input_names=["input"], output_names=["output"],
+                          dynamic_axes={"input": dynamic, "output": {k: v for k, v in dynamic.items() if k <= 1}},
+                          opset_version=OPSET, dynamo=False)
+        proto = onnx.load(str(tmp))
+        for k, v in meta.items():
+            entry = proto.metadata_props.add()
+            entry.key, entry.value = k, v
+        onnx.checker.check_model(proto)
+        onnx.save(proto, str(tmp))
+        sess = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
+        with torch.no_grad():
+            want = module(x).numpy()
+        got = sess.run(None, {"input": example})[0]
+        diff = float(np.abs(got - want).max())
+        if not diff <= atol:
+            raise ActlineError(path, f"ONNX Runtime disagrees with PyTorch by {diff:.2e} (> {atol:g}); nothing written")
+    return diff
+
+
+def export_classifier(model_dir: Path, out: Path, atol: float = 1e-4, batch: int = 2) -> dict:
+    cfg = read_config(model_dir)
+    if not (model_dir / WEIGHTS).is_file() and (model_dir / ONNX).is_file():  # a tree model is ONNX already
+        verify(model_dir, ONNX)
+        if out.resolve() != (model_dir / ONNX).resolve():
+            shutil.copyfile(model_dir / ONNX, out)
+        return {"path": str(out), "max_abs_diff": 0.0, "input_shape": None, "note": "already ONNX (tree model)"}
+    model, cfg = load_model_dir(model_dir, pipeline="clip-classifier")
+    shape = cfg.get("preprocessing", {}).get("frame_shape")
+    if not shape:
+        raise ActlineError(model_dir, "config.json has no preprocessing.frame_shape; cannot build the example input")
+    t = int(cfg["window"]["length"])
+    example = thermal_example((batch, 1, t, *shape))
+    meta_cfg = {k: cfg[k] for k in ("pipeline", "classes", "window", "preprocessing", "metrics", "arch") if k in cfg}
+    meta_cfg["input"] = "[batch, 1, T, H, W] float32 °C, sentinels filled (actline.data.dataset.fill_invalid)"
+    meta_cfg["output"] = "[batch, K] class probabilities"
+    meta = {"actline_config": json.dumps(meta_cfg), "classes": json.dumps(cfg["classes"])}
+    inside = out.resolve().parent == model_dir.resolve()
+    if inside:  # into the model directory: written and checksummed with it
+        diffs = []
+        add_file(model_dir, out.name, lambda p: diffs.append(_export(_Softmax(model, dim=1), example, p, {0: "batch"},
+                                                                     meta, atol)))
+        diff = diffs[0]
+    else:
+        diff = _export(_Softmax(model, dim=1), example, out, {0: "batch"}, meta, atol)
+    return {"path": str(out), "max_abs_diff": diff, "input_shape": list(example.shape)}
+
+
+def export_timeline(model_dir: Path, out: Path, atol: float = 1e-4) -> dict:
+    from actline.infer.timeline import TimelineModel
+
+    tm = TimelineModel.load(model_dir)
+    cfg = read_config(model_dir)
+    spec = tm.spec
+    if tm.backbone.kind == "rgb":
+        example = np.random.default_rng(0).normal(0, 1, (2, 3, spec.chunk, spec.size, spec.size)).astype(np.float32)
+    else:
+        example = thermal_example((2, 1, spec.chunk, *(tm.backbone.frame_shape or (16, 16))))
+    report = {}
+    with atomic_dir(out, overwrite=True) as tmp:
+        report["backbone"] = _export(_Features(tm.backbone.model), example, tmp / "backbone.onnx", {0: "batch"},
+                                     {"actline_role": "backbone"}, atol)
+        feats = np.random.default_rng(1).normal(0, 1, (2, 40, tm.backbone.dim)).astype(np.float32)
+        report["stage1"] = _export(_Softmax(tm.stage1), feats, tmp / "stage1.onnx", {0: "batch", 1: "time"},
+                                   {"actline_role": "stage1"}, atol)
+        for fam, m in tm.stage2.items():
+            report[f"stage2/{fam}"] = _export(_Softmax(m), feats, tmp / "stage2" / f"{fam}.onnx",
+                                              {0: "batch", 1: "time"}, {"actline_role": f"stage2/{fam}"}, atol)
+        shutil.copy(model_dir / "stage2" / "stage2_registry.json", tmp / "stage2_registry.json")
+        write_json(tmp / "config.json", {**cfg, "onnx": {"opset": OPSET, "max_abs_diff": report,
+                                                         "background": tm.backbone.background,
+                                                         "backbone_input": "rgb: Kinetics-normalised [B, 3, T, H, W]"
+                                                         if tm.backbone.kind == "rgb" else "[B, 1, T, H, W] °C"}})
+    return {"path": str(out), "max_abs_diff": max(report.values()), "files": sorted(report)}
+
+
+def export_model(model_dir: str | Path, out: str | Path | None = None, atol: float = 1e-4) -> dict:
+    model_dir = Path(model_dir)
+    cfg = read_config(model_dir)
+    pipeline = cfg.get("pipeline")
+    if pipeline == "clip-classifier":
+        return export_classifier(model_dir, Path(out) if out else model_dir / "model.onnx", atol)
+    if pipeline == "timeline":
+        return export_timeline(model_dir, Path(out) if out else model_dir / "onnx", atol)
+    raise ActlineError(model_dir, f"cannot export a {pipeline!r} model (clip-classifier or timeline)")

@@ -1,0 +1,3 @@
+from actline.cli import main
+
+main()

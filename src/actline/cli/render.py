@@ -1,0 +1,103 @@
+"""Everything the command line prints: one console for results, one for messages, and the tables."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from rich.console import Console
+from rich.table import Table
+
+
+def _console(stderr: bool) -> Console:
+    """A console that keeps tables whole in logs and pipes: rich wraps at 80 columns when the stream is
+    not a terminal, so use ``COLUMNS`` or a wide default there. (The stream itself is looked up at each
+    write, so redirections made later are followed.)"""
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() else int(os.environ.get("COLUMNS", "160"))
+    return Console(stderr=stderr, width=width)
+
+
+out = _console(False)
+err = _console(True)
+
+
+def print_json(obj) -> None:
+    """JSON on stdout, for pipes and scripts (``--json``)."""
+    print(json.dumps(obj, indent=1, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
+
+
+def progress_for(quiet: bool):
+    """Logging through rich on stderr, and a progress bar unless ``quiet``: the one channel every command uses."""
+    from actline.core.progress import RichProgress, setup_logging
+
+    setup_logging(quiet, err)
+    return RichProgress(not quiet, err)
+
+
+def print_summary(s: dict) -> None:
+    out.print(f"[bold]{s['name']}[/] ({s['format']}): {s['n_recordings']} recordings, {s['total_frames']} frames, "
+              f"{s['total_duration_s'] / 60:.1f} min, {s['n_samples']} labelled windows")
+    t = Table(title="recordings", show_lines=False)
+    for col in ("id", "group", "frames", "duration s", "fps (median)", "interval ms min-max", "gaps>1s",
+                "frames w/ invalid px", "max °C", "samples"):
+        t.add_column(col, justify="right" if col not in ("id", "group") else "left")
+    for r in s["recordings"]:
+        t.add_row(r["id"], r["group"], str(r["frames"]), f"{r['duration_s']:.1f}", str(r["fps_median"]),
+                  f"{r['interval_ms_min']}-{r['interval_ms_max']}", str(r["gaps_over_1s"]),
+                  f"{100 * r['frames_with_invalid_pixels']:.1f}%", f"{r['max_c']:.1f}", str(r["samples"]))
+    out.print(t)
+    t = Table(title=f"classes (imbalance max/min {s['imbalance_ratio']}, majority {100 * (s['majority_share'] or 0):.1f}%)")
+    t.add_column("class")
+    t.add_column("all", justify="right")
+    split_cols = []
+    for name, sp in s["splits"].items():
+        if "error" in sp:
+            continue
+        t.add_column(f"{name} train", justify="right")
+        t.add_column(f"{name} eval", justify="right")
+        split_cols.append(sp)
+    for cls in s["classes"]:
+        row = [cls, str(s["class_counts"][cls])]
+        for sp in split_cols:
+            row += [str(sp["train_counts"][cls]), str(sp["eval_counts"][cls])]
+        t.add_row(*row)
+    out.print(t)
+    for name, sp in s["splits"].items():
+        if "error" in sp:
+            out.print(f"split {name}: not available ({sp['error']})")
+        elif sp["warning"]:
+            out.print(f"[bold red]{sp['warning']}[/]")
+        else:
+            out.print(f"split {name}: {sp['n_train']} train / {sp['n_eval']} eval windows, no overlap")
+    for w in s["warnings"]:
+        out.print(f"[yellow]warning:[/] {w}")
+
+
+
+def print_metrics(m: dict, as_json: bool = False) -> None:
+    """The model's figures with intervals, beside every baseline on the same split."""
+    if as_json:
+        return print_json(m)
+    if m.get("held_out", True) is None:
+        out.print(f"[bold]{m.get('note')}[/]")
+        return
+    if m["split"].get("warning"):
+        out.print(f"[bold red]{m['split']['warning']}[/]")
+    t = Table(title=f"split {m['split']['name']}: {m['n']} evaluation windows "
+                    f"({m['split']['n_train']} training windows)")
+    for col in ("", "top-1 %", "top-5 %", "mean class acc %", "macro-F1 %"):
+        t.add_column(col, justify="right" if col else "left")
+    keys = ("top1", "top5", "mean_class_accuracy", "macro_f1")
+    ci = m.get("ci95", {})
+    t.add_row(f"[bold]{m.get('model', 'model')}[/]" + (f" x{m['seeds']}" if m.get("seeds", 1) > 1 else ""),
+              *[f"{m[k]:.1f} [{ci[k][0]:.0f}-{ci[k][1]:.0f}]" if k in ci else f"{m[k]:.1f}" for k in keys])
+    for name, b in m["baselines"].items():
+        label = name + (f" ({b['model']})" if "model" in b else "")
+        t.add_row(label, *[f"{b[k]:.1f}" for k in keys])
+    out.print(t)
+    out.print("[dim]brackets: bootstrap (BCa) 95% interval over evaluation windows[/]")
+    if "majority_class_recall" in m:
+        out.print(f"majority class ({m['majority_class']}) recall: {m['majority_class_recall']:.1f}%")
+

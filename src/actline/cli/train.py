@@ -1,0 +1,220 @@
+"""Commands for clip classifiers: train, evaluate, predict, models, demo."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from actline.cli.app import app
+from actline.cli.render import (
+    err,
+    out,
+    print_json,
+    print_metrics,
+    print_summary,
+    progress_for,
+)
+from actline.core.errors import ActlineError
+
+
+@app.command()
+def train(
+    data: Optional[Path] = typer.Option(None, "--data", help="Data set directory."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Run directory to write (metrics.json, model/, plots)."),
+    resume: Optional[Path] = typer.Option(None, help="Continue an interrupted run from its last epoch checkpoint "
+                                          "(its config and data are reused)."),
+    overwrite: bool = typer.Option(False, help="Replace a run that already exists at --out."),
+    split: Optional[str] = typer.Option(None, help="given | by-recording | by-location | kfold | none "
+                                        "(default: by-recording)."),
+    holdout: Optional[str] = typer.Option(None, help="Hold out these recordings, locations or days (comma-separated) "
+                                          "instead of a random fold."),
+    final: bool = typer.Option(False, "--final", help="Train on every sample (--split none): the model to deploy."),
+    model: Optional[str] = typer.Option(None, help="Model name (see `actline models`), features, or auto."),
+    config: Optional[Path] = typer.Option(None, help="YAML config file."),
+    seeds: Optional[int] = typer.Option(None, help="Train K models and evaluate their averaged predictions."),
+    epochs: Optional[int] = typer.Option(None, help="Epochs (overrides the config)."),
+    pretrained: Optional[str] = typer.Option(None, "--weights", help="Pretrained weights: a torchvision enum name, "
+                                             "or a local file (torchvision .pth, MMAction2/PyTorchVideo SlowFast)."),
+    set_: list[str] = typer.Option([], "--set", help="Override any setting: --set lr=1e-3 --set augment.hflip=0"),
+    quiet: bool = typer.Option(False, help="No progress bar."),
+    as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
+    devices: int = typer.Option(1, help="Processes on this machine (DistributedDataParallel; gloo on CPUs, NCCL on "
+                                "GPUs)."),
+    num_nodes: int = typer.Option(1, help="Machines taking part; more than one is launched by torchrun (see README)."),
+):
+    """Train a clip classifier, evaluate it on the split's held-out part beside baselines, save the run.
+
+    A checkpoint is saved after every epoch; `--resume RUN` continues an interrupted run to the
+    same result an uninterrupted one gives.
+    """
+    from actline.runs.launch import launch, resume_settings
+    from actline.train.config import load_config
+
+    if resume is not None:
+        data_saved, config_saved = resume_settings(resume)
+        data, config, out_dir = data or data_saved, config or config_saved, out_dir or resume
+    if data is None or out_dir is None:
+        raise ActlineError("train", "--data and --out are required (or --resume RUN)")
+    overrides = [*set_, *(["split=holdout", f"holdout={holdout}"] if holdout else []), *(["split=none"] if final else [])]
+    for key, value in (("split", split), ("model", model), ("seeds", seeds), ("epochs", epochs),
+                       ("pretrained", pretrained)):
+        if value is not None:
+            overrides.append(f"{key}={value}")
+    cfg = load_config(config, overrides)
+    with progress_for(quiet) as progress:
+        metrics = launch(data, out_dir, cfg, devices, num_nodes, resume is not None, overwrite, progress)
+    if metrics is None:  # another rank wrote and reports the run
+        return
+    print_metrics(metrics, as_json)
+    if not as_json:
+        out.print(f"wrote {out_dir / 'metrics.json'} and {out_dir / 'model'}")
+
+
+@app.command()
+def evaluate(
+    model_dir: Path = typer.Argument(..., help="Model directory (RUN/model)."),
+    data: Path = typer.Option(..., "--data", help="Data set directory."),
+    split: Optional[str] = typer.Option(None, help="Split (default: every sample of data the model never saw, or "
+                                        "the held-out part of its own training data)."),
+    out_json: Optional[Path] = typer.Option(None, "--out", help="Write metrics JSON here."),
+    as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
+):
+    """Evaluate a saved model on a data set beside the baselines fitted on its own training data."""
+    from actline.core.atomic import write_json
+    from actline.runs.evaluate import evaluate_model_dir
+
+    metrics = evaluate_model_dir(model_dir, data, split)
+    print_metrics(metrics, as_json)
+    if out_json:
+        write_json(out_json, metrics)
+        err.print(f"wrote {out_json}")
+
+
+@app.command()
+def predict(
+    model_dir: Path = typer.Argument(..., help="Model directory (RUN/model)."),
+    recording: Path = typer.Argument(..., help="A recording file (frames/<sensor_id>.h5)."),
+    stride: Optional[int] = typer.Option(None, help="Sliding windows every STRIDE frames (default: the "
+                                         "annotated keyframes if the data set has them, else half a window)."),
+    top_k: int = typer.Option(3, help="How many classes to list per window."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON lines instead of a table."),
+    device: str = typer.Option("cpu", help="cpu or cuda."),
+):
+    """Predict actions for the keyframes or sliding windows of one recording."""
+    from actline.data.thermal_h5 import read_recording_h5
+    from actline.infer import Recognizer
+
+    rec_obj = Recognizer.load(model_dir, device=device)
+    rec = read_recording_h5(recording)
+    centres, truth = None, {}
+    if stride is None:
+        centres, truth = _keyframes_for(recording, rec)
+    preds = rec_obj.predict_recording(rec, centres=centres, stride=stride, k=top_k)
+    if as_json:
+        for idx, t, p in preds:
+            print(json.dumps({"frame_idx": idx, "time_s": round(t, 3), **p.to_dict(),
+                              **({"true": truth[idx]} if idx in truth else {})}))
+        return
+    t = Table(title=f"{recording.name}: {len(preds)} windows ({'keyframes' if centres else 'sliding'})")
+    for col in ("frame", "time s", "prediction", "conf", "top-k") + (("true",) if truth else ()):
+        t.add_column(col)
+    t0 = float(rec.timestamps[0])
+    for idx, ts, p in preds:
+        row = [str(idx), f"{ts - t0:.1f}", p.label, f"{p.confidence:.2f}",
+               ", ".join(f"{c} {v:.2f}" for c, v in p.topk[1:])]
+        if truth:
+            row.append(truth.get(idx, ""))
+        t.add_row(*row)
+    out.print(t)
+
+
+def _keyframes_for(recording: Path, rec):
+    """Annotated keyframes of this recording when it sits in a ThermalDataGen directory."""
+    root = recording.resolve().parent.parent
+    if not (root / "annotations" / "class_mapping.json").is_file():
+        return None, {}
+    from actline.data.thermal_h5 import read_thermal_dataset
+
+    try:
+        ds = read_thermal_dataset(root)
+    except ActlineError:
+        return None, {}
+    samples = sorted((s for s in ds.samples if s.recording_id == rec.id), key=lambda s: s.frame_idx)
+    if not samples:
+        return None, {}
+    return [s.frame_idx for s in samples], {s.frame_idx: ds.classes[s.label] for s in samples}
+
+
+@app.command("models")
+def models_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON.")):
+    """List the models `actline train --model` takes: registered torch models, features, auto."""
+    from actline.models.registry import list_models, model_info
+    from actline.train.config import NON_TORCH_MODELS
+
+    rows = [{"name": n, "kind": model_info(n).kind, "input": model_info(n).input} for n in list_models()]
+    rows += [{"name": n, "kind": "recipe", "input": "thermal"} for n in NON_TORCH_MODELS]
+    if as_json:
+        return print_json(rows)
+    t = Table(title="models")
+    for col in ("name", "kind", "input"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(r["name"], r["kind"], r["input"])
+    out.print(t)
+
+
+@app.command()
+def demo(
+    out_dir: Path = typer.Option(Path("runs/demo"), "--out", help="Where the demo writes its data and results."),
+    seed: int = typer.Option(0, help="Random seed."),
+    epochs: int = typer.Option(40, help="Training epochs."),
+    recordings: int = typer.Option(8, help="Synthetic recordings to generate."),
+    duration: float = typer.Option(150.0, help="Seconds per synthetic recording."),
+):
+    """The main job on the embedded default: synthetic thermal data -> train -> evaluate -> predict."""
+    from actline.data import load_dataset
+    from actline.data.inspect import render_montage, summarize
+    from actline.data.synth_thermal import SynthConfig, generate_thermal_dataset
+    from actline.infer import Recognizer
+    from actline.runs.classifier import train_run
+    from actline.runs.rundir import read_split
+    from actline.train.config import load_config
+
+    data_dir = out_dir / "data"
+    with out.status("generating synthetic thermal data set"):
+        generate_thermal_dataset(data_dir, SynthConfig(n_recordings=recordings, duration_s=duration, seed=seed),
+                                 overwrite=True)
+    out.print(f"wrote synthetic data set to {data_dir}")
+    ds = load_dataset(data_dir)
+    print_summary(summarize(ds))
+    render_montage(ds, out_dir / "montage.png")
+    out.rule("training on whole recordings, evaluating on recordings the model has never seen")
+    cfg = load_config(None, [f"epochs={epochs}", f"seed={seed}"])
+    with progress_for(False) as progress:
+        metrics = train_run(ds, out_dir / "run", cfg, progress=progress, overwrite=True)
+    print_metrics(metrics)
+    held_out = sorted(set(read_split(out_dir / "run")["eval"]["recordings"]) - set(metrics["split"]["shared_recordings"]))
+    rec = ds.recordings[held_out[0]]
+    recog = Recognizer.load(out_dir / "run" / "model")
+    samples = sorted((s for s in ds.samples if s.recording_id == rec.id), key=lambda s: s.frame_idx)
+    preds = recog.predict_recording(rec, centres=[s.frame_idx for s in samples])
+    t = Table(title=f"predictions on held-out recording {rec.id} ({len(preds)} keyframes)")
+    for col in ("time s", "true", "predicted", "confidence"):
+        t.add_column(col)
+    hits = 0
+    for s, (_, ts, p) in zip(samples, preds):
+        ok = p.label == ds.classes[s.label]
+        hits += ok
+        t.add_row(f"{ts - rec.timestamps[0]:.1f}", ds.classes[s.label], ("" if ok else "[red]") + p.label,
+                  f"{p.confidence:.2f}")
+    out.print(t)
+    out.print(f"{hits}/{len(preds)} keyframes right on this recording")
+    from actline.apps.report import build_report
+
+    report_path = build_report(out_dir / "run", out_dir / "report.html")
+    out.print(f"wrote {out_dir / 'montage.png'}, {out_dir / 'run' / 'metrics.json'}, {out_dir / 'run' / 'model'}")
+    out.print(f"[bold]report: {report_path.resolve()}[/] (open it in a browser; it needs no server)")

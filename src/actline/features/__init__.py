@@ -1,0 +1,1 @@
+"""Frozen backbone features per chunk (``backbone``) and their on-disk cache (``cache``)."""

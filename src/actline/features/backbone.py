@@ -1,0 +1,112 @@
+"""Frozen feature extractors (backbones): one vector per chunk ``[B, C, T, H, W]``.
+
+- a torchvision video model (``r3d_18`` by default, 512-D after global pooling) with weights from
+  its enum (``KINETICS400_V1``: torchvision downloads it into ``$TORCH_HOME`` when online), from a
+  local file (``--weights PATH``), or random (``none``, for tests and synthetic data);
+- the encoder of a trained actline thermal model (``--backbone path/to/run/model``);
+- any registered model that has a ``features`` method (random weights, seeded).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from actline.core.errors import ActlineError
+from actline.core.hashing import state_digest
+from actline.models.registry import KINETICS_MEAN, KINETICS_STD, model_info
+
+
+@dataclass
+class Backbone:
+    model: nn.Module
+    dim: int
+    kind: str  # "rgb" (uint8 video) or "thermal" (°C frames)
+    digest: str
+    window: int | None = None  # for thermal encoders: the window length they were trained on
+    background: str = "none"
+    frame_shape: tuple[int, int] | None = None  # for thermal encoders: the sensor's H, W
+    mean: tuple[float, ...] | None = None  # rgb: per-channel input normalisation (saved in config.json)
+    std: tuple[float, ...] | None = None
+
+    @property
+    def name(self) -> str:
+        return self.model.arch["name"]
+
+    @torch.inference_mode()
+    def __call__(self, chunks: np.ndarray) -> np.ndarray:
+        """[N, T, H, W, 3] uint8 (rgb) or [N, T, H, W] °C (thermal) -> [N, D] float32."""
+        if self.kind == "rgb":
+            x = torch.from_numpy(np.ascontiguousarray(chunks)).float().div_(255.0)
+            x = ((x - torch.tensor(self.mean)) / torch.tensor(self.std)).permute(0, 4, 1, 2, 3)  # [N, C, T, H, W]
+        else:
+            x = torch.from_numpy(np.ascontiguousarray(chunks, dtype=np.float32)).unsqueeze(1)
+        return self.model.features(x.contiguous()).float().numpy()
+
+    def config(self) -> dict:
+        return {"dim": self.dim, "kind": self.kind, "digest": self.digest, "window": self.window,
+                "background": self.background, "frame_shape": self.frame_shape,
+                "mean": list(self.mean) if self.mean else None, "std": list(self.std) if self.std else None}
+
+
+def build_backbone(name: str = "r3d_18", weights: str | None = "KINETICS400_V1", seed: int = 0) -> Backbone:
+    """A frozen feature extractor by name (see the module doc)."""
+    from actline.modeldir.directory import read_config
+    from actline.modeldir.load import load_model_dir
+    from actline.models import create_model
+
+    path = Path(name)
+    if path.is_dir():  # a trained actline model: its encoder
+        cfg = read_config(path)
+        model, _ = load_model_dir(path)
+        win = cfg.get("window", {})
+        shape = cfg.get("preprocessing", {}).get("frame_shape")
+        return Backbone(model, int(model.feature_dim), "thermal" if model.arch.get("in_chans", 1) == 1 else "rgb",
+                        state_digest(model.state_dict()), win.get("length"), win.get("background") or "none",
+                        tuple(shape) if shape else None)
+    torch.manual_seed(seed)  # random weights (tests, synthetic data) must be the same at every call
+    info = model_info(name)
+    if info.pretrained == "torchvision":
+        try:
+            model = create_model(name, num_classes=1, in_chans=3, weights=weights)
+        except (OSError, RuntimeError) as exc:  # e.g. no network for the enum's download
+            raise ActlineError(None, f"{name}: cannot get weights {weights!r} ({type(exc).__name__}: {exc}); "
+                               "when offline pass --weights PATH to a local .pth file or --weights none") from None
+        dim = int(model.feature_dim)
+    else:
+        if weights not in (None, "", "none"):
+            raise ActlineError(None, f"{name}: only torchvision video models take --weights; "
+                               "use --backbone path/to/model for a trained actline model")
+        model = create_model(name, num_classes=1, in_chans=3)
+        if not hasattr(model, "feature_dim"):
+            raise ActlineError(None, f"{name} has no feature extractor")
+        dim = int(model.feature_dim)
+    model.eval()
+    mean, std = (info.mean, info.std) if info.mean else (KINETICS_MEAN, KINETICS_STD)
+    return Backbone(model, dim, "rgb", state_digest(model.state_dict()), mean=mean, std=std)
+
+
+def load_backbone_dir(path: Path) -> Backbone:
+    """The backbone saved inside a timeline model directory."""
+    from actline.modeldir.load import load_model_dir
+
+    model, cfg = load_model_dir(path)
+    fb = cfg.get("feature_backbone", {})
+    shape = fb.get("frame_shape")
+    rgb = fb["kind"] == "rgb"  # directories written before the constants were saved used Kinetics'
+    return Backbone(model, int(fb["dim"]), fb["kind"], fb["digest"], fb.get("window"), fb.get("background", "none"),
+                    tuple(shape) if shape else None, tuple(fb.get("mean") or KINETICS_MEAN) if rgb else None,
+                    tuple(fb.get("std") or KINETICS_STD) if rgb else None)
+
+
+def save_backbone_dir(path: Path, bb: Backbone) -> None:
+    from actline.modeldir.directory import save_model_dir
+
+    save_model_dir(path, bb.model, {"pipeline": "feature-backbone", "arch": bb.model.arch,
+                                    "feature_backbone": bb.config()})
+
+

@@ -1,0 +1,50 @@
+"""``actline.load(path)``: whatever model lives at ``path``, ready to run, torch or ONNX Runtime.
+
+- a clip classifier's model directory, or a tree model's -> :class:`~actline.infer.recognizer.Recognizer`;
+- an exported ``.onnx`` clip classifier -> a Recognizer on ONNX Runtime (no torch import);
+- a timeline model directory, or its ONNX export (``MODEL/onnx``) -> a timeline pipeline.
+
+The one place that decides what kind of model a path holds: the command line, the service, export
+and the report all call it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from actline.core.errors import ActlineError
+
+CLASSIFIER, TIMELINE = "clip-classifier", "timeline"
+
+
+def model_kind(path: str | Path) -> str:
+    """``"clip-classifier"`` or ``"timeline"``, from the file or the directory's ``config.json``."""
+    path = Path(path)
+    if path.suffix == ".onnx":
+        return CLASSIFIER
+    cfg_path = path / "config.json"
+    if not cfg_path.is_file():
+        raise ActlineError(path, "not a model (no config.json, and not an .onnx file)")
+    try:
+        pipeline = json.loads(cfg_path.read_text(encoding="utf-8")).get("pipeline")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError) as exc:
+        raise ActlineError(cfg_path, f"unreadable ({type(exc).__name__})") from None
+    if pipeline not in (CLASSIFIER, TIMELINE):
+        raise ActlineError(path, f"a {pipeline!r} model cannot be run on its own (clip-classifier or timeline)")
+    return pipeline
+
+
+def load(path: str | Path, device: str = "cpu", backend: str | None = None, threads: int = 0):
+    """A Recognizer (clip classifiers) or a timeline pipeline (timeline models), by what ``path`` holds."""
+    if model_kind(path) == CLASSIFIER:
+        from actline.infer.recognizer import Recognizer
+
+        return Recognizer.load(path, device=device, backend=backend, threads=threads)
+    from actline.infer.onnx_timeline import OnnxTimeline
+
+    if OnnxTimeline.is_export(Path(path)):
+        return OnnxTimeline(path, threads)
+    from actline.infer.timeline import TimelineModel
+
+    return TimelineModel.load(path)

@@ -1,0 +1,111 @@
+"""Build what a model directory holds, verified, without unpickling and without trusting its config.
+
+- :func:`load_model_dir`: a torch model (``model.safetensors``). The architecture is first built
+  on PyTorch's meta device and its shapes compared with the weights file, so a config cannot ask
+  for an unbounded model and no memory is allocated before the check.
+- :func:`load_classifier`: any clip classifier as a :class:`~actline.models.classifier.WindowClassifier`:
+  a torch model directory, a tree model directory (``model.onnx``), or an exported ``.onnx`` file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from actline.core.errors import ActlineError
+from actline.modeldir.directory import CONFIG, ONNX, WEIGHTS, read_config, verify
+
+CLIP_CLASSIFIER = "clip-classifier"
+
+
+def load_model_dir(path: str | Path, pipeline: str | None = None, device: str = "cpu"):
+    """(torch model in eval mode, config). ``pipeline`` refuses a directory made by another pipeline."""
+    import torch
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from actline.models import create_model
+
+    path = Path(path)
+    cfg = read_config(path)
+    _check_pipeline(path, cfg, pipeline)
+    weights = verify(path, WEIGHTS)
+    try:
+        state = load_file(str(weights), device="cpu")
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ActlineError(weights, f"cannot read safetensors weights: {exc}") from None
+    name, arch = _arch(path, cfg)
+    try:
+        with torch.device("meta"):
+            skeleton = create_model(name, **arch)
+    except ActlineError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any config the factory cannot build is a bad model directory
+        raise ActlineError(path / CONFIG, f"cannot build {name!r} from its arguments ({type(exc).__name__}: {exc})") from None
+    want = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
+    got = {k: tuple(v.shape) for k, v in state.items()}
+    if want != got:
+        diff = sorted(set(want) ^ set(got)) or [k for k in want if want[k] != got[k]]
+        raise ActlineError(weights, f"weights do not fit {name}: {len(diff)} tensor(s) differ, e.g. {diff[0]}")
+    model = create_model(name, **arch)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise ActlineError(weights, f"weights do not fit {name}: {str(exc).splitlines()[0]}") from None
+    return model.to(device).eval(), cfg
+
+
+def load_classifier(path: str | Path, device: str = "cpu", backend: str | None = None, threads: int = 0):
+    """(WindowClassifier, config) for a model directory or an exported ``.onnx`` file.
+
+    ``backend``: ``"torch"`` or ``"onnx"``; by default a ``.onnx`` path (or a directory holding only
+    ``model.onnx``, as a tree model does) runs on ONNX Runtime and anything else on PyTorch.
+    """
+    from actline.models.classifier import OnnxClassifier, TorchClassifier
+
+    path = Path(path)
+    if path.suffix == ".onnx":
+        return _onnx_file(path, threads)
+    cfg = read_config(path)
+    _check_pipeline(path, cfg, CLIP_CLASSIFIER)
+    backend = backend or ("torch" if (path / WEIGHTS).is_file() else "onnx")
+    if backend == "onnx":
+        if not (path / ONNX).is_file():
+            raise ActlineError(path, f"no {ONNX} (make one with `actline export {path}`)")
+        return OnnxClassifier(verify(path, ONNX), threads), cfg
+    if backend != "torch":
+        raise ActlineError(path, f"unknown backend {backend!r} (torch or onnx)")
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ActlineError(path, f"device {device!r} requested but no GPU is available")
+    model, cfg = load_model_dir(path, CLIP_CLASSIFIER, device)
+    return TorchClassifier(model, device), cfg
+
+
+def _onnx_file(path: Path, threads: int):
+    """An ``.onnx`` file: verified against its directory's ``checksums.json`` when it sits in one."""
+    from actline.models.classifier import OnnxClassifier
+
+    if not path.is_file():
+        raise ActlineError(path, "ONNX model not found (make one with `actline export MODEL --format onnx`)")
+    if (path.parent / "checksums.json").is_file():
+        verify(path.parent, path.name)
+    clf = OnnxClassifier(path, threads)
+    _check_pipeline(path, clf.config, CLIP_CLASSIFIER)
+    return clf, clf.config
+
+
+def _check_pipeline(path: Path, cfg: dict, pipeline: str | None) -> None:
+    if pipeline and cfg.get("pipeline") != pipeline:
+        raise ActlineError(path, f"this is a {cfg.get('pipeline')!r} model, not a {pipeline!r} model")
+
+
+def _arch(path: Path, cfg: dict) -> tuple[str, dict]:
+    arch = cfg.get("arch")
+    if not isinstance(arch, dict) or not isinstance(arch.get("name"), str):
+        raise ActlineError(path / CONFIG, "'arch' must be an object with the model's 'name'")
+    arch = dict(arch)
+    name = arch.pop("name")
+    arch.pop("weights", None)  # pretrained weights are already in the state dict
+    return name, arch

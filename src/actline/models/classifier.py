@@ -1,0 +1,106 @@
+"""One contract for every clip classifier, whatever computes it: windows in, probabilities and features out.
+
+A :class:`WindowClassifier` takes windows ``[N, T, H, W]`` float32 °C that are already cut by
+the model's window rule, with sentinels filled and the background removed as its model
+directory says, and returns ``probs`` ``[N, K]`` and ``features`` ``[N, D]`` (the embedding
+before the classifier; for a model without a neural embedding, its window statistics).
+Evaluation, the recognizer, streaming, the service and export all talk to this contract only.
+
+- :class:`TorchClassifier`: any registered torch model (``create_model``), CPU or GPU;
+- :class:`OnnxClassifier`: ONNX Runtime over either an exported model (windows in) or a tree
+  model on window statistics (``--model features``: statistics computed here, trees in ONNX).
+  It imports neither torch nor scikit-learn.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from actline.core.errors import ActlineError
+
+WINDOW_STATS_INPUT = "window-statistics/1"  # the ONNX input is window_stats(window), not the window
+
+
+class WindowClassifier(Protocol):
+    num_classes: int
+    feature_dim: int
+
+    def probs(self, windows: np.ndarray) -> np.ndarray: ...
+
+    def features(self, windows: np.ndarray) -> np.ndarray: ...
+
+
+class TorchClassifier:
+    def __init__(self, model, device: str = "cpu", batch_size: int = 32):
+        import torch
+
+        self.model, self.device, self.batch_size = model.eval(), torch.device(device), batch_size
+        self.num_classes = int(model.arch["num_classes"]) if hasattr(model, "arch") else None
+        self.feature_dim = int(getattr(model, "feature_dim", 0))
+
+    def _run(self, windows: np.ndarray, fn) -> np.ndarray:
+        import torch
+
+        out = []
+        with torch.inference_mode():
+            for i in range(0, len(windows), self.batch_size):
+                xb = torch.from_numpy(np.ascontiguousarray(windows[i:i + self.batch_size], dtype=np.float32))
+                out.append(fn(xb[:, None].to(self.device)).float().cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, self.num_classes or 0), np.float32)
+
+    def probs(self, windows: np.ndarray) -> np.ndarray:
+        import torch
+
+        return self._run(windows, lambda x: torch.softmax(self.model(x), dim=1))
+
+    def features(self, windows: np.ndarray) -> np.ndarray:
+        return self._run(windows, self.model.features)
+
+
+class OnnxClassifier:
+    """ONNX Runtime session whose output is class probabilities; the config rides in its metadata."""
+
+    def __init__(self, model: str | Path | bytes, threads: int = 0):
+        path = model if isinstance(model, bytes) else Path(model)
+        where = "ONNX model" if isinstance(model, bytes) else path
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise ActlineError(where, "ONNX models need onnxruntime (pip install 'actline[runtime]')") from None
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = threads
+        try:
+            self.session = ort.InferenceSession(path if isinstance(path, bytes) else str(path), opts,
+                                                providers=["CPUExecutionProvider"])
+        except Exception as exc:  # noqa: BLE001 - any unreadable model is the user's input error
+            raise ActlineError(where, f"cannot load ONNX model ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+        meta = self.session.get_modelmeta().custom_metadata_map
+        if "actline_config" not in meta:
+            raise ActlineError(where, "not an actline model (no actline_config in the ONNX metadata)")
+        self.config = json.loads(meta["actline_config"])
+        self.input = self.session.get_inputs()[0].name
+        self.on_stats = self.config.get("input") == WINDOW_STATS_INPUT
+        self.num_classes = len(self.config.get("classes", []))
+        if self.on_stats:
+            from actline.models.window_stats import N_STATS
+
+            self.feature_dim = N_STATS
+        else:
+            self.feature_dim = int(self.config.get("feature_dim") or 0)
+
+    def probs(self, windows: np.ndarray) -> np.ndarray:
+        x = self.features(windows) if self.on_stats else np.ascontiguousarray(windows, dtype=np.float32)[:, None]
+        return self.session.run(None, {self.input: x})[0]
+
+    def features(self, windows: np.ndarray) -> np.ndarray:
+        if not self.on_stats:
+            raise ActlineError("onnx", "this export holds probabilities only (export the backbone for features)")
+        from actline.models.window_stats import window_stats
+
+        return np.stack([window_stats(w) for w in windows]).astype(np.float32) if len(windows) else \
+            np.zeros((0, self.feature_dim), np.float32)

@@ -1,0 +1,84 @@
+"""Streaming: hysteresis, alerts, gaps and failure collection, with a model whose answer the test controls."""
+
+import json
+
+import numpy as np
+import pytest
+
+from actline.apps.stream import FailureCollector, StreamConfig, StreamingRecognizer
+from actline.core.errors import ActlineError
+from actline.data.dataset import WindowSpec
+from actline.data.thermal_h5 import read_thermal_dataset
+
+CLASSES = ["idle", "walk", "lying down-lying with risk"]
+LEVEL = {20.0: 0, 25.0: 1, 30.0: 2}  # the frame temperature says which class the fake model sees
+
+
+class FakeRecognizer:
+    classes = CLASSES
+    spec = WindowSpec(length=8, mode="index", fps=10.0)
+    background = "none"
+
+    def __init__(self):
+        self.windows = []
+
+    def probs(self, wins):
+        self.windows.append(wins[0].copy())
+        out = []
+        for w in wins:
+            k = LEVEL.get(float(np.median(w)))
+            out.append(np.full(3, 1 / 3) if k is None else np.where(np.arange(3) == k, 0.9, 0.05))
+        return np.array(out)
+
+
+def _feed(sr, levels, t0=0.0, fps=10.0):
+    events = []
+    for i, v in enumerate(levels):
+        events += sr.push(np.full((4, 4), v, np.float32), t0 + i / fps)
+    return events
+
+
+def test_hysteresis_ignores_a_single_odd_window_and_follows_a_real_change():
+    sr = StreamingRecognizer(FakeRecognizer(), StreamConfig(every_frames=2, ema=0.4, alerts={}))
+    levels = [20.0] * 40 + [25.0] * 2 + [20.0] * 20 + [25.0] * 40
+    ev = _feed(sr, levels)
+    states = [(e.label, round(e.t, 1)) for e in ev if e.kind == "state"]
+    assert [s for s, _ in states] == ["idle", "walk"]
+    assert 6.2 < states[1][1] < 7.5  # the real change at 6.2 s is followed within about a window
+    assert all(0 <= e.confidence <= 1 for e in ev)
+
+
+def test_alert_once_after_the_class_is_held_long_enough():
+    sr = StreamingRecognizer(FakeRecognizer(), StreamConfig(every_frames=1, alerts={"lying down-lying with risk": 10.0}))
+    ev = _feed(sr, [20.0] * 30 + [30.0] * 200)
+    alerts = [e for e in ev if e.kind == "alert"]
+    lying = next(e for e in ev if e.kind == "state" and e.label == CLASSES[2])
+    assert len(alerts) == 1 and alerts[0].label == CLASSES[2]
+    assert alerts[0].t - lying.t == pytest.approx(10.0, abs=0.11) and alerts[0].detail["held_s"] >= 10
+    assert json.loads(alerts[0].to_json())["kind"] == "alert"
+    with pytest.raises(ActlineError, match="not classes of this model"):
+        StreamingRecognizer(FakeRecognizer(), StreamConfig(alerts={"fall": 5}))
+
+
+def test_a_gap_resets_instead_of_mixing_old_and_new_frames():
+    fake = FakeRecognizer()
+    sr = StreamingRecognizer(fake, StreamConfig(every_frames=1, alerts={}))
+    ev = _feed(sr, [20.0] * 20)
+    ev += _feed(sr, [25.0] * 20, t0=60.0)  # a minute without frames
+    resets = [e for e in ev if e.kind == "reset"]
+    assert len(resets) == 1 and resets[0].detail["gap_s"] > 50
+    assert all(len(np.unique(w)) == 1 for w in fake.windows)  # no window holds frames from both sides
+    assert [e.label for e in ev if e.kind == "state"] == ["idle", "walk"]
+    with pytest.raises(ActlineError, match="back in time"):
+        sr.push(np.zeros((4, 4)), 1.0)
+
+
+def test_uncertain_and_contradicted_windows_are_collected_in_a_readable_layout(tmp_path):
+    col = FailureCollector(tmp_path / "collect", CLASSES)
+    sr = StreamingRecognizer(FakeRecognizer(), StreamConfig(every_frames=4, alerts={}, ema=0.3), col)
+    _feed(sr, [20.0] * 40 + [22.5] * 12 + [20.0] * 30 + [25.0] * 8 + [20.0] * 40)
+    reasons = [im["actline_reason"] for im in col.images]
+    assert "low_confidence" in reasons and any(r.startswith("disagrees_with_later:idle") for r in reasons)
+    ds = read_thermal_dataset(tmp_path / "collect")
+    assert len(ds.samples) == len(col) and ds.classes == CLASSES
+    assert next(iter(ds.recordings.values())).frames.shape == (8, 4, 4)
