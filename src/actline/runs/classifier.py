@@ -1,0 +1,155 @@
+"""``actline train``: split, fit, evaluate beside baselines, and write the run directory.
+
+A run directory holds ``config.yaml`` (the resolved config), ``run.json``, ``split.json`` (the
+recordings and samples on each side), ``model/`` (the model directory), ``baselines/classical/``
+(the classical baseline fitted on the same training data, so that ``actline evaluate`` scores it
+beside the model on new data),
+``history.json``, ``predictions.csv``, ``curves.png``, ``confusion.png`` and, last, ``metrics.json``.
+Model selection uses training data only; the evaluation part is touched once, at the end. With
+``split: none`` everything trains and the run says plainly that no held-out figure exists.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from actline.core.atomic import write_json, write_text
+from actline.core.distributed import is_main_process
+from actline.data import ClipDataset, load_dataset
+from actline.data.splits import Split, make_split
+from actline.evaluate import baselines as bl
+from actline.evaluate.plots import plot_confusion, plot_curves
+from actline.evaluate.steps import evaluate_with_baselines
+from actline.metrics.classification import confusion
+from actline.models.classifier import OnnxClassifier
+from actline.modeldir.directory import ONNX, write_model_dir
+from actline.runs.fitting import Fitted, WindowBank, fit_model, majority_recall, window_spec
+from actline.runs.rundir import (CONFIG_YAML, METRICS, RUN_JSON, fingerprint, plain, prepare_run_dir, write_predictions,
+                                 write_split)
+from actline.train.config import TrainConfig, resolve_defaults
+from actline.train.features_model import to_onnx
+
+log = logging.getLogger(__name__)
+PIPELINE = "clip-classifier"
+CLASSICAL_DIR = "baselines/classical"  # in the run directory, beside model/
+
+
+def train_run(data: str | Path | ClipDataset, out: str | Path, cfg: TrainConfig, progress=None,
+              resume: bool = False, overwrite: bool = False) -> dict:
+    """Split, fit, evaluate beside baselines, write the run. Returns the metrics."""
+    t_start, out = time.time(), Path(out)
+    main = is_main_process()
+    if main:
+        prepare_run_dir(out, resume, overwrite)
+    _barrier()
+    ds = data if isinstance(data, ClipDataset) else load_dataset(data)
+    frame_shape = next(iter(ds.recordings.values())).frames.shape[1:] if ds.recordings else None
+    cfg = resolve_defaults(cfg, tuple(frame_shape) if frame_shape else None).validate()
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+        write_text(out / CONFIG_YAML, yaml.safe_dump(plain(cfg.to_dict()), sort_keys=False))
+        write_json(out / RUN_JSON, {"data": str(ds.root), "data_format": ds.format})  # what --resume needs
+    for w in ds.warnings:
+        log.warning(w)
+    split = make_split(ds, cfg.split, spec=window_spec(cfg), fold=cfg.fold, n_folds=cfg.n_folds, seed=cfg.seed,
+                       group_by=cfg.group_by, holdout=cfg.holdout)
+    if split.warning:
+        log.warning(split.warning)
+    if cfg.num_threads:
+        import torch
+
+        torch.set_num_threads(cfg.num_threads)
+    bank = WindowBank(ds)
+    fitted = fit_model(ds, split.train, cfg, bank, progress if main else None, out / "checkpoints")
+    if not main:
+        return {}
+    metrics = evaluate_run(ds, split, fitted, cfg, bank)
+    metrics.update({"model": cfg.model, "seeds": cfg.seeds, "data": str(ds.root), "data_format": ds.format,
+                    "selection": fitted.selection, "train_time_s": round(time.time() - t_start, 1)})
+    write_run(out, ds, split, fitted, cfg, bank, metrics)
+    return metrics
+
+
+def evaluate_run(ds: ClipDataset, split: Split, fitted: Fitted, cfg: TrainConfig, bank: WindowBank) -> dict:
+    """The model and every baseline on the split's evaluation windows (or a plain note when there are none)."""
+    k, y_tr = len(ds.classes), ds.labels(split.train)
+    majority = int(np.bincount(y_tr, minlength=k).argmax())
+    info = {"split": {**split.summary(), "warning": split.warning}, "majority_class": ds.classes[majority]}
+    if not split.eval:
+        return {**info, "held_out": None,
+                "note": "trained on every sample (split none): no held-out figure exists for this model; "
+                        "estimate one with `actline cv` on the same data and recipe"}
+    y_ev = ds.labels(split.eval)
+    prob = fitted.classifier.probs(bank.get(split.eval, window_spec(cfg), cfg.background))
+    base = {"majority": bl.majority_probs(y_tr, len(y_ev), k), "chance": bl.chance_metrics(y_ev, k, seed=cfg.seed)}
+    classical, which, inner = fit_classical_baseline(ds, split.train, cfg, bank)
+    base["classical"] = classical.probs(bank.get(split.eval, window_spec(cfg), "recording-median"))
+    if split.overlapping_eval:
+        times = lambda s: float(ds.recordings[s.recording_id].timestamps[s.frame_idx])  # noqa: E731
+        base["nearest_in_time"] = bl.nearest_in_time_probs([(s.recording_id, times(s), s.label) for s in split.train],
+                                                           [(s.recording_id, times(s)) for s in split.eval], y_tr, k)
+    m = evaluate_with_baselines(y_ev, prob, ds.classes, base, seed=cfg.seed, extra=info)
+    m["baselines"]["classical"].update({"model": which, "inner_val_macro_f1": {n: round(v, 2) for n, v in inner.items()}})
+    m["majority_class_recall"] = majority_recall(y_ev, prob, majority)
+    m["_prob"], m["_classical"] = prob, classical
+    return m
+
+
+def fit_classical_baseline(ds: ClipDataset, train, cfg: TrainConfig, bank: WindowBank):
+    """What a practitioner tries first, on background-subtracted windows; returned as the deployable ONNX model."""
+    spec = window_spec(cfg)
+    which, est, inner = bl.fit_classical(bank.stats(train, spec, "recording-median"), ds.labels(train),
+                                         ds.groups(train, by=cfg.group_by), len(ds.classes), cfg.seed)
+    config = {"pipeline": PIPELINE, "classes": ds.classes, "arch": {"name": "features", "estimator": which},
+              "window": {"length": cfg.window, "mode": cfg.window_mode, "fps": cfg.window_fps,
+                         "background": "recording-median"}}
+    blob = to_onnx(est, len(ds.classes), config)
+    clf = OnnxClassifier(blob)
+    clf.save = lambda out: write_model_dir(out, config, {ONNX: lambda p: p.write_bytes(blob)})
+    return clf, which, inner
+
+
+def write_run(out: Path, ds: ClipDataset, split: Split, fitted: Fitted, cfg: TrainConfig, bank: WindowBank,
+              metrics: dict) -> None:
+    prob, classical = metrics.pop("_prob", None), metrics.pop("_classical", None)
+    k, y_tr = len(ds.classes), ds.labels(split.train)
+    frame_shape = list(next(iter(ds.recordings.values())).frames.shape[1:])
+    model_config = {
+        "pipeline": PIPELINE, "arch": plain(fitted.arch), "classes": ds.classes,
+        "window": {"length": cfg.window, "mode": cfg.window_mode, "fps": cfg.window_fps, "background": cfg.background},
+        "preprocessing": {"input": "[B, 1, T, H, W] float32 °C; sentinels (<= -100 °C) filled with the frame median",
+                          "frame_shape": frame_shape, "normalisation": "inside the model (ThermalNorm) for thermal "
+                          "models; window statistics for the features model"},
+        "training": plain(cfg.to_dict()), "data_fingerprint": fingerprint(ds),
+        "train_class_counts": np.bincount(y_tr, minlength=k).tolist(),
+        "metrics": {key: metrics[key] for key in ("top1", "top5", "mean_class_accuracy", "macro_f1", "n") if key in metrics},
+        "split": {"name": split.name, "eval_recordings": sorted({s.recording_id for s in split.eval})},
+    }
+    fitted.save(out / "model", model_config)
+    if classical is None and split.train:  # split none: still fit the baseline that evaluate will need on new data
+        classical = fit_classical_baseline(ds, split.train, cfg, bank)[0]
+    if classical is not None:
+        classical.save(out / CLASSICAL_DIR)
+    write_split(out, split.to_json(ds))
+    write_json(out / "history.json", fitted.histories)
+    plot_curves(fitted.histories, out / "curves.png")
+    if prob is not None:
+        write_predictions(out / "predictions.csv", ds, split.eval, prob)
+        plot_confusion(confusion(ds.labels(split.eval), prob, k), ds.classes, out / "confusion.png",
+                       title=f"{cfg.model} on {split.name} evaluation windows (n={len(split.eval)})")
+    shutil.rmtree(out / "checkpoints", ignore_errors=True)  # the run is complete: nothing left to resume
+    write_json(out / METRICS, metrics)  # last: a run with metrics.json is complete by definition
+
+
+def _barrier() -> None:
+    import sys
+
+    dist = sys.modules.get("torch.distributed")
+    if dist is not None and dist.is_available() and dist.is_initialized():
+        dist.barrier()

@@ -1,0 +1,78 @@
+"""``actline evaluate MODEL --data DATA``: score a saved model beside baselines fitted on its own training data.
+
+On a data set the model never saw (its fingerprint differs from the training data's), every sample
+is scored. On the model's own training data, only the part its run held out (``split.json``) is
+scored, unless another split is asked for. The majority baseline comes from the class counts of the
+model's training part and the classical baseline from the run directory (``baselines/classical/``):
+neither is ever fitted on the data being scored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from actline.core.errors import ActlineError
+from actline.data import WindowSpec, load_dataset
+from actline.data.splits import make_split
+from actline.evaluate import baselines as bl
+from actline.evaluate.steps import evaluate_with_baselines
+from actline.modeldir.load import load_classifier
+from actline.runs.classifier import CLASSICAL_DIR
+from actline.runs.fitting import WindowBank, majority_recall
+from actline.runs.rundir import SPLIT, fingerprint, read_split
+from actline.train.config import TrainConfig, apply
+
+
+def evaluate_model_dir(model_dir: str | Path, data: str | Path, split_name: str | None = None) -> dict:
+    model_dir = Path(model_dir)
+    clf, cfg = load_classifier(model_dir)
+    ds = load_dataset(data)
+    if ds.classes != cfg["classes"]:
+        raise ActlineError(data, f"classes differ from the model's ({len(ds.classes)} vs {len(cfg['classes'])})")
+    w = cfg["window"]
+    spec = WindowSpec(int(w["length"]), w["mode"], float(w["fps"]))
+    same_data = fingerprint(ds) == cfg.get("data_fingerprint")
+    if split_name:
+        tcfg = apply(TrainConfig(), cfg.get("training", {}), str(model_dir))
+        tcfg = replace(tcfg, split=split_name)
+        samples, what = make_split(ds, tcfg.split, spec, tcfg.fold, tcfg.n_folds, tcfg.seed, tcfg.group_by,
+                                   tcfg.holdout).eval, f"the evaluation part of split {split_name!r}"
+    elif same_data:
+        samples, what = _held_out(model_dir, ds, cfg), "the part of its training data that its run held out"
+    else:
+        samples, what = list(ds.samples), "every sample of a data set the model never saw"
+    if not samples:
+        raise ActlineError(data, "nothing to evaluate: the model was trained on all of this data (split none)")
+    bank, k = WindowBank(ds), len(ds.classes)
+    y = ds.labels(samples)
+    prob = clf.probs(bank.get(samples, spec, w.get("background", "none")))
+    counts = np.asarray(cfg.get("train_class_counts") or np.ones(k), dtype=np.int64)
+    base = {"majority": bl.majority_probs(np.repeat(np.arange(k), counts), len(y), k),
+            "chance": bl.chance_metrics(y, k)}
+    classical_dir = model_dir.parent / CLASSICAL_DIR
+    if classical_dir.is_dir():
+        cl, ccfg = load_classifier(classical_dir)
+        cw = ccfg["window"]
+        base["classical"] = cl.probs(bank.get(samples, WindowSpec(int(cw["length"]), cw["mode"], float(cw["fps"])),
+                                              cw.get("background", "none")))
+    m = evaluate_with_baselines(y, prob, ds.classes, base, extra={
+        "evaluated_on": what, "data": str(ds.root), "same_data_as_training": same_data,
+        "split": {"name": split_name or ("held-out part" if same_data else "all"), "n_train": int(counts.sum()),
+                  "n_eval": len(samples), "warning": None},
+        "majority_class": ds.classes[int(counts.argmax())]})
+    m["majority_class_recall"] = majority_recall(y, prob, int(counts.argmax()))
+    if not classical_dir.is_dir():
+        m["note"] = f"no classical baseline saved with this model ({classical_dir} not found)"
+    return m
+
+
+def _held_out(model_dir: Path, ds, cfg: dict) -> list:
+    run = model_dir.parent
+    if (run / SPLIT).is_file():
+        ids = set(read_split(run)["eval"]["samples"])
+        return [s for s in ds.samples if (s.id or f"{s.recording_id}:{s.frame_idx}") in ids]
+    held = set((cfg.get("split") or {}).get("eval_recordings") or [])
+    return [s for s in ds.samples if s.recording_id in held]

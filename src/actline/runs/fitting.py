@@ -1,0 +1,159 @@
+"""Fit the model a run asks for: a registered torch model (one or several seeds), the ``features`` model
+(window statistics into trees), or ``auto`` (candidates compared on inner validation, winner refitted).
+
+Every branch returns a :class:`Fitted`: the classifier (the model contract), what to write into the
+model directory, the training histories and a record of how the model was chosen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from actline.data import ClipDataset, WindowSpec
+from actline.data.splits import inner_split
+from actline.metrics.classification import summary_metrics
+from actline.models import create_model
+from actline.models.classifier import TorchClassifier
+from actline.models.window_stats import window_stats
+from actline.modeldir.directory import ONNX, write_model_dir
+from actline.modeldir.directory import save_model_dir as save_torch_dir
+from actline.train.classifier import fit_classifier, make_model
+from actline.train.config import TrainConfig
+from actline.train.features_model import fit_estimator, to_onnx
+
+
+@dataclass
+class Fitted:
+    classifier: object  # a WindowClassifier
+    arch: dict
+    save: Callable[[Path, dict], None]  # writes the model directory, given its config
+    histories: list[dict] = field(default_factory=list)
+    selection: dict = field(default_factory=dict)
+
+
+def window_spec(cfg: TrainConfig, extra: int = 0) -> WindowSpec:
+    return WindowSpec(length=cfg.window + 2 * extra, mode=cfg.window_mode, fps=cfg.window_fps)
+
+
+class WindowBank:
+    """Windows cut once per (sample, window rule, background) and reused by every model of the run."""
+
+    def __init__(self, ds: ClipDataset):
+        self.ds, self.cache = ds, {}
+
+    def get(self, samples, spec: WindowSpec, background: str) -> np.ndarray:
+        """[N, T, H, W] float32 °C, sentinels filled, the background removed if asked."""
+        out = []
+        for s in samples:
+            key = (s.recording_id, s.frame_idx, spec, background)
+            if key not in self.cache:
+                self.cache[key] = self.ds.window(s, spec, background=background)
+            out.append(self.cache[key])
+        return np.stack(out) if out else np.zeros((0, spec.length, 1, 1), np.float32)
+
+    def stats(self, samples, spec: WindowSpec, background: str) -> np.ndarray:
+        return np.stack([window_stats(w) for w in self.get(samples, spec, background)]).astype(np.float32)
+
+
+def fit_torch(ds: ClipDataset, train, cfg: TrainConfig, bank: WindowBank, progress=None,
+              checkpoints: Path | None = None) -> Fitted:
+    """One model per seed (``cfg.seeds``), averaged as an ensemble; best epoch on inner validation."""
+    k = len(ds.classes)
+    jitter = cfg.augment.temporal_jitter if cfg.window_mode == "index" else 0
+    members, histories = [], []
+    for i in range(cfg.seeds):
+        seed = cfg.seed + i
+        tr, va = inner_split(ds, train, window_spec(cfg), cfg.inner_val_fraction, seed, cfg.group_by)
+        x_tr = torch.from_numpy(bank.get(tr, window_spec(cfg, jitter), cfg.background))[:, None]
+        x_va = torch.from_numpy(bank.get(va, window_spec(cfg), cfg.background))[:, None] if va else None
+        torch.manual_seed(seed)  # the initial weights are part of what a seed fixes
+        model = make_model(cfg, k)
+
+        def on_epoch(row, seed=seed):
+            if progress:
+                desc = f"seed {seed}: loss {row['train_loss']:.3f}"
+                progress(desc + (f" inner-val F1 {row['val_macro_f1']:.1f}" if "val_macro_f1" in row else ""),
+                         row["epoch"], cfg.epochs)
+
+        res = fit_classifier(model, x_tr, ds.labels(tr), x_va, ds.labels(va) if va else None, cfg, k, seed,
+                             on_epoch=on_epoch, checkpoint=checkpoints / f"seed{seed}" if checkpoints else None)
+        members.append(res.model)
+        histories.append({"seed": seed, "best_epoch": res.best_epoch, "stopped_early": res.stopped_early,
+                          "inner_val": {"windows": len(va), "recordings": sorted({s.recording_id for s in va})},
+                          "history": res.history})
+    model = members[0]
+    if len(members) > 1:
+        model = create_model("ensemble", num_classes=k, in_chans=1, member=members[0].arch, n=len(members))
+        for slot, m in zip(model.members, members):
+            slot.load_state_dict(m.state_dict())
+    model.eval()
+    selection = ("best epoch on an inner validation part of the training data" if histories[0]["inner_val"]["windows"]
+                 else "last epoch of a fixed schedule (no inner validation)")
+    return Fitted(TorchClassifier(model, "cpu"), model.arch, lambda out, config: save_torch_dir(out, model, config),
+                  histories, {"epochs": selection, "best_epochs": [h["best_epoch"] for h in histories]})
+
+
+def fit_features(ds: ClipDataset, train, cfg: TrainConfig, bank: WindowBank) -> Fitted:
+    """Window statistics into ``cfg.estimator`` (gradient boosting by default); saved as ONNX."""
+    from actline.models.classifier import OnnxClassifier
+
+    k = len(ds.classes)
+    est = fit_estimator(cfg.estimator, bank.stats(train, window_spec(cfg), cfg.background), ds.labels(train),
+                        power=cfg.class_weight_power, seed=cfg.seed)
+    arch = {"name": "features", "estimator": cfg.estimator, "num_classes": k}
+
+    def save(out: Path, config: dict) -> None:
+        blob = to_onnx(est, k, {**config, "arch": arch})
+        write_model_dir(out, {**config, "arch": arch}, {ONNX: lambda p: p.write_bytes(blob)})
+
+    # score through the ONNX model exactly as it will be deployed
+    blob = to_onnx(est, k, {"pipeline": "clip-classifier", "classes": ds.classes, "arch": arch})
+    return Fitted(OnnxClassifier(blob), arch, save, [], {"estimator": cfg.estimator})
+
+
+def fit_model(ds: ClipDataset, train, cfg: TrainConfig, bank: WindowBank, progress=None,
+              checkpoints: Path | None = None) -> Fitted:
+    if cfg.model == "features":
+        return fit_features(ds, train, cfg, bank)
+    if cfg.model == "auto":
+        return fit_auto(ds, train, cfg, bank, progress, checkpoints)
+    return fit_torch(ds, train, cfg, bank, progress, checkpoints)
+
+
+AUTO_CANDIDATES = ("features", "thermal_r2plus1d")
+
+
+def fit_auto(ds: ClipDataset, train, cfg: TrainConfig, bank: WindowBank, progress=None,
+             checkpoints: Path | None = None) -> Fitted:
+    """Compare the candidates on an inner validation part of the training data (whole groups, or purged
+    time blocks); refit the winner on all training data. The record says what was tried and why."""
+    from dataclasses import replace
+
+    tr, va = inner_split(ds, train, window_spec(cfg), 0.25, cfg.seed, cfg.group_by)
+    if not va:
+        tr, va = train, []
+    y_va, scores = ds.labels(va), {}
+    for name in AUTO_CANDIDATES:
+        sub = replace(cfg, model=name, inner_val_fraction=0.0 if name != "features" else cfg.inner_val_fraction)
+        f = fit_model(ds, tr, sub, bank, progress)
+        if va:
+            prob = f.classifier.probs(bank.get(va, window_spec(cfg), cfg.background))
+            scores[name] = {key: round(v, 2) for key, v in summary_metrics(y_va, prob).items()}
+    winner = max(scores, key=lambda n: (scores[n]["macro_f1"], scores[n]["top1"])) if scores else "features"
+    fitted = fit_model(ds, train, replace(cfg, model=winner), bank, progress, checkpoints)
+    fitted.selection = {"auto": {"candidates": list(AUTO_CANDIDATES), "inner_val_windows": len(va),
+                                 "inner_val_recordings": sorted({s.recording_id for s in va}), "scores": scores,
+                                 "winner": winner, "criterion": "macro-F1 on inner validation, then top-1"},
+                        **fitted.selection}
+    return fitted
+
+
+def majority_recall(y: np.ndarray, prob: np.ndarray, majority: int) -> float:
+    mask = y == majority
+    return round(100 * float((prob[mask].argmax(1) == majority).mean()), 2) if mask.any() else float("nan")
+
