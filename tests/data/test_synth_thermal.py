@@ -251,7 +251,7 @@ def test_bbox_is_centre_format(tmp_path):
         warm = {"centre": [], "corner": []}
         for a in coco["annotations"]:
             cx, cy, w, h = a["bbox"]
-            assert -1e-4 <= cx - w / 2 and cx + w / 2 <= 1 + 1e-4 and -1e-4 <= cy - h / 2 and cy + h / 2 <= 1 + 1e-4
+            assert cx - w / 2 >= -1e-4 and cx + w / 2 <= 1 + 1e-4 and cy - h / 2 >= -1e-4 and cy + h / 2 <= 1 + 1e-4
             if a["object_id"] or a["attribute_obscured"] != "0%":
                 continue
             im = img[a["image_id"]]

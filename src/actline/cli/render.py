@@ -101,3 +101,36 @@ def print_metrics(m: dict, as_json: bool = False) -> None:
     if "majority_class_recall" in m:
         out.print(f"majority class ({m['majority_class']}) recall: {m['majority_class_recall']:.1f}%")
 
+
+
+def print_cv(r: dict, as_json: bool = False) -> None:
+    """Per-fold figures, mean ± sd over folds, pooled figures and the pooled per-class table of ``actline cv``."""
+    if as_json:
+        return print_json(r)
+    keys = ("top1", "mean_class_accuracy", "macro_f1")
+    t = Table(title=f"{r['model']}: {r['folds']} folds x {r['repeats']} repeat(s), grouped by {r['group_by']}")
+    for col in ("repeat", "fold", "n", "top-1 %", "mean class acc %", "macro-F1 %", "majority top-1 / F1",
+                "classical top-1 / F1"):
+        t.add_column(col, justify="right")
+    for f in r["per_fold"]:
+        t.add_row(str(f["repeat"]), str(f["fold"]), str(f["n"]), *[f"{f[k]:.1f}" for k in keys],
+                  f"{f.get('majority_top1', 0):.1f} / {f.get('majority_macro_f1', 0):.1f}",
+                  f"{f.get('classical_top1', 0):.1f} / {f.get('classical_macro_f1', 0):.1f}")
+    out.print(t)
+    ms = r["mean_sd_over_folds"]
+    for name, prefix in (("model", ""), ("classical", "classical_"), ("majority", "majority_")):
+        vals = [ms.get(prefix + k) for k in keys]
+        if all(vals):
+            out.print(f"{name:10s} mean ± sd over folds: " + ", ".join(
+                f"{lab} {v['mean']:.1f} ± {v['sd']:.1f}" for lab, v in zip(("top-1", "MCA", "macro-F1"), vals)))
+    pooled = r["pooled"]
+    out.print("pooled over held-out windows (mean ± sd over repeats): " + ", ".join(
+        f"{k} {pooled[k]['mean']:.1f} ± {pooled[k]['sd']:.1f}" for k in keys if k in pooled))
+    t = Table(title="per class, pooled over folds and repeats")
+    for col in ("class", "support", "predicted", "recall %", "precision %", "F1 %"):
+        t.add_column(col, justify="left" if col == "class" else "right")
+    for c, v in r["per_class_pooled"].items():
+        if v["support"] or v["predicted"]:
+            t.add_row(c, str(v["support"]), str(v["predicted"]), f"{v['recall']:.1f}", f"{v['precision']:.1f}",
+                      f"{v['f1']:.1f}")
+    out.print(t)

@@ -10,14 +10,7 @@ import typer
 from rich.table import Table
 
 from actline.cli.app import app
-from actline.cli.render import (
-    err,
-    out,
-    print_json,
-    print_metrics,
-    print_summary,
-    progress_for,
-)
+from actline.cli.render import err, out, print_cv, print_json, print_metrics, print_summary, progress_for
 from actline.core.errors import ActlineError
 
 
@@ -72,6 +65,32 @@ def train(
     print_metrics(metrics, as_json)
     if not as_json:
         out.print(f"wrote {out_dir / 'metrics.json'} and {out_dir / 'model'}")
+
+
+@app.command()
+def cv(
+    data: Path = typer.Option(..., "--data", help="Data set directory."),
+    out_dir: Path = typer.Option(..., "--out", help="Directory for the folds' runs and cv.json."),
+    folds: int = typer.Option(5, help="Folds (groups never cut in two)."),
+    repeats: int = typer.Option(1, help="Repeat with seeds seed..seed+R-1 (new folds and new training seeds)."),
+    group_by: str = typer.Option("recording", help="recording, or location (rooms; days for Nagoya)."),
+    model: Optional[str] = typer.Option(None, help="Model name, features, or auto."),
+    config: Optional[Path] = typer.Option(None, help="YAML config file."),
+    set_: list[str] = typer.Option([], "--set", help="Override any setting: --set epochs=20"),
+    overwrite: bool = typer.Option(False, help="Replace fold runs that already exist."),
+    quiet: bool = typer.Option(False, help="No progress bar."),
+    as_json: bool = typer.Option(False, "--json", help="Print cv.json."),
+):
+    """Grouped k-fold cross-validation: per-fold and mean ± sd figures beside the baselines, per class pooled."""
+    from actline.runs.cv import cross_validate
+    from actline.train.config import load_config
+
+    cfg = load_config(config, [*set_, *([f"model={model}"] if model else [])])
+    with progress_for(quiet) as progress:
+        result = cross_validate(data, out_dir, cfg, folds, repeats, group_by, progress, overwrite)
+    print_cv(result, as_json)
+    if not as_json:
+        out.print(f"wrote {out_dir / 'cv.json'}")
 
 
 @app.command()

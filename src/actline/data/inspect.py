@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from actline.core.errors import ActlineError
 from actline.data.dataset import ClipDataset, WindowSpec
 from actline.data.splits import make_split
 
@@ -32,8 +33,8 @@ def summarize(ds: ClipDataset, spec: WindowSpec | None = None, seed: int = 0) ->
     has_given = bool(ds.subset("train")) and bool(ds.subset("val"))
     for name in (["given"] if has_given else []) + ["by-recording"]:
         try:
-            sp = make_split(ds, name, spec=spec, seed=seed, group_by="recording" if ds.format != "nagoya-csv" else "group")
-        except Exception as exc:  # too few recordings for a grouped split: report, don't fail the summary
+            sp = make_split(ds, name, spec=spec, seed=seed, group_by="recording" if ds.format != "nagoya-csv" else "location")
+        except ActlineError as exc:  # too few recordings for a grouped split: report, do not fail the summary
             splits[name] = {"error": str(exc)}
             continue
         splits[name] = {**sp.summary(), "train_counts": ds.class_counts(sp.train),

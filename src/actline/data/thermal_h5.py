@@ -249,15 +249,14 @@ def write_recording_h5(path: Path, frames: np.ndarray, ts_ms: np.ndarray, sensor
     from actline.core.atomic import atomic_path
 
     n, h, w = frames.shape
-    with atomic_path(path, suffix=".h5") as tmp:
-        with h5py.File(tmp, "w") as fh:
-            fh.create_dataset("frames", data=frames, compression="gzip", compression_opts=4, chunks=(min(64, n), h, w))
-            fh.create_dataset("timestamps", data=np.asarray(ts_ms, dtype=np.int64))
-            fh.create_dataset("frame_seqs", data=np.arange(n, dtype=np.int64))
-            attrs = {"sensor_id": sensor_id, "mac_address": mac, "frame_height": h, "frame_width": w,
-                     "min_timestamp": int(np.min(ts_ms)), "max_timestamp": int(np.max(ts_ms)), "total_frames": n,
-                     "created_at": created_at or dt.datetime.now(dt.timezone.utc).isoformat(), "compression": "gzip",
-                     "compression_level": 4, "corrupted_count": int((frames <= -100).any(axis=(1, 2)).sum())}
-            for k, v in attrs.items():
-                fh.attrs[k] = v
+    with atomic_path(path, suffix=".h5") as tmp, h5py.File(tmp, "w") as fh:
+        fh.create_dataset("frames", data=frames, compression="gzip", compression_opts=4, chunks=(min(64, n), h, w))
+        fh.create_dataset("timestamps", data=np.asarray(ts_ms, dtype=np.int64))
+        fh.create_dataset("frame_seqs", data=np.arange(n, dtype=np.int64))
+        attrs = {"sensor_id": sensor_id, "mac_address": mac, "frame_height": h, "frame_width": w,
+                 "min_timestamp": int(np.min(ts_ms)), "max_timestamp": int(np.max(ts_ms)), "total_frames": n,
+                 "created_at": created_at or dt.datetime.now(dt.timezone.utc).isoformat(), "compression": "gzip",
+                 "compression_level": 4, "corrupted_count": int((frames <= -100).any(axis=(1, 2)).sum())}
+        for k, v in attrs.items():
+            fh.attrs[k] = v
     return path

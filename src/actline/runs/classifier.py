@@ -27,11 +27,19 @@ from actline.evaluate import baselines as bl
 from actline.evaluate.plots import plot_confusion, plot_curves
 from actline.evaluate.steps import evaluate_with_baselines
 from actline.metrics.classification import confusion
-from actline.models.classifier import OnnxClassifier
 from actline.modeldir.directory import ONNX, write_model_dir
+from actline.models.classifier import OnnxClassifier
 from actline.runs.fitting import Fitted, WindowBank, fit_model, majority_recall, window_spec
-from actline.runs.rundir import (CONFIG_YAML, METRICS, RUN_JSON, fingerprint, plain, prepare_run_dir, write_predictions,
-                                 write_split)
+from actline.runs.rundir import (
+    CONFIG_YAML,
+    METRICS,
+    RUN_JSON,
+    fingerprint,
+    plain,
+    prepare_run_dir,
+    write_predictions,
+    write_split,
+)
 from actline.train.config import TrainConfig, resolve_defaults
 from actline.train.features_model import to_onnx
 

@@ -17,11 +17,11 @@ import torch
 from actline.data import ClipDataset, WindowSpec
 from actline.data.splits import inner_split
 from actline.metrics.classification import summary_metrics
+from actline.modeldir.directory import ONNX, write_model_dir
+from actline.modeldir.directory import save_model_dir as save_torch_dir
 from actline.models import create_model
 from actline.models.classifier import TorchClassifier
 from actline.models.window_stats import window_stats
-from actline.modeldir.directory import ONNX, write_model_dir
-from actline.modeldir.directory import save_model_dir as save_torch_dir
 from actline.train.classifier import fit_classifier, make_model
 from actline.train.config import TrainConfig
 from actline.train.features_model import fit_estimator, to_onnx

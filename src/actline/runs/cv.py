@@ -1,0 +1,98 @@
+"""``actline cv``: grouped k-fold cross-validation in one command, repeated with other seeds if asked.
+
+Every fold is a whole training run (``OUT/r<repeat>/fold<k>/``, the same files as ``actline train``),
+grouped by recording or by location (rooms; days for Nagoya: three days and three folds is
+leave-one-day-out). ``OUT/cv.json`` holds the per-fold figures of the model and every baseline,
+their mean ± sd over folds, the figures pooled over all held-out windows of each repeat (mean ± sd
+over repeats), and a per-class table pooled over folds and repeats.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from actline.core.atomic import write_json
+from actline.data import ClipDataset, load_dataset
+from actline.evaluate.steps import headline
+from actline.metrics.classification import HEADLINE, per_class, summary_metrics
+from actline.runs.classifier import train_run
+from actline.train.config import TrainConfig
+
+log = logging.getLogger(__name__)
+
+
+def cross_validate(data: str | Path | ClipDataset, out: str | Path, cfg: TrainConfig, folds: int = 5,
+                   repeats: int = 1, group_by: str = "recording", progress=None, overwrite: bool = False) -> dict:
+    out = Path(out)
+    ds = data if isinstance(data, ClipDataset) else load_dataset(data)
+    rows, pooled = [], []
+    for r in range(repeats):
+        y_all, p_all = [], []
+        for k in range(folds):
+            fcfg = replace(cfg, split="kfold", fold=k, n_folds=folds, group_by=group_by, seed=cfg.seed + r,
+                           explicit=list(cfg.explicit), augment=replace(cfg.augment))
+            run = out / f"r{r}" / f"fold{k}"
+            m = train_run(ds, run, fcfg, progress=progress, overwrite=overwrite)
+            rows.append(_fold_row(r, k, m))
+            y, p = _predictions(run, ds)
+            y_all.append(y), p_all.append(p)
+            log.info("repeat %d fold %d: top-1 %.1f, macro-F1 %.1f (n=%d)", r, k, m["top1"], m["macro_f1"], m["n"])
+        y, p = np.concatenate(y_all), np.concatenate(p_all)
+        pooled.append({"repeat": r, **{key: round(v, 2) for key, v in summary_metrics(y, p).items()}, "n": len(y),
+                       "per_class": per_class(y, p, ds.classes)})
+    result = {"data": str(ds.root), "model": cfg.model, "folds": folds, "repeats": repeats, "group_by": group_by,
+              "per_fold": rows, "mean_sd_over_folds": _mean_sd(rows),
+              "pooled": {"per_repeat": [{k: v for k, v in p.items() if k != "per_class"} for p in pooled],
+                         **_mean_sd([{k: v for k, v in p.items() if k in HEADLINE} for p in pooled], prefix=False)},
+              "per_class_pooled": _sum_per_class([p["per_class"] for p in pooled])}
+    write_json(out / "cv.json", result)
+    return result
+
+
+def _fold_row(r: int, k: int, m: dict) -> dict:
+    row = {"repeat": r, "fold": k, "split": m["split"]["name"], **headline(m),
+           "majority_class_recall": m.get("majority_class_recall")}
+    for name, b in m.get("baselines", {}).items():
+        row.update({f"{name}_{key}": b[key] for key in HEADLINE if key in b})
+    return row
+
+
+def _predictions(run: Path, ds: ClipDataset) -> tuple[np.ndarray, np.ndarray]:
+    """True and predicted classes of a run's evaluation windows (one-hot predictions)."""
+    with open(run / "predictions.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    idx = {c: i for i, c in enumerate(ds.classes)}
+    y = np.array([idx[r["true"]] for r in rows], dtype=np.int64)
+    p = np.eye(len(ds.classes))[[idx[r["pred"]] for r in rows]] if rows else np.zeros((0, len(ds.classes)))
+    return y, p
+
+
+def _mean_sd(rows: list[dict], prefix: bool = True) -> dict:
+    keys = [k for k in rows[0] if isinstance(rows[0][k], (int, float)) and k not in ("repeat", "fold", "n")]
+    out = {}
+    for k in keys:
+        vals = np.array([r[k] for r in rows if r.get(k) is not None], dtype=float)
+        vals = vals[np.isfinite(vals)]
+        if len(vals):
+            out[k] = {"mean": round(float(vals.mean()), 2), "sd": round(float(vals.std(ddof=1)) if len(vals) > 1 else 0.0, 2)}
+    return out
+
+
+def _sum_per_class(tables: list[dict]) -> dict:
+    """Recall and precision from counts summed over repeats (support counts each repeat's windows)."""
+    out = {}
+    for c in tables[0]:
+        tp = sum(t[c]["recall"] * t[c]["support"] / 100 for t in tables)
+        support = sum(t[c]["support"] for t in tables)
+        predicted = sum(t[c]["predicted"] for t in tables)
+        rec = 100 * tp / support if support else 0.0
+        prec = 100 * tp / predicted if predicted else 0.0
+        out[c] = {"recall": round(rec, 2), "precision": round(prec, 2),
+                  "f1": round(2 * rec * prec / (rec + prec), 2) if rec + prec else 0.0,
+                  "support": support, "predicted": predicted}
+    return out

@@ -1,0 +1,80 @@
+"""The everyday workflow on synthetic data: a final model, evaluation on data it never saw, held-out groups,
+grouped cross-validation, and runs that refuse to be clobbered. The `features` model keeps these fast."""
+
+import json
+
+import pytest
+
+from actline.cli import main
+from actline.data import load_dataset
+from actline.data.synth_thermal import SynthConfig, generate_thermal_dataset
+
+
+@pytest.fixture(scope="module")
+def other_data(tmp_path_factory):
+    """Another synthetic data set with the same classes: recordings no model here was trained on."""
+    return generate_thermal_dataset(tmp_path_factory.mktemp("other") / "d", SynthConfig(n_recordings=2, duration_s=40.0,
+                                                                                          seed=11))
+
+
+def test_final_model_then_evaluate_on_new_data(synth_dir, other_data, tmp_path, capsys):
+    run = tmp_path / "final"
+    main(["train", "--data", str(synth_dir), "--out", str(run), "--final", "--model", "features", "--quiet"])
+    m = json.loads((run / "metrics.json").read_text())
+    assert m["held_out"] is None and "no held-out figure" in m["note"]
+    assert "no held-out figure" in capsys.readouterr().out
+    split = json.loads((run / "split.json").read_text())
+    assert split["n_eval"] == 0 and split["n_train"] == len(load_dataset(synth_dir).samples)
+    assert (run / "baselines" / "classical" / "model.onnx").is_file()
+
+    main(["evaluate", str(run / "model"), "--data", str(other_data), "--json"])
+    e = json.loads(capsys.readouterr().out)
+    assert e["evaluated_on"] == "every sample of a data set the model never saw"
+    assert e["n"] == len(load_dataset(other_data).samples) and not e["same_data_as_training"]
+    assert set(e["baselines"]) >= {"majority", "chance", "classical"}
+
+
+def test_holdout_names_the_recordings_held_out(synth_dir, tmp_path, capsys):
+    ds = load_dataset(synth_dir)
+    held = sorted(ds.recordings)[1]
+    run = tmp_path / "h"
+    main(["train", "--data", str(synth_dir), "--out", str(run), "--holdout", held, "--model", "features", "--quiet"])
+    split = json.loads((run / "split.json").read_text())
+    assert split["eval"]["recordings"] == [held] and held not in split["train"]["recordings"]
+    assert split["n_eval"] == sum(s.recording_id == held for s in ds.samples)
+    capsys.readouterr()
+    # evaluate on the training data scores exactly the held-out part again
+    main(["evaluate", str(run / "model"), "--data", str(synth_dir), "--json"])
+    e = json.loads(capsys.readouterr().out)
+    assert e["n"] == split["n_eval"] and e["same_data_as_training"]
+    with pytest.raises(SystemExit):
+        main(["train", "--data", str(synth_dir), "--out", str(tmp_path / "x"), "--holdout", "nowhere"])
+    assert "unknown recording or location" in capsys.readouterr().err
+
+
+def test_an_existing_run_is_never_clobbered(synth_dir, tmp_path, capsys):
+    run = tmp_path / "r"
+    args = ["train", "--data", str(synth_dir), "--out", str(run), "--model", "features", "--quiet"]
+    main(args)
+    before = (run / "metrics.json").read_text()
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    assert exc.value.code == 2 and "use --resume to continue or --overwrite to start again" in capsys.readouterr().err
+    assert (run / "metrics.json").read_text() == before
+    (run / "metrics.json").unlink()  # now it looks unfinished: refused the same way
+    with pytest.raises(SystemExit):
+        main(args)
+    assert "an unfinished run" in capsys.readouterr().err
+    main(args + ["--overwrite"])
+    assert (run / "metrics.json").is_file()
+
+
+def test_cross_validation_covers_every_window_once(synth_dir, tmp_path, capsys):
+    out = tmp_path / "cv"
+    main(["cv", "--data", str(synth_dir), "--out", str(out), "--folds", "2", "--model", "features", "--quiet"])
+    r = json.loads((out / "cv.json").read_text())
+    assert len(r["per_fold"]) == 2 and r["group_by"] == "recording"
+    assert r["pooled"]["per_repeat"][0]["n"] == len(load_dataset(synth_dir).samples)
+    assert {"top1", "macro_f1"} <= set(r["mean_sd_over_folds"]) and "classical_top1" in r["per_fold"][0]
+    assert sum(v["support"] for v in r["per_class_pooled"].values()) == len(load_dataset(synth_dir).samples)
+    assert "per class, pooled over folds and repeats" in capsys.readouterr().out
