@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from actline.core.errors import ActlineError
+from actline.data.background import estimate_window_background
 from actline.data.dataset import (
     Recording,
     WindowSpec,
-    estimate_background,
     fill_invalid,
     subtract_background,
     window_indices,
@@ -86,8 +86,9 @@ class Recognizer:
         """The model's window cut from the middle of ``frames``, sentinels filled.
 
         For a model trained on background-subtracted windows, ``background`` is the empty-room
-        image [H, W] (e.g. ``Recording.background()``); without it the per-pixel median of the
-        frames passed is used, which is right only when they span more than the person's stays.
+        image [H, W] (e.g. ``Recording.background()``); without it the live streams' estimator runs over
+        the frames passed (:func:`~actline.data.background.estimate_window_background`: a pixel someone
+        moved over takes its cool value), which cannot see the floor under a person who never moves.
         """
         x = self._check(frames, where)
         return self._remove_background(self._cut(x, timestamps, where), x, background, where)
@@ -95,7 +96,7 @@ class Recognizer:
     def _remove_background(self, win, frames, background, where):
         if self.background != "recording-median":
             return win
-        bg = estimate_background(frames) if background is None else np.asarray(background, dtype=np.float32)
+        bg = estimate_window_background(frames) if background is None else np.asarray(background, dtype=np.float32)
         if bg.shape != win.shape[1:]:
             raise ActlineError(where, f"background must be {win.shape[1]}x{win.shape[2]}, got {bg.shape}")
         return subtract_background(win, bg)

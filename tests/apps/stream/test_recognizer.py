@@ -7,17 +7,17 @@ import pytest
 
 from actline.apps.stream import FailureCollector, StreamConfig, StreamingRecognizer
 from actline.core.errors import ActlineError
-from actline.data.dataset import WindowSpec
 from actline.data.thermal_h5 import read_thermal_dataset
+from actline.infer import Recognizer
 
 CLASSES = ["idle", "walk", "lying down-lying with risk"]
 LEVEL = {20.0: 0, 25.0: 1, 30.0: 2}  # the frame temperature says which class the fake model sees
 
 
-class FakeRecognizer:
-    classes = CLASSES
-    spec = WindowSpec(length=8, mode="index", fps=10.0)
-    background = "none"
+class FakeClassifier:
+    """The WindowClassifier contract, answering from the window's temperature; it keeps what it saw."""
+
+    num_classes, feature_dim = 3, 0
 
     def __init__(self):
         self.windows = []
@@ -29,6 +29,11 @@ class FakeRecognizer:
             k = LEVEL.get(float(np.median(w)))
             out.append(np.full(3, 1 / 3) if k is None else np.where(np.arange(3) == k, 0.9, 0.05))
         return np.array(out)
+
+
+def FakeRecognizer(length: int = 8) -> Recognizer:
+    cfg = {"classes": CLASSES, "window": {"length": length, "mode": "index", "fps": 10.0}}
+    return Recognizer(FakeClassifier(), cfg)
 
 
 def _feed(sr, levels, t0=0.0, fps=10.0):
@@ -63,6 +68,7 @@ def test_alert_once_after_the_class_is_held_long_enough():
 def test_a_gap_resets_instead_of_mixing_old_and_new_frames():
     fake = FakeRecognizer()
     sr = StreamingRecognizer(fake, StreamConfig(every_frames=1, alerts={}))
+    fake = fake.classifier
     ev = _feed(sr, [20.0] * 20)
     ev += _feed(sr, [25.0] * 20, t0=60.0)  # a minute without frames
     resets = [e for e in ev if e.kind == "reset"]

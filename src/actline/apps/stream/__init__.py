@@ -1,0 +1,21 @@
+"""Live streaming: one sensor or many, frames in, state changes and alerts out.
+
+- :mod:`.recognizer`: :class:`StreamingRecognizer` (one sensor), :class:`StreamConfig`, :class:`Event`;
+- :mod:`actline.data.background`: the empty room, learnt only where nobody is;
+- :mod:`.state`: per-sensor state on disk (JSON + safetensors);
+- :mod:`.collector`: :class:`FailureCollector`, windows for relabelling;
+- :mod:`.sinks`: event sinks (JSON lines, webhook, callback);
+- :mod:`.replay`, :mod:`.run`: replaying a file, the ``actline stream`` call.
+"""
+
+from actline.apps.stream.collector import FailureCollector
+from actline.apps.stream.recognizer import (
+           Event,
+           StreamConfig,
+           StreamingRecognizer,
+           parse_alerts,
+)
+from actline.apps.stream.state import load_state, save_state
+
+__all__ = ["Event", "FailureCollector", "StreamConfig", "StreamingRecognizer", "load_state", "parse_alerts",
+           "save_state"]
