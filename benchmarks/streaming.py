@@ -1,13 +1,16 @@
-"""Per-frame cost of live streaming on one CPU core, PyTorch against ONNX Runtime, in one process.
+"""Sensors per CPU core for live streaming, PyTorch against ONNX Runtime, in one process.
 
-Run: .venv/bin/python benchmarks/streaming.py [--model runs/readme/by-recording-thermal_r2plus1d/model]
-     [--frames 2000] [--every 4]
+Run: .venv/bin/python benchmarks/streaming.py [--model MODEL_DIR] [--sensors 24] [--seconds 60] [--fps 10]
 
-Without --model, a randomly initialised thermal_r2plus1d for 40x60 frames and 64-frame windows
-(the default recipe's shape) is saved and exported to a temporary directory. Frames are pushed one
-at a time with timestamps at 8.8 fps (the ThermalDataGen sensors' rate); the model runs every
---every frames, as `actline stream` does. Reported: mean and 99th-percentile cost per pushed frame,
-and the share of the sensor's frame interval it uses.
+Without --model, a randomly initialised thermal_r2plus1d for 40x60 frames and 64-frame windows (the
+default recipe's shape, background subtraction on) is saved and exported to a temporary directory.
+``--sensors`` simulated sensors each send ``--fps`` frames a second for ``--seconds`` of sensor time,
+as binary payloads, through :class:`StreamHub` exactly as MQTT intake feeds it (decoding, per-sensor
+background, ring buffer, windows, the model every quarter window batched across the sensors due in
+the same tick, smoothing, state). Sensors start at staggered times, as real ones do. One thread
+(torch and ONNX Runtime). Reported per backend: CPU seconds per second of sensor time, and from it
+the sensors one core keeps up with at that frame rate (CPU time grows linearly with sensors: the
+model's batches and every per-frame step do); plus the same without the model (intake alone).
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ import numpy as np
 import torch
 
 from actline.apps.export import export_model, thermal_example
-from actline.apps.stream import StreamConfig, StreamingRecognizer
+from actline.apps.stream.hub import StreamHub
+from actline.apps.stream.payloads import encode_binary
+from actline.apps.stream.recognizer import StreamConfig
 from actline.infer import Recognizer
 
 
@@ -32,47 +37,72 @@ def _default_model(tmp: Path) -> Path:
     torch.manual_seed(0)
     model = create_model("thermal_r2plus1d", num_classes=14).eval()
     cfg = {"pipeline": "clip-classifier", "arch": model.arch, "classes": [f"c{i}" for i in range(14)],
-           "window": {"length": 64, "mode": "index", "fps": 8.8, "background": "recording-median"},
+           "window": {"length": 64, "mode": "index", "fps": 10.0, "background": "recording-median"},
            "preprocessing": {"frame_shape": [40, 60]}}
     return save_model_dir(tmp / "model", model, cfg)
 
 
-def run(recog: Recognizer, frames: np.ndarray, every: int, fps: float) -> np.ndarray:
-    sr = StreamingRecognizer(recog, StreamConfig(every_frames=every, alerts={}))
-    costs = np.empty(len(frames))
-    for i, f in enumerate(frames):
-        t = time.perf_counter()
-        sr.push(f, i / fps)
-        costs[i] = time.perf_counter() - t
-    return costs
+class NoModel:
+    """The recognizer's window rule without the network: what intake costs by itself."""
+
+    def __init__(self, r: Recognizer):
+        self.r = r
+
+    def __getattr__(self, name):
+        return getattr(self.r, name)
+
+    def probs(self, windows):
+        return np.full((len(windows), len(self.r.classes)), 1 / len(self.r.classes), np.float32)
+
+
+def simulate(recog, payloads: list[list[bytes]], fps: float) -> dict:
+    """Feed every sensor's payloads tick by tick; CPU seconds, model runs and batch sizes."""
+    hub = StreamHub(recog, StreamConfig(alerts={}))
+    n_sensors, n = len(payloads), len(payloads[0])
+    stagger = max(1, hub.cfg.every_frames or recog.spec.length // 4)
+    cpu0 = time.process_time()
+    for tick in range(n + stagger):
+        items = [(f"S{k:03d}", payloads[k][tick - k % stagger]) for k in range(n_sensors)
+                 if 0 <= tick - k % stagger < n]
+        hub.process(items)
+    cpu = time.process_time() - cpu0
+    runs = sum(v["model_runs"] for v in hub.status()["sensors"].values())
+    batches = sum(k * v for k, v in hub.batches.items()) / max(sum(hub.batches.values()), 1)
+    return {"cpu_s": cpu, "sensor_seconds": n / fps, "runs": runs, "mean_batch": batches}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", type=Path)
-    ap.add_argument("--frames", type=int, default=2000)
-    ap.add_argument("--every", type=int, default=4)
-    ap.add_argument("--fps", type=float, default=8.8)
+    ap.add_argument("--sensors", type=int, default=24)
+    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--fps", type=float, default=10.0)
     args = ap.parse_args()
-    torch.set_num_threads(1)  # one core, as on an edge device
+    torch.set_num_threads(1)  # one core
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = args.model or _default_model(Path(tmp))
         onnx_path = Path(tmp) / "model.onnx"
         export_model(model_dir, onnx_path)
-        backends = {"pytorch": Recognizer.load(model_dir), "onnxruntime": Recognizer.load(onnx_path, threads=1)}
-        h, w = backends["pytorch"].frame_shape
-        frames = thermal_example((1, 1, args.frames, h, w))[0, 0]
-        interval_ms = 1000 / args.fps
-        print(f"{args.frames} frames of {h}x{w} at {args.fps} fps (interval {interval_ms:.0f} ms), model every "
-              f"{args.every} frames, window {backends['pytorch'].spec.length}, 1 thread")
-        print(f"{'backend':<13}{'mean ms/frame':>15}{'p99 ms/frame':>14}{'share of interval':>19}")
-        means = {}
-        for name, r in backends.items():
-            run(r, frames[:200], args.every, args.fps)  # warm-up
-            c = run(r, frames, args.every, args.fps) * 1000
-            means[name] = c.mean()
-            print(f"{name:<13}{c.mean():>15.2f}{np.percentile(c, 99):>14.2f}{100 * c.mean() / interval_ms:>18.1f}%")
-        print(f"ONNX Runtime / PyTorch mean cost: {means['onnxruntime'] / means['pytorch']:.2f}")
+        backends = {"PyTorch": Recognizer.load(model_dir), "ONNX Runtime": Recognizer.load(onnx_path, threads=1)}
+        r0 = backends["PyTorch"]
+        h, w = r0.frame_shape
+        n = int(args.seconds * args.fps)
+        base = thermal_example((1, 1, n + 200, h, w))[0, 0]
+        payloads = [[encode_binary(f, i / args.fps) for i, f in enumerate(base[k % 200:k % 200 + n])]
+                    for k in range(args.sensors)]
+        print(f"{args.sensors} sensors x {args.seconds:.0f} s at {args.fps:g} fps, {h}x{w} frames, window "
+              f"{r0.spec.length}, model every {r0.spec.length // 4} frames batched across sensors, 1 thread")
+        print(f"| backend | CPU s per s of sensor time ({args.sensors} sensors) | sensors per core | model runs | "
+              "mean batch |")
+        print("|---|---:|---:|---:|---:|")
+        results = {}
+        for name, recog in [("intake alone (no model)", NoModel(r0)), *backends.items()]:
+            simulate(recog, [p[:100] for p in payloads[:4]], args.fps)  # warm-up
+            res = simulate(recog, payloads, args.fps)
+            share = res["cpu_s"] / res["sensor_seconds"]
+            results[name] = args.sensors / share
+            print(f"| {name} | {share:.3f} | {results[name]:.0f} | {res['runs']} | {res['mean_batch']:.1f} |", flush=True)
+        print(f"ONNX Runtime / PyTorch sensors per core: {results['ONNX Runtime'] / results['PyTorch']:.2f}")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,8 @@ def _print_event(ev) -> None:
 def stream(
     model: Path = typer.Argument(..., help="Model directory, or an exported .onnx file (runs without torch)."),
     replay: Optional[Path] = typer.Option(None, help="Recording to replay as a live sensor (.h5, Nagoya .csv/.csv.gz)."),
+    mqtt: Optional[str] = typer.Option(None, help="mqtt[s]://[user@]host:port/sensors/+/frames (password: "
+                                       "$ACTLINE_MQTT_PASSWORD); the '+' level is the sensor id."),
     speed: float = typer.Option(1.0, help="Replay speed (0: as fast as possible)."),
     events_out: Optional[Path] = typer.Option(None, "--events", help="Append events as JSON lines here."),
     collect: Optional[Path] = typer.Option(None, help="Save uncertain or contradicted windows here for relabelling."),
@@ -32,12 +34,63 @@ def stream(
     exit_: float = typer.Option(0.4, "--exit", help="Smoothed probability below which a state is left."),
     state_dir: Optional[Path] = typer.Option(None, "--state", help="Save and restore per-sensor stream state here."),
     empty_room: Optional[Path] = typer.Option(None, help="A recording of the empty room: seeds the background."),
+    webhook: Optional[str] = typer.Option(None, help="Also POST each event as JSON here (retries, timeout)."),
+    status_port: Optional[int] = typer.Option(None, help="Serve /healthz, /status, /metrics on this port."),
+    status_host: str = typer.Option("127.0.0.1", help="Status address; beyond loopback $ACTLINE_TOKEN is required."),
+    shard: Optional[str] = typer.Option(None, help="K/N: serve only the sensors whose id hashes to shard K of N."),
+    max_seconds: Optional[float] = typer.Option(None, help="Stop MQTT intake after this long (default: Ctrl-C)."),
 ):
-    """Replay a recording frame by frame as a live sensor would, printing state changes and alerts."""
+    """Follow sensors (MQTT) or replay a recording frame by frame, printing state changes and alerts."""
     from actline.apps.stream.run import StreamOptions, run_stream
 
-    opts = StreamOptions(replay=replay, speed=speed, events=events_out, collect=collect, alerts=alert, every=every,
-                         ema=ema, enter=enter, exit=exit_, state_dir=state_dir, empty_room=empty_room)
+    opts = StreamOptions(replay=replay, mqtt=mqtt, speed=speed, events=events_out, collect=collect, alerts=alert,
+                         every=every, ema=ema, enter=enter, exit=exit_, state_dir=state_dir, empty_room=empty_room,
+                         webhook=webhook, status_port=status_port, status_host=status_host, shard=shard,
+                         max_seconds=max_seconds)
     s = run_stream(model, opts, on_event=_print_event)
-    out.print(f"{s['frames']} frames, {s['runs']} model runs, {s['events']} events"
+    out.print(f"{s['frames']} frames" + (f" from {s['sensors']} sensors ({s['refused']} refused)" if "sensors" in s else "")
+              + f", {s['runs']} model runs, {s['events']} events"
               + (f", {s['collected']} windows collected in {s['collect_dir']}" if s["collected"] is not None else ""))
+
+
+def _fmt(v, spec: str = ".1f") -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def _print_events_table(rep: dict) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{rep['recordings']} recordings, {rep['hours']:.2f} h; alerts {rep['alerts']}")
+    for col in ("events of", "who", "events", "recall %", "delay median s", "delay p90 s", "false alarms / h"):
+        table.add_column(col, justify="left" if col in ("events of", "who") else "right")
+    rows = [(k, who, v[who]) for k, v in rep["events"].items() for who in ("model", "baseline")]
+    rows += [(c, "state", p) for c, p in rep["states"].items()]
+    for name, who, p in rows:
+        table.add_row(name, who, str(p["events"]), _fmt(p["recall"]), _fmt(p["delay_median_s"], ".2f"),
+                      _fmt(p["delay_p90_s"], ".2f"), _fmt(p["false_alarms_per_hour"]))
+    out.print(table)
+
+
+@app.command("evaluate-stream")
+def evaluate_stream(
+    model: Path = typer.Argument(..., help="Model directory, or an exported .onnx file."),
+    data: Path = typer.Argument(..., help="Data set whose recordings are replayed (ThermalDataGen or Nagoya)."),
+    alert: list[str] = typer.Option([], help="CLASS=SECONDS: alert when CLASS is held that long (repeatable)."),
+    group: Optional[str] = typer.Option(None, help="Only recordings of this group (a Nagoya day, a room)."),
+    every: Optional[int] = typer.Option(None, help="Run the model every N frames (default: a quarter window)."),
+    ema: float = typer.Option(0.5, help="Weight of the newest probabilities in the moving average."),
+    enter: float = typer.Option(0.6, help="Smoothed probability to enter a state."),
+    exit_: float = typer.Option(0.4, "--exit", help="Smoothed probability below which a state is left."),
+    plot: Optional[Path] = typer.Option(None, help="Write a timeline picture of one recording here (PNG)."),
+    plot_recording: Optional[str] = typer.Option(None, help="Which recording to picture (default: one with an event)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+):
+    """Replay every recording as live and judge alerts as events: recall, delay, false alarms per hour."""
+    from actline.apps.stream.evaluate import EvaluateOptions
+    from actline.apps.stream.evaluate import evaluate_stream as run
+    from actline.cli.render import print_json
+
+    opts = EvaluateOptions(alerts=alert, group=group, every=every, ema=ema, enter=enter, exit=exit_, plot=plot,
+                           plot_recording=plot_recording)
+    rep = run(model, data, opts)
+    print_json(rep) if as_json else _print_events_table(rep)

@@ -31,3 +31,43 @@ def small_model_and_recording(tmp_path_factory) -> tuple[Path, Path]:
         frames[i, y:y + 3, x:x + 3] += 5.0
     rec = write_recording_h5(root / "rec.h5", frames, 1_700_000_000_000 + np.arange(300) * 100, "rec")
     return model_dir, Path(rec)
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory):
+    """A real Mosquitto (Debian's package; `make test` installs it) on a free loopback port: (host, port)."""
+    import shutil
+    import socket
+    import subprocess
+    import time
+
+    pytest.importorskip("paho.mqtt.client", reason="paho-mqtt not installed (pip install 'actline[mqtt]')")
+    exe = shutil.which("mosquitto") or next((p for p in ("/usr/sbin/mosquitto",) if Path(p).is_file()), None)
+    if exe is None:
+        pytest.skip("mosquitto not installed (Debian package mosquitto; `make broker` installs it where it may)")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    root = tmp_path_factory.mktemp("mosquitto")
+    conf = root / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+                    "max_queued_messages 100000\nmax_inflight_messages 0\n", encoding="utf-8")
+    proc = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=open(root / "log", "w"))  # noqa: SIM115
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.skip(f"mosquitto would not start: {(root / 'log').read_text()[-300:]}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    else:
+        proc.kill()
+        pytest.skip("mosquitto did not open its port within 10 s")
+    yield "127.0.0.1", port
+    proc.terminate()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()

@@ -32,7 +32,7 @@ def test_a_corrupt_collection_is_one_line(tmp_path):
     assert "\n" not in str(exc.value) and "train.json" in str(exc.value)
 
 
-def test_the_events_log_is_appended_not_truncated(tmp_path, small_model_and_recording):
+def test_the_events_log_is_appended_not_truncated(tmp_path, small_model_and_recording, one_thread):
     model, rec = small_model_and_recording
     log = tmp_path / "events.jsonl"
     log.write_text('{"kind": "earlier"}\n', encoding="utf-8")

@@ -1,0 +1,119 @@
+"""``actline evaluate-stream``: every recording of a data set replayed through the streaming recognizer,
+exactly as live, and judged as events (:mod:`actline.metrics.events`).
+
+Per alert class: event recall, delay from onset (median, 90th percentile) and false alarms per hour
+outside events, beside the simple ceiling baseline (:mod:`.baseline`); per state (every class): the
+same with the state's entries as the "alerts". Events are the runs of a class in the frame labels;
+on Nagoya a fall is a ``falling1``/``falling2`` segment together with the ``lie`` segment after it,
+and alerts of any of these three classes count as fall alerts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from actline.core.errors import ActlineError
+from actline.metrics.events import pool, runs, score_recording
+
+FALL_PARTS, LIE = ("falling1", "falling2"), "lie"
+FALL_GAP_S = 3.0  # a lie segment starting this soon after a fall segment belongs to that fall
+
+
+@dataclass
+class EvaluateOptions:
+    alerts: list[str] = field(default_factory=list)  # CLASS=SECONDS
+    group: str | None = None  # only recordings of this group (a Nagoya day, a room)
+    every: int | None = None
+    ema: float = 0.5
+    enter: float = 0.6
+    exit: float = 0.4
+    grace_s: float = 5.0
+    plot: Path | None = None  # a timeline picture of one recording
+    plot_recording: str | None = None  # which (default: the first with an alert-class event)
+
+
+def frame_labels(ds, rec) -> np.ndarray:
+    """Per-frame class index (-1 unlabelled): the data set's own, or each keyframe's label held to the
+    midpoints between keyframes (ThermalDataGen sets label keyframes only)."""
+    if rec.frame_labels is not None:
+        return rec.frame_labels
+    keys = sorted((s.frame_idx, s.label) for s in ds.samples if s.recording_id == rec.id)
+    out = np.full(rec.n_frames, -1, np.int64)
+    for k, (idx, lab) in enumerate(keys):
+        lo = (keys[k - 1][0] + idx) // 2 + 1 if k else idx
+        hi = (idx + keys[k + 1][0]) // 2 if k + 1 < len(keys) else idx
+        out[lo:hi + 1] = lab
+    return out
+
+
+def event_kind(alert_class: str, classes: list[str]) -> str:
+    return "fall" if alert_class in (*FALL_PARTS, LIE) and LIE in classes else alert_class
+
+
+def annotated_events(kind: str, labels: np.ndarray, times: np.ndarray, classes: list[str]) -> list[tuple[float, float]]:
+    if kind != "fall":
+        return runs(labels, times, classes.index(kind))
+    falls = runs(np.isin(labels, [classes.index(c) for c in FALL_PARTS if c in classes]), times, None)
+    lies = runs(labels, times, classes.index(LIE))
+    out = []
+    for a, b in falls:
+        after = [lb for la, lb in lies if b <= la <= b + FALL_GAP_S]
+        out.append((a, after[0] if after else b))
+    return out
+
+
+def evaluate_stream(model: str | Path, data: str | Path, opts: EvaluateOptions) -> dict:
+    from actline.apps.stream.baseline import baseline_alerts
+    from actline.apps.stream.recognizer import StreamConfig, StreamingRecognizer, default_alerts, parse_alerts
+    from actline.apps.stream.replay import replay_frames
+    from actline.data.load import detect_format, load_dataset
+    from actline.infer import Recognizer
+
+    recog = Recognizer.load(model)
+    alerts = parse_alerts(opts.alerts, recog.classes)
+    alerts = default_alerts(recog.classes) if alerts is None else alerts
+    if not alerts:
+        raise ActlineError("--alert", f"no alert class: name one with --alert CLASS=SECONDS ({recog.classes})")
+    cfg = StreamConfig(every_frames=opts.every, ema=opts.ema, enter=opts.enter, exit=opts.exit, alerts=alerts)
+    nagoya_day = opts.group is not None and detect_format(data) == "nagoya-csv"
+    ds = load_dataset(data, days=[opts.group]) if nagoya_day else load_dataset(data)  # read only that day
+    recs = [r for r in ds.recordings.values() if opts.group is None or r.group == opts.group]
+    if not recs:
+        raise ActlineError(data, f"no recordings{f' of group {opts.group!r}' if opts.group else ''}")
+    unknown = set(recog.classes) - set(ds.classes)
+    kinds = sorted({event_kind(c, ds.classes) for c in alerts})
+    scores = {k: {"model": [], "baseline": []} for k in kinds}
+    states = {c: [] for c in recog.classes if c not in unknown}
+    timelines = {}
+    for rec in recs:
+        t = rec.timestamps - rec.timestamps[0]
+        labels, duration = frame_labels(ds, rec), float(t[-1])
+        sr = StreamingRecognizer(recog, cfg, sensor=rec.id)
+        events = replay_frames(sr, rec.frames, rec.timestamps)
+        base = baseline_alerts(rec.frames, t)
+        for k in kinds:
+            ann = annotated_events(k, labels, t, ds.classes)
+            starts = [e.t for e in events if e.kind == "alert" and event_kind(e.label, ds.classes) == k]
+            scores[k]["model"].append(score_recording(ann, starts, duration, opts.grace_s))
+            scores[k]["baseline"].append(score_recording(ann, base, duration, opts.grace_s))
+        for c in states:
+            entries = [e.t for e in events if e.kind == "state" and e.label == c]
+            states[c].append(score_recording(runs(labels, t, ds.classes.index(c)), entries, duration, opts.grace_s))
+        timelines[rec.id] = (t, labels, events, base)
+    report = {"model": str(model), "data": str(data), "group": opts.group, "recordings": len(recs),
+              "hours": sum(float(tl[0][-1]) for tl in timelines.values()) / 3600, "alerts": alerts,
+              "stream": {"every": sr.every, "ema": opts.ema, "enter": opts.enter, "exit": opts.exit},
+              "events": {k: {"model": pool(v["model"]), "baseline": pool(v["baseline"])} for k, v in scores.items()},
+              "states": {c: pool(v) for c, v in states.items()}}
+    if opts.plot:
+        from actline.apps.stream.plots import plot_timeline
+
+        rid = opts.plot_recording or next((r for r, tl in timelines.items() if any(
+            annotated_events(kinds[0], tl[1], tl[0], ds.classes))), next(iter(timelines)))
+        if rid not in timelines:
+            raise ActlineError("--plot-recording", f"no recording {rid!r} in {data}")
+        report["plot"] = str(plot_timeline(opts.plot, rid, *timelines[rid], ds.classes, kinds))
+    return report

@@ -1,0 +1,70 @@
+"""Alerts judged as events, the way a care home judges a fall detector (NumPy only).
+
+The rules (``CONVENTIONS.md``, "Events"):
+
+- an annotated event is **detected** when an alert for its class starts between the event's onset
+  and ``grace_s`` (5 s) after its end; the **delay** is that alert's start minus the onset;
+- every other alert start is a **false alarm**; false alarms per hour divide by the time outside
+  annotated events of that class.
+
+Alerts are matched in time order: each alert detects at most one event, the earliest undetected
+one whose window holds it. :func:`score_recording` scores one recording; :func:`pool` adds
+recordings up into recall, median and 90th-percentile delay and false alarms per hour.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+GRACE_S = 5.0
+
+
+def runs(labels: np.ndarray, times: np.ndarray, value) -> list[tuple[float, float]]:
+    """(start s, end s) of each run of frames where ``labels == value`` (a boolean mask when value is None)."""
+    on = np.asarray(labels if value is None else labels == value, dtype=bool)
+    if not on.any():
+        return []
+    edges = np.flatnonzero(np.diff(np.r_[0, on.astype(np.int8), 0]))
+    return [(float(times[s]), float(times[e - 1])) for s, e in zip(edges[::2], edges[1::2])]
+
+
+def score_recording(events: list[tuple[float, float]], alerts, duration_s: float, grace_s: float = GRACE_S) -> dict:
+    """Match alert start times to events [(onset, end), ...] of one class in one recording."""
+    events = sorted((float(a), float(b)) for a, b in events)
+    alerts = np.sort(np.asarray(list(alerts), dtype=np.float64))
+    delays: list[float | None] = [None] * len(events)
+    false = 0
+    for t in alerts:
+        hit = next((i for i, (a, b) in enumerate(events) if delays[i] is None and a <= t <= b + grace_s), None)
+        if hit is None:
+            false += 1
+        else:
+            delays[hit] = float(t - events[hit][0])
+    inside = _union_length(events)
+    return {"events": len(events), "detected": sum(d is not None for d in delays),
+            "delays_s": [d for d in delays if d is not None], "false_alarms": false,
+            "hours_outside": max(float(duration_s) - inside, 0.0) / 3600.0}
+
+
+def _union_length(spans: list[tuple[float, float]]) -> float:
+    total, end = 0.0, -np.inf
+    for a, b in sorted(spans):
+        if b <= end:
+            continue
+        total += b - max(a, end)
+        end = b
+    return total
+
+
+def pool(scores: list[dict]) -> dict:
+    """Recall (%), delay median and 90th percentile (s), false alarms per hour, over recordings."""
+    n = sum(s["events"] for s in scores)
+    det = sum(s["detected"] for s in scores)
+    delays = np.asarray([d for s in scores for d in s["delays_s"]], dtype=np.float64)
+    false = sum(s["false_alarms"] for s in scores)
+    hours = sum(s["hours_outside"] for s in scores)
+    return {"events": n, "detected": det, "recall": 100.0 * det / n if n else None,
+            "delay_median_s": float(np.median(delays)) if len(delays) else None,
+            "delay_p90_s": float(np.percentile(delays, 90)) if len(delays) else None,
+            "false_alarms": false, "hours_outside": hours,
+            "false_alarms_per_hour": false / hours if hours > 0 else None}

@@ -1,0 +1,58 @@
+"""evaluate-stream: the replay is the live path, events come from the annotation, falls on Nagoya include the lie."""
+
+import json
+
+import numpy as np
+import pytest
+
+from actline.apps.stream.evaluate import annotated_events, frame_labels
+from actline.cli import main
+from tests.conftest import shared_path
+
+
+@pytest.fixture(scope="module")
+def synth_model(synth_dir, tmp_path_factory):
+    import torch
+
+    from actline.data.load import load_dataset
+    from actline.modeldir.directory import save_model_dir
+    from actline.models import create_model
+
+    ds = load_dataset(synth_dir)
+    h, w = next(iter(ds.recordings.values())).frames.shape[1:]
+    torch.manual_seed(1)
+    model = create_model("thermal_r2plus1d", num_classes=len(ds.classes)).eval()
+    cfg = {"pipeline": "clip-classifier", "arch": model.arch, "classes": ds.classes,
+           "window": {"length": 16, "mode": "index", "fps": 10.0, "background": "recording-median"},
+           "preprocessing": {"frame_shape": [h, w]}}
+    return save_model_dir(tmp_path_factory.mktemp("m") / "model", model, cfg), ds
+
+
+def test_evaluate_stream_reports_events_states_and_a_picture(synth_model, synth_dir, tmp_path, capsys, one_thread):
+    model, ds = synth_model
+    risk = next(c for c in ds.classes if "risk" in c)
+    main(["evaluate-stream", str(model), str(synth_dir), "--alert", f"{risk}=1", "--enter", "0.2", "--exit", "0.1",
+          "--plot", str(tmp_path / "t.png"), "--json"])
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["recordings"] == len(ds.recordings) and set(rep["events"]) == {risk}
+    n_events = sum(len(annotated_events(risk, frame_labels(ds, r), r.timestamps - r.timestamps[0], ds.classes))
+                   for r in ds.recordings.values())
+    assert rep["events"][risk]["model"]["events"] == rep["events"][risk]["baseline"]["events"] == n_events > 0
+    assert set(rep["states"]) == set(ds.classes)
+    assert (tmp_path / "t.png").stat().st_size > 5000
+    main(["evaluate-stream", str(model), str(synth_dir), "--alert", f"{risk}=1"])  # the table
+    assert "false alarms / h" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_nagoya_falls_are_fall_plus_lie():
+    from actline.data.nagoya import read_nagoya, segment_counts
+
+    root = shared_path("nagoya-fir16")
+    ds = read_nagoya(root, days=["20170209"])
+    counts = segment_counts(root, days=["20170209"])
+    spans = [e for r in ds.recordings.values() for e in annotated_events(
+        "fall", r.frame_labels, r.timestamps - r.timestamps[0], ds.classes)]
+    assert len(spans) == counts["falling1"] + counts["falling2"]
+    lengths = np.array([b - a for a, b in spans])
+    assert lengths.min() > 1.5 and np.median(lengths) > 3.0  # the lie that follows is part of the event
