@@ -25,7 +25,7 @@ class JsonlSink:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.fh = open(self.path, "a", encoding="utf-8")
+        self.fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - appended live, closed in close()
 
     def emit(self, ev) -> None:
         self.fh.write(ev.to_json() + "\n")
