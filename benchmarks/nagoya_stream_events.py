@@ -28,8 +28,8 @@ from actline.train.config import load_config
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "nagoya-fir16"
 TRAIN_DAYS, REPORT_DAY = ["20170203", "20170206"], "20170209"
-GRID = [(alerts, enter) for alerts in (["lie={h}"], ["falling1={h}", "falling2={h}", "lie={h}"]) for enter in (0.5, 0.6)]
-HOLDS = (0.0, 0.5, 1.0, 2.0)
+GRID = [(alerts, enter) for alerts in (["lie={h}"], ["falling1={h}", "falling2={h}", "lie={h}"]) for enter in (0.6,)]
+HOLDS = (0.5, 1.5)
 
 
 def train(data: Path, days: list[str], out: Path, epochs: int) -> Path:

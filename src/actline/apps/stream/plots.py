@@ -25,7 +25,8 @@ def _state_spans(events, end: float) -> list[tuple[float, float, str]]:
 def plot_timeline(path: str | Path, rec_id: str, t: np.ndarray, labels: np.ndarray, events, baseline,
                   classes: list[str], kinds: list[str]) -> Path:
     plt = pyplot()
-    colours = {k: tuple(c / 255 for c in v) for k, v in palette(classes).items()}
+    extra = sorted({e.label for e in events if e.kind == "state" and e.label and e.label not in classes})
+    colours = {k: tuple(c / 255 for c in v) for k, v in palette(classes + extra).items()}
     fig, ax = plt.subplots(figsize=(11, 2.8))
     rows = {"annotation": 2.0, "stream state": 1.0}
     for i, c in enumerate(classes):
@@ -46,6 +47,6 @@ def plot_timeline(path: str | Path, rec_id: str, t: np.ndarray, labels: np.ndarr
     leg = ax.legend(handles, [c for c in seen if c in colours], ncol=min(len(handles), 8), fontsize=7,
                     loc="upper center", bbox_to_anchor=(0.5, -0.28), frameon=False)
     ax.add_artist(leg)
-    ax.legend(loc="upper right", fontsize=7, bbox_to_anchor=(1.0, 1.0), frameon=False)
+    ax.legend(loc="lower right", fontsize=7, frameon=False)
     fig.tight_layout()
     return save_figure(fig, path)
