@@ -27,11 +27,12 @@ import numpy as np
 import torch
 
 from actline.data.nagoya import read_nagoya
+from actline.data.segments import segments_to_frames, steps_to_frames
 from actline.features.backbone import build_backbone
 from actline.features.cache import FeatureCache
-from actline.infer.timeline import TimelineModel, decode
+from actline.features.extract import Features
+from actline.infer.timeline import TimelinePipeline
 from actline.metrics.segmentation import SegmentationScores
-from actline.models.temporal import predict_sequence
 from actline.runs.classifier import train_run
 from actline.train.config import load_config
 from actline.train.timeline import (
@@ -43,17 +44,6 @@ from actline.train.timeline import (
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "nagoya-fir16"
 ROWS = ("clip classifier, sliding", "per-timestep MLP (seed)", "MS-TCN", "MS-TCN + smoothing")
 BG = "none"
-
-
-def frame_labels(step_labels: np.ndarray, n_frames: int, chunk: int, stride: int) -> np.ndarray:
-    """Each frame takes the label of the chunk whose centre is nearest."""
-    from actline.data.chunks import chunk_starts
-
-    centres = np.minimum(chunk_starts(n_frames, chunk, stride) + chunk // 2, n_frames - 1)
-    idx = np.clip(np.searchsorted(centres, np.arange(n_frames)), 0, len(centres) - 1)
-    left = np.clip(idx - 1, 0, len(centres) - 1)
-    nearer_left = np.abs(centres[left] - np.arange(n_frames)) < np.abs(centres[idx] - np.arange(n_frames))
-    return step_labels[np.where(nearer_left, left, idx)]
 
 
 def main() -> None:
@@ -89,21 +79,24 @@ def main() -> None:
         tm_metrics = train_timeline_recordings(ds, run / "timeline-mstcn", tcfg, enc, train_ids, log=lambda *_: None)
         mlp_cfg = TimelineConfig(**{**tcfg.__dict__, "temporal_model": "temporal_mlp"})
         train_timeline_recordings(ds, run / "timeline-mlp", mlp_cfg, enc, train_ids, log=lambda *_: None)
-        tm, mlp = TimelineModel.load(run / "timeline-mstcn"), TimelineModel.load(run / "timeline-mlp")
+        tm, mlp = TimelinePipeline.load(run / "timeline-mstcn"), TimelinePipeline.load(run / "timeline-mlp")
         seqs = recording_sequences(ds, test_ids, enc, spec, FeatureCache(tcfg.cache_dir))
         day_scores = {r: SegmentationScores() for r in ROWS}
         fc = enc.model.fc
         for rid in test_ids:
             x, _, times = seqs[rid]
             rec = ds.recordings[rid]
+            frame_t = rec.timestamps - rec.timestamps[0]  # each frame's instant: the library's one frame mapping
             with torch.no_grad():
                 clip_prob = torch.softmax(fc(torch.from_numpy(x)), 1).numpy()
-            p_tcn = predict_sequence(tm.stage1, x)
-            steps = {ROWS[0]: clip_prob.argmax(1), ROWS[1]: predict_sequence(mlp.stage1, x).argmax(1),
-                     ROWS[2]: p_tcn.argmax(1), ROWS[3]: decode(p_tcn, times, tm.decoding)}
+            p_tcn = tm.backend.stage1(x)
+            preds = {r: steps_to_frames(lab, times, frame_t, ds.classes) for r, lab in
+                     ((ROWS[0], clip_prob.argmax(1)), (ROWS[1], mlp.backend.stage1(x).argmax(1)),
+                      (ROWS[2], p_tcn.argmax(1)))}
+            segs, _ = tm.timeline(Features(x, times))  # what `actline timeline M recording --format frames` writes
+            preds[ROWS[3]] = segments_to_frames(segs, times=frame_t)
             gt = np.array(ds.classes)[rec.frame_labels]
-            for row, lab in steps.items():
-                pred = np.array(ds.classes)[frame_labels(lab, rec.n_frames, spec.chunk, spec.stride)]
+            for row, pred in preds.items():
                 for sc in (scores[row], day_scores[row]):
                     sc.add(rid, pred, gt, bg=(BG,))
         per_day[day] = {r: _summary(s.aggregate()) for r, s in day_scores.items()}

@@ -53,9 +53,9 @@ def test_long_videos_become_accurate_timelines(timeline_model, rgb, tmp_path, ca
 
 def test_smoothing_reduces_fragmentation(timeline_model, rgb):
     from actline.features.cache import FeatureCache
-    from actline.infer.timeline import Decoding, TimelineModel
+    from actline.infer.timeline import Decoding, TimelinePipeline
 
-    tm = TimelineModel.load(timeline_model)
+    tm = TimelinePipeline.load(timeline_model)
     feats = tm.features(rgb / "long" / "video_00.mp4", FeatureCache(rgb / "cache"))
     raw, _ = tm.timeline(feats, Decoding(median=1, switch_penalty=0, min_segment_s=0))
     smooth, _ = tm.timeline(feats)
@@ -108,16 +108,16 @@ def test_exported_timeline_runs_with_onnx_runtime_alone(timeline_model, rgb, tmp
 
     from actline.apps.export import export_model
     from actline.features.cache import FeatureCache
-    from actline.infer.timeline import TimelineModel
+    from actline.infer.timeline import TimelinePipeline
 
     export_model(timeline_model, tmp_path / "onnx")
     video = rgb / "long" / "video_00.mp4"
-    tm = TimelineModel.load(timeline_model)
+    tm = TimelinePipeline.load(timeline_model)
     want, _ = tm.timeline(tm.features(video, FeatureCache(rgb / "cache")))
     code = f"""
 import json, sys
-from actline.infer.onnx_timeline import OnnxTimeline
-segs = OnnxTimeline({str(tmp_path / "onnx")!r}).timeline({str(video)!r})
+import actline
+segs = actline.load({str(tmp_path / "onnx")!r}).run({str(video)!r})
 print(json.dumps([[s.start_s, s.end_s, s.label, s.fine, s.value_category] for s in segs]))
 print(sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "torchvision")))
 """

@@ -118,30 +118,31 @@ def export_classifier(model_dir: Path, out: Path, atol: float = 1e-4, batch: int
 
 
 def export_timeline(model_dir: Path, out: Path, atol: float = 1e-4) -> dict:
-    from actline.infer.timeline import TimelineModel
+    """``backbone.onnx``, ``stage1.onnx``, ``stage2/<family>.onnx``, the registry and ``config.json`` (the
+    model's, with everything the backbone's input needs under ``features``: kind, background, mean, std)."""
+    from actline.infer.timeline import TimelinePipeline
 
-    tm = TimelineModel.load(model_dir)
-    cfg = read_config(model_dir)
-    spec = tm.spec
-    if tm.backbone.kind == "rgb":
+    pipe = TimelinePipeline.load(model_dir, backend="torch")
+    torch_backend, spec, bb = pipe.backend, pipe.spec, pipe.backend.backbone
+    if bb.kind == "rgb":
         example = np.random.default_rng(0).normal(0, 1, (2, 3, spec.chunk, spec.size, spec.size)).astype(np.float32)
     else:
-        example = thermal_example((2, 1, spec.chunk, *(tm.backbone.frame_shape or (16, 16))))
+        example = thermal_example((2, 1, spec.chunk, *(bb.frame_shape or (16, 16))))
     report = {}
     with atomic_dir(out, overwrite=True) as tmp:
-        report["backbone"] = _export(_Features(tm.backbone.model), example, tmp / "backbone.onnx", {0: "batch"},
+        report["backbone"] = _export(_Features(bb.model), example, tmp / "backbone.onnx", {0: "batch"},
                                      {"actline_role": "backbone"}, atol)
-        feats = np.random.default_rng(1).normal(0, 1, (2, 40, tm.backbone.dim)).astype(np.float32)
-        report["stage1"] = _export(_Softmax(tm.stage1), feats, tmp / "stage1.onnx", {0: "batch", 1: "time"},
-                                   {"actline_role": "stage1"}, atol)
-        for fam, m in tm.stage2.items():
+        feats = np.random.default_rng(1).normal(0, 1, (2, 40, bb.dim)).astype(np.float32)
+        report["stage1"] = _export(_Softmax(torch_backend.stage1_model), feats, tmp / "stage1.onnx",
+                                   {0: "batch", 1: "time"}, {"actline_role": "stage1"}, atol)
+        for fam, m in torch_backend.stage2_models.items():
             report[f"stage2/{fam}"] = _export(_Softmax(m), feats, tmp / "stage2" / f"{fam}.onnx",
                                               {0: "batch", 1: "time"}, {"actline_role": f"stage2/{fam}"}, atol)
-        shutil.copy(model_dir / "stage2" / "stage2_registry.json", tmp / "stage2_registry.json")
-        write_json(tmp / "config.json", {**cfg, "onnx": {"opset": OPSET, "max_abs_diff": report,
-                                                         "background": tm.backbone.background,
-                                                         "backbone_input": "rgb: Kinetics-normalised [B, 3, T, H, W]"
-                                                         if tm.backbone.kind == "rgb" else "[B, 1, T, H, W] °C"}})
+        write_json(tmp / "stage2_registry.json", pipe.registry)
+        write_json(tmp / "config.json", {**pipe.cfg, "features": {**pipe.cfg["features"], **bb.config()},
+                                         "onnx": {"opset": OPSET, "max_abs_diff": report,
+                                                  "backbone_input": "rgb: [B, 3, T, H, W] normalised with features "
+                                                  "mean/std" if bb.kind == "rgb" else "[B, 1, T, H, W] °C"}})
     return {"path": str(out), "max_abs_diff": max(report.values()), "files": sorted(report)}
 
 

@@ -191,13 +191,10 @@ def _video_data_uri(source: Path, max_width: int = 480) -> str:
 def timeline_sections(model_dir: Path, video: Path, timeline: Path | None) -> tuple[str, list[str], str]:
     from actline.core.plotting import palette
     from actline.data.segments import read_segments
-    from actline.infer.timeline import TimelineModel
+    from actline.infer.load import load
 
-    tm = TimelineModel.load(model_dir)
-    if timeline is not None:
-        segs = read_segments(timeline)
-    else:
-        segs, _ = tm.timeline(tm.features(video))
+    tm = load(model_dir)
+    segs = read_segments(timeline) if timeline is not None else tm.run(video)
     if not segs:
         raise ActlineError(video, "the timeline is empty")
     colours = palette([s.label for s in segs])

@@ -163,9 +163,7 @@ def create_app(models: list[str | Path], cfg: ServeConfig | None = None) -> Fast
         job = jobs[job_id]
         job["status"], job["started"] = "running", time.time()
         try:
-            feats = timeline.features(path)
-            segs, _ = timeline.timeline(feats)
-            job["timeline"] = [s.__dict__ for s in segs]
+            job["timeline"] = [s.__dict__ for s in timeline.run(path)]
             job["status"] = "done"
         except ActlineError as exc:
             job["status"], job["error"] = "failed", str(exc).replace(str(path), "upload")

@@ -134,3 +134,49 @@ def print_cv(r: dict, as_json: bool = False) -> None:
             t.add_row(c, str(v["support"]), str(v["predicted"]), f"{v['recall']:.1f}", f"{v['precision']:.1f}",
                       f"{v['f1']:.1f}")
     out.print(t)
+
+
+def print_timelines(results, value_categories: bool = True) -> None:
+    """One row per input of ``actline timeline``: duration, segments, value-category shares; then what was written."""
+    from actline.data.clips import VALUE_CATEGORIES
+    from actline.evaluate.valuestream import category_shares
+
+    cats = VALUE_CATEGORIES if value_categories else ()
+    t = Table(title=f"{len(results)} input(s)")
+    for col in ("input", "duration s", "segments", *[f"{c} %" for c in cats]):
+        t.add_column(col, justify="left" if col == "input" else "right")
+    for r in results:
+        share = category_shares(r.segments)
+        t.add_row(r.source.name, f"{r.duration_s:.1f}", str(len(r.segments)), *[f"{share[c]:.1f}" for c in cats])
+        err.print(f"wrote {', '.join(str(w) for w in r.written)}", highlight=False)
+    out.print(t)
+
+
+def print_scores(scores, bg=()) -> None:
+    """``actline score``: per timeline (up to 20) and over all of them."""
+    agg = scores.aggregate()
+    n = len(scores.per_video)
+    t = Table(title=f"{n} timeline(s), {agg['n_frames']} frames" + (f", background: {', '.join(bg)}" if bg else ""))
+    for col in ("", "acc %", "edit", "F1@10", "F1@25", "F1@50", "mean IoU %"):
+        t.add_column(col, justify="right" if col else "left")
+    rows = list(scores.per_video.items()) if n <= 20 else []
+    for name, r in rows + [("[bold]all[/]", {**agg, "edit": agg["edit_mean"]})]:
+        t.add_row(name, *[f"{r[k]:.2f}" for k in ("acc", "edit", "f1@0.1", "f1@0.25", "f1@0.5", "mean_iou")])
+    out.print(t)
+
+
+def print_value_stream(summary: dict) -> None:
+    """``actline analyze``: time per value category, then per step."""
+    t = Table(title=f"{summary['timelines']} timeline(s), {summary['total_s'] / 60:.1f} min")
+    for col in ("value category", "time s", "share %"):
+        t.add_column(col, justify="left" if col == "value category" else "right")
+    for c, v in summary["value_categories"].items():
+        t.add_row(c, f"{v['time_s']:.1f}", f"{v['share']:.1f}")
+    out.print(t)
+    s = Table(title="steps")
+    for col in ("step", "category", "count", "time s", "share %", "mean s", "cycle s"):
+        s.add_column(col, justify="left" if col in ("step", "category") else "right")
+    for k, e in summary["steps"].items():
+        s.add_row(k, e["value_category"], str(e["count"]), f"{e['time_s']:.1f}", f"{e['share']:.1f}",
+                  f"{e['duration']['mean_s']:.1f}", f"{e['cycle_time']['mean_s']:.1f}" if e["cycle_time"]["n"] else "-")
+    out.print(s)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
@@ -10,8 +9,15 @@ import typer
 from rich.table import Table
 
 from actline.cli.app import app, features_app
-from actline.cli.render import err, out
-from actline.core.errors import ActlineError
+from actline.cli.render import (
+    err,
+    out,
+    print_json,
+    print_scores,
+    print_timelines,
+    print_value_stream,
+    progress_for,
+)
 
 
 @app.command()
@@ -25,66 +31,12 @@ def score(
     as_json: bool = typer.Option(False, "--json", help="Print per-video and aggregate values as JSON."),
 ):
     """Frame accuracy, Edit, F1@{10,25,50} and mean IoU of predicted timelines against ground truth."""
-    from actline.data.segments import load_labels
-    from actline.metrics.segmentation import SegmentationScores
+    from actline.evaluate.timelines import score_timelines
 
-    pairs = _score_pairs(pred, gt)
-    scores = SegmentationScores()
-    for p, g in pairs:
-        truth = load_labels(g, fps, level=level)
-        scores.add(p.name, load_labels(p, fps, n_frames=len(truth) if p.suffix != ".txt" else None, level=level), truth,
-                   bg=tuple(bg))
-    agg = scores.aggregate()
+    scores = score_timelines(pred, gt, fps, tuple(bg), level)
     if as_json:
-        print(json.dumps({"aggregate": agg, "per_video": scores.per_video}, indent=1))
-        return
-    t = Table(title=f"{len(pairs)} timeline(s), {agg['n_frames']} frames" + (f", background: {', '.join(bg)}" if bg else ""))
-    for col in ("", "acc %", "edit", "F1@10", "F1@25", "F1@50", "mean IoU %"):
-        t.add_column(col, justify="right" if col else "left")
-    rows = list(scores.per_video.items()) if len(pairs) <= 20 else []
-    for name, r in rows + [("[bold]all[/]", {**agg, "edit": agg["edit_mean"]})]:
-        t.add_row(name, *[f"{r[k]:.2f}" for k in ("acc", "edit", "f1@0.1", "f1@0.25", "f1@0.5", "mean_iou")])
-    out.print(t)
-
-
-def _score_pairs(pred: Path, gt: Path) -> list[tuple[Path, Path]]:
-    if pred.is_dir() != gt.is_dir():
-        raise ActlineError(pred, "give two files or two directories")
-    if not pred.is_dir():
-        return [(pred, gt)]
-    exts = (".txt", ".csv", ".json")  # where a name has several, segments (.json, then .csv) win over frame-wise .txt
-    rank = {".json": 0, ".csv": 1, ".txt": 2}
-
-    def by_stem(d: Path) -> dict[str, Path]:
-        files = sorted((p for p in d.iterdir() if p.suffix in exts), key=lambda p: (p.stem, -rank[p.suffix]))
-        return {p.stem: p for p in files}
-
-    truth, preds = by_stem(gt), by_stem(pred)
-    missing = sorted(set(truth) - set(preds))
-    if missing:
-        raise ActlineError(pred, f"no prediction for {len(missing)} ground-truth file(s), e.g. {missing[:3]}")
-    if not truth:
-        raise ActlineError(gt, "no .txt, .csv or .json timelines found")
-    return [(preds[k], truth[k]) for k in sorted(truth)]
-
-
-def _inputs(paths: list[Path], kind: str = "rgb") -> list[Path]:
-    """Files as given; directories expanded to the videos (or thermal recordings) inside them."""
-    from actline.data.chunks import THERMAL_SUFFIXES
-    from actline.data.video import VIDEO_SUFFIXES
-
-    suffixes = VIDEO_SUFFIXES if kind == "rgb" else THERMAL_SUFFIXES
-    found = []
-    for p in paths:
-        if p.is_dir():
-            found += sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in suffixes)
-        elif p.is_file():
-            found.append(p)
-        else:
-            raise ActlineError(p, "file or directory not found")
-    if not found:
-        raise ActlineError(paths[0] if paths else None, "no videos or recordings found")
-    return found
+        return print_json({"aggregate": scores.aggregate(), "per_video": scores.per_video})
+    print_scores(scores, bg)
 
 
 @features_app.command("extract")
@@ -102,29 +54,13 @@ def features_extract(
     `--workers N` splits the inputs over N processes sharing one cache (each file computed once);
     under torchrun each rank takes its share.
     """
-    from actline.core.progress import progress_bar
     from actline.data.video import VideoSpec
-    from actline.features.backbone import build_backbone
-    from actline.features.cache import FeatureCache, extract_many
-    from actline.train.timeline import default_cache_dir
+    from actline.features.cache import extract_many
 
-    bb = build_backbone(backbone, weights)
-    files = _inputs(inputs, bb.kind)
-    root = cache or default_cache_dir()
-    spec = VideoSpec(fps, size, chunk, stride)
-    if workers > 1:
-        with out.status(f"{len(files)} file(s) over {workers} worker processes"):
-            r = extract_many(files, backbone, weights, spec, root, workers)
-    else:
-        fc, n = FeatureCache(root), 0
-        with progress_bar(True) as bar:
-            task = bar.add_task("files", total=len(files))
-            for f in files:
-                n += len(fc.get(f, bb, spec))
-                bar.advance(task)
-        r = {"files": len(files), "chunks": n, "hits": fc.hits, "misses": fc.misses, "corrupt": fc.corrupt}
-    out.print(f"{r['files']} file(s), {r['chunks']} chunks of {bb.dim}-D features in {root}: {r['hits']} from cache, "
-              f"{r['misses']} computed, {r['corrupt']} corrupt entries recomputed")
+    with progress_for(workers > 1) as progress:  # worker processes report nothing back until they finish
+        r = extract_many(inputs, backbone, weights, VideoSpec(fps, size, chunk, stride), cache, workers, progress)
+    out.print(f"{r['files']} file(s), {r['chunks']} chunks of {r['dim']}-D features in {r['root']}: {r['hits']} from "
+              f"cache, {r['misses']} computed, {r['corrupt']} corrupt entries recomputed")
 
 
 @app.command("train-timeline")
@@ -193,67 +129,15 @@ def timeline(
     quiet: bool = typer.Option(False, help="No progress bars."),
 ):
     """Turn long videos or recordings into two-level timelines (coarse family, fine action, value category)."""
-    from actline.core.progress import progress_bar
-    from actline.data.segments import segments_to_frames, write_segments
-    from actline.infer.overlay import render_overlay
+    from actline.infer.outputs import check_formats, write_timelines
+    from actline.infer.timeline import TimelinePipeline
 
-    known = {"json", "csv", "srt", "frames", "overlay"}
-    bad = sorted(set(formats) - known)
-    if bad:
-        raise ActlineError("--format", f"unknown format(s) {bad} (known: {', '.join(sorted(known))})")
-    from actline.infer.onnx_timeline import OnnxTimeline
-
-    if OnnxTimeline.is_export(model_dir):  # `actline export` output: ONNX Runtime, no torch needed
-        ot = OnnxTimeline(model_dir)
-        from dataclasses import replace
-
-        dec = replace(ot.decoding, **{k: v for k, v in (("median", median), ("switch_penalty", switch_penalty),
-                                                         ("min_segment_s", min_segment)) if v is not None})
-        kind, fps = ot.kind, ot.spec.fps
-
-        def make(f):
-            return ot.timeline(f, dec)
-    else:
-        from actline.features.cache import FeatureCache
-        from actline.infer.timeline import TimelineModel
-
-        tm = TimelineModel.load(model_dir)
-        dec = tm.with_decoding(median=median, switch_penalty=switch_penalty, min_segment_s=min_segment)
-        fc = FeatureCache(cache) if cache else None
-        kind, fps = tm.backbone.kind, tm.spec.fps
-
-        def make(f):
-            with progress_bar(not quiet) as bar:
-                task = bar.add_task(f"features {f.name}", total=None) if bar else None
-                feats = tm.features(f, fc, progress=(lambda n: bar.advance(task, n)) if bar else None)
-            return tm.timeline(feats, dec)[0]
-    files = _inputs(inputs, kind)
-    t = Table(title=f"{len(files)} input(s)")
-    cats = ("VA", "RNVA", "NVA") if kind == "rgb" else ()  # value categories belong to assembly steps
-    for col in ("input", "duration s", "segments", *[f"{c} %" for c in cats]):
-        t.add_column(col, justify="left" if col == "input" else "right")
-    for f in files:
-        segs = make(f)
-        stem = out_dir / f.name.split(".")[0]
-        written = []
-        for fmt in formats:
-            if fmt in ("json", "csv", "srt"):
-                written.append(write_segments(stem.with_suffix(f".{fmt}"), segs))
-            elif fmt == "frames":
-                from actline.core.atomic import write_text
-
-                n = int(round((segs[-1].end_s if segs else 0) * fps))
-                written.append(write_text(stem.with_suffix(".txt"), "\n".join(segments_to_frames(segs, fps, n)) + "\n"))
-        if "overlay" in formats:  # thermal recordings are drawn as heat maps
-            with progress_bar(not quiet) as bar:
-                task = bar.add_task(f"overlay {f.name}", total=None) if bar else None
-                written.append(render_overlay(f, segs, stem.with_name(stem.name + "_overlay.mp4"),
-                                              progress=(lambda n: bar.advance(task, n)) if bar else None))
-        span = sum(s.end_s - s.start_s for s in segs) or 1.0
-        share = {c: 100 * sum(s.end_s - s.start_s for s in segs if s.value_category == c) / span for c in cats}
-        t.add_row(f.name, f"{segs[-1].end_s if segs else 0:.1f}", str(len(segs)), *[f"{share[c]:.1f}" for c in cats])
-        err.print(f"wrote {', '.join(str(w) for w in written)}", highlight=False)
-    out.print(t)
+    check_formats(formats)
+    pipe = TimelinePipeline.load(model_dir)
+    decoding = pipe.with_decoding(median=median, switch_penalty=switch_penalty, min_segment_s=min_segment)
+    with progress_for(quiet) as progress:
+        results = write_timelines(pipe, inputs, out_dir, formats, decoding, cache, progress)
+    print_timelines(results, value_categories=pipe.kind == "rgb")  # value categories belong to assembly steps
 
 
 @app.command()
@@ -262,31 +146,12 @@ def analyze(
     out_dir: Path = typer.Option(..., "--out", help="Directory for summary.json, steps.csv, timelines.png."),
 ):
     """Value-stream analytics: time and share per value category and step, cycle times, a timeline chart."""
-    from actline.data.segments import read_segments
+    from actline.data.segments import read_timelines
     from actline.evaluate.valuestream import analyze as run_analysis
     from actline.evaluate.valuestream import write_report
 
-    files = []
-    for p in timelines:
-        files += sorted(f for f in p.iterdir() if f.suffix in (".json", ".csv")) if p.is_dir() else [p]
-    if not files:
-        raise ActlineError(timelines[0], "no .json or .csv timelines found")
-    tls = {}
-    for f in files:
-        tls.setdefault(f.stem, read_segments(f))  # a .json and a .csv of the same timeline count once
+    tls = read_timelines(timelines)
     summary = run_analysis(tls)
     written = write_report(summary, tls, out_dir)
-    t = Table(title=f"{summary['timelines']} timeline(s), {summary['total_s'] / 60:.1f} min")
-    for col in ("value category", "time s", "share %"):
-        t.add_column(col, justify="left" if col == "value category" else "right")
-    for c, v in summary["value_categories"].items():
-        t.add_row(c, f"{v['time_s']:.1f}", f"{v['share']:.1f}")
-    out.print(t)
-    s = Table(title="steps")
-    for col in ("step", "category", "count", "time s", "share %", "mean s", "cycle s"):
-        s.add_column(col, justify="left" if col in ("step", "category") else "right")
-    for k, e in summary["steps"].items():
-        s.add_row(k, e["value_category"], str(e["count"]), f"{e['time_s']:.1f}", f"{e['share']:.1f}",
-                  f"{e['duration']['mean_s']:.1f}", f"{e['cycle_time']['mean_s']:.1f}" if e["cycle_time"]["n"] else "-")
-    out.print(s)
+    print_value_stream(summary)
     out.print(f"wrote {', '.join(str(w) for w in written)}")

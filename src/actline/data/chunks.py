@@ -1,33 +1,13 @@
-"""Thermal recordings as model input without torch: reading one file, and cutting it into chunks."""
+"""Thermal recordings as model input without torch: cut into fixed-length chunks of their own frames."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
 from actline.core.errors import ActlineError
 from actline.data.dataset import Recording, fill_invalid, subtract_background
-
-THERMAL_SUFFIXES = (".h5", ".hdf5", ".csv", ".gz")
-
-
-def is_thermal_input(path: Path) -> bool:
-    return path.suffix.lower() in THERMAL_SUFFIXES
-
-
-def read_thermal_recording(path: Path) -> Recording:
-    """One thermal recording from a file: a ThermalDataGen ``.h5`` or a Nagoya ``.csv``/``.csv.gz``."""
-    if path.suffix.lower() in (".h5", ".hdf5"):
-        from actline.data.thermal_h5 import read_recording_h5
-
-        return read_recording_h5(path)
-    from actline.data.nagoya import UNSTABLE_FRAMES, read_nagoya_csv
-
-    frames, ts, _ = read_nagoya_csv(path)
-    keep = slice(UNSTABLE_FRAMES, None)
-    return Recording(id=path.name.split(".")[0], frames=frames[keep], timestamps=ts[keep], group="", source=str(path))
 
 
 def chunk_starts(n: int, chunk: int, stride: int) -> np.ndarray:

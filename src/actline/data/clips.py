@@ -16,7 +16,8 @@ from pathlib import Path
 from actline.core.errors import ActlineError
 from actline.data.video import VIDEO_SUFFIXES
 
-VALUE_SUFFIXES = {"va": "VA", "rnva": "RNVA", "nva": "NVA"}
+VALUE_CATEGORIES = ("VA", "RNVA", "NVA")  # value added, required non-value added, non-value added
+VALUE_SUFFIXES = {c.lower(): c for c in VALUE_CATEGORIES}  # the folder-name suffix of each
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ import numpy as np
 
 from actline.core.atomic import write_text
 from actline.core.errors import ActlineError
+from actline.core.rle import runs
 
 
 @dataclass
@@ -94,24 +95,55 @@ def read_frame_labels(path: str | Path) -> np.ndarray:
     return np.array(labels)
 
 
-def segments_to_frames(segs: list[Segment], fps: float, n_frames: int | None = None, fill: str = "background") -> np.ndarray:
-    """Frame-wise labels at ``fps``: frame i covers the instant i / fps; uncovered instants get ``fill``."""
-    if n_frames is None:
-        n_frames = int(round(max((s.end_s for s in segs), default=0.0) * fps))
-    out = np.full(n_frames, fill, dtype=object)
-    t = np.arange(n_frames) / fps
+def segments_to_frames(segs: list[Segment], fps: float | None = None, n_frames: int | None = None,
+                       fill: str = "background", times: np.ndarray | None = None) -> np.ndarray:
+    """Frame-wise labels, the one mapping from segments to frames: each frame takes the label of the
+    segment holding its instant (``start_s <= t < end_s``); instants no segment holds get ``fill``.
+
+    A frame's instant is ``times[i]`` (seconds from the start, e.g. a thermal recording's own
+    timestamps) or, without ``times``, ``i / fps`` for ``n_frames`` frames (default: up to the
+    last segment's end).
+    """
+    if times is None:
+        if n_frames is None:
+            n_frames = int(round(max((s.end_s for s in segs), default=0.0) * fps))
+        times = np.arange(n_frames) / fps
+    times = np.asarray(times, dtype=np.float64)
+    out = np.full(len(times), fill, dtype=object)
     for s in segs:
-        out[(t >= s.start_s) & (t < s.end_s)] = s.label
+        out[(times >= s.start_s) & (times < s.end_s)] = s.label
     return out.astype(str)
 
 
 def frames_to_segments(labels, fps: float) -> list[Segment]:
-    y = np.asarray(labels)
-    if len(y) == 0:
-        return []
-    change = np.flatnonzero(y[1:] != y[:-1]) + 1
-    starts, ends = np.r_[0, change], np.r_[change, len(y)]
-    return [Segment(float(s / fps), float(e / fps), str(y[s])) for s, e in zip(starts, ends)]
+    return [Segment(float(s / fps), float(e / fps), str(v)) for s, e, v in runs(labels)]
+
+
+def step_bounds(times: np.ndarray) -> np.ndarray:
+    """N+1 boundaries for N chunks: midpoints between chunk centres, the first start and the last end."""
+    if len(times) == 0:
+        return np.zeros(1)
+    c = times.mean(1)
+    return np.r_[times[0, 0], (c[1:] + c[:-1]) / 2, times[-1, 1]]
+
+
+def steps_to_segments(labels, times: np.ndarray, names: list[str]) -> list[Segment]:
+    """Runs of equal per-chunk labels (indices into ``names``) as segments; a boundary lies halfway
+    between the centres of the chunks either side of it (:func:`step_bounds`)."""
+    bounds = step_bounds(np.asarray(times))
+    return [Segment(float(bounds[s]), float(bounds[e]), names[k]) for s, e, k in runs(labels)]
+
+
+def steps_to_frames(labels, times: np.ndarray, frame_times: np.ndarray, names: list[str]) -> np.ndarray:
+    """Per-chunk labels to frame-wise labels: :func:`steps_to_segments`, then :func:`segments_to_frames`."""
+    return segments_to_frames(steps_to_segments(labels, times, names), times=frame_times)
+
+
+def vote(prob: np.ndarray) -> tuple[int, float]:
+    """The label of a stretch of steps: the class of highest mean probability, and that mean."""
+    p = np.asarray(prob).mean(0)
+    k = int(p.argmax())
+    return k, float(p[k])
 
 
 def load_labels(path: str | Path, fps: float, n_frames: int | None = None, level: str = "label") -> np.ndarray:
@@ -155,3 +187,42 @@ def write_segments(path: str | Path, segs: list[Segment]) -> Path:
         w.writerow([f"{s.start_s:.3f}", f"{s.end_s:.3f}", s.label, s.fine or "", s.value_category or "",
                     "" if s.confidence is None else f"{s.confidence:.4f}"])
     return write_text(path, buf.getvalue())
+
+
+TIMELINE_SUFFIXES = (".json", ".csv", ".txt")  # where a name has several, segments (.json, then .csv) win
+
+
+def _by_stem(d: Path, suffixes: tuple[str, ...] = TIMELINE_SUFFIXES) -> dict[str, Path]:
+    files = sorted((p for p in d.iterdir() if p.is_file() and p.suffix in suffixes),
+                   key=lambda p: (p.stem, -suffixes.index(p.suffix)))
+    return {p.stem: p for p in files}
+
+
+def pair_timelines(pred: str | Path, gt: str | Path) -> list[tuple[Path, Path]]:
+    """(prediction, ground truth) pairs: two files, or two directories matched by file name (every ground
+    truth needs a prediction)."""
+    pred, gt = Path(pred), Path(gt)
+    if pred.is_dir() != gt.is_dir():
+        raise ActlineError(pred, "give two files or two directories")
+    if not pred.is_dir():
+        return [(pred, gt)]
+    truth, preds = _by_stem(gt), _by_stem(pred)
+    missing = sorted(set(truth) - set(preds))
+    if missing:
+        raise ActlineError(pred, f"no prediction for {len(missing)} ground-truth file(s), e.g. {missing[:3]}")
+    if not truth:
+        raise ActlineError(gt, "no .txt, .csv or .json timelines found")
+    return [(preds[k], truth[k]) for k in sorted(truth)]
+
+
+def read_timelines(paths: list[str | Path]) -> dict[str, list[Segment]]:
+    """Segment files (.json/.csv), or directories of them, by name (a .json and a .csv of one timeline count once)."""
+    files = []
+    for p in map(Path, paths):
+        files += list(_by_stem(p, (".json", ".csv")).values()) if p.is_dir() else [p]
+    if not files:
+        raise ActlineError(paths[0] if paths else None, "no .json or .csv timelines found")
+    out: dict[str, list[Segment]] = {}
+    for f in files:
+        out.setdefault(f.stem, read_segments(f))
+    return out

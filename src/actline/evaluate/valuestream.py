@@ -10,9 +10,11 @@ from pathlib import Path
 import numpy as np
 
 from actline.core.atomic import write_json, write_text
+from actline.data.clips import VALUE_CATEGORIES
 from actline.data.segments import Segment
 
-CATEGORIES = ("VA", "RNVA", "NVA", "none")
+CATEGORIES = (*VALUE_CATEGORIES, "none")  # "none": a step without a value suffix
+COLOURS = dict(zip(CATEGORIES, ((44, 160, 44), (255, 187, 60), (214, 39, 40), (160, 160, 160))))
 
 
 def _stats(values: list[float]) -> dict:
@@ -23,6 +25,22 @@ def _stats(values: list[float]) -> dict:
             "max_s": float(v.max()), "std_s": float(v.std(ddof=1)) if len(v) > 1 else 0.0}
 
 
+def category_times(segs: list[Segment]) -> dict[str, float]:
+    """Seconds of a timeline in each value category (``none``: segments without one)."""
+    t = dict.fromkeys(CATEGORIES, 0.0)
+    for s in segs:
+        cat = s.value_category or "none"
+        t[cat] = t.get(cat, 0.0) + s.end_s - s.start_s
+    return t
+
+
+def category_shares(segs: list[Segment]) -> dict[str, float]:
+    """Percent of a timeline's segment time in each value category."""
+    t = category_times(segs)
+    span = sum(t.values())
+    return {c: 100 * v / span if span else 0.0 for c, v in t.items()}
+
+
 def analyze(timelines: dict[str, list[Segment]]) -> dict:
     """Time and share per value category and per fine action; counts, durations and cycle times of steps.
 
@@ -31,25 +49,21 @@ def analyze(timelines: dict[str, list[Segment]]) -> dict:
     cat_time = defaultdict(float)
     steps: dict[str, dict] = {}
     per_timeline = {}
-    total = 0.0
     for name, segs in timelines.items():
-        t_cat = defaultdict(float)
         starts = defaultdict(list)
         for s in segs:
-            d = s.end_s - s.start_s
-            cat = s.value_category or "none"
-            t_cat[cat] += d
             key = s.fine or s.label
-            e = steps.setdefault(key, {"coarse": s.label, "value_category": cat, "durations": [], "cycles": []})
-            e["durations"].append(d)
+            e = steps.setdefault(key, {"coarse": s.label, "value_category": s.value_category or "none",
+                                       "durations": [], "cycles": []})
+            e["durations"].append(s.end_s - s.start_s)
             starts[key].append(s.start_s)
         for key, st in starts.items():
             steps[key]["cycles"] += list(np.diff(sorted(st)))
-        span = sum(t_cat.values())
-        per_timeline[name] = {"total_s": span, **{f"{c}_share": (100 * t_cat[c] / span if span else 0.0) for c in CATEGORIES}}
+        t_cat, shares = category_times(segs), category_shares(segs)
+        per_timeline[name] = {"total_s": sum(t_cat.values()), **{f"{c}_share": shares[c] for c in CATEGORIES}}
         for c, v in t_cat.items():
             cat_time[c] += v
-        total += span
+    total = sum(cat_time.values())
     by_cat = {c: {"time_s": cat_time.get(c, 0.0), "share": 100 * cat_time.get(c, 0.0) / total if total else 0.0}
               for c in CATEGORIES}
     by_step = {k: {"coarse": e["coarse"], "value_category": e["value_category"], "count": len(e["durations"]),
@@ -85,7 +99,7 @@ def plot_timelines(timelines: dict[str, list[Segment]], path: Path) -> Path:
     names = list(timelines)
     all_segs = [s for segs in timelines.values() for s in segs]
     colours = palette([s.label for s in all_segs] + [s.fine or s.label for s in all_segs])
-    vc = {"VA": (44, 160, 44), "RNVA": (255, 187, 60), "NVA": (214, 39, 40), "none": (160, 160, 160)}
+    vc = COLOURS
     fig, axes = plt.subplots(len(names), 1, figsize=(11, 1.3 + 1.0 * len(names)), squeeze=False)
     for ax, name in zip(axes[:, 0], names):
         segs = timelines[name]

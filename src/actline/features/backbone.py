@@ -18,6 +18,7 @@ import torch.nn as nn
 
 from actline.core.errors import ActlineError
 from actline.core.hashing import state_digest
+from actline.features.extract import model_input
 from actline.models.registry import KINETICS_MEAN, KINETICS_STD, model_info
 
 
@@ -40,12 +41,8 @@ class Backbone:
     @torch.inference_mode()
     def __call__(self, chunks: np.ndarray) -> np.ndarray:
         """[N, T, H, W, 3] uint8 (rgb) or [N, T, H, W] °C (thermal) -> [N, D] float32."""
-        if self.kind == "rgb":
-            x = torch.from_numpy(np.ascontiguousarray(chunks)).float().div_(255.0)
-            x = ((x - torch.tensor(self.mean)) / torch.tensor(self.std)).permute(0, 4, 1, 2, 3)  # [N, C, T, H, W]
-        else:
-            x = torch.from_numpy(np.ascontiguousarray(chunks, dtype=np.float32)).unsqueeze(1)
-        return self.model.features(x.contiguous()).float().numpy()
+        x = torch.from_numpy(model_input(chunks, self.kind, self.mean, self.std))
+        return self.model.features(x.to(next(self.model.parameters()).device)).float().cpu().numpy()
 
     def config(self) -> dict:
         return {"dim": self.dim, "kind": self.kind, "digest": self.digest, "window": self.window,
@@ -86,8 +83,15 @@ def build_backbone(name: str = "r3d_18", weights: str | None = "KINETICS400_V1",
             raise ActlineError(None, f"{name} has no feature extractor")
         dim = int(model.feature_dim)
     model.eval()
-    mean, std = (info.mean, info.std) if info.mean else (KINETICS_MEAN, KINETICS_STD)
+    mean, std = rgb_normalisation(name)
     return Backbone(model, dim, "rgb", state_digest(model.state_dict()), mean=mean, std=std)
+
+
+def rgb_normalisation(name: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """(mean, std) an RGB backbone's weights were trained with: the registry's, Kinetics' by default.
+    Read when a backbone is built; from then on they travel in its ``config.json``."""
+    info = model_info(name)
+    return (info.mean, info.std) if info.mean else (KINETICS_MEAN, KINETICS_STD)
 
 
 def load_backbone_dir(path: Path) -> Backbone:
@@ -97,10 +101,11 @@ def load_backbone_dir(path: Path) -> Backbone:
     model, cfg = load_model_dir(path)
     fb = cfg.get("feature_backbone", {})
     shape = fb.get("frame_shape")
-    rgb = fb["kind"] == "rgb"  # directories written before the constants were saved used Kinetics'
+    mean, std = fb.get("mean"), fb.get("std")
+    if fb["kind"] == "rgb" and not (mean and std):  # written before the normalisation was saved with it
+        mean, std = rgb_normalisation(model.arch["name"])
     return Backbone(model, int(fb["dim"]), fb["kind"], fb["digest"], fb.get("window"), fb.get("background", "none"),
-                    tuple(shape) if shape else None, tuple(fb.get("mean") or KINETICS_MEAN) if rgb else None,
-                    tuple(fb.get("std") or KINETICS_STD) if rgb else None)
+                    tuple(shape) if shape else None, tuple(mean) if mean else None, tuple(std) if std else None)
 
 
 def save_backbone_dir(path: Path, bb: Backbone) -> None:

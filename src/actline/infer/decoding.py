@@ -14,6 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import median_filter
 
+from actline.core.rle import runs
+from actline.data.segments import step_bounds
+
 
 @dataclass(frozen=True)
 class Decoding:
@@ -54,15 +57,6 @@ def viterbi(prob: np.ndarray, switch_penalty: float) -> np.ndarray:
     return path
 
 
-def runs(labels: np.ndarray) -> list[tuple[int, int, int]]:
-    """(start, end exclusive, label) of each run of equal labels."""
-    if len(labels) == 0:
-        return []
-    change = np.flatnonzero(labels[1:] != labels[:-1]) + 1
-    starts, ends = np.r_[0, change], np.r_[change, len(labels)]
-    return [(int(s), int(e), int(labels[s])) for s, e in zip(starts, ends)]
-
-
 def merge_short(labels: np.ndarray, prob: np.ndarray, bounds: np.ndarray, min_s: float) -> np.ndarray:
     """Relabel the shortest segment under ``min_s`` to the neighbour its steps favour, until none is left."""
     labels = labels.copy()
@@ -77,14 +71,6 @@ def merge_short(labels: np.ndarray, prob: np.ndarray, bounds: np.ndarray, min_s:
         s, e, _ = rs[i]
         cands = [rs[j][2] for j in (i - 1, i + 1) if 0 <= j < len(rs)]
         labels[s:e] = max(cands, key=lambda c: prob[s:e, c].sum())
-
-
-def step_bounds(times: np.ndarray) -> np.ndarray:
-    """N+1 boundaries for N chunks: midpoints between chunk centres, the first start and the last end."""
-    if len(times) == 0:
-        return np.zeros(1)
-    c = times.mean(1)
-    return np.r_[times[0, 0], (c[1:] + c[:-1]) / 2, times[-1, 1]]
 
 
 def decode(prob: np.ndarray, times: np.ndarray, d: Decoding) -> np.ndarray:

@@ -2,7 +2,8 @@
 
 - a clip classifier's model directory, or a tree model's -> :class:`~actline.infer.recognizer.Recognizer`;
 - an exported ``.onnx`` clip classifier -> a Recognizer on ONNX Runtime (no torch import);
-- a timeline model directory, or its ONNX export (``MODEL/onnx``) -> a timeline pipeline.
+- a timeline model directory, or its ONNX export (``MODEL/onnx``) -> a TimelinePipeline (PyTorch, or ONNX
+  Runtime with no torch import).
 
 The one place that decides what kind of model a path holds: the command line, the service, export
 and the report all call it.
@@ -36,15 +37,12 @@ def model_kind(path: str | Path) -> str:
 
 
 def load(path: str | Path, device: str = "cpu", backend: str | None = None, threads: int = 0):
-    """A Recognizer (clip classifiers) or a timeline pipeline (timeline models), by what ``path`` holds."""
+    """A Recognizer (clip classifiers) or a :class:`~actline.infer.timeline.TimelinePipeline` (timeline
+    models), by what ``path`` holds; ``backend`` ("torch" or "onnx") may insist on one."""
     if model_kind(path) == CLASSIFIER:
         from actline.infer.recognizer import Recognizer
 
         return Recognizer.load(path, device=device, backend=backend, threads=threads)
-    from actline.infer.onnx_timeline import OnnxTimeline
+    from actline.infer.timeline import TimelinePipeline
 
-    if OnnxTimeline.is_export(Path(path)):
-        return OnnxTimeline(path, threads)
-    from actline.infer.timeline import TimelineModel
-
-    return TimelineModel.load(path)
+    return TimelinePipeline.load(path, backend=backend, device=device, threads=threads)

@@ -10,6 +10,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from actline.core.plotting import palette
+from actline.core.progress import Progress
 from actline.data.segments import Segment
 from actline.data.video import iter_frames, probe, write_video
 
@@ -25,14 +26,14 @@ def _bar(segs: list[Segment], width: int, height: int, duration: float, colours:
 def display_frames(source: str | Path, max_width: int = 960) -> tuple[Iterator[tuple[float, np.ndarray]], float, float]:
     """(iterator of (t, RGB frame), fps, duration) to show a source: a video as it is (scaled down to
     ``max_width``), or a thermal recording as a heat map (1st-99.5th percentile, inferno, enlarged)."""
-    from actline.data.chunks import is_thermal_input, read_thermal_recording
+    from actline.data.load import is_thermal_input, load_recording
 
     source = Path(source)
     if is_thermal_input(source):
         from matplotlib import colormaps
 
-        rec = read_thermal_recording(source)
-        fr = np.where(rec.frames <= -100, np.nan, rec.frames)
+        rec = load_recording(source)
+        fr = np.where(rec.invalid_mask(), np.nan, rec.frames)
         lo, hi = np.nanpercentile(fr, 1), np.nanpercentile(fr, 99.5)
         cmap = colormaps["inferno"]
         ts = rec.timestamps - rec.timestamps[0]
@@ -56,7 +57,7 @@ def display_frames(source: str | Path, max_width: int = 960) -> tuple[Iterator[t
 
 
 def render_overlay(video: str | Path, segs: list[Segment], out: str | Path, max_width: int = 960,
-                   progress=None) -> Path:
+                   progress: Progress | None = None) -> Path:
     """Write ``out`` (mp4): every frame of ``video`` (or a thermal recording's heat map) at its own rate,
     with the label banner and the timeline bar."""
     frames_in, fps, src_duration = display_frames(video, max_width)
@@ -67,7 +68,7 @@ def render_overlay(video: str | Path, segs: list[Segment], out: str | Path, max_
 
     def frames():
         bar = None
-        for t, img in frames_in:
+        for n, (t, img) in enumerate(frames_in, start=1):
             h, w = img.shape[:2]
             if bar is None:
                 bar_h = max(6, h // 24)
@@ -91,7 +92,7 @@ def render_overlay(video: str | Path, segs: list[Segment], out: str | Path, max_
             x = min(int(t / duration * w), w - 1)
             frame[h - bar.shape[0] - 3:, max(x - 1, 0):x + 1] = 255  # the cursor
             if progress:
-                progress(1)
+                progress(f"overlay {Path(video).name}", n, None)
             yield frame
 
     return write_video(out, frames(), fps)

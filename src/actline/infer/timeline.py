@@ -1,97 +1,135 @@
 """Long recordings → two-level timelines: chunk features, coarse probabilities, smoothing, fine labels.
 
-Smoothing (``actline.infer.decoding``): a median filter, Viterbi decoding with a switch penalty,
-and a minimum segment duration. Then each coarse segment gets a fine label from its family's classifier (mean probability over the
-segment's chunks), and the fine label's value category.
+One :class:`TimelinePipeline`, whatever computes it: a timeline model directory runs on PyTorch, its
+ONNX export (``actline export MODEL``) on ONNX Runtime alone (no torch import); the backends
+(:mod:`actline.infer.timeline_backends`) only run the three stages. Here, once for both:
+
+1. chunks of the video (resampled to the model's fps and size) or of the thermal recording (its own
+   frames), one feature vector per chunk (with the feature cache when one is given);
+2. coarse probabilities per chunk (stage 1), smoothed and decoded (:mod:`actline.infer.decoding`:
+   median filter, Viterbi with a switch penalty, minimum segment duration);
+3. runs of equal labels become segments (a boundary halfway between chunk centres); each gets the
+   fine label its family's stage-2 classifier gives the segment's chunks on average
+   (:func:`~actline.data.segments.vote`), and that fine label's value category.
+
+``pipeline.run(path)`` does all of it: file → segments.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from actline.core.errors import ActlineError
-from actline.data.segments import Segment
+from actline.core.progress import Progress
+from actline.core.rle import runs
+from actline.data.segments import Segment, segments_to_frames, steps_to_segments, vote
 from actline.data.video import VideoSpec
-from actline.features.backbone import Backbone, load_backbone_dir
-from actline.features.cache import FeatureCache, Features, extract
-from actline.infer.decoding import Decoding, decode, runs, step_bounds
-from actline.modeldir.directory import read_config
-from actline.modeldir.load import load_model_dir
-from actline.models.temporal import predict_sequence
+from actline.features.cache import FeatureCache
+from actline.features.extract import Features, extract, frame_times
+from actline.infer.decoding import Decoding, decode
+
+PIPELINE = "timeline"
 
 
-class TimelineModel:
-    """A trained two-stage timeline model directory (``actline train-timeline``)."""
-
-    def __init__(self, path: Path, cfg: dict, backbone: Backbone, stage1, stage2: dict, registry: dict):
-        self.path, self.cfg, self.backbone, self.stage1, self.stage2, self.registry = \
-            path, cfg, backbone, stage1, stage2, registry
-        self.classes: list[str] = cfg["classes"]
+class TimelinePipeline:
+    def __init__(self, cfg: dict, backend, path: Path | None = None):
+        self.cfg, self.backend, self.path = cfg, backend, path
+        self.registry: dict = backend.registry
+        try:
+            self.classes: list[str] = list(cfg["classes"])
+            f = cfg["features"]
+            self.spec = VideoSpec(float(f["fps"]), int(f["size"]), int(f["chunk"]), int(f["stride"]))
+            self.decoding = Decoding(**cfg.get("decoding", {}))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ActlineError(path, f"incomplete timeline config ({type(exc).__name__}: {exc})") from None
         self.fine_to_value: dict = cfg.get("fine_to_value", {})
-        f = cfg["features"]
-        self.spec = VideoSpec(f["fps"], f["size"], f["chunk"], f["stride"])
-        self.decoding = Decoding(**cfg.get("decoding", {}))
+        missing = set(self.classes) - set(self.registry)
+        if missing:
+            raise ActlineError(path, f"the stage-2 registry has no entry for families {sorted(missing)}")
 
     @classmethod
-    def load(cls, path: str | Path) -> "TimelineModel":
-        from actline.infer.load import TIMELINE as PIPELINE
+    def load(cls, path: str | Path, backend: str | None = None, device: str = "cpu",
+             threads: int = 0) -> "TimelinePipeline":
+        """A timeline model directory (PyTorch) or its ONNX export (ONNX Runtime); ``backend`` may insist."""
+        from actline.infer.timeline_backends import OnnxTimelineBackend, read_json
 
         path = Path(path)
-        cfg = read_config(path)
-        if cfg.get("pipeline") != PIPELINE:
-            raise ActlineError(path, f"this is a {cfg.get('pipeline')!r} model, not a {PIPELINE!r} model "
-                                     "(train one with `actline train-timeline`)")
-        backbone = load_backbone_dir(path / "backbone")
-        stage1, _ = load_model_dir(path / "stage1", pipeline="timeline-stage1")
-        reg_path = path / "stage2" / "stage2_registry.json"
-        try:
-            registry = json.loads(reg_path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ActlineError(reg_path, f"cannot read the stage-2 registry ({exc})") from None
-        stage2 = {fam: load_model_dir(path / e["model"], pipeline="timeline-stage2")[0]
-                  for fam, e in registry.items() if e.get("model")}
-        missing = set(cfg["classes"]) - set(registry)
-        if missing:
-            raise ActlineError(reg_path, f"no entry for families {sorted(missing)}")
-        return cls(path, cfg, backbone, stage1, stage2, registry)
+        export = OnnxTimelineBackend.is_export(path)
+        if (backend or ("onnx" if export else "torch")) == "onnx":
+            if not export:
+                raise ActlineError(path, "not an exported timeline model (run `actline export MODEL` first)")
+            cfg = read_json(path / "config.json")
+            _check_pipeline(path, cfg)
+            features = {"background": cfg.get("onnx", {}).get("background"), **cfg.get("features", {})}  # older exports
+            return cls(cfg, OnnxTimelineBackend(path, features, threads), path)
+        from actline.infer.timeline_backends import TorchTimelineBackend
+        from actline.modeldir.directory import read_config
 
-    def features(self, source, cache: FeatureCache | None = None, progress=None) -> Features:
+        cfg = read_config(path)
+        _check_pipeline(path, cfg)
+        return cls(cfg, TorchTimelineBackend(path, device), path)
+
+    @property
+    def encoder(self):
+        return self.backend.encoder
+
+    @property
+    def kind(self) -> str:
+        """``"rgb"`` (the model reads videos) or ``"thermal"`` (thermal recordings)."""
+        return self.encoder.kind
+
+    def with_decoding(self, **kw) -> Decoding:
+        """The model's decoding with the given settings replaced (``None`` keeps the model's)."""
+        return replace(self.decoding, **{k: v for k, v in kw.items() if v is not None})
+
+    # ------------------------------------------------------------------ the stages
+    def features(self, source, cache: FeatureCache | None = None, progress: Progress | None = None) -> Features:
         if cache is not None and not hasattr(source, "frames"):
-            return cache.get(source, self.backbone, self.spec, progress=progress)
-        return extract(source, self.backbone, self.spec, progress=progress)
+            return cache.get(source, self.encoder, self.spec, progress=progress)
+        return extract(source, self.encoder, self.spec, progress=progress)
 
     def coarse_probs(self, feats: Features) -> np.ndarray:
         if len(feats) == 0:
             return np.zeros((0, len(self.classes)), np.float32)
-        return predict_sequence(self.stage1, feats.x)
+        return self.backend.stage1(feats.x)
 
     def fine_label(self, family: str, x: np.ndarray) -> tuple[str, float]:
         entry = self.registry[family]
         if entry.get("direct"):
             return entry["direct"], 1.0
-        p = predict_sequence(self.stage2[family], x).mean(0)
-        k = int(p.argmax())
-        return entry["fine_labels"][k], float(p[k])
+        k, conf = vote(self.backend.stage2(family, x))
+        return entry["fine_labels"][k], conf
 
     def timeline(self, feats: Features, decoding: Decoding | None = None) -> tuple[list[Segment], np.ndarray]:
         """(segments, per-step coarse probabilities)."""
-        d = decoding or self.decoding
         prob = self.coarse_probs(feats)
         if len(prob) == 0:
             return [], prob
-        labels = decode(prob, feats.times, d)
-        bounds = step_bounds(feats.times)
-        segs = []
-        for s, e, k in runs(labels):
-            fam = self.classes[k]
-            fine, fine_conf = self.fine_label(fam, feats.x[s:e])
-            conf = float(prob[s:e, k].mean()) * fine_conf
-            segs.append(Segment(float(bounds[s]), float(bounds[e]), fam, fine, self.fine_to_value.get(fine), round(conf, 4)))
+        labels = decode(prob, feats.times, decoding or self.decoding)
+        segs = steps_to_segments(labels, feats.times, self.classes)
+        for seg, (s, e, k) in zip(segs, runs(labels)):
+            seg.fine, fine_conf = self.fine_label(seg.label, feats.x[s:e])
+            seg.value_category = self.fine_to_value.get(seg.fine)
+            seg.confidence = round(float(prob[s:e, k].mean()) * fine_conf, 4)
         return segs, prob
 
-    def with_decoding(self, **kw) -> Decoding:
-        return replace(self.decoding, **{k: v for k, v in kw.items() if v is not None})
+    # ------------------------------------------------------------------ file in, timeline out
+    def run(self, source: str | Path, decoding: Decoding | None = None, cache: FeatureCache | None = None,
+            progress: Progress | None = None) -> list[Segment]:
+        """The timeline of one video or thermal recording."""
+        return self.timeline(self.features(source, cache, progress), decoding)[0]
+
+    def frame_labels(self, source: str | Path, segs: list[Segment]) -> np.ndarray:
+        """Frame-wise labels of a timeline of ``source``: one per frame of a thermal recording, one per
+        frame at the model's fps for a video (:func:`~actline.data.segments.segments_to_frames`)."""
+        end = segs[-1].end_s if segs else 0.0
+        return segments_to_frames(segs, times=frame_times(source, self.kind, self.spec, end))
+
+
+def _check_pipeline(path: Path, cfg: dict) -> None:
+    if cfg.get("pipeline") != PIPELINE:
+        raise ActlineError(path, f"this is a {cfg.get('pipeline')!r} model, not a {PIPELINE!r} model "
+                                 "(train one with `actline train-timeline`)")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from actline.core.errors import ActlineError
+from actline.core.rle import run_bounds
 
 OVERLAPS = (0.10, 0.25, 0.50)
 
@@ -25,9 +26,8 @@ def segments(labels, bg=()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     y = np.asarray(labels)
     if len(y) == 0:
         return y[:0], np.zeros(0, int), np.zeros(0, int)
-    change = np.flatnonzero(y[1:] != y[:-1]) + 1
-    starts = np.r_[0, change]
-    ends = np.r_[change, len(y) - 1]  # the reference's convention for the last segment
+    starts, ends = run_bounds(y)
+    ends[-1] = len(y) - 1  # the reference's convention for the last segment
     labs = y[starts]
     if len(bg):
         keep = ~np.isin(labs, np.asarray(list(bg), dtype=labs.dtype if labs.dtype.kind in "US" else object))

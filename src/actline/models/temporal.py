@@ -104,5 +104,6 @@ def ms_tcn(num_classes: int, in_chans: int = 512, **kw) -> nn.Module:
 def predict_sequence(model: nn.Module, x: np.ndarray) -> np.ndarray:
     """Class probabilities ``[T, C]`` of a temporal model for one whole sequence ``[T, D]``."""
     model.eval()
-    logits = model(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))[None])
-    return torch.softmax(logits[0], dim=-1).numpy()
+    device = next(model.parameters()).device
+    logits = model(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))[None].to(device))
+    return torch.softmax(logits[0].float(), dim=-1).cpu().numpy()

@@ -20,7 +20,6 @@ Written::
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -36,7 +35,7 @@ from actline.core.progress import progress_bar
 from actline.data.clips import Clip, LabelRule, find_clips, label_summary
 from actline.data.video import VideoSpec
 from actline.features.backbone import Backbone, build_backbone, save_backbone_dir
-from actline.features.cache import FeatureCache
+from actline.features.cache import FeatureCache, default_cache_dir
 from actline.modeldir.directory import FORMAT, save_model_dir, write_checksums
 from actline.models import create_model
 from actline.models.temporal import predict_sequence
@@ -93,10 +92,6 @@ class TimelineConfig:
 
     def rule(self) -> LabelRule:
         return LabelRule(self.separator, self.coarse_token)
-
-
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "actline" / "features"
 
 
 def stratified_holdout(labels: list[str], fraction: float, seed: int) -> tuple[list[int], list[int]]:
@@ -257,8 +252,7 @@ def save_timeline_model(out, cfg: TimelineConfig, backbone: Backbone, stage1, co
         write_json(tmp / "config.json", {
             "format": FORMAT, "pipeline": PIPELINE, "classes": coarse, "fine_to_value": fine_to_value,
             "label_rule": cfg.rule().as_dict(),
-            "features": {"backbone": cfg.backbone, "weights": cfg.weights, "dim": backbone.dim, "kind": backbone.kind,
-                         **cfg.spec().as_dict()},
+            "features": {"backbone": cfg.backbone, "weights": cfg.weights, **backbone.config(), **cfg.spec().as_dict()},
             "decoding": {"median": cfg.median, "switch_penalty": cfg.switch_penalty, "min_segment_s": cfg.min_segment_s},
             "labels": labels, "metrics": metrics})
         write_json(tmp / "metrics.json", metrics)

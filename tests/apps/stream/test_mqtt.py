@@ -265,11 +265,11 @@ def test_a_webhook_is_retried_and_never_blocks(tmp_path):
 
 def test_the_stream_command_follows_mqtt_sensors(broker, small_model_and_recording, tmp_path, one_thread):
     from actline.cli import main
-    from actline.data.chunks import read_thermal_recording
+    from actline.data.load import load_recording
 
     host, port = broker
     model, rec_path = small_model_and_recording
-    rec = read_thermal_recording(rec_path)
+    rec = load_recording(rec_path)
     log = tmp_path / "events.jsonl"
     args = ["stream", str(model), "--mqtt", f"mqtt://{host}:{port}/cli/+/frames", "--max-seconds", "6", "--events",
             str(log), "--enter", "0.3", "--exit", "0.2", "--state", str(tmp_path / "state")]

@@ -24,6 +24,6 @@ def replay_frames(sr, frames: np.ndarray, timestamps: np.ndarray, speed: float =
 
 def empty_room_frames(path: str | Path) -> np.ndarray:
     """Frames of a recording made while nobody was in view (to seed the background)."""
-    from actline.data.chunks import read_thermal_recording
+    from actline.data.load import load_recording
 
-    return read_thermal_recording(Path(path)).frames
+    return load_recording(Path(path)).frames

@@ -69,9 +69,9 @@ def _run_replay(recog, cfg, opts: StreamOptions, on_event) -> dict:
     from actline.apps.stream.replay import empty_room_frames, replay_frames
     from actline.apps.stream.sinks import emit_all
     from actline.apps.stream.state import load_state, save_state
-    from actline.data.chunks import read_thermal_recording
+    from actline.data.load import load_recording
 
-    rec = read_thermal_recording(Path(opts.replay))
+    rec = load_recording(Path(opts.replay))
     collector = FailureCollector(opts.collect, recog.classes) if opts.collect else None
     sr = StreamingRecognizer(recog, cfg, collector, sensor=rec.id)
     restored = load_state(opts.state_dir, sr) if opts.state_dir else None
