@@ -65,3 +65,30 @@ def test_srt_writer(tmp_path):
     text = path.read_text()
     assert text.startswith("1\n00:00:00,000 --> 00:00:01,250\nmount / mount_o_ring_to_pipe_va [VA]\n")
     assert "2\n01:01:01,500 --> 01:01:02,000\nwait\n" in text
+
+
+def test_the_one_frame_mapping_gives_each_frame_the_chunk_nearest_in_time():
+    """Per-chunk labels → frames: a frame takes the label of the chunk whose centre is nearest its instant
+    (boundaries halfway between centres), on a recording's own irregular timestamps; the same frames as
+    the segments a timeline holds, mapped with ``segments_to_frames``."""
+    import numpy as np
+
+    from actline.data.chunks import chunk_starts
+    from actline.data.segments import step_bounds, steps_to_frames, steps_to_segments
+
+    rng = np.random.default_rng(0)
+    n, chunk, stride = 97, 16, 4
+    ts = np.cumsum(rng.uniform(0.08, 0.12, n))
+    ts -= ts[0]
+    starts = chunk_starts(n, chunk, stride)
+    times = np.stack([ts[starts], ts[np.minimum(starts + chunk, n) - 1] + 0.1], 1)
+    labels = np.repeat(rng.integers(0, 3, len(starts) // 3 + 1), 3)[:len(starts)]
+    names = ["a", "b", "c"]
+    frames = steps_to_frames(labels, times, ts, names)
+    centres = times.mean(1)
+    nearest = np.abs(ts[:, None] - centres[None]).argmin(1)
+    assert frames.tolist() == [names[k] for k in labels[nearest]]
+    segs = steps_to_segments(labels, times, names)
+    assert segments_to_frames(segs, times=ts).tolist() == frames.tolist()
+    bounds = step_bounds(times)
+    assert segs[0].start_s == 0 and segs[-1].end_s == bounds[-1] > ts[-1]  # every frame is covered
