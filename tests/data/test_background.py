@@ -58,3 +58,16 @@ def test_sentinels_are_ignored_and_the_state_round_trips():
         BackgroundModel.from_state({**meta, "version": 99}, arrays)
     with pytest.raises(ActlineError, match="expected a 40x60 frame"):
         m.update(np.zeros((4, 4)))
+
+
+def test_a_person_filling_a_small_frame_leaves_the_noise_estimate_alone():
+    rng = np.random.default_rng(3)
+    frames = (20 + rng.normal(0, 0.1, (120, 16, 16))).astype(np.float32)
+    frames[100:, 1:15, 1:15] += 2.0  # on a 16x16 sensor a person below can fill the view: nothing left to measure
+    m = BackgroundModel((16, 16), BackgroundConfig(update_every=1))
+    for i, f in enumerate(frames[:100]):
+        m.update(f, i * 0.1)
+    before = m.sigma
+    for i, f in enumerate(frames[100:]):
+        m.update(f, 10 + i * 0.1)
+    assert m.fg.sum() > 150 and np.isfinite(m.sigma) and m.sigma >= 0.9 * before

@@ -152,8 +152,9 @@ class BackgroundModel:
             free = valid
         alpha = np.float32(1.0 - math.exp(-dt / c.time_constant_s))
         bg += np.where(free, alpha * d, np.float32(alpha * drift))
-        if n_free > 8:
-            mad = float(np.median(np.abs(s[free][::3]))) * 1.4826
+        rest = s[free][::3]  # the noise where nobody is (none when the whole frame changed: sigma stays)
+        if rest.size > 8:
+            mad = float(np.median(np.abs(rest))) * 1.4826
             self.sigma = max(c.min_sigma_c, 0.95 * self.sigma + 0.05 * mad)
         self.prev = x
 
