@@ -139,7 +139,10 @@ def _realistic_stats(root):
             if crop.size and np.isfinite(crop).any():
                 peaks.append(np.nanmax(crop) - med[i])
     counts = sorted(Counter(labels).values())
-    col = lambda k: np.array([r[k] for r in recs], dtype=float)
+
+    def col(k):
+        return np.array([r[k] for r in recs], dtype=float)
+
     return {"span64": np.median(np.concatenate([r["span64"] for r in recs])), "over": 100 * np.median(col("over")),
             "p99": np.median(col("p99")) / 1000, "sentinel_max": 100 * col("sentinel").max(),
             "with_sentinels": (col("sentinel") > 0).mean(), "floor": np.median(col("floor")),
