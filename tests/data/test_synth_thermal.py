@@ -189,6 +189,7 @@ def test_realistic_recordings_are_grouped_by_location(realistic_dir):
     assert all(re.fullmatch(r"SL\d+_R\d+", i) for i in ids)
     per_loc = Counter(i.split("_")[0] for i in ids)
     assert 2 <= len(per_loc) < len(ids) and max(per_loc.values()) <= 4
+    assert {r.group for r in ds.recordings.values()} == set(per_loc)  # the reader groups by location
     # each location is nearly one scenario
     by_loc = {}
     for s in ds.samples:
