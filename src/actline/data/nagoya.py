@@ -19,6 +19,7 @@ import csv
 import gzip
 import io
 import re
+import zlib
 from collections import Counter
 from pathlib import Path
 
@@ -26,6 +27,7 @@ import numpy as np
 
 from actline.core.errors import ActlineError
 from actline.data.dataset import ClipDataset, Recording, Sample
+from actline.data.limits import ReadLimits, current_limits
 
 RAW_LABELS = ("walk", "walk1", "walk2", "sitdown", "standup", "falling1", "falling2", "sit", "lie", "stand")
 CLASSES = ["walk", "sitdown", "standup", "falling1", "falling2", "sit", "lie", "stand"]
@@ -39,36 +41,46 @@ def is_nagoya_dir(root: Path) -> bool:
     return (root / "annotation").is_dir() and any(_DAY.match(p.name) for p in root.iterdir() if p.is_dir())
 
 
-def read_nagoya_csv(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(frames [N,16,16] float32 °C, timestamps [N] s, ptat [N]) from one .csv or .csv.gz file."""
+class _CappedReader(io.RawIOBase):
+    """A binary stream that fails as soon as more than ``cap`` bytes came out of ``inner`` (a file or a
+    gzip decompressor), so a small ``.csv.gz`` cannot expand into gigabytes before we notice."""
+
+    def __init__(self, inner, cap: int, path: Path, what: str):
+        self.inner, self.cap, self.path, self.what, self.total = inner, cap, path, what, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        n = self.inner.readinto(b)
+        self.total += n
+        if self.total > self.cap:
+            raise ActlineError(self.path, f"{self.what} more than the limit of {self.cap:,} bytes")
+        return n
+
+
+def read_nagoya_csv(path: Path, limits: ReadLimits | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(frames [N,16,16] float32 °C, timestamps [N] s, ptat [N]) from one .csv or .csv.gz file.
+
+    Read as a stream under ``limits`` (decompressed bytes, frames x H x W, deadline): a file over a
+    cap fails as soon as the cap is passed, having held at most one row beyond it.
+    """
+    limits, path = current_limits(limits), Path(path)
+    gz = path.suffix == ".gz"
     try:
-        raw = gzip.open(path, "rb").read() if path.suffix == ".gz" else path.read_bytes()
+        with (gzip.open(path, "rb") if gz else open(path, "rb")) as raw:
+            capped = _CappedReader(raw, limits.max_decompressed_bytes, path,
+                                   "decompresses to" if gz else "holds")
+            with io.TextIOWrapper(io.BufferedReader(capped), encoding="utf-8", newline="") as text:
+                data = _data_rows(path, csv.reader(text), limits)
     except FileNotFoundError:
         raise ActlineError(path, "file not found") from None
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error) as exc:
         raise ActlineError(path, f"cannot read (truncated or not gzip): {exc}") from None
-    try:
-        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ActlineError(path, "not UTF-8 text") from None
-    try:
-        rows = list(csv.reader(io.StringIO(text)))
     except csv.Error as exc:
         raise ActlineError(path, f"malformed CSV ({exc})") from None
-    if len(rows) < 3:
-        raise ActlineError(path, f"expected a date line, a header line and frame rows; found {len(rows)} line(s)")
-    header = rows[1]
-    width = 2 + N_PIXELS
-    if len(header) != width or not header[0].lower().startswith("time"):
-        raise ActlineError(path, f"line 2: expected header 'Time (sec),PTAT,P000..P255' ({width} fields), got {len(header)} fields")
-    data = np.empty((len(rows) - 2, width), dtype=np.float64)
-    for i, row in enumerate(rows[2:]):
-        if len(row) != width:
-            raise ActlineError(path, f"line {i + 3}: expected {width} fields, got {len(row)}")
-        try:
-            data[i] = [float(x) for x in row]
-        except ValueError as exc:
-            raise ActlineError(path, f"line {i + 3}: {exc}") from None
     if not np.isfinite(data).all():
         raise ActlineError(path, "contains NaN or inf values")
     ts = data[:, 0]
@@ -76,6 +88,29 @@ def read_nagoya_csv(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         raise ActlineError(path, f"time goes backwards at line {int(np.argmax(np.diff(ts) < 0)) + 4}")
     frames = data[:, 2:].reshape(-1, 16, 16).astype(np.float32)
     return frames, ts, data[:, 1]
+
+
+def _data_rows(path: Path, reader, limits: ReadLimits) -> np.ndarray:
+    """The frame rows after the date and header lines, as [N, 2 + 256] float64."""
+    head = [row for _, row in zip(range(2), reader)]
+    width = 2 + N_PIXELS
+    if len(head) == 2 and (len(head[1]) != width or not head[1][0].lower().startswith("time")):
+        raise ActlineError(path, f"line 2: expected header 'Time (sec),PTAT,P000..P255' ({width} fields), "
+                                 f"got {len(head[1])} fields")
+    rows = []
+    for i, row in enumerate(reader):
+        if i % 1024 == 0:
+            limits.check_deadline(path)
+        limits.check_values(path, (i + 1, 16, 16))
+        if len(row) != width:
+            raise ActlineError(path, f"line {i + 3}: expected {width} fields, got {len(row)}")
+        try:
+            rows.append(np.array([float(x) for x in row]))
+        except ValueError as exc:
+            raise ActlineError(path, f"line {i + 3}: {exc}") from None
+    if not rows:
+        raise ActlineError(path, f"expected a date line, a header line and frame rows; found {len(head)} line(s)")
+    return np.stack(rows)
 
 
 def read_annotations(path: Path) -> dict[str, list[tuple[int, int, str]]]:

@@ -22,6 +22,7 @@ import numpy as np
 
 from actline.core.errors import ActlineError
 from actline.data.dataset import ClipDataset, Recording, Sample
+from actline.data.limits import ReadLimits, current_limits
 
 SUBSETS = ("train", "val")
 REQUIRED_H5 = ("frames", "timestamps")
@@ -67,8 +68,17 @@ def read_class_mapping(path: Path) -> tuple[list[str], dict[str, int]]:
     return classes, class_to_id
 
 
-def read_recording_h5(path: Path, sensor_id: str | None = None) -> Recording:
-    """Read one ``frames/<sensor_id>.h5`` file, validating shapes and values."""
+MAX_ATTRS, MAX_ATTR_BYTES = 256, 64 * 1024  # a recording's attributes are a dozen scalars
+
+
+def read_recording_h5(path: Path, sensor_id: str | None = None, limits: ReadLimits | None = None) -> Recording:
+    """Read one ``frames/<sensor_id>.h5`` file, validating shapes and values.
+
+    Shapes, types, storage and attributes are checked before any data is read: frames x H x W within
+    ``limits``, and only datasets stored in this file (no external storage, external or soft links,
+    or virtual datasets, any of which would make the reader open another file).
+    """
+    limits = current_limits(limits)
     try:
         fh = h5py.File(path, "r")
     except FileNotFoundError:
@@ -79,23 +89,26 @@ def read_recording_h5(path: Path, sensor_id: str | None = None) -> Recording:
         missing = [k for k in REQUIRED_H5 if k not in fh]
         if missing:
             raise ActlineError(path, f"missing dataset(s) {missing}; found {sorted(fh.keys())}")
+        frames_ds = _dataset(fh, "frames", path, limits)
+        if len(frames_ds.shape) != 3:
+            raise ActlineError(path, f"'frames' must have shape (N, H, W), got {frames_ds.shape}")
+        limits.check_values(path, frames_ds.shape)
+        n = frames_ds.shape[0]
+        ts_ds = _dataset(fh, "timestamps", path, limits)
+        seqs_ds = _dataset(fh, "frame_seqs", path, limits) if "frame_seqs" in fh else None
+        for name, ds in (("timestamps", ts_ds), ("frame_seqs", seqs_ds)):
+            if ds is not None and ds.shape != (n,):
+                raise ActlineError(path, f"'{name}' has shape {ds.shape}, expected ({n},)")
+        attrs = _attrs(fh, path)
+        limits.check_deadline(path)
         try:
-            frames = fh["frames"][()]
-            timestamps = fh["timestamps"][()]
-            seqs = fh["frame_seqs"][()] if "frame_seqs" in fh else None
-        except (OSError, ValueError) as exc:
+            frames = frames_ds[()]
+            timestamps = ts_ds[()]
+            seqs = seqs_ds[()] if seqs_ds is not None else None
+        except (OSError, ValueError, TypeError) as exc:
             raise ActlineError(path, f"cannot read data (truncated or corrupt): {exc}") from None
-        attrs = {k: _attr(v) for k, v in fh.attrs.items()}
-    if frames.ndim != 3:
-        raise ActlineError(path, f"'frames' must have shape (N, H, W), got {frames.shape}")
     if frames.shape[0] == 0:
         raise ActlineError(path, "'frames' is empty (0 frames)")
-    if timestamps.ndim != 1 or timestamps.shape[0] != frames.shape[0]:
-        raise ActlineError(path, f"'timestamps' has shape {timestamps.shape}, expected ({frames.shape[0]},)")
-    if seqs is not None and seqs.shape != timestamps.shape:
-        raise ActlineError(path, f"'frame_seqs' has shape {seqs.shape}, expected ({frames.shape[0]},)")
-    if not np.issubdtype(frames.dtype, np.floating) and not np.issubdtype(frames.dtype, np.integer):
-        raise ActlineError(path, f"'frames' must be numeric, got dtype {frames.dtype}")
     frames = frames.astype(np.float32, copy=False)
     finite = np.isfinite(frames)
     if not finite.all():
@@ -113,6 +126,39 @@ def read_recording_h5(path: Path, sensor_id: str | None = None) -> Recording:
         meta["frame_seqs"] = seqs
     return Recording(id=sid, frames=frames, timestamps=ts, group=str(attrs.get("group") or location_of(sid)),
                      source=str(path), meta=meta)
+
+
+def _dataset(fh: h5py.File, name: str, path: Path, limits: ReadLimits) -> h5py.Dataset:
+    """``fh[name]`` if it is a numeric dataset stored in this file, else a one-line error."""
+    link = fh.get(name, getlink=True)
+    if not isinstance(link, h5py.HardLink):
+        raise ActlineError(path, f"'{name}' is a {type(link).__name__}: links are not followed")
+    ds = fh[name]
+    if not isinstance(ds, h5py.Dataset):
+        raise ActlineError(path, f"'{name}' is not a dataset")
+    if ds.is_virtual:
+        raise ActlineError(path, f"'{name}' is a virtual dataset (its data lives in other files): refused")
+    if ds.external:
+        raise ActlineError(path, f"'{name}' keeps its data in external files: refused")
+    if ds.dtype.kind not in "iuf" or ds.dtype.itemsize > 8:
+        raise ActlineError(path, f"'{name}' must be numeric, got dtype {ds.dtype}")
+    if ds.chunks:  # HDF5 decompresses a whole chunk at a time, and a chunk may exceed the shape
+        limits.check_values(f"{path}: '{name}' chunk", ds.chunks)
+    return ds
+
+
+def _attrs(fh: h5py.File, path: Path) -> dict:
+    names = list(fh.attrs)
+    if len(names) > MAX_ATTRS:
+        raise ActlineError(path, f"{len(names)} attributes, more than the limit of {MAX_ATTRS}")
+    for k in names:
+        size = fh.attrs.get_id(k).get_storage_size()
+        if size > MAX_ATTR_BYTES:
+            raise ActlineError(path, f"attribute {k!r} holds {size:,} bytes, more than the limit of {MAX_ATTR_BYTES:,}")
+    try:
+        return {k: _attr(fh.attrs[k]) for k in names}
+    except (OSError, ValueError, TypeError) as exc:
+        raise ActlineError(path, f"cannot read attributes (truncated or corrupt): {exc}") from None
 
 
 def location_of(sensor_id: str) -> str:

@@ -20,6 +20,7 @@ import av
 import numpy as np
 
 from actline.core.errors import ActlineError
+from actline.data.limits import ReadLimits, current_limits
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
 
@@ -93,14 +94,36 @@ def _resize_crop(frame: av.VideoFrame, size: int | None) -> np.ndarray:
     return np.ascontiguousarray(img)
 
 
-def iter_frames(path: str | Path, fps: float | None = 8.0, size: int | None = 112) -> Iterator[tuple[float, np.ndarray]]:
-    """(time in s, RGB uint8 frame) at a uniform ``fps`` by presentation time (``fps=None``: every frame)."""
-    path = Path(path)
+RUNAWAY_FACTOR, RUNAWAY_SLACK_S = 4.0, 30.0  # how far timestamps may run ahead of the frames decoded
+
+
+def _nominal_rate(stream) -> float:
+    """The stream's frame rate as declared (the larger of FFmpeg's two estimates), 1 fps if unknown."""
+    rates = [float(r) for r in (stream.average_rate, stream.guessed_rate) if r]
+    rates = [r for r in rates if 0 < r <= 1000]
+    return max(rates) if rates else 1.0
+
+
+def iter_frames(path: str | Path, fps: float | None = 8.0, size: int | None = 112,
+                limits: ReadLimits | None = None) -> Iterator[tuple[float, np.ndarray]]:
+    """(time in s, RGB uint8 frame) at a uniform ``fps`` by presentation time (``fps=None``: every frame).
+
+    The output never runs past the stream's real length: frame ``k`` may not be stamped later than
+    ``RUNAWAY_FACTOR * (k + 1) / rate + RUNAWAY_SLACK_S`` s (``rate`` the declared frame rate), so a
+    file whose timestamps jump far ahead is cut there with a warning instead of repeating its last
+    frame up to the jump. ``limits`` (taken from the context when this is called, not when iterated,
+    so they hold in a prefetch thread too) cap the seconds decoded and set a deadline.
+    """
+    return _frames(Path(path), fps, size, current_limits(limits))
+
+
+def _frames(path: Path, fps: float | None, size: int | None, limits: ReadLimits):
     container = _open(path)
     n_out = 0
     try:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"  # frame-level threads inside FFmpeg
+        rate = _nominal_rate(stream)
         t0, held, held_img = None, None, None  # held: the latest decoded frame and its time
         gap = 1.0 / (fps or 25.0)  # the input's latest frame interval: how long the last frame is shown
 
@@ -111,11 +134,13 @@ def iter_frames(path: str | Path, fps: float | None = 8.0, size: int | None = 11
             return held_img
 
         try:
-            for frame in container.decode(stream):
+            for k, frame in enumerate(container.decode(stream)):
                 t = float(frame.pts * frame.time_base) if frame.pts is not None and frame.time_base else \
                     (held[0] + 1.0 / (fps or 25.0) if held else 0.0)
                 t0 = t if t0 is None else t0
                 t -= t0
+                if not _within(path, t, k, rate, limits):
+                    break
                 if fps is None:
                     yield t, _resize_crop(frame, size)
                     n_out += 1
@@ -140,6 +165,19 @@ def iter_frames(path: str | Path, fps: float | None = 8.0, size: int | None = 11
             raise ActlineError(path, "the video has no frames")
     finally:
         container.close()
+
+
+def _within(path: Path, t: float, k: int, rate: float, limits: ReadLimits) -> bool:
+    """Whether decoded frame ``k`` at ``t`` s may be used: False (with a warning) past the real length."""
+    limits.check_deadline(path)
+    if t > limits.max_video_s:
+        raise ActlineError(path, f"the video is longer than the limit of {limits.max_video_s:g} s")
+    bound = RUNAWAY_FACTOR * (k + 1) / rate + RUNAWAY_SLACK_S
+    if t > bound:
+        warnings.warn(f"{path}: frame {k} is stamped {t:.1f} s, past the stream's real length ({k + 1} frames "
+                      f"at {rate:g} fps); the rest of the file is ignored", stacklevel=3)
+        return False
+    return True
 
 
 def iter_chunks(frames: Iterable[tuple[float, np.ndarray]], chunk: int = 16, stride: int = 16,
