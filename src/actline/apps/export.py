@@ -2,7 +2,8 @@
 
 A clip classifier becomes one ``.onnx`` file whose output is class probabilities, with a dynamic
 batch axis, and whose metadata (``actline_config``) holds the classes, window rule and
-preprocessing, so ``Recognizer.load(path, backend="onnx")`` needs nothing else. A timeline model
+preprocessing, so ``Recognizer.load(path, backend="onnx")`` needs nothing else; exported outside its
+model directory it gets ``<file>.sha256`` beside it, which every load verifies. A timeline model
 becomes a directory: ``backbone.onnx`` (chunk → feature), ``stage1.onnx`` (``[B, T, D]`` → per-step
 probabilities, dynamic batch and time), ``stage2/<family>.onnx`` and ``config.json`` + the registry.
 
@@ -23,7 +24,7 @@ import torch.nn as nn
 
 from actline.core.atomic import atomic_dir, atomic_path, write_json
 from actline.core.errors import ActlineError
-from actline.modeldir.directory import ONNX, WEIGHTS, add_file, read_config, verify
+from actline.modeldir.directory import ONNX, WEIGHTS, add_file, read_config, verify, write_sidecar
 from actline.modeldir.load import load_model_dir
 
 OPSET = 17
@@ -94,7 +95,9 @@ def export_classifier(model_dir: Path, out: Path, atol: float = 1e-4, batch: int
     if not (model_dir / WEIGHTS).is_file() and (model_dir / ONNX).is_file():  # a tree model is ONNX already
         verify(model_dir, ONNX)
         if out.resolve() != (model_dir / ONNX).resolve():
-            shutil.copyfile(model_dir / ONNX, out)
+            with atomic_path(out, suffix=".onnx") as tmp:
+                shutil.copyfile(model_dir / ONNX, tmp)
+            write_sidecar(out)  # travels without checksums.json: verified on load by its own checksum
         return {"path": str(out), "max_abs_diff": 0.0, "input_shape": None, "note": "already ONNX (tree model)"}
     model, cfg = load_model_dir(model_dir, pipeline="clip-classifier")
     shape = cfg.get("preprocessing", {}).get("frame_shape")
@@ -114,6 +117,7 @@ def export_classifier(model_dir: Path, out: Path, atol: float = 1e-4, batch: int
         diff = diffs[0]
     else:
         diff = _export(_Softmax(model, dim=1), example, out, {0: "batch"}, meta, atol)
+        write_sidecar(out)
     return {"path": str(out), "max_abs_diff": diff, "input_shape": list(example.shape)}
 
 

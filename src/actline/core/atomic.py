@@ -1,6 +1,15 @@
 """Atomic writes: a temporary file (or directory) beside the target, then a rename.
 
-A crash leaves either the old file or the new one, never a torn one.
+A crash, or a power cut, leaves either the old file or the new one, never a torn one: the new
+content (every file and directory inside a new directory too) is flushed to disk with ``fsync``
+before the rename, and the parent directory after it, so the rename itself is on disk when the
+write returns.
+
+A directory is swapped in two renames (target -> ``.target.old``, temporary -> target). Writers
+hold an exclusive ``flock`` on the parent directory for the two renames, and the repair of an
+interrupted swap (:func:`recover_dir`, called by readers) takes the same lock, so a reader never
+"repairs" a swap that a live writer is in the middle of. Locking the directory itself leaves no
+lock file behind and needs no write permission.
 """
 
 from __future__ import annotations
@@ -10,8 +19,34 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: no advisory locks; swaps are then safe only with one process at a time
+    fcntl = None
+
+
+def fsync_path(path: str | os.PathLike) -> None:
+    """Flush a file's data, or a directory's entries, to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(root: Path) -> None:
+    """Every file, then every directory (deepest first, ``root`` last) under ``root``."""
+    dirs = []
+    for here, _, files in os.walk(root):
+        dirs.append(here)
+        for name in files:
+            fsync_path(os.path.join(here, name))
+    for here in reversed(dirs):
+        fsync_path(here)
 
 
 @contextlib.contextmanager
@@ -27,9 +62,9 @@ def atomic_path(target: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
-        with open(tmp_path, "rb+") as fh:
-            os.fsync(fh.fileno())
+        fsync_path(tmp_path)
         os.replace(tmp_path, target)
+        fsync_path(target.parent)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
@@ -45,12 +80,41 @@ def write_json(target: str | os.PathLike, obj: Any) -> Path:
     return write_text(target, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
 
 
-def recover_dir(target: str | os.PathLike) -> Path:
-    """Finish an interrupted directory swap: a crash between its two renames leaves only the old copy."""
-    target = Path(target)
-    old = target.with_name(f".{target.name}.old")
+@contextlib.contextmanager
+def _swap_lock(target: Path) -> Iterator[None]:
+    """Hold the exclusive lock on directory swaps in ``target``'s parent."""
+    if fcntl is None:
+        yield
+        return
+    fd = os.open(target.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _old(target: Path) -> Path:
+    return target.with_name(f".{target.name}.old")
+
+
+def _finish_swap(target: Path) -> None:
+    """With the lock held: a crash between the two renames left only ``.target.old``; put it back."""
+    old = _old(target)
     if not target.exists() and old.is_dir():
         os.replace(old, target)
+        fsync_path(target.parent)
+
+
+def recover_dir(target: str | os.PathLike) -> Path:
+    """Finish an interrupted directory swap: a crash between its two renames leaves only the old copy.
+
+    Safe while a writer is mid-swap: the repair waits for the writer's lock, then finds nothing to do.
+    """
+    target = Path(target)
+    if not target.exists() and _old(target).is_dir():  # only then is a lock (and a write) needed
+        with _swap_lock(target):
+            _finish_swap(target)
     return target
 
 
@@ -58,9 +122,10 @@ def recover_dir(target: str | os.PathLike) -> Path:
 def atomic_dir(target: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary directory; it replaces ``target`` only when the block succeeds.
 
-    The swap is two renames (target -> .target.old, temporary -> target); a crash between them
-    leaves the old directory at .target.old, which ``recover_dir`` (called by readers and by the
-    next write) puts back. So a reader finds the old directory or the new one, never a mix.
+    The swap is two renames (target -> .target.old, temporary -> target) under a lock on the parent directory; a
+    crash between them leaves the old directory at .target.old, which ``recover_dir`` (called by
+    readers and by the next write) puts back. So a reader finds the old directory or the new one,
+    never a mix.
     """
     target = recover_dir(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -70,15 +135,17 @@ def atomic_dir(target: str | os.PathLike, overwrite: bool = False) -> Iterator[P
     os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700
     try:
         yield tmp
-        if target.exists():
-            if not overwrite:
+        _fsync_tree(tmp)
+        old = _old(target)
+        with _swap_lock(target):
+            _finish_swap(target)
+            shutil.rmtree(old, ignore_errors=True)  # left by a swap that crashed after its second rename
+            if target.exists() and not overwrite:
                 raise FileExistsError(target)
-            old = target.with_name(f".{target.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(target, old)
+            if target.exists():
+                os.replace(target, old)
             os.replace(tmp, target)
+            fsync_path(target.parent)
             shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

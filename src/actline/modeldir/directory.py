@@ -11,14 +11,16 @@ renamed into place, so a crash leaves the old one or the new one, never a mix.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Callable
 
-from actline.core.atomic import atomic_dir, recover_dir, write_json
+from actline.core.atomic import atomic_dir, recover_dir, write_json, write_text
 from actline.core.errors import ActlineError
 from actline.core.hashing import sha256_file
 
 WEIGHTS, ONNX, CONFIG, CHECKSUMS = "model.safetensors", "model.onnx", "config.json", "checksums.json"
+SIDECAR = ".sha256"  # beside a file exported on its own: <file>.sha256
 FORMAT = "actline-model/1"
 MAX_CONFIG_BYTES = 16 << 20  # a config is a few KB; refuse to parse anything absurd
 
@@ -89,21 +91,60 @@ def read_config(path: str | Path) -> dict:
     return cfg
 
 
-def verify(model_dir: Path, name: str) -> Path:
-    """Check ``name`` against ``checksums.json``; a missing or different checksum is refused."""
-    target = model_dir / name
+def _sums(model_dir: Path) -> dict:
     sums_path = model_dir / CHECKSUMS
-    if not target.is_file():
-        raise ActlineError(target, "missing from the model directory")
     try:
         sums = json.loads(sums_path.read_text(encoding="utf-8"))
-        want = sums[name] if isinstance(sums, dict) else None
     except FileNotFoundError:
         raise ActlineError(model_dir, f"no {CHECKSUMS}: the files cannot be verified (save the model again)") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ActlineError(sums_path, f"unreadable ({type(exc).__name__})") from None
-    except KeyError:
-        raise ActlineError(target, f"has no checksum in {CHECKSUMS}") from None
+    if not isinstance(sums, dict):
+        raise ActlineError(sums_path, "not a JSON object of file names and SHA-256 digests")
+    return sums
+
+
+def _check(target: Path, want) -> Path:
     if not isinstance(want, str) or sha256_file(target) != want:
         raise ActlineError(target, "checksum mismatch: the file is corrupt or was changed after saving")
     return target
+
+
+def verify(model_dir: Path, name: str) -> Path:
+    """Check ``name`` against ``checksums.json``; a missing or different checksum is refused."""
+    target = model_dir / name
+    if not target.is_file():
+        raise ActlineError(target, "missing from the model directory")
+    sums = _sums(model_dir)
+    if name not in sums:
+        raise ActlineError(target, f"has no checksum in {CHECKSUMS}")
+    return _check(target, sums[name])
+
+
+def sidecar_path(path: Path) -> Path:
+    return path.with_name(path.name + SIDECAR)
+
+
+def write_sidecar(path: str | Path) -> Path:
+    """``<file>.sha256`` (``sha256sum`` format) beside a file that travels without its model directory."""
+    path = Path(path)
+    return write_text(sidecar_path(path), f"{sha256_file(path)}  {path.name}\n")
+
+
+def verify_file(path: str | Path) -> Path:
+    """A file on its own, such as an exported ``.onnx``: checked against its directory's ``checksums.json``
+    when that lists it, else against its ``<file>.sha256``; a file with neither is refused."""
+    path = Path(path)
+    if (path.parent / CHECKSUMS).is_file() and path.name in _sums(path.parent):
+        return verify(path.parent, path.name)
+    side = sidecar_path(path)
+    if not side.is_file():
+        raise ActlineError(path, f"no checksum: neither {side.name} beside it nor an entry in a {CHECKSUMS} "
+                                 "(write one with `actline export`, or `sha256sum FILE > FILE.sha256`)")
+    try:
+        fields = side.read_bytes()[:1024].decode("ascii").split()
+    except (OSError, UnicodeDecodeError):
+        fields = []
+    if not fields or not re.fullmatch(r"[0-9a-f]{64}", fields[0]):
+        raise ActlineError(side, "not a sha256 checksum file (expected '<64 hex digits>  <file name>')")
+    return _check(path, fields[0])

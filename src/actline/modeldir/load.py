@@ -12,7 +12,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from actline.core.errors import ActlineError
-from actline.modeldir.directory import CONFIG, ONNX, WEIGHTS, read_config, verify
+from actline.modeldir.directory import (
+    CONFIG,
+    ONNX,
+    WEIGHTS,
+    read_config,
+    verify,
+    verify_file,
+)
 
 CLIP_CLASSIFIER = "clip-classifier"
 
@@ -84,13 +91,13 @@ def load_classifier(path: str | Path, device: str = "cpu", backend: str | None =
 
 
 def _onnx_file(path: Path, threads: int):
-    """An ``.onnx`` file: verified against its directory's ``checksums.json`` when it sits in one."""
+    """An ``.onnx`` file, verified first: against its directory's ``checksums.json`` when that lists it,
+    else against the ``<file>.sha256`` that export writes beside it."""
     from actline.models.classifier import OnnxClassifier
 
     if not path.is_file():
         raise ActlineError(path, "ONNX model not found (make one with `actline export MODEL --format onnx`)")
-    if (path.parent / "checksums.json").is_file():
-        verify(path.parent, path.name)
+    verify_file(path)
     clf = OnnxClassifier(path, threads)
     _check_pipeline(path, clf.config, CLIP_CLASSIFIER)
     return clf, clf.config
