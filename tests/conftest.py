@@ -62,3 +62,26 @@ def small_data(tmp_path_factory) -> Path:
     """Synthetic thermal data large enough to learn from in a few epochs: 4 recordings of 90 s, 8-12 fps."""
     return generate_thermal_dataset(tmp_path_factory.mktemp("e2e") / "data",
                                     SynthConfig(n_recordings=4, duration_s=90.0, seed=7, fps_range=(8.0, 12.0)))
+
+
+@pytest.fixture(scope="session")
+def thermal_timeline_model(tmp_path_factory) -> Path:
+    """A thermal timeline model trained for one epoch on a tiny Nagoya-layout data set (beside it, in ../nag)."""
+    import torch
+
+    from actline.cli import main
+    from actline.data.nagoya import read_nagoya
+    from actline.modeldir.directory import save_model_dir
+    from actline.models import create_model
+    from tests.data.test_nagoya import _tiny_dataset
+
+    root = tmp_path_factory.mktemp("thermal-timeline")
+    data = _tiny_dataset(root / "nag", n=60)
+    classes = read_nagoya(data, unlabelled="none").classes
+    torch.manual_seed(0)
+    enc = create_model("thermal_r2plus1d", num_classes=len(classes), in_chans=1)
+    save_model_dir(root / "enc", enc, {"pipeline": "clip-classifier", "arch": enc.arch, "classes": classes,
+                                       "window": {"length": 16, "mode": "index", "background": "none"}})
+    main(["train-timeline", str(data), "--out", str(root / "tl"), "--backbone", str(root / "enc"), "--weights", "none",
+          "--quiet", "--set", "stride=8", "--set", "epochs=1", "--set", "val_fraction=0", "--set", "num_threads=1"])
+    return root / "tl"

@@ -52,7 +52,7 @@ def test_killed_writers_leave_loadable_files(tmp_path):
         if state.exists():
             assert len(json.loads(state.read_text())["payload"]) == 20000
         if (tmp_path / "model").exists() or (tmp_path / ".model.old").exists():
-            model, cfg = load_model_dir(tmp_path / "model")  # refuses nothing: old or new, never torn
+            _, cfg = load_model_dir(tmp_path / "model")  # refuses nothing: old or new, never torn
             assert cfg["i"] >= 1
             seen_models += 1
         if (tmp_path / "timeline.csv").exists():

@@ -1,13 +1,16 @@
 """Every reader, fed garbage: it loads, or it fails with actline's own one-line error. Never anything else.
 
-The number of inputs per reader is ``ACTLINE_FUZZ_EXAMPLES`` (default 60 in the test suite; the
-README's reliability section records a longer run).
+The number of inputs per reader is ``ACTLINE_FUZZ_EXAMPLES`` (default 60 in the test suite;
+docs/reliability.md records a longer run). The service targets at the end also check that no request
+gets a 5xx and that resident memory stays bounded; run with ``-s`` to see their summary line.
 """
 
 import gzip
 import io
 import json
 import os
+import resource
+import time
 import warnings
 
 import h5py
@@ -227,15 +230,64 @@ def test_model_dir(model_dir, doc, flips, cut, part):
         w_path.write_bytes(w0)
 
 
-# ------------------------------------------------------------------ service request bodies
+# ------------------------------------------------------------------ the service
+# Four services (an index-window and a time-window classifier, a video and a thermal timeline model) are
+# started and warmed up together; every target checks no answer is a 5xx, and the last test checks the
+# process's resident memory grew by less than SERVICE_GROWTH_MB over all of them.
+SERVICE_GROWTH_MB = 256  # each request is capped far below this (bodies 0.5-1 MB, 8 MB of text, 2^22 values)
+LOCAL = "http://127.0.0.1"
+SEEN = {"requests": 0, "inputs": 0}  # over the service targets, for the summary line
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _time_model(root):
+    import torch
+
+    from actline.modeldir.directory import save_model_dir
+    from actline.models import create_model
+
+    torch.manual_seed(0)
+    m = create_model("thermal_r2plus1d", num_classes=3)
+    return save_model_dir(root / "model", m, {
+        "pipeline": "clip-classifier", "arch": m.arch, "classes": ["a", "b", "c"],
+        "window": {"length": 16, "mode": "time", "fps": 10.0}, "preprocessing": {"frame_shape": [16, 16]}})
+
+
 @pytest.fixture(scope="module")
-def client(model_dir):
+def services(model_dir, timeline_model, thermal_timeline_model, tmp_path_factory, upload_seeds):
+    import contextlib
+
     from fastapi.testclient import TestClient
 
     from actline.apps.serve import ServeConfig, create_app
+    from actline.data.limits import MB, ReadLimits
 
-    with TestClient(create_app([model_dir], ServeConfig(max_body_mb=0.5))) as c:
-        yield c
+    small = ServeConfig(max_body_mb=0.5)
+    uploads = ServeConfig(max_body_mb=1, queue_size=2, job_timeout_s=60,
+                          limits=ReadLimits(max_decompressed_bytes=8 * MB, max_frame_values=1 << 22, max_video_s=600))
+    apps = {"index": create_app([model_dir], small), "time": create_app([_time_model(tmp_path_factory.mktemp("tm"))], small),
+            "rgb": create_app([timeline_model], uploads), "thermal": create_app([thermal_timeline_model], uploads)}
+    with contextlib.ExitStack() as stack:
+        c = {k: stack.enter_context(TestClient(app, base_url=LOCAL)) for k, app in apps.items()}
+        c["index"].post("/v1/predict", json={"frames": np.full((16, 16, 16), 21.0).tolist()})  # warm up
+        c["time"].post("/v1/predict", json={"frames": np.full((20, 16, 16), 21.0).tolist(), "timestamps": list(range(20))})
+        for k, name in (("rgb", "v.mp4"), ("thermal", "r.csv.gz")):
+            _upload(c[k], name, upload_seeds["video" if k == "rgb" else "csv.gz"])
+        yield {**c, "start_mb": _rss_mb()}
+        for k in ("rgb", "thermal"):
+            jobs = c[k].app.state.service.jobs
+            assert jobs.active() == 0 and not list(jobs.root.iterdir())
+
+
+def _ok(r):
+    SEEN["requests"] += 1
+    assert r.status_code < 500, r.text
+    assert r.status_code < 300 or ("detail" in r.json() and "\n" not in r.json()["detail"])
+    return r
 
 
 @FUZZ
@@ -243,17 +295,88 @@ def client(model_dir):
        | st.builds(lambda shape, v: json.dumps({"frames": np.full(shape, v).tolist()}).encode(),
                    st.lists(st.integers(0, 20), max_size=4), st.floats(-300, 300)),
        ctype=st.sampled_from(["application/json", "application/octet-stream", "text/plain", ""]))
-def test_service_bodies(client, body, ctype):
-    r = client.post("/v1/predict", content=body, headers={"content-type": ctype} if ctype else {})
-    assert r.status_code < 500, r.text
-    assert r.status_code == 200 or "detail" in r.json()
+def test_service_bodies(services, body, ctype):
+    SEEN["inputs"] += 1
+    _ok(services["index"].post("/v1/predict", content=body, headers={"content-type": ctype} if ctype else {}))
 
 
-def test_npy_with_random_shapes(client):
+def test_npy_with_random_shapes(services):
     rng = np.random.default_rng(0)
     for _ in range(N):
+        SEEN["inputs"] += 1
         shape = tuple(rng.integers(0, 20, size=rng.integers(0, 5)))
         buf = io.BytesIO()
-        np.save(buf, rng.normal(20, 5, shape).astype(rng.choice(["f4", "f8", "f2"])))
-        r = client.post("/v1/predict", content=buf.getvalue(), headers={"content-type": "application/octet-stream"})
+        np.save(buf, rng.normal(20, 5, shape).astype(rng.choice(["f4", "f8", "f2", "i2", "u1", "c8", "?"])))
+        data = buf.getvalue()
+        if rng.random() < 0.3:  # a header that lies about the data
+            data = data[:int(rng.integers(0, len(data) + 1))] + bytes(int(rng.integers(0, 64)))
+        r = _ok(services["index"].post("/v1/predict", content=data, headers={"content-type": "application/octet-stream"}))
         assert r.status_code in (200, 400, 413), (shape, r.text)
+
+
+timestamps = (json_values | st.lists(st.floats(allow_nan=True, allow_infinity=True) | st.integers(-10**30, 10**30),
+                                     max_size=30)
+              | st.integers(1, 30).map(lambda n: (np.arange(n) * 0.1).tolist()))
+
+
+@FUZZ
+@given(n=st.integers(0, 30), hw=st.sampled_from([(16, 16), (8, 8), (16, 15)]), value=st.floats(-300, 300),
+       ts=st.none() | timestamps, extra=st.dictionaries(st.sampled_from(["k", "x", "frames2"]), json_values, max_size=1))
+def test_service_time_window_model(services, n, hw, value, ts, extra):
+    SEEN["inputs"] += 1
+    doc = {"frames": np.full((n, *hw), value).tolist(), **extra}
+    if ts is not None:
+        doc["timestamps"] = ts
+    _ok(services["time"].post("/v1/predict", content=json.dumps(doc).encode(), headers={"content-type": "application/json"}))
+
+
+# ------------------------------------------------------------------ service uploads (POST /v1/timeline)
+UPLOAD_NAMES = ["v.mp4", "v.mkv", "v.avi", "r.h5", "r.hdf5", "r.csv", "r.csv.gz", "x.gz", "x.exe", "", "../../x.mp4",
+                "a" * 300 + ".mp4", "\u00e9t\u00e9.webm"]
+
+
+@pytest.fixture(scope="module")
+def upload_seeds(video_bytes, tmp_path_factory):
+    """Valid small files of every accepted kind, to be mutated."""
+    from actline.data.thermal_h5 import write_recording_h5
+
+    root = tmp_path_factory.mktemp("seeds")
+    h5 = write_recording_h5(root / "r.h5", np.full((40, 16, 16), 21.0, np.float32), np.arange(40) * 100, "s1")
+    return {"video": video_bytes, "h5": h5.read_bytes(), "csv": _valid_csv(40).encode(),
+            "csv.gz": gzip.compress(_valid_csv(40).encode())}
+
+
+def _upload(c, name, data):
+    """Post an upload; if accepted, wait for its job to end and check how it ended."""
+    r = _ok(c.post("/v1/timeline", files={"file": (name, data, "application/octet-stream")},
+                   headers={"Authorization": "Bearer fuzz"}))
+    if r.status_code != 202:
+        assert r.status_code in (400, 413, 415), r.text
+        return None
+    job = r.json()["job_id"]
+    for _ in range(6000):
+        status = _ok(c.get(f"/v1/jobs/{job}")).json()
+        if status["status"] in ("done", "failed"):
+            break
+        time.sleep(0.01)
+    assert status["status"] in ("done", "failed"), status
+    if status["status"] == "failed":
+        assert status["error"] and "\n" not in status["error"] and "actline-jobs" not in status["error"]
+    return status
+
+
+@FUZZ
+@given(seed=st.sampled_from(["video", "h5", "csv", "csv.gz", "random"]), name=st.sampled_from(UPLOAD_NAMES),
+       flips=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=6),
+       cut=st.none() | st.integers(0, 30000), noise=st.binary(max_size=2000), model=st.sampled_from(["rgb", "thermal"]))
+def test_service_uploads(services, upload_seeds, seed, name, flips, cut, noise, model):
+    SEEN["inputs"] += 1
+    _upload(services[model], name, noise if seed == "random" else _mutate(upload_seeds[seed], flips, cut))
+
+
+def test_service_memory_stays_bounded(services):
+    """Last of the service targets: the process did not grow with the inputs."""
+    now = _rss_mb()
+    print(f"\n[fuzz service] {SEEN['inputs']} inputs, {SEEN['requests']} requests, no 5xx; resident memory {services['start_mb']:.0f} -> "
+          f"{now:.0f} MB (peak ru_maxrss {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB)")
+    assert now - services["start_mb"] < SERVICE_GROWTH_MB

@@ -26,7 +26,7 @@ def test_csv_gz_bomb_is_refused_without_decompressing_it_whole(tmp_path):
     from actline.data.nagoya import read_nagoya_csv
 
     path = tmp_path / "bomb.csv.gz"
-    path.write_bytes(gzip.compress(b"0," * (40 * MB), compresslevel=9))  # 80 MB of text in ~80 KB
+    path.write_bytes(gzip.compress(_nagoya_text(60_000), compresslevel=9))  # 80 MB of valid rows in ~300 KB
     assert path.stat().st_size < 1 * MB
     tracemalloc.start()
     with pytest.raises(ActlineError, match="decompresses to more than"):
@@ -175,7 +175,7 @@ def _jumping_video(path, jump_s: float, n: int = 12, fps: int = 8):
         s.width, s.height, s.pix_fmt = 32, 32, "yuv420p"
         s.time_base = Fraction(1, 1000)
         for i in range(n):
-            f = av.VideoFrame.from_ndarray(np.full((32, 32, 3), i * 20, np.uint8), format="rgb24")
+            f = av.VideoFrame.from_ndarray(np.full((32, 32, 3), i * 20 % 256, np.uint8), format="rgb24")
             f.pts = round((i / fps if i < n - 1 else jump_s) * 1000)
             f.time_base = Fraction(1, 1000)
             for p in s.encode(f):
@@ -217,3 +217,15 @@ def test_video_duration_cap_and_deadline(tmp_path):
         frames = iter_frames(path, fps=5, size=16)  # limits are fixed when the iterator is made
     with pytest.raises(DeadlineExceeded):
         next(iter(frames))
+
+
+def test_one_endless_csv_line_is_refused_early(tmp_path):
+    from actline.data.nagoya import read_nagoya_csv
+
+    path = tmp_path / "line.csv.gz"
+    path.write_bytes(gzip.compress(b"12," * (10 * MB), compresslevel=9))  # one 30 MB line of fields
+    tracemalloc.start()
+    with pytest.raises(ActlineError, match="line 1 is longer than"):
+        read_nagoya_csv(path)  # the default limits admit 30 MB of text, but not as one line
+    assert tracemalloc.get_traced_memory()[1] < 8 * MB
+    tracemalloc.stop()

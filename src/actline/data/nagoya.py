@@ -72,7 +72,7 @@ def read_nagoya_csv(path: Path, limits: ReadLimits | None = None) -> tuple[np.nd
             capped = _CappedReader(raw, limits.max_decompressed_bytes, path,
                                    "decompresses to" if gz else "holds")
             with io.TextIOWrapper(io.BufferedReader(capped), encoding="utf-8", newline="") as text:
-                data = _data_rows(path, csv.reader(text), limits)
+                data = _data_rows(path, csv.reader(_lines(text, path)), limits)
     except FileNotFoundError:
         raise ActlineError(path, "file not found") from None
     except (OSError, EOFError, zlib.error) as exc:
@@ -88,6 +88,19 @@ def read_nagoya_csv(path: Path, limits: ReadLimits | None = None) -> tuple[np.nd
         raise ActlineError(path, f"time goes backwards at line {int(np.argmax(np.diff(ts) < 0)) + 4}")
     frames = data[:, 2:].reshape(-1, 16, 16).astype(np.float32)
     return frames, ts, data[:, 1]
+
+
+MAX_LINE = 64 * 1024  # a frame row is about 1.3 KB of text
+
+
+def _lines(text, path: Path):
+    """The file's lines, each at most ``MAX_LINE`` characters: one endless line cannot fill memory."""
+    n = 0
+    while line := text.readline(MAX_LINE + 1):
+        n += 1
+        if len(line) > MAX_LINE:
+            raise ActlineError(path, f"line {n} is longer than {MAX_LINE} characters")
+        yield line
 
 
 def _data_rows(path: Path, reader, limits: ReadLimits) -> np.ndarray:

@@ -170,13 +170,13 @@ def _frames(path: Path, fps: float | None, size: int | None, limits: ReadLimits)
 def _within(path: Path, t: float, k: int, rate: float, limits: ReadLimits) -> bool:
     """Whether decoded frame ``k`` at ``t`` s may be used: False (with a warning) past the real length."""
     limits.check_deadline(path)
-    if t > limits.max_video_s:
-        raise ActlineError(path, f"the video is longer than the limit of {limits.max_video_s:g} s")
     bound = RUNAWAY_FACTOR * (k + 1) / rate + RUNAWAY_SLACK_S
     if t > bound:
         warnings.warn(f"{path}: frame {k} is stamped {t:.1f} s, past the stream's real length ({k + 1} frames "
                       f"at {rate:g} fps); the rest of the file is ignored", stacklevel=3)
         return False
+    if t > limits.max_video_s:
+        raise ActlineError(path, f"the video is longer than the limit of {limits.max_video_s:g} s")
     return True
 
 
