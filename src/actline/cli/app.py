@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from actline.cli.render import err
+from actline.cli.render import err, out
 from actline.core.errors import ActlineError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -15,6 +15,31 @@ data_app = typer.Typer(no_args_is_help=True, help="Look at data sets.")
 app.add_typer(data_app, name="data")
 features_app = typer.Typer(no_args_is_help=True, help="Backbone features per chunk, cached on disk.")
 app.add_typer(features_app, name="features")
+
+
+def version() -> str:
+    """The installed package's version (its metadata), or the source's when actline runs uninstalled."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("actline")
+    except PackageNotFoundError:
+        from actline import __version__
+
+        return __version__
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        out.print(f"actline {version()}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(_version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                           help="Print the version and exit.")) -> None:
+    pass
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -75,7 +75,7 @@ def synth_video(
     seed: int = typer.Option(0, help="Random seed."),
     force: bool = typer.Option(False, help="Write into OUT_DIR even if it exists."),
 ):
-    """Write synthetic assembly-line clips in the seed's folder layout, and long videos with known timelines."""
+    """Write synthetic assembly-line clips in the earlier system's folder layout, and long videos with known timelines."""
     from actline.data.synth_rgb import RGBSynthConfig, generate_rgb_dataset
 
     if out_dir.exists() and not force:

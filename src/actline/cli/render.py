@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -136,19 +137,28 @@ def print_cv(r: dict, as_json: bool = False) -> None:
     out.print(t)
 
 
-def print_timelines(results, value_categories: bool = True) -> None:
-    """One row per input of ``actline timeline``: duration, segments, value-category shares; then what was written."""
+def print_timelines(results, value_categories: bool = True, as_json: bool = False) -> None:
+    """One row per input of ``actline timeline``: duration, segments, value-category shares (or, with
+    ``as_json``, the same per input with its segments); what was written goes to stderr."""
+    from dataclasses import asdict
+
     from actline.data.clips import VALUE_CATEGORIES
     from actline.evaluate.valuestream import category_shares
 
     cats = VALUE_CATEGORIES if value_categories else ()
+    rows = [{"input": str(r.source), "duration_s": r.duration_s, "n_segments": len(r.segments),
+             "value_category_shares": {c: category_shares(r.segments)[c] for c in cats},
+             "written": [str(w) for w in r.written], "segments": [asdict(s) for s in r.segments]} for r in results]
+    for r in rows:
+        err.print(f"wrote {', '.join(r['written'])}", highlight=False)
+    if as_json:
+        return print_json(rows)
     t = Table(title=f"{len(results)} input(s)")
     for col in ("input", "duration s", "segments", *[f"{c} %" for c in cats]):
         t.add_column(col, justify="left" if col == "input" else "right")
-    for r in results:
-        share = category_shares(r.segments)
-        t.add_row(r.source.name, f"{r.duration_s:.1f}", str(len(r.segments)), *[f"{share[c]:.1f}" for c in cats])
-        err.print(f"wrote {', '.join(str(w) for w in r.written)}", highlight=False)
+    for r in rows:
+        t.add_row(Path(r["input"]).name, f"{r['duration_s']:.1f}", str(r["n_segments"]),
+                  *[f"{r['value_category_shares'][c]:.1f}" for c in cats])
     out.print(t)
 
 
@@ -165,8 +175,10 @@ def print_scores(scores, bg=()) -> None:
     out.print(t)
 
 
-def print_value_stream(summary: dict) -> None:
-    """``actline analyze``: time per value category, then per step."""
+def print_value_stream(summary: dict, as_json: bool = False) -> None:
+    """``actline analyze``: time per value category, then per step (``as_json``: the summary as JSON)."""
+    if as_json:
+        return print_json(summary)
     t = Table(title=f"{summary['timelines']} timeline(s), {summary['total_s'] / 60:.1f} min")
     for col in ("value category", "time s", "share %"):
         t.add_column(col, justify="left" if col == "value category" else "right")

@@ -33,7 +33,7 @@ def stream(
     enter: float = typer.Option(0.6, help="Smoothed probability to enter a state."),
     exit_: float = typer.Option(0.4, "--exit", help="Smoothed probability below which a state is left."),
     state_dir: Optional[Path] = typer.Option(None, "--state", help="Save and restore per-sensor stream state here."),
-    empty_room: Optional[Path] = typer.Option(None, help="A recording of the empty room: seeds the background."),
+    empty_room: Optional[Path] = typer.Option(None, help="A recording of the empty room: the background to start from."),
     webhook: Optional[str] = typer.Option(None, help="Also POST each event as JSON here (retries, timeout)."),
     status_port: Optional[int] = typer.Option(None, help="Serve /healthz, /status, /metrics on this port."),
     status_host: str = typer.Option("127.0.0.1", help="Status address; beyond loopback $ACTLINE_TOKEN is required."),

@@ -127,6 +127,7 @@ def timeline(
     min_segment: Optional[float] = typer.Option(None, help="Minimum segment duration in s."),
     cache: Optional[Path] = typer.Option(None, help="Feature cache directory (default: none)."),
     quiet: bool = typer.Option(False, help="No progress bars."),
+    as_json: bool = typer.Option(False, "--json", help="Print each input's timeline and shares as JSON."),
 ):
     """Turn long videos or recordings into two-level timelines (coarse family, fine action, value category)."""
     from actline.infer.outputs import check_formats, write_timelines
@@ -137,13 +138,14 @@ def timeline(
     decoding = pipe.with_decoding(median=median, switch_penalty=switch_penalty, min_segment_s=min_segment)
     with progress_for(quiet) as progress:
         results = write_timelines(pipe, inputs, out_dir, formats, decoding, cache, progress)
-    print_timelines(results, value_categories=pipe.kind == "rgb")  # value categories belong to assembly steps
+    print_timelines(results, value_categories=pipe.kind == "rgb", as_json=as_json)  # value categories: assembly steps
 
 
 @app.command()
 def analyze(
     timelines: list[Path] = typer.Argument(..., help="Timeline files (.json/.csv) or directories of them."),
     out_dir: Path = typer.Option(..., "--out", help="Directory for summary.json, steps.csv, timelines.png."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ):
     """Value-stream analytics: time and share per value category and step, cycle times, a timeline chart."""
     from actline.data.segments import read_timelines
@@ -153,5 +155,6 @@ def analyze(
     tls = read_timelines(timelines)
     summary = run_analysis(tls)
     written = write_report(summary, tls, out_dir)
-    print_value_stream(summary)
-    out.print(f"wrote {', '.join(str(w) for w in written)}")
+    print_value_stream(summary, as_json)
+    if not as_json:
+        out.print(f"wrote {', '.join(str(w) for w in written)}")

@@ -37,7 +37,8 @@ def train(
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
     devices: int = typer.Option(1, help="Processes on this machine (DistributedDataParallel; gloo on CPUs, NCCL on "
                                 "GPUs)."),
-    num_nodes: int = typer.Option(1, help="Machines taking part; more than one is launched by torchrun (see README)."),
+    num_nodes: int = typer.Option(1, help="Machines taking part; more than one is launched by torchrun (see the "
+                                  "docs: Training at scale)."),
 ):
     """Train a clip classifier, evaluate it on the split's held-out part beside baselines, save the run.
 
