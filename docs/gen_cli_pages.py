@@ -5,9 +5,9 @@ Run by mkdocs-gen-files (``mkdocs.yml``: ``plugins: gen-files``). One page per m
 arguments, options and help come from click's own objects (``collect_usage_pieces``,
 ``get_help_record``), so they always match ``actline COMMAND --help``. (typer's ``utils docs``
 generator would do the same, but writes help text into Markdown unescaped, so ``frames/<id>.h5``
-loses its ``<id>`` as an HTML tag: hence these few lines.) ``cli/index.md``
-lists every command with its one-line help. The build fails if a command would be left out or a
-page is missing from the nav.
+loses its ``<id>`` as an HTML tag: hence these few lines.) The walk covers the whole command tree,
+so every command gets a section; ``cli/index.md`` lists them all with their one-line help, and the
+build fails if a generated page has no entry in the nav of ``mkdocs.yml``.
 """
 
 from __future__ import annotations

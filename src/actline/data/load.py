@@ -27,6 +27,7 @@ def detect_format(root: str | Path) -> str:
 
 
 def load_dataset(root: str | Path, format: str | None = None, **kwargs) -> ClipDataset:
+    """The data set at ``root`` (ThermalDataGen or Nagoya layout, detected unless ``format`` is given)."""
     fmt = format or detect_format(root)
     if fmt == "thermal-h5":
         from actline.data.thermal_h5 import read_thermal_dataset

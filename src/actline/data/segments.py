@@ -25,6 +25,9 @@ from actline.core.rle import runs
 
 @dataclass
 class Segment:
+    """One stretch of a timeline: start and end in seconds, the (coarse) label, and where known the fine
+    label, its value category and the confidence."""
+
     start_s: float
     end_s: float
     label: str

@@ -67,6 +67,7 @@ def _load_all() -> None:
 
 
 def list_models(kind: str | None = None) -> list[str]:
+    """Registered model names, sorted; ``kind`` ("clip", "sequence", "ensemble") keeps one kind."""
     _load_all()
     return sorted(n for n, i in REGISTRY.items() if kind is None or i.kind == kind)
 

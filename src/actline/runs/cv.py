@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 def cross_validate(data: str | Path | ClipDataset, out: str | Path, cfg: TrainConfig, folds: int = 5,
                    repeats: int = 1, group_by: str = "recording", progress=None, overwrite: bool = False) -> dict:
+    """Train ``folds`` x ``repeats`` runs under ``out`` (grouped by recording or location), write ``cv.json``
+    and return it: per-fold figures beside the baselines, mean ± sd over folds, pooled figures, per class."""
     out = Path(out)
     ds = data if isinstance(data, ClipDataset) else load_dataset(data)
     rows, pooled = [], []

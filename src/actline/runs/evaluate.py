@@ -27,6 +27,8 @@ from actline.train.config import TrainConfig, apply
 
 
 def evaluate_model_dir(model_dir: str | Path, data: str | Path, split_name: str | None = None) -> dict:
+    """The metrics of the model at ``model_dir`` on ``data`` beside its saved baselines: every sample of
+    data it never saw, the held-out part of its own training data, or the evaluation part of ``split_name``."""
     model_dir = Path(model_dir)
     clf, cfg = load_classifier(model_dir)
     ds = load_dataset(data)
