@@ -1,6 +1,6 @@
 """Leave-one-day-out timelines on the Nagoya FIR 16x16 sequences (../shared/data/nagoya-fir16).
 
-Run: .venv/bin/python benchmarks/nagoya_timeline.py [--epochs 30] [--out runs/nagoya-timeline]
+Run: .venv/bin/python benchmarks/nagoya_timeline.py [--epochs 30] [--out runs/nagoya-timeline] [--folds 0]
 
 Per fold (two days train, the third is scored):
 1. a thermal clip classifier (thermal_r2plus1d, 16-frame windows, classes = the 8 actions + "none"
@@ -35,11 +35,8 @@ from actline.infer.timeline import TimelinePipeline
 from actline.metrics.segmentation import SegmentationScores
 from actline.runs.classifier import train_run
 from actline.train.config import load_config
-from actline.train.timeline import (
-    TimelineConfig,
-    recording_sequences,
-    train_timeline_recordings,
-)
+from actline.train.timeline import TimelineConfig, train_timeline
+from actline.train.timeline_data import recording_sequences
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "nagoya-fir16"
 ROWS = ("clip classifier, sliding", "per-timestep MLP (seed)", "MS-TCN", "MS-TCN + smoothing")
@@ -54,6 +51,7 @@ def main() -> None:
     ap.add_argument("--stride", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2, help="torch threads (1 when another job shares the cores)")
     ap.add_argument("--out", type=Path, default=Path("runs/nagoya-timeline"))
+    ap.add_argument("--folds", type=str, default=None, help="only these folds (comma-separated), e.g. 0 for a quick check")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     ds = read_nagoya(args.data, window=16, stride=8, unlabelled=BG)
@@ -62,7 +60,8 @@ def main() -> None:
     scores = {r: SegmentationScores() for r in ROWS}
     per_day = {}
     t_start = time.time()
-    for fold in range(len(days)):
+    folds = [int(f) for f in args.folds.split(",")] if args.folds else range(len(days))
+    for fold in folds:
         run = args.out / f"fold{fold}"
         ccfg = load_config(None, ["model=thermal_r2plus1d", "window=16", f"epochs={args.epochs}", "split=kfold",
                                   f"fold={fold}", f"n_folds={len(days)}", "group_by=group", "batch_size=32"])
@@ -76,9 +75,9 @@ def main() -> None:
                               epochs=args.temporal_epochs, val_fraction=0.15, patience=15, median=5,
                               switch_penalty=3.0, min_segment_s=0.5, cache_dir=str(run / "cache"))
         spec = tcfg.spec()
-        tm_metrics = train_timeline_recordings(ds, run / "timeline-mstcn", tcfg, enc, train_ids, log=lambda *_: None)
+        tm_metrics = train_timeline(ds, run / "timeline-mstcn", tcfg, enc, train_ids)
         mlp_cfg = TimelineConfig(**{**tcfg.__dict__, "temporal_model": "temporal_mlp"})
-        train_timeline_recordings(ds, run / "timeline-mlp", mlp_cfg, enc, train_ids, log=lambda *_: None)
+        train_timeline(ds, run / "timeline-mlp", mlp_cfg, enc, train_ids)
         tm, mlp = TimelinePipeline.load(run / "timeline-mstcn"), TimelinePipeline.load(run / "timeline-mlp")
         seqs = recording_sequences(ds, test_ids, enc, spec, FeatureCache(tcfg.cache_dir))
         day_scores = {r: SegmentationScores() for r in ROWS}

@@ -24,7 +24,7 @@ import torch
 from actline.data.synth_rgb import RGBSynthConfig, generate_rgb_dataset
 from actline.data.video import VideoSpec, probe, video_chunks
 from actline.features.backbone import build_backbone
-from actline.features.cache import extract
+from actline.features.extract import extract
 from actline.models import create_model
 from actline.models.temporal import predict_sequence
 

@@ -51,10 +51,13 @@ def timeline_model(rgb, tmp_path_factory) -> Path:
     from actline.cli import main
 
     out = tmp_path_factory.mktemp("timeline") / "model"
-    main(["train-timeline", str(rgb / "clips"), "--out", str(out), "--cache", str(rgb / "cache"), "--quiet",
-          "--backbone", "thermal_r2plus1d", "--weights", "none", "--set", "size=64", "--set", "stride=8",
-          "--set", "epochs=30", "--set", "stage2_epochs=40", "--set", "num_threads=1"])
+    main(["train-timeline", str(rgb / "clips"), "--out", str(out), "--cache", str(rgb / "cache"), *TIMELINE_ARGS])
     return out
+
+
+# how the timeline_model fixture trains (a resumed run must end with the same model)
+TIMELINE_ARGS = ("--quiet", "--backbone", "thermal_r2plus1d", "--weights", "none", "--set", "size=64", "--set", "stride=8",
+                 "--set", "epochs=30", "--set", "stage2_epochs=40", "--set", "num_threads=1")
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ import torch
 
 from actline.models import create_model
 from actline.models.temporal import smoothing_loss
+from actline.train.engine import EngineConfig
 from actline.train.sequence import fit_sequences, pad_batch
 
 
@@ -59,6 +60,8 @@ def test_ms_tcn_learns_a_context_task_the_mlp_cannot(one_thread):
         torch.manual_seed(0)
         model = create_model(name, num_classes=2, in_chans=2, **({"layers": 4, "channels": 16, "stages": 2,
                                                                    "input_dropout": 0.0} if name == "ms_tcn" else {}))
-        res = fit_sequences(model, train, val, epochs=25, batch_size=8, lr=3e-3, patience=0, seed=0)
+        engine = EngineConfig(epochs=25, lr=3e-3, weight_decay=1e-4, warmup_epochs=0, schedule="constant", patience=0,
+                              device="cpu")
+        res = fit_sequences(model, train, val, engine, seed=0, batch_size=8)
         acc[name] = max(r["val_step_accuracy"] for r in res.history)
     assert acc["ms_tcn"] > 95 and acc["ms_tcn"] > acc["temporal_mlp"] + 5

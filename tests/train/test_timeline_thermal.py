@@ -24,7 +24,7 @@ def test_thermal_recordings_train_and_run(tmp_path, capsys, one_thread):
                                            "window": {"length": 16, "mode": "index", "background": "recording-median"}})
     model = tmp_path / "tl"
     main(["train-timeline", str(data), "--out", str(model), "--backbone", str(tmp_path / "enc"), "--weights", "none",
-          "--quiet", "--set", "stride=4", "--set", "epochs=3", "--set", "val_fraction=0"])
+          "--quiet", "--set", "stride=4", "--set", "epochs=3", "--set", "val_fraction=0", "--cache", str(tmp_path / "c")])
     cfg = json.loads((model / "config.json").read_text())
     assert cfg["pipeline"] == "timeline" and cfg["features"]["kind"] == "thermal" and cfg["classes"] == ds.classes
     out = tmp_path / "out"
@@ -55,7 +55,8 @@ def test_thermal_timeline_report_renders_the_recording_as_video(tmp_path, one_th
     save_model_dir(tmp_path / "enc", enc, {"pipeline": "clip-classifier", "arch": enc.arch, "classes": ds.classes,
                                            "window": {"length": 16, "mode": "index", "background": "none"}})
     main(["train-timeline", str(data), "--out", str(tmp_path / "tl"), "--backbone", str(tmp_path / "enc"),
-          "--weights", "none", "--quiet", "--set", "stride=4", "--set", "epochs=2", "--set", "val_fraction=0"])
+          "--weights", "none", "--quiet", "--set", "stride=4", "--set", "epochs=2", "--set", "val_fraction=0",
+          "--cache", str(tmp_path / "c")])
     rec = data / "20170101" / "raw" / "20170101_p1_light1.csv.gz"
     html = build_report(tmp_path / "tl", tmp_path / "r.html", video=rec).read_text()
     assert "data:video/webm;base64," in html and "id=bar" in html and html.count("class=seg") >= 1

@@ -192,3 +192,24 @@ def print_value_stream(summary: dict, as_json: bool = False) -> None:
         s.add_row(k, e["value_category"], str(e["count"]), f"{e['time_s']:.1f}", f"{e['share']:.1f}",
                   f"{e['duration']['mean_s']:.1f}", f"{e['cycle_time']['mean_s']:.1f}" if e["cycle_time"]["n"] else "-")
     out.print(s)
+
+
+def print_timeline_metrics(m: dict) -> None:
+    """``actline train-timeline``: held-out accuracies beside majority and chance (clips), or the inner
+    validation step accuracy (annotated recordings)."""
+    if "train_recordings" in m:
+        out.print(f"trained on {m['train_recordings']} recordings; inner validation step accuracy "
+                  f"{m['inner_val_step_accuracy']} on {m['inner_val_recordings']} recordings")
+        return
+    t = Table(title=f"held-out clips: {m['held_out_clips']} (trained on {m['train_clips']})")
+    for col in ("", "accuracy %", "majority %", "chance %"):
+        t.add_column(col, justify="right" if col else "left")
+    s1 = m["stage1"]
+    t.add_row("coarse (stage 1)", f"{s1['clip_accuracy']:.1f}", f"{s1['majority']:.1f}", f"{s1['chance']:.1f}")
+    if m["two_stage_fine_clip_accuracy"] is not None:
+        t.add_row("fine (both stages)", f"{m['two_stage_fine_clip_accuracy']:.1f}", f"{m['fine_majority']:.1f}",
+                  f"{m['fine_chance']:.1f}")
+    for fam, f in m["stage2"].items():
+        t.add_row(f"  {fam} ({f['fine_labels']} fine, {f['held_out_clips']} clips)", f"{f['clip_accuracy']:.1f}",
+                  f"{f['majority']:.1f}", f"{100 / f['fine_labels']:.1f}")
+    out.print(t)

@@ -6,14 +6,13 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.table import Table
 
 from actline.cli.app import app, features_app
 from actline.cli.render import (
-    err,
     out,
     print_json,
     print_scores,
+    print_timeline_metrics,
     print_timelines,
     print_value_stream,
     progress_for,
@@ -65,52 +64,32 @@ def features_extract(
 
 @app.command("train-timeline")
 def train_timeline_cmd(
-    clips: Path = typer.Argument(..., help="Clip folder CLIPS/<fine_label>/*.mp4, or a thermal data set with "
-                                 "frame-wise labels (Nagoya layout; needs --backbone path/to/thermal/model)."),
-    out_dir: Path = typer.Option(..., "--out", help="Model directory to write."),
+    data: Optional[Path] = typer.Argument(None, help="Clip folder CLIPS/<fine_label>/*.mp4, or a thermal data set "
+                                          "with frame-wise labels (Nagoya layout; needs --backbone path/to/thermal/model)."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Model directory to write."),
+    resume: Optional[Path] = typer.Option(None, help="Continue the interrupted run writing this directory from its "
+                                          "last epoch checkpoint (its data and settings are reused)."),
     config: Optional[Path] = typer.Option(None, help="YAML config file."),
     backbone: Optional[str] = typer.Option(None, help="Feature backbone (default r3d_18)."),
     weights: Optional[str] = typer.Option(None, help="Backbone weights: enum name, local .pth, or none."),
     cache: Optional[Path] = typer.Option(None, help="Feature cache directory."),
+    device: Optional[str] = typer.Option(None, help="auto (default: a GPU when there is one), cpu or cuda."),
     set_: list[str] = typer.Option([], "--set", help="Override any setting: --set temporal_model=temporal_mlp"),
     quiet: bool = typer.Option(False, help="No progress bars."),
 ):
-    """Train the two-stage timeline model (features, temporal model, per-family fine classifiers)."""
-    from actline.train.config import load_settings
-    from actline.train.timeline import TimelineConfig, train_timeline
+    """Train the two-stage timeline model (features, temporal model, per-family fine classifiers).
 
-    overrides = list(set_)
-    for key, value in (("backbone", backbone), ("weights", weights), ("cache_dir", cache)):
-        if value is not None:
-            overrides.append(f"{key}={value}")
-    cfg = load_settings(TimelineConfig(), config, overrides).validate()
-    if (clips / "frames").is_dir() or (clips / "annotation").is_dir():  # a thermal data set, not a clip folder
-        from actline.data import load_dataset
-        from actline.data.load import detect_format
-        from actline.features.backbone import build_backbone
-        from actline.train.timeline import train_timeline_recordings
+    A checkpoint is saved after every epoch under OUT/checkpoints; `--resume OUT` continues an
+    interrupted run to the model an uninterrupted one gives.
+    """
+    from actline.train.timeline import timeline_settings, train_timeline
 
-        kw = {"unlabelled": cfg.background_class} if detect_format(clips) == "nagoya-csv" else {}
-        ds = load_dataset(clips, **kw)
-        m = train_timeline_recordings(ds, out_dir, cfg, build_backbone(cfg.backbone, cfg.weights),
-                                      log=lambda msg: err.print(msg, highlight=False), progress=not quiet)
-        out.print(f"trained on {m['train_recordings']} recordings; inner validation step accuracy "
-                  f"{m['inner_val_step_accuracy']} on {m['inner_val_recordings']} recordings")
-        out.print(f"wrote {out_dir}")
-        return
-    m = train_timeline(clips, out_dir, cfg, progress=not quiet, log=lambda msg: err.print(msg, highlight=False))
-    t = Table(title=f"held-out clips: {m['held_out_clips']} (trained on {m['train_clips']})")
-    for col in ("", "accuracy %", "majority %", "chance %"):
-        t.add_column(col, justify="right" if col else "left")
-    s1 = m["stage1"]
-    t.add_row("coarse (stage 1)", f"{s1['clip_accuracy']:.1f}", f"{s1['majority']:.1f}", f"{s1['chance']:.1f}")
-    if m["two_stage_fine_clip_accuracy"] is not None:
-        t.add_row("fine (both stages)", f"{m['two_stage_fine_clip_accuracy']:.1f}", f"{m['fine_majority']:.1f}",
-                  f"{m['fine_chance']:.1f}")
-    for fam, f in m["stage2"].items():
-        t.add_row(f"  {fam} ({f['fine_labels']} fine, {f['held_out_clips']} clips)", f"{f['clip_accuracy']:.1f}",
-                  f"{f['majority']:.1f}", f"{100 / f['fine_labels']:.1f}")
-    out.print(t)
+    given = (("backbone", backbone), ("weights", weights), ("cache_dir", cache), ("device", device))
+    overrides = [*set_, *(f"{k}={v}" for k, v in given if v is not None)]
+    data, out_dir, cfg = timeline_settings(data, out_dir, config, overrides, resume)
+    with progress_for(quiet) as progress:
+        metrics = train_timeline(data, out_dir, cfg, progress=progress, resume=resume is not None)
+    print_timeline_metrics(metrics)
     out.print(f"wrote {out_dir}")
 
 

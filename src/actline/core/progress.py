@@ -59,27 +59,3 @@ class RichProgress:
         if self.enabled:
             return self.bar.__exit__(*exc)
         return False
-
-
-class progress_bar:
-    """A bare rich ``Progress`` (``None`` when disabled). Being replaced by :class:`RichProgress`."""
-
-    def __init__(self, enabled: bool):
-        self.enabled = enabled
-
-    def __enter__(self):
-        if not self.enabled:
-            return None
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-
-        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        return self.bar.__enter__()
-
-    def __exit__(self, *exc):
-        return self.bar.__exit__(*exc) if self.enabled else False

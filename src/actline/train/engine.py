@@ -39,8 +39,9 @@ class EngineConfig:
     optimizer: str = "adamw"  # or "sgd" (Nesterov momentum)
     momentum: float = 0.9
     warmup_epochs: int = 3
+    schedule: str = "cosine"  # "cosine" (after the warm-up) or "constant"
     grad_clip: float = 5.0
-    patience: int = 12  # epochs without improvement on validation before stopping
+    patience: int = 12  # epochs without improvement on validation before stopping (0: never stop early)
     amp: bool = True  # mixed precision where a GPU is used
     device: str = "auto"
 
@@ -53,7 +54,8 @@ class FitResult:
     stopped_early: bool = False
 
 
-# Callbacks: draw one epoch of (inputs, target) batches; compute a loss; score the model on validation.
+# Callbacks: draw one epoch of (inputs, target) batches (inputs: a tensor or a tuple of tensors); compute a
+# loss; score the model on validation.
 Batches = Callable[[np.random.Generator, torch.Generator], Iterable[tuple[torch.Tensor, torch.Tensor]]]
 LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
 Validate = Callable[[nn.Module], dict]
@@ -72,13 +74,20 @@ def make_optimizer(groups, cfg: EngineConfig) -> torch.optim.Optimizer:
 
 
 def make_schedule(opt: torch.optim.Optimizer, cfg: EngineConfig, steps_per_epoch: int):
-    """Linear warm-up over ``warmup_epochs``, then cosine decay to zero, stepped per batch."""
+    """Linear warm-up over ``warmup_epochs``, then cosine decay to zero (or a constant rate), stepped per batch."""
     total, warm = cfg.epochs * steps_per_epoch, min(cfg.warmup_epochs * steps_per_epoch, cfg.epochs * steps_per_epoch - 1)
-    cosine = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, total - warm))
+    lr = torch.optim.lr_scheduler
+    after = lr.ConstantLR(opt, factor=1.0, total_iters=0) if cfg.schedule == "constant" else \
+        lr.CosineAnnealingLR(opt, T_max=max(1, total - warm))
     if warm <= 0:
-        return cosine
-    warmup = torch.optim.lr_scheduler.LinearLR(opt, start_factor=1.0 / warm, end_factor=1.0, total_iters=warm)
-    return torch.optim.lr_scheduler.SequentialLR(opt, [warmup, cosine], milestones=[warm])
+        return after
+    warmup = lr.LinearLR(opt, start_factor=1.0 / warm, end_factor=1.0, total_iters=warm)
+    return lr.SequentialLR(opt, [warmup, after], milestones=[warm])
+
+
+def to_device(x, device: torch.device):
+    """A tensor, or a tuple of tensors (e.g. features and their mask), on ``device``."""
+    return tuple(t.to(device) for t in x) if isinstance(x, (tuple, list)) else x.to(device)
 
 
 def train_one_epoch(net: nn.Module, batches: Iterable, loss_fn: LossFn, opt, sched, scaler, device: torch.device,
@@ -87,7 +96,7 @@ def train_one_epoch(net: nn.Module, batches: Iterable, loss_fn: LossFn, opt, sch
     net.train()
     losses = []
     for xb, yb in batches:
-        xb, yb = xb.to(device), yb.to(device)
+        xb, yb = to_device(xb, device), yb.to(device)
         with torch.autocast(device.type, enabled=use_amp):
             loss = loss_fn(net, xb, yb)
         opt.zero_grad(set_to_none=True)
@@ -145,7 +154,7 @@ def fit(model: nn.Module, batches: Batches, steps_per_epoch: int, loss_fn: LossF
             model.eval()
             row.update(validate(model))
             _keep_if_best(model, row[score_key], prog, result, distributed, device)
-            result.stopped_early = prog.best_state is not None and prog.bad_epochs >= cfg.patience
+            result.stopped_early = bool(cfg.patience) and prog.best_state is not None and prog.bad_epochs >= cfg.patience
         result.history.append(row)
         if on_epoch:
             on_epoch(row)

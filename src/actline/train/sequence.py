@@ -1,10 +1,9 @@
-"""Training loop for temporal models on feature sequences (per-step labels, -1 = ignore)."""
+"""Temporal models on feature sequences (per-step labels, -1 = ignore), trained by the one engine."""
 
 from __future__ import annotations
 
-import copy
-from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -12,6 +11,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from actline.models.temporal import predict_sequence, smoothing_loss
+from actline.train.engine import EngineConfig, FitResult, fit
 
 Seq = tuple[np.ndarray, np.ndarray]  # features [T, D] float32, labels [T] int64 (-1 = no label)
 
@@ -63,54 +63,55 @@ def step_accuracy(model: nn.Module, seqs: Sequence[Seq]) -> float:
     return 100.0 * hit / max(tot, 1)
 
 
-@dataclass
-class SeqFit:
-    model: nn.Module
-    best_epoch: int
-    history: list[dict] = field(default_factory=list)
+class ChainSampler:
+    """Draws ``n`` training sequences of ``chain`` random clips each (no clip twice in a row): each clip
+    holds one action, so chaining them shows a temporal model transitions as a long video would."""
+
+    def __init__(self, seqs: Sequence[Seq], chain: int, n: int):
+        self.seqs, self.chain, self.n = list(seqs), chain, n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __call__(self, rng: np.random.Generator) -> list[Seq]:
+        out = []
+        for _ in range(self.n):
+            picks, prev = [], -1
+            for _ in range(self.chain):
+                j = int(rng.integers(len(self.seqs)))
+                if j == prev and len(self.seqs) > 1:
+                    j = (j + 1) % len(self.seqs)
+                picks.append(self.seqs[j])
+                prev = j
+            out.append((np.concatenate([x for x, _ in picks]), np.concatenate([y for _, y in picks])))
+        return out
 
 
-def fit_sequences(model: nn.Module, train: Sequence[Seq] | Callable[[np.random.Generator], Sequence[Seq]],
-                  val: Sequence[Seq] | None, epochs: int, lr: float = 1e-3, weight_decay: float = 1e-4,
-                  batch_size: int = 4, smooth_weight: float = 0.15, patience: int = 10,
-                  fixed_length: int | None = None, seed: int = 0, progress=None) -> SeqFit:
-    """AdamW on per-step cross-entropy; keeps the epoch with the best step accuracy on ``val``.
+Train = Sequence[Seq] | ChainSampler  # fixed sequences, or a sampler drawing fresh ones every epoch
 
-    ``train`` is a list of sequences or a function drawing a fresh list each epoch (chained clips).
-    Without ``val`` the last epoch is kept.
-    """
-    rng = np.random.default_rng(seed)
-    torch.manual_seed(seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    best, best_state, best_epoch, since = -1.0, None, 0, 0
-    history = []
-    for epoch in range(1, epochs + 1):
-        seqs = list(train(rng) if callable(train) else train)
+
+def sequence_batches(train: Train, batch_size: int, fixed_length: int | None = None):
+    """The engine's ``batches``: one epoch of ``((x, mask), y)`` in a random order."""
+    def draw(rng: np.random.Generator, gen: torch.Generator):
+        seqs = train(rng) if callable(train) else list(train)
         order = rng.permutation(len(seqs))
-        model.train()
-        total = 0.0
         for i in range(0, len(order), batch_size):
             x, y, m = pad_batch([seqs[j] for j in order[i:i + batch_size]], fixed_length, rng)
-            loss = sequence_loss(model, x, y, m, smooth_weight)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-            opt.step()
-            total += float(loss.detach()) * len(x)
-        row = {"epoch": epoch, "train_loss": total / max(len(seqs), 1)}
-        if val:
-            row["val_step_accuracy"] = step_accuracy(model, val)
-            if row["val_step_accuracy"] > best:
-                best, best_state, best_epoch, since = row["val_step_accuracy"], copy.deepcopy(model.state_dict()), epoch, 0
-            else:
-                since += 1
-        history.append(row)
-        if progress:
-            progress(row)
-        if val and patience and since >= patience:
-            break
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    else:
-        best_epoch = history[-1]["epoch"] if history else 0
-    return SeqFit(model.eval(), best_epoch, history)
+            yield (x, m), y
+
+    return draw
+
+
+def fit_sequences(model: nn.Module, train: Train, val: Sequence[Seq] | None, engine: EngineConfig, seed: int = 0,
+                  batch_size: int = 4, smooth_weight: float = 0.15, fixed_length: int | None = None,
+                  checkpoint: Path | None = None, on_epoch=None) -> FitResult:
+    """Per-step cross-entropy (plus MS-TCN's smoothing loss) through the one engine
+    (:func:`actline.train.engine.fit`: optimiser, schedule, device, AMP, checkpoints); keeps the epoch
+    with the best step accuracy on ``val`` (the last epoch without ``val``)."""
+    def loss(net: nn.Module, xm, y) -> torch.Tensor:
+        return sequence_loss(net, xm[0], y, xm[1], smooth_weight)
+
+    validate = (lambda m: {"val_step_accuracy": step_accuracy(m, val)}) if val else None
+    steps = -(-len(train) // batch_size)
+    return fit(model, sequence_batches(train, batch_size, fixed_length), steps, loss, engine, seed, validate=validate,
+               score_key="val_step_accuracy", checkpoint=checkpoint, on_epoch=on_epoch)

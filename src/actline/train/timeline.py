@@ -1,15 +1,20 @@
-"""``actline train-timeline``: the two-stage timeline model from a folder of labelled clips.
+"""``actline train-timeline``: the two-stage timeline model, from a clip folder or annotated recordings.
 
-Stage 1 learns coarse families over chunk features with a temporal model; since each clip holds one
-action, training sequences chain several random clips (``chain``), so the temporal model sees
-transitions the way it will in a long video (``chain=0`` trains on single clips, as the seed did).
-Stage 2 learns one fine classifier per family with two or more fine labels. A held-out part of the
-clips (stratified by fine label) picks the best epoch and gives the figures the run reports, beside
-the majority and chance baselines; nothing is reported on training clips.
+Stage 1 learns coarse classes over chunk features with a temporal model (MS-TCN by default). On
+clips, each of which holds one action, training sequences chain several random clips (``chain``),
+so the temporal model sees transitions the way it will in a long video (``chain=0`` trains on
+single clips, as the seed did); annotated recordings are whole sequences already. Stage 2 learns
+one fine classifier per family with two or more fine labels (clips only; recordings have flat
+labels). Both train through the one engine (:mod:`actline.train.engine`): device, mixed precision,
+the learning-rate schedule (``schedule``: constant or cosine, after ``warmup_epochs``), and a
+checkpoint after every epoch under ``OUT/checkpoints/`` from which ``resume=True`` continues (the
+checkpoints go when the model directory is written). A held-out part of the data picks the best
+epoch and gives the figures the run reports, beside the majority and chance baselines.
 
 Written::
 
-    OUT/config.json                 pipeline "timeline": features, label rule, classes, decoding
+    OUT/config.json                 pipeline "timeline": features (and their input normalisation), label rule,
+                                    classes, decoding
     OUT/backbone/                   the frozen feature extractor (so inference needs no download)
     OUT/stage1/                     model.safetensors, config.json, label_map.json
     OUT/stage2/stage2_registry.json families -> fine labels, model dir or direct mapping
@@ -20,8 +25,9 @@ Written::
 from __future__ import annotations
 
 import dataclasses
+import json
+import shutil
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,17 +37,25 @@ import yaml
 
 from actline.core.atomic import atomic_dir, write_json, write_text
 from actline.core.errors import ActlineError
-from actline.core.progress import progress_bar
-from actline.data.clips import Clip, LabelRule, find_clips, label_summary
+from actline.core.progress import Progress
+from actline.data.clips import LabelRule
+from actline.data.segments import vote
 from actline.data.video import VideoSpec
 from actline.features.backbone import Backbone, build_backbone, save_backbone_dir
-from actline.features.cache import FeatureCache, default_cache_dir
 from actline.modeldir.directory import FORMAT, save_model_dir, write_checksums
 from actline.models import create_model
 from actline.models.temporal import predict_sequence
-from actline.train.sequence import Seq, fit_sequences
+from actline.train.engine import EngineConfig, FitResult, pick_device
+from actline.train.sequence import ChainSampler, fit_sequences
+from actline.train.timeline_data import (
+    TimelineData,
+    load_timeline_data,
+    majority_accuracy,
+)
 
 PIPELINE = "timeline"
+CHECKPOINTS, RUN_JSON = "checkpoints", "run.json"
+RESUMABLE = ("device", "amp", "num_threads")  # settings a resumed run may change: they do not change the model
 
 
 @dataclass
@@ -61,14 +75,18 @@ class TimelineConfig:
     batch_size: int = 4
     lr: float = 1e-3
     weight_decay: float = 1e-4
+    schedule: str = "constant"  # learning rate after the warm-up: constant or cosine (decay to zero)
+    warmup_epochs: int = 0
     fixed_length: int | None = None  # the seed's 64 chunks (pad/crop); None: variable length with masks
     chain: int = 6  # clips chained per training sequence; 0: one clip per sequence
     sequences_per_epoch: int = 32
     val_fraction: float = 0.25
-    patience: int = 10
+    patience: int = 10  # epochs without a better held-out step accuracy before stopping (0: never)
     smooth_weight: float = 0.15
     seed: int = 0
     num_threads: int = 0
+    device: str = "auto"  # auto (a GPU when there is one), cpu, cuda, cuda:1, ...
+    amp: bool = True  # mixed precision on a GPU
     cache_dir: str | None = None  # default: $XDG_CACHE_HOME/actline/features
     background_class: str | None = "none"  # recordings with frame labels: the class of unannotated frames
     # decoding at inference (saved with the model; `actline timeline` can override)
@@ -81,6 +99,7 @@ class TimelineConfig:
                   (self.chunk > 0 and self.stride > 0, "chunk and stride must be > 0"),
                   (0 <= self.val_fraction < 1, "val_fraction must be in [0, 1)"),
                   (self.epochs > 0 and self.stage2_epochs >= 0, "epochs must be > 0"),
+                  (self.schedule in ("constant", "cosine"), "schedule must be constant or cosine"),
                   (self.median >= 1, "median must be >= 1"), (self.chain >= 0, "chain must be >= 0")]
         for ok, msg in checks:
             if not ok:
@@ -93,148 +112,156 @@ class TimelineConfig:
     def rule(self) -> LabelRule:
         return LabelRule(self.separator, self.coarse_token)
 
-
-def stratified_holdout(labels: list[str], fraction: float, seed: int) -> tuple[list[int], list[int]]:
-    """Indices (train, held out): ``fraction`` of each label's clips, at least one where a label has 2+."""
-    rng = np.random.default_rng(seed)
-    train, held = [], []
-    for lab in sorted(set(labels)):
-        idx = [i for i, v in enumerate(labels) if v == lab]
-        rng.shuffle(idx)
-        n = int(round(len(idx) * fraction)) if fraction else 0
-        n = min(max(n, 1 if fraction and len(idx) >= 2 else 0), len(idx) - 1)
-        held += idx[:n]
-        train += idx[n:]
-    return sorted(train), sorted(held)
+    def engine(self, epochs: int) -> EngineConfig:
+        return EngineConfig(epochs=epochs, lr=self.lr, weight_decay=self.weight_decay, warmup_epochs=self.warmup_epochs,
+                            schedule=self.schedule, grad_clip=5.0, patience=self.patience, amp=self.amp,
+                            device=self.device)
 
 
-def chain_sampler(seqs: list[Seq], chain: int, n: int):
-    """A function drawing ``n`` sequences of ``chain`` random clips each (no clip twice in a row)."""
-    def draw(rng: np.random.Generator) -> list[Seq]:
-        out = []
-        for _ in range(n):
-            picks, prev = [], -1
-            for _ in range(chain):
-                j = int(rng.integers(len(seqs)))
-                if j == prev and len(seqs) > 1:
-                    j = (j + 1) % len(seqs)
-                picks.append(seqs[j])
-                prev = j
-            out.append((np.concatenate([x for x, _ in picks]), np.concatenate([y for _, y in picks])))
-        return out
-    return draw
+def train_timeline(data, out: str | Path, cfg: TimelineConfig, backbone: Backbone | None = None,
+                   train_ids: list[str] | None = None, progress: Progress | None = None, resume: bool = False) -> dict:
+    """Train and write a timeline model; returns its metrics. ``data``: a clip folder, a thermal data set
+    directory or a loaded :class:`~actline.data.ClipDataset` (only ``train_ids`` of its recordings)."""
+    t0, out = time.time(), Path(out)
+    cfg.validate()
+    if cfg.num_threads:
+        torch.set_num_threads(cfg.num_threads)
+    if resume:
+        train_ids = train_ids if train_ids is not None else read_run(out)["train_ids"]
+    backbone = backbone or build_backbone(cfg.backbone, cfg.weights, seed=cfg.seed)
+    backbone.model.to(pick_device(cfg.device))
+    td = load_timeline_data(data, cfg, backbone, train_ids, progress)
+    ckpt = _checkpoints(out, td, cfg, train_ids, resume)
+    res1 = fit_stage1(td, cfg, backbone.dim, ckpt / "stage1", progress)
+    registry, fits2 = fit_stage2(td, cfg, backbone.dim, ckpt / "stage2", progress)
+    metrics = clip_metrics(td, res1, registry, fits2) if td.kind == "clips" else recording_metrics(td, res1)
+    metrics["train_time_s"] = round(time.time() - t0, 1)
+    models2 = {fam: f.model.cpu() for fam, (f, _, _) in fits2.items()}
+    save_timeline_model(out, cfg, backbone, res1.model.cpu(), td.classes, registry, models2, td.fine_to_value,
+                        td.labels, metrics, {"stage1": res1.history, "stage2": {k: f.history for k, (f, _, _) in
+                                                                                fits2.items()}})
+    return metrics
 
 
-def clip_vote_accuracy(model, seqs: list[Seq]) -> tuple[float, np.ndarray]:
-    """Clip-level accuracy from the mean probability over each clip's steps; also the predictions."""
-    preds = np.array([predict_sequence(model, x).mean(0).argmax() for x, _ in seqs])
+def _checkpoints(out: Path, td: TimelineData, cfg: TimelineConfig, train_ids, resume: bool) -> Path:
+    """``OUT/checkpoints``: kept to resume from, or cleared for a fresh start and described in ``run.json``."""
+    ckpt = out / CHECKPOINTS
+    if resume:
+        read_run(out)
+        return ckpt
+    shutil.rmtree(ckpt, ignore_errors=True)
+    write_json(ckpt / RUN_JSON, {"data": td.source, "train_ids": train_ids, "config": dataclasses.asdict(cfg)})
+    return ckpt
+
+
+def read_run(out: str | Path) -> dict:
+    """What an interrupted ``train-timeline`` run was started with (``OUT/checkpoints/run.json``)."""
+    path = Path(out) / CHECKPOINTS / RUN_JSON
+    if not path.is_file():
+        raise ActlineError(out, "nothing to resume (no checkpoints/run.json: the run finished or never started)")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ActlineError(path, f"unreadable ({type(exc).__name__}); delete the checkpoints to start over") from None
+
+
+def timeline_settings(data: Path | None, out: Path | None, config: Path | None = None, overrides: list[str] = (),
+                      resume: Path | None = None) -> tuple[Path, Path, TimelineConfig]:
+    """(data, out, settings) of a new run (``data``, ``out``, a YAML file and ``key=value`` overrides), or of
+    the interrupted run at ``resume``, whose saved settings only ``device``, ``amp`` and ``num_threads`` may change."""
+    from actline.train.config import load_settings
+
+    if resume is None:
+        if data is None or out is None:
+            raise ActlineError("train-timeline", "give the data and --out (or --resume OUT)")
+        return Path(data), Path(out), load_settings(TimelineConfig(), config, list(overrides)).validate()
+    saved = read_run(resume)
+    changed = sorted({o.split("=", 1)[0] for o in overrides} - set(RESUMABLE)) + (["config"] if config else [])
+    if changed or (out is not None and Path(out) != Path(resume)):
+        raise ActlineError("--resume", f"a resumed run keeps its settings (only {', '.join(RESUMABLE)} may change; "
+                                       f"got {', '.join(changed) or '--out'})")
+    cfg = load_settings(TimelineConfig(**saved["config"]), None, list(overrides)).validate()
+    return Path(data or saved["data"]), Path(resume), cfg
+
+
+def _on_epoch(progress: Progress | None, task: str, total: int):
+    return (lambda row: progress(task, row["epoch"], total)) if progress else None
+
+
+def fit_stage1(td: TimelineData, cfg: TimelineConfig, dim: int, checkpoint: Path, progress=None) -> FitResult:
+    tr, va = [td.seqs[i] for i in td.train], [td.seqs[i] for i in td.held]
+    if td.kind == "clips":  # clips hold one action each: chain them into sequences with transitions
+        train = ChainSampler(tr, cfg.chain, cfg.sequences_per_epoch) if cfg.chain else tr
+        va = ChainSampler(va, max(cfg.chain, 1), max(8, len(va)))(np.random.default_rng(cfg.seed + 1)) if va else va
+    else:
+        train = tr
+    torch.manual_seed(cfg.seed)
+    model = create_model(cfg.temporal_model, num_classes=len(td.classes), in_chans=dim, **cfg.temporal_args)
+    return fit_sequences(model, train, va or None, cfg.engine(cfg.epochs), cfg.seed, cfg.batch_size, cfg.smooth_weight,
+                         cfg.fixed_length, checkpoint, _on_epoch(progress, "stage 1", cfg.epochs))
+
+
+def fit_stage2(td: TimelineData, cfg: TimelineConfig, dim: int, checkpoints: Path, progress=None):
+    """The stage-2 registry, and per family with two or more fine labels: (fit, train sequences, held-out ones)."""
+    registry, fits = {}, {}
+    for fam, fines in td.families.items():
+        if len(fines) < 2:
+            registry[fam] = {"fine_labels": fines, "model": None, "direct": fines[0]}
+            continue
+
+        def seqs(idx, fines=fines):
+            return [(td.seqs[i][0], np.full(len(td.seqs[i][0]), fines.index(td.fine[i]), np.int64))
+                    for i in idx if td.fine[i] in fines]
+
+        tr, ho = seqs(td.train), seqs(td.held)
+        torch.manual_seed(cfg.seed)
+        model = create_model("temporal_mlp", num_classes=len(fines), in_chans=dim)
+        fit = fit_sequences(model, tr, ho or None, cfg.engine(cfg.stage2_epochs), cfg.seed, cfg.batch_size, 0.0,
+                            cfg.fixed_length, checkpoints / fam, _on_epoch(progress, f"stage 2 {fam}", cfg.stage2_epochs))
+        fits[fam] = (fit, tr, ho)
+        registry[fam] = {"fine_labels": fines, "model": f"stage2/{fam}", "direct": None}
+    return registry, fits
+
+
+def clip_vote_accuracy(model, seqs) -> tuple[float, np.ndarray]:
+    """Clip-level accuracy of the label each clip's steps vote for (:func:`~actline.data.segments.vote`)."""
+    preds = np.array([vote(predict_sequence(model, x))[0] for x, _ in seqs])
     truth = np.array([int(y[0]) for _, y in seqs])
     return (100.0 * float((preds == truth).mean()) if len(seqs) else float("nan")), preds
 
 
-def majority_accuracy(train_labels, eval_labels) -> float:
-    if not len(eval_labels):
-        return float("nan")
-    top = Counter(train_labels).most_common(1)[0][0]
-    return 100.0 * float(np.mean(np.asarray(eval_labels) == top))
+def clip_metrics(td: TimelineData, res1: FitResult, registry: dict, fits2: dict) -> dict:
+    """Held-out clips: coarse accuracy (stage 1), fine accuracy of both stages, each beside majority and chance."""
+    held = [td.seqs[i] for i in td.held]
+    acc1, pred1 = clip_vote_accuracy(res1.model, held)
+    best = res1.history[res1.best_epoch - 1] if res1.best_epoch else {}
+    stage1 = {"clip_accuracy": acc1, "chained_step_accuracy": best.get("val_step_accuracy") if held else None,
+              "majority": majority_accuracy([int(td.seqs[i][1][0]) for i in td.train], [int(y[0]) for _, y in held]),
+              "chance": 100.0 / len(td.classes)}
+    stage2 = {}
+    for fam, (fit, tr, ho) in fits2.items():
+        stage2[fam] = {"fine_labels": len(registry[fam]["fine_labels"]), "train_clips": len(tr), "held_out_clips": len(ho),
+                       "clip_accuracy": clip_vote_accuracy(fit.model, ho)[0], "best_epoch": fit.best_epoch,
+                       "majority": majority_accuracy([int(y[0]) for _, y in tr], [int(y[0]) for _, y in ho])}
+    two = []  # a clip is right when both stages are
+    for i, p in zip(td.held, pred1):
+        entry = registry[td.classes[int(p)]]
+        fam_fit = fits2.get(td.classes[int(p)])
+        fine = entry["direct"] or entry["fine_labels"][vote(predict_sequence(fam_fit[0].model, td.seqs[i][0]))[0]]
+        two.append(fine == td.fine[i])
+    n_fine = len({f for fines in td.families.values() for f in fines})
+    return {"held_out_clips": len(td.held), "train_clips": len(td.train), "best_epoch_stage1": res1.best_epoch,
+            "stage1": stage1, "two_stage_fine_clip_accuracy": 100.0 * float(np.mean(two)) if two else None,
+            "fine_majority": majority_accuracy([td.fine[i] for i in td.train], [td.fine[i] for i in td.held]),
+            "fine_chance": 100.0 / n_fine, "stage2": stage2,
+            "note": "held-out clips are whole files never trained on, but they may come from the same sessions "
+                    "as training clips; judge timelines on long held-out videos with `actline timeline` + `score`"}
 
 
-def extract_clip_features(clips: list[Clip], backbone: Backbone, spec: VideoSpec, cache: FeatureCache,
-                          progress=None) -> list[np.ndarray]:
-    feats = []
-    for c in clips:
-        feats.append(cache.get(c.path, backbone, spec).x)
-        if progress:
-            progress(c)
-    return feats
-
-
-def train_timeline(clip_root: str | Path, out: str | Path, cfg: TimelineConfig, progress: bool = True,
-                   log=print, backbone: Backbone | None = None) -> dict:
-    t0 = time.time()
-    cfg.validate()
-    if cfg.num_threads:
-        torch.set_num_threads(cfg.num_threads)
-    clips = find_clips(clip_root, cfg.rule(), log=lambda m: log(f"warning: {m}"))
-    summary = label_summary(clips)
-    if len(summary["coarse"]) < 2:
-        raise ActlineError(clip_root, f"need clips of at least two coarse families, found {list(summary['coarse'])}")
-    backbone = backbone or build_backbone(cfg.backbone, cfg.weights, seed=cfg.seed)
-    spec = cfg.spec()
-    cache = FeatureCache(cfg.cache_dir or default_cache_dir())
-    with progress_bar(progress) as bar:
-        task = bar.add_task("features", total=len(clips)) if bar else None
-        feats = extract_clip_features(clips, backbone, spec, cache,
-                                      (lambda c: bar.advance(task)) if bar else None)
-    log(f"features: {len(clips)} clips, {sum(len(f) for f in feats)} chunks of {backbone.dim}-D "
-        f"({cache.hits} from cache, {cache.misses} computed, {cache.corrupt} corrupt entries recomputed)")
-
-    coarse = sorted(summary["coarse"])
-    fine_labels = [c.label.fine for c in clips]
-    tr, ho = stratified_holdout(fine_labels, cfg.val_fraction, cfg.seed)
-    seqs1 = [(f, np.full(len(f), coarse.index(c.label.coarse), np.int64)) for f, c in zip(feats, clips)]
-    val_chain = chain_sampler([seqs1[i] for i in ho], max(cfg.chain, 1), max(8, len(ho)))(
-        np.random.default_rng(cfg.seed + 1)) if ho else None
-    train_src = chain_sampler([seqs1[i] for i in tr], cfg.chain, cfg.sequences_per_epoch) if cfg.chain else \
-        [seqs1[i] for i in tr]
-    torch.manual_seed(cfg.seed)
-    model1 = create_model(cfg.temporal_model, num_classes=len(coarse), in_chans=backbone.dim, **cfg.temporal_args)
-    with progress_bar(progress) as bar:
-        task = bar.add_task("stage 1", total=cfg.epochs) if bar else None
-        res1 = fit_sequences(model1, train_src, val_chain, cfg.epochs, cfg.lr, cfg.weight_decay, cfg.batch_size,
-                             cfg.smooth_weight, cfg.patience, cfg.fixed_length, cfg.seed,
-                             (lambda row: bar.advance(task)) if bar else None)
-    held1 = [seqs1[i] for i in ho]
-    acc1, pred1 = clip_vote_accuracy(res1.model, held1)
-    metrics = {"held_out_clips": len(ho), "train_clips": len(tr), "best_epoch_stage1": res1.best_epoch,
-               "stage1": {"clip_accuracy": acc1, "chained_step_accuracy": res1.history[res1.best_epoch - 1].get(
-                   "val_step_accuracy") if ho else None,
-                   "majority": majority_accuracy([int(seqs1[i][1][0]) for i in tr], [int(y[0]) for _, y in held1]),
-                   "chance": 100.0 / len(coarse)}}
-
-    # stage 2: one fine classifier per family with two or more fine labels
-    families = summary["families"]
-    registry, models2, hist2, fam_metrics = {}, {}, {}, {}
-    fine_pred_ok = {i: None for i in ho}
-    for fam, fines in families.items():
-        if len(fines) < 2:
-            registry[fam] = {"fine_labels": fines, "model": None, "direct": fines[0]}
-            continue
-        idx_tr = [i for i in tr if clips[i].label.coarse == fam]
-        idx_ho = [i for i in ho if clips[i].label.coarse == fam]
-        s2 = {i: (feats[i], np.full(len(feats[i]), fines.index(clips[i].label.fine), np.int64))
-              for i in idx_tr + idx_ho}
-        torch.manual_seed(cfg.seed)
-        m2 = create_model("temporal_mlp", num_classes=len(fines), in_chans=backbone.dim)
-        r2 = fit_sequences(m2, [s2[i] for i in idx_tr], [s2[i] for i in idx_ho] or None, cfg.stage2_epochs,
-                           cfg.lr, cfg.weight_decay, cfg.batch_size, 0.0, cfg.patience, cfg.fixed_length, cfg.seed)
-        models2[fam], hist2[fam] = r2.model, r2.history
-        acc2, p2 = clip_vote_accuracy(r2.model, [s2[i] for i in idx_ho])
-        for i, p in zip(idx_ho, p2):
-            fine_pred_ok[i] = fines[int(p)]
-        fam_metrics[fam] = {"fine_labels": len(fines), "train_clips": len(idx_tr), "held_out_clips": len(idx_ho),
-                            "clip_accuracy": acc2, "best_epoch": r2.best_epoch,
-                            "majority": majority_accuracy([int(s2[i][1][0]) for i in idx_tr],
-                                                          [int(s2[i][1][0]) for i in idx_ho])}
-        registry[fam] = {"fine_labels": fines, "model": f"stage2/{fam}", "direct": None}
-    # two-stage fine accuracy on held-out clips: coarse right and fine right
-    two = []
-    for i, p in zip(ho, pred1):
-        fam = coarse[int(p)]
-        fine = registry[fam]["direct"] or _predict_fine(models2[fam], feats[i], registry[fam]["fine_labels"])
-        two.append(fine == clips[i].label.fine)
-    metrics["two_stage_fine_clip_accuracy"] = 100.0 * float(np.mean(two)) if two else None
-    metrics["fine_majority"] = majority_accuracy([fine_labels[i] for i in tr], [fine_labels[i] for i in ho])
-    metrics["fine_chance"] = 100.0 / len(summary["fine"])
-    metrics["stage2"] = fam_metrics
-    metrics["train_time_s"] = round(time.time() - t0, 1)
-    metrics["note"] = ("held-out clips are whole files never trained on, but they may come from the same sessions "
-                       "as training clips; judge timelines on long held-out videos with `actline timeline` + `score`")
-
-    fine_to_value = {c.label.fine: c.label.value_category for c in clips}
-    save_timeline_model(out, cfg, backbone, res1.model, coarse, registry, models2, fine_to_value, summary, metrics,
-                        {"stage1": res1.history, "stage2": hist2})
-    return metrics
+def recording_metrics(td: TimelineData, res1: FitResult) -> dict:
+    best = res1.history[res1.best_epoch - 1] if res1.best_epoch else {}
+    return {"train_recordings": len(td.train), "inner_val_recordings": len(td.held), "best_epoch_stage1": res1.best_epoch,
+            "inner_val_step_accuracy": best.get("val_step_accuracy") if td.held else None}
 
 
 def save_timeline_model(out, cfg: TimelineConfig, backbone: Backbone, stage1, coarse: list[str], registry: dict,
@@ -259,66 +286,3 @@ def save_timeline_model(out, cfg: TimelineConfig, backbone: Backbone, stage1, co
         write_json(tmp / "history.json", history)
         write_text(tmp / "train_config.yaml", yaml.safe_dump(dataclasses.asdict(cfg), sort_keys=False))
         write_checksums(tmp)
-
-
-def recording_sequences(ds, rec_ids: list[str], backbone: Backbone, spec: VideoSpec,
-                        cache: FeatureCache | None = None) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Per recording: chunk features [T, D], the label at each chunk's centre frame [T] (-1: none), times [T, 2]."""
-    from actline.data.chunks import chunk_starts
-    from actline.features.cache import extract
-
-    out = {}
-    for rid in rec_ids:
-        rec = ds.recordings[rid]
-        src = Path(rec.source) if rec.source else None
-        feats = cache.get(src, backbone, spec) if cache is not None and src is not None and src.is_file() else \
-            extract(rec, backbone, spec)
-        centres = np.minimum(chunk_starts(rec.n_frames, spec.chunk, spec.stride) + spec.chunk // 2, rec.n_frames - 1)
-        labels = rec.frame_labels[centres] if rec.frame_labels is not None else np.full(len(centres), -1)
-        out[rid] = (feats.x, labels.astype(np.int64), feats.times)
-    return out
-
-
-def train_timeline_recordings(ds, out: str | Path, cfg: TimelineConfig, backbone: Backbone,
-                              train_ids: list[str] | None = None, log=print, progress: bool = False) -> dict:
-    """Stage 1 straight on long annotated recordings (frame-wise labels, e.g. Nagoya); no stage 2.
-
-    An inner part of the training recordings (``val_fraction``, whole recordings) picks the epoch.
-    Flat label sets map every class to itself in the stage-2 registry.
-    """
-    t0 = time.time()
-    cfg.validate()
-    if cfg.num_threads:
-        torch.set_num_threads(cfg.num_threads)
-    ids = sorted(train_ids if train_ids is not None else ds.recordings)
-    if not any(ds.recordings[r].frame_labels is not None for r in ids):
-        raise ActlineError(ds.root, "no recording has frame-wise labels: a timeline model needs annotated recordings "
-                                    "(Nagoya-style segments) or a clip folder")
-    if backbone.kind != "thermal":
-        raise ActlineError(cfg.backbone, "thermal recordings need a thermal encoder: --backbone path/to/run/model")
-    rng = np.random.default_rng(cfg.seed)
-    n_val = int(round(len(ids) * cfg.val_fraction))
-    val_ids = sorted(rng.choice(ids, size=n_val, replace=False).tolist()) if n_val else []
-    tr_ids = [r for r in ids if r not in val_ids]
-    cache = FeatureCache(cfg.cache_dir) if cfg.cache_dir else None
-    seqs = recording_sequences(ds, ids, backbone, cfg.spec(), cache)
-    tr = [(x, y) for r, (x, y, _) in seqs.items() if r in tr_ids]
-    va = [(x, y) for r, (x, y, _) in seqs.items() if r in val_ids]
-    torch.manual_seed(cfg.seed)
-    model = create_model(cfg.temporal_model, num_classes=len(ds.classes), in_chans=backbone.dim, **cfg.temporal_args)
-    with progress_bar(progress) as bar:
-        task = bar.add_task("stage 1", total=cfg.epochs) if bar else None
-        res = fit_sequences(model, tr, va or None, cfg.epochs, cfg.lr, cfg.weight_decay, cfg.batch_size,
-                            cfg.smooth_weight, cfg.patience, cfg.fixed_length, cfg.seed,
-                            (lambda row: bar.advance(task)) if bar else None)
-    metrics = {"train_recordings": len(tr_ids), "inner_val_recordings": len(val_ids), "best_epoch_stage1": res.best_epoch,
-               "inner_val_step_accuracy": res.history[res.best_epoch - 1].get("val_step_accuracy") if va else None,
-               "train_time_s": round(time.time() - t0, 1)}
-    registry = {c: {"fine_labels": [c], "model": None, "direct": c} for c in ds.classes}
-    save_timeline_model(out, cfg, backbone, res.model, list(ds.classes), registry, {}, {}, {"classes": ds.classes},
-                        metrics, {"stage1": res.history})
-    return metrics
-
-
-def _predict_fine(model, x: np.ndarray, fines: list[str]) -> str:
-    return fines[int(predict_sequence(model, x).mean(0).argmax())]
