@@ -6,7 +6,7 @@ Per fold (two days train, the third is scored):
 1. a thermal clip classifier (thermal_r2plus1d, 16-frame windows, classes = the 8 actions + "none"
    for frames outside every annotated segment) is trained on the two days: it is also the encoder;
 2. every recording becomes a sequence of encoder features, one per 16-frame chunk every 2 frames;
-3. on the training days' sequences: the seed's per-timestep MLP and a multi-stage TCN (the timeline
+3. on the training days' sequences: the earlier system's per-timestep MLP and a multi-stage TCN (the timeline
    pipeline's stage 1, saved as a timeline model directory that `actline timeline` runs);
 4. timelines of the held-out day, scored frame-wise against the annotation: accuracy over annotated
    frames only; Edit and F1@{10,25,50} with "none" as background (as the reference does).
@@ -39,7 +39,7 @@ from actline.train.timeline import TimelineConfig, train_timeline
 from actline.train.timeline_data import recording_sequences
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "nagoya-fir16"
-ROWS = ("clip classifier, sliding", "per-timestep MLP (seed)", "MS-TCN", "MS-TCN + smoothing")
+ROWS = ("clip classifier, sliding", "per-timestep MLP (earlier system)", "MS-TCN", "MS-TCN + smoothing")
 BG = "none"
 
 
@@ -75,9 +75,9 @@ def main() -> None:
                               epochs=args.temporal_epochs, val_fraction=0.15, patience=15, median=5,
                               switch_penalty=3.0, min_segment_s=0.5, cache_dir=str(run / "cache"))
         spec = tcfg.spec()
-        tm_metrics = train_timeline(ds, run / "timeline-mstcn", tcfg, enc, train_ids)
+        tm_metrics = train_timeline(ds, run / "timeline-mstcn", tcfg, enc, train_ids, overwrite=True)
         mlp_cfg = TimelineConfig(**{**tcfg.__dict__, "temporal_model": "temporal_mlp"})
-        train_timeline(ds, run / "timeline-mlp", mlp_cfg, enc, train_ids)
+        train_timeline(ds, run / "timeline-mlp", mlp_cfg, enc, train_ids, overwrite=True)
         tm, mlp = TimelinePipeline.load(run / "timeline-mstcn"), TimelinePipeline.load(run / "timeline-mlp")
         seqs = recording_sequences(ds, test_ids, enc, spec, FeatureCache(tcfg.cache_dir))
         day_scores = {r: SegmentationScores() for r in ROWS}

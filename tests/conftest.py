@@ -56,8 +56,9 @@ def timeline_model(rgb, tmp_path_factory) -> Path:
 
 
 # how the timeline_model fixture trains (a resumed run must end with the same model)
-TIMELINE_ARGS = ("--quiet", "--backbone", "thermal_r2plus1d", "--weights", "none", "--set", "size=64", "--set", "stride=8",
-                 "--set", "epochs=30", "--set", "stage2_epochs=40", "--set", "num_threads=1")
+TIMELINE_SETTINGS = ("backbone=thermal_r2plus1d", "weights=none", "size=64", "stride=8", "epochs=30", "stage2_epochs=40",
+                     "num_threads=1")
+TIMELINE_ARGS = ("--quiet", *(a for s in TIMELINE_SETTINGS for a in ("--set", s)))
 
 
 @pytest.fixture(scope="session")
@@ -86,5 +87,6 @@ def thermal_timeline_model(tmp_path_factory) -> Path:
     save_model_dir(root / "enc", enc, {"pipeline": "clip-classifier", "arch": enc.arch, "classes": classes,
                                        "window": {"length": 16, "mode": "index", "background": "none"}})
     main(["train-timeline", str(data), "--out", str(root / "tl"), "--backbone", str(root / "enc"), "--weights", "none",
-          "--quiet", "--set", "stride=8", "--set", "epochs=1", "--set", "val_fraction=0", "--set", "num_threads=1"])
+          "--quiet", "--set", "stride=8", "--set", "epochs=1", "--set", "val_fraction=0", "--set", "num_threads=1",
+          "--cache", str(root / "cache")])
     return root / "tl"

@@ -34,7 +34,7 @@ def test_smoothing_loss_penalises_flicker_only_inside_the_mask():
     assert smoothing_loss(flicker, m) == 0
 
 
-def test_pad_batch_fixed_length_repeats_the_last_step_like_the_seed():
+def test_pad_batch_fixed_length_repeats_the_last_step_like_the_earlier_system():
     seqs = [(np.ones((3, 2), np.float32), np.array([1, 1, 1])), (np.zeros((9, 2), np.float32), np.zeros(9, int))]
     x, y, m = pad_batch(seqs, fixed_length=5, rng=np.random.default_rng(0))
     assert x.shape == (2, 5, 2) and bool(m.all()) and y[0].tolist() == [1] * 5

@@ -10,7 +10,7 @@ from actline.data.segments import load_labels, read_segments
 from actline.metrics.segmentation import SegmentationScores
 
 
-def test_training_writes_the_seed_layout_and_honest_metrics(timeline_model):
+def test_training_writes_the_earlier_systems_layout_and_honest_metrics(timeline_model):
     model = timeline_model
     reg = json.loads((model / "stage2" / "stage2_registry.json").read_text())
     assert reg["mount"]["model"] == "stage2/mount" and reg["apply"]["model"] == "stage2/apply"

@@ -69,6 +69,7 @@ def train_timeline_cmd(
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Model directory to write."),
     resume: Optional[Path] = typer.Option(None, help="Continue the interrupted run writing this directory from its "
                                           "last epoch checkpoint (its data and settings are reused)."),
+    overwrite: bool = typer.Option(False, help="Replace what --out already holds."),
     config: Optional[Path] = typer.Option(None, help="YAML config file."),
     backbone: Optional[str] = typer.Option(None, help="Feature backbone (default r3d_18)."),
     weights: Optional[str] = typer.Option(None, help="Backbone weights: enum name, local .pth, or none."),
@@ -76,6 +77,7 @@ def train_timeline_cmd(
     device: Optional[str] = typer.Option(None, help="auto (default: a GPU when there is one), cpu or cuda."),
     set_: list[str] = typer.Option([], "--set", help="Override any setting: --set temporal_model=temporal_mlp"),
     quiet: bool = typer.Option(False, help="No progress bars."),
+    as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
 ):
     """Train the two-stage timeline model (features, temporal model, per-family fine classifiers).
 
@@ -88,7 +90,9 @@ def train_timeline_cmd(
     overrides = [*set_, *(f"{k}={v}" for k, v in given if v is not None)]
     data, out_dir, cfg = timeline_settings(data, out_dir, config, overrides, resume)
     with progress_for(quiet) as progress:
-        metrics = train_timeline(data, out_dir, cfg, progress=progress, resume=resume is not None)
+        metrics = train_timeline(data, out_dir, cfg, progress=progress, resume=resume is not None, overwrite=overwrite)
+    if as_json:
+        return print_json(metrics)
     print_timeline_metrics(metrics)
     out.print(f"wrote {out_dir}")
 

@@ -1,6 +1,6 @@
 """Temporal models over feature sequences ``[B, T, D]`` with a validity mask ``[B, T]``.
 
-- ``temporal_mlp``: the seed's per-timestep MLP (LayerNorm, D→256→256→C, ReLU, dropout 0.2): no context.
+- ``temporal_mlp``: the earlier system's per-timestep MLP (LayerNorm, D→256→256→C, ReLU, dropout 0.2): no context.
 - ``ms_tcn``: a multi-stage temporal convolution network after Farha & Gall (CVPR 2019): each stage
   is a 1x1 projection, dilated residual layers (dilation 1, 2, 4, ...) and a 1x1 classifier; later
   stages refine the softmax of the one before. Trained with cross-entropy on every stage plus the

@@ -19,7 +19,7 @@ Seq = tuple[np.ndarray, np.ndarray]  # features [T, D] float32, labels [T] int64
 def pad_batch(seqs: Sequence[Seq], fixed_length: int | None = None, rng: np.random.Generator | None = None):
     """Stack sequences into ``x [B, T, D]``, ``y [B, T]`` (-1 where padded) and ``mask [B, T]``.
 
-    ``fixed_length`` reproduces the seed: longer sequences are cropped (at a random start when
+    ``fixed_length`` reproduces the earlier system: longer sequences are cropped (at a random start when
     ``rng`` is given), shorter ones padded by repeating the last step, which then counts as data.
     """
     if fixed_length:

@@ -3,7 +3,7 @@
 Stage 1 learns coarse classes over chunk features with a temporal model (MS-TCN by default). On
 clips, each of which holds one action, training sequences chain several random clips (``chain``),
 so the temporal model sees transitions the way it will in a long video (``chain=0`` trains on
-single clips, as the seed did); annotated recordings are whole sequences already. Stage 2 learns
+single clips, as the earlier system did); annotated recordings are whole sequences already. Stage 2 learns
 one fine classifier per family with two or more fine labels (clips only; recordings have flat
 labels). Both train through the one engine (:mod:`actline.train.engine`): device, mixed precision,
 the learning-rate schedule (``schedule``: constant or cosine, after ``warmup_epochs``), and a
@@ -39,28 +39,23 @@ from actline.core.atomic import atomic_dir, write_json, write_text
 from actline.core.errors import ActlineError
 from actline.core.progress import Progress
 from actline.data.clips import LabelRule
-from actline.data.segments import vote
 from actline.data.video import VideoSpec
 from actline.features.backbone import Backbone, build_backbone, save_backbone_dir
 from actline.modeldir.directory import FORMAT, save_model_dir, write_checksums
 from actline.models import create_model
-from actline.models.temporal import predict_sequence
 from actline.train.engine import EngineConfig, FitResult, pick_device
 from actline.train.sequence import ChainSampler, fit_sequences
-from actline.train.timeline_data import (
-    TimelineData,
-    load_timeline_data,
-    majority_accuracy,
-)
+from actline.train.timeline_data import TimelineData, load_timeline_data, open_source
+from actline.train.timeline_metrics import clip_metrics, recording_metrics
 
 PIPELINE = "timeline"
 CHECKPOINTS, RUN_JSON = "checkpoints", "run.json"
-RESUMABLE = ("device", "amp", "num_threads")  # settings a resumed run may change: they do not change the model
+RESUMABLE = ("device", "amp", "num_threads", "cache_dir")  # what a resumed run may change: not the model
 
 
 @dataclass
 class TimelineConfig:
-    temporal_model: str = "ms_tcn"  # or temporal_mlp (the seed's)
+    temporal_model: str = "ms_tcn"  # or temporal_mlp (the earlier system's)
     temporal_args: dict = field(default_factory=dict)  # e.g. {stages: 4, layers: 10, channels: 64}
     backbone: str = "r3d_18"  # torchvision video model, registered model, or a trained actline model dir
     weights: str | None = "KINETICS400_V1"  # enum name, DEFAULT, local .pth, or none (random)
@@ -77,7 +72,7 @@ class TimelineConfig:
     weight_decay: float = 1e-4
     schedule: str = "constant"  # learning rate after the warm-up: constant or cosine (decay to zero)
     warmup_epochs: int = 0
-    fixed_length: int | None = None  # the seed's 64 chunks (pad/crop); None: variable length with masks
+    fixed_length: int | None = None  # the earlier system's 64 chunks (pad/crop); None: variable length with masks
     chain: int = 6  # clips chained per training sequence; 0: one clip per sequence
     sequences_per_epoch: int = 32
     val_fraction: float = 0.25
@@ -119,19 +114,30 @@ class TimelineConfig:
 
 
 def train_timeline(data, out: str | Path, cfg: TimelineConfig, backbone: Backbone | None = None,
-                   train_ids: list[str] | None = None, progress: Progress | None = None, resume: bool = False) -> dict:
+                   train_ids: list[str] | None = None, progress: Progress | None = None, resume: bool = False,
+                   overwrite: bool = False) -> dict:
     """Train and write a timeline model; returns its metrics. ``data``: a clip folder, a thermal data set
-    directory or a loaded :class:`~actline.data.ClipDataset` (only ``train_ids`` of its recordings)."""
+    directory or a loaded :class:`~actline.data.ClipDataset` (only ``train_ids`` of its recordings).
+
+    ``resume`` continues the interrupted run writing ``out`` from its checkpoints; a new run refuses an
+    ``out`` that holds anything unless ``overwrite``."""
     t0, out = time.time(), Path(out)
     cfg.validate()
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
     if resume:
-        train_ids = train_ids if train_ids is not None else read_run(out)["train_ids"]
+        train_ids = read_run(out)["train_ids"] if train_ids is None else train_ids
+    else:
+        _refuse_occupied(out, overwrite)
+    src = open_source(data, cfg, train_ids)  # OUT and the data are checked before the backbone is built (a download)
     backbone = backbone or build_backbone(cfg.backbone, cfg.weights, seed=cfg.seed)
     backbone.model.to(pick_device(cfg.device))
-    td = load_timeline_data(data, cfg, backbone, train_ids, progress)
-    ckpt = _checkpoints(out, td, cfg, train_ids, resume)
+    td = load_timeline_data(src, cfg, backbone, progress)
+    ckpt = out / CHECKPOINTS
+    if not resume:  # nothing is written before the features are in hand: a refused run leaves nothing behind
+        shutil.rmtree(ckpt, ignore_errors=True)
+        write_json(ckpt / RUN_JSON, {"data": td.source, "train_ids": src.ids if src.kind == "recordings" else None,
+                                     "config": dataclasses.asdict(cfg)})
     res1 = fit_stage1(td, cfg, backbone.dim, ckpt / "stage1", progress)
     registry, fits2 = fit_stage2(td, cfg, backbone.dim, ckpt / "stage2", progress)
     metrics = clip_metrics(td, res1, registry, fits2) if td.kind == "clips" else recording_metrics(td, res1)
@@ -143,15 +149,14 @@ def train_timeline(data, out: str | Path, cfg: TimelineConfig, backbone: Backbon
     return metrics
 
 
-def _checkpoints(out: Path, td: TimelineData, cfg: TimelineConfig, train_ids, resume: bool) -> Path:
-    """``OUT/checkpoints``: kept to resume from, or cleared for a fresh start and described in ``run.json``."""
-    ckpt = out / CHECKPOINTS
-    if resume:
-        read_run(out)
-        return ckpt
-    shutil.rmtree(ckpt, ignore_errors=True)
-    write_json(ckpt / RUN_JSON, {"data": td.source, "train_ids": train_ids, "config": dataclasses.asdict(cfg)})
-    return ckpt
+def _refuse_occupied(out: Path, overwrite: bool) -> None:
+    """A new run needs an empty (or missing) ``out``, unless ``overwrite``."""
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        ckpt = out / CHECKPOINTS
+        what = ("a timeline model" if (out / "config.json").is_file() else
+                "an unfinished run" if ckpt.is_dir() else "files")
+        raise ActlineError(out, f"holds {what}: use {'--resume to continue or ' if ckpt.is_dir() else ''}"
+                                "--overwrite to replace it")
 
 
 def read_run(out: str | Path) -> dict:
@@ -168,7 +173,7 @@ def read_run(out: str | Path) -> dict:
 def timeline_settings(data: Path | None, out: Path | None, config: Path | None = None, overrides: list[str] = (),
                       resume: Path | None = None) -> tuple[Path, Path, TimelineConfig]:
     """(data, out, settings) of a new run (``data``, ``out``, a YAML file and ``key=value`` overrides), or of
-    the interrupted run at ``resume``, whose saved settings only ``device``, ``amp`` and ``num_threads`` may change."""
+    the interrupted run at ``resume``, whose saved settings only those in ``RESUMABLE`` may change."""
     from actline.train.config import load_settings
 
     if resume is None:
@@ -221,47 +226,6 @@ def fit_stage2(td: TimelineData, cfg: TimelineConfig, dim: int, checkpoints: Pat
         fits[fam] = (fit, tr, ho)
         registry[fam] = {"fine_labels": fines, "model": f"stage2/{fam}", "direct": None}
     return registry, fits
-
-
-def clip_vote_accuracy(model, seqs) -> tuple[float, np.ndarray]:
-    """Clip-level accuracy of the label each clip's steps vote for (:func:`~actline.data.segments.vote`)."""
-    preds = np.array([vote(predict_sequence(model, x))[0] for x, _ in seqs])
-    truth = np.array([int(y[0]) for _, y in seqs])
-    return (100.0 * float((preds == truth).mean()) if len(seqs) else float("nan")), preds
-
-
-def clip_metrics(td: TimelineData, res1: FitResult, registry: dict, fits2: dict) -> dict:
-    """Held-out clips: coarse accuracy (stage 1), fine accuracy of both stages, each beside majority and chance."""
-    held = [td.seqs[i] for i in td.held]
-    acc1, pred1 = clip_vote_accuracy(res1.model, held)
-    best = res1.history[res1.best_epoch - 1] if res1.best_epoch else {}
-    stage1 = {"clip_accuracy": acc1, "chained_step_accuracy": best.get("val_step_accuracy") if held else None,
-              "majority": majority_accuracy([int(td.seqs[i][1][0]) for i in td.train], [int(y[0]) for _, y in held]),
-              "chance": 100.0 / len(td.classes)}
-    stage2 = {}
-    for fam, (fit, tr, ho) in fits2.items():
-        stage2[fam] = {"fine_labels": len(registry[fam]["fine_labels"]), "train_clips": len(tr), "held_out_clips": len(ho),
-                       "clip_accuracy": clip_vote_accuracy(fit.model, ho)[0], "best_epoch": fit.best_epoch,
-                       "majority": majority_accuracy([int(y[0]) for _, y in tr], [int(y[0]) for _, y in ho])}
-    two = []  # a clip is right when both stages are
-    for i, p in zip(td.held, pred1):
-        entry = registry[td.classes[int(p)]]
-        fam_fit = fits2.get(td.classes[int(p)])
-        fine = entry["direct"] or entry["fine_labels"][vote(predict_sequence(fam_fit[0].model, td.seqs[i][0]))[0]]
-        two.append(fine == td.fine[i])
-    n_fine = len({f for fines in td.families.values() for f in fines})
-    return {"held_out_clips": len(td.held), "train_clips": len(td.train), "best_epoch_stage1": res1.best_epoch,
-            "stage1": stage1, "two_stage_fine_clip_accuracy": 100.0 * float(np.mean(two)) if two else None,
-            "fine_majority": majority_accuracy([td.fine[i] for i in td.train], [td.fine[i] for i in td.held]),
-            "fine_chance": 100.0 / n_fine, "stage2": stage2,
-            "note": "held-out clips are whole files never trained on, but they may come from the same sessions "
-                    "as training clips; judge timelines on long held-out videos with `actline timeline` + `score`"}
-
-
-def recording_metrics(td: TimelineData, res1: FitResult) -> dict:
-    best = res1.history[res1.best_epoch - 1] if res1.best_epoch else {}
-    return {"train_recordings": len(td.train), "inner_val_recordings": len(td.held), "best_epoch_stage1": res1.best_epoch,
-            "inner_val_step_accuracy": best.get("val_step_accuracy") if td.held else None}
 
 
 def save_timeline_model(out, cfg: TimelineConfig, backbone: Backbone, stage1, coarse: list[str], registry: dict,

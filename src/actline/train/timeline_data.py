@@ -9,13 +9,13 @@ Two kinds of data, told apart by the data themselves (:func:`load_timeline_data`
   at its chunk's centre frame; a random part of the recordings is held out.
 
 Features come from the backbone through the feature cache (``cache_dir``, else the default
-directory), one rule for both kinds.
+directory), one rule for both kinds. The data are found and checked (:func:`open_source`) before the
+backbone is built, so a wrong folder is refused at once, without a download.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,8 +23,9 @@ import numpy as np
 
 from actline.core.errors import ActlineError
 from actline.core.progress import Progress
+from actline.data import ClipDataset
 from actline.data.chunks import chunk_starts
-from actline.data.clips import find_clips, label_summary
+from actline.data.clips import Clip, find_clips, label_summary
 from actline.data.video import VideoSpec
 from actline.features.backbone import Backbone
 from actline.features.cache import FeatureCache, default_cache_dir
@@ -32,6 +33,17 @@ from actline.features.extract import extract
 from actline.train.sequence import Seq
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class Source:
+    """The data, found and checked before any backbone is built: clips or annotated recordings."""
+
+    kind: str  # "clips" or "recordings"
+    root: Path
+    clips: list[Clip] = field(default_factory=list)  # clips only
+    dataset: ClipDataset | None = None  # recordings only
+    ids: list[str] = field(default_factory=list)  # recordings only: the ones to train on (held-out part included)
 
 
 @dataclass
@@ -48,7 +60,36 @@ class TimelineData:
     source: str = ""  # the data's directory (what --resume reads again)
 
 
-def is_dataset_dir(path: Path) -> bool:
+def open_source(data, cfg, train_ids: list[str] | None = None) -> Source:
+    """``data``: a clip folder, a thermal data set directory, or a loaded :class:`~actline.data.ClipDataset`
+    (only ``train_ids`` of its recordings). Refuses data a timeline model cannot learn from, by name."""
+    from actline.data.load import detect_format, load_dataset
+
+    if not isinstance(data, ClipDataset) and _is_dataset_dir(Path(data)):
+        kw = {"unlabelled": cfg.background_class} if detect_format(data) == "nagoya-csv" else {}
+        data = load_dataset(data, **kw)
+    if isinstance(data, ClipDataset):
+        ids = sorted(train_ids if train_ids is not None else data.recordings)
+        if not any(data.recordings[r].frame_labels is not None for r in ids):
+            raise ActlineError(data.root, "no recording has frame-wise labels: a timeline model needs annotated "
+                                          "recordings (Nagoya-style segments) or a clip folder")
+        return Source("recordings", Path(data.root).resolve(), dataset=data, ids=ids)
+    clips = find_clips(data, cfg.rule(), log=log.warning)
+    coarse = label_summary(clips)["coarse"]
+    if len(coarse) < 2:
+        raise ActlineError(data, f"need clips of at least two coarse families, found {list(coarse)}")
+    return Source("clips", Path(data).resolve(), clips=clips)
+
+
+def load_timeline_data(src: Source, cfg, backbone: Backbone, progress: Progress | None = None) -> TimelineData:
+    """Feature sequences of ``src`` through the feature cache (``cache_dir``, else the default directory)."""
+    cache = FeatureCache(cfg.cache_dir or default_cache_dir())
+    if src.kind == "recordings":
+        return recording_data(src, cfg, backbone, cache, progress)
+    return clip_data(src, cfg, backbone, cache, progress)
+
+
+def _is_dataset_dir(path: Path) -> bool:
     """A thermal data set (ThermalDataGen or Nagoya layout) rather than a clip folder."""
     from actline.data.load import detect_format
 
@@ -57,22 +98,6 @@ def is_dataset_dir(path: Path) -> bool:
     except ActlineError:
         return False
     return True
-
-
-def load_timeline_data(data, cfg, backbone: Backbone, train_ids: list[str] | None = None,
-                       progress: Progress | None = None) -> TimelineData:
-    """``data``: a clip folder, a thermal data set directory, or a loaded :class:`~actline.data.ClipDataset`."""
-    from actline.data import ClipDataset
-
-    cache = FeatureCache(cfg.cache_dir or default_cache_dir())
-    if isinstance(data, ClipDataset) or is_dataset_dir(Path(data)):
-        if not isinstance(data, ClipDataset):
-            from actline.data.load import detect_format, load_dataset
-
-            kw = {"unlabelled": cfg.background_class} if detect_format(data) == "nagoya-csv" else {}
-            data = load_dataset(data, **kw)
-        return recording_data(data, cfg, backbone, cache, train_ids, progress)
-    return clip_data(Path(data), cfg, backbone, cache, progress)
 
 
 def stratified_holdout(labels: list[str], fraction: float, seed: int) -> tuple[list[int], list[int]]:
@@ -89,11 +114,9 @@ def stratified_holdout(labels: list[str], fraction: float, seed: int) -> tuple[l
     return sorted(train), sorted(held)
 
 
-def clip_data(root: Path, cfg, backbone: Backbone, cache: FeatureCache, progress: Progress | None) -> TimelineData:
-    clips = find_clips(root, cfg.rule(), log=log.warning)
-    summary = label_summary(clips)
-    if len(summary["coarse"]) < 2:
-        raise ActlineError(root, f"need clips of at least two coarse families, found {list(summary['coarse'])}")
+def clip_data(src: Source, cfg, backbone: Backbone, cache: FeatureCache, progress: Progress | None) -> TimelineData:
+    """One sequence per clip; a stratified ``val_fraction`` of each fine label's clips is held out."""
+    clips, summary = src.clips, label_summary(src.clips)
     feats = []
     for i, c in enumerate(clips, start=1):
         feats.append(cache.get(c.path, backbone, cfg.spec()).x)
@@ -106,18 +129,15 @@ def clip_data(root: Path, cfg, backbone: Backbone, cache: FeatureCache, progress
     tr, ho = stratified_holdout(fine, cfg.val_fraction, cfg.seed)
     seqs = [(f, np.full(len(f), coarse.index(c.label.coarse), np.int64)) for f, c in zip(feats, clips)]
     return TimelineData("clips", coarse, seqs, tr, ho, fine, summary["families"],
-                        {c.label.fine: c.label.value_category for c in clips}, summary, str(root.resolve()))
+                        {c.label.fine: c.label.value_category for c in clips}, summary, str(src.root))
 
 
-def recording_data(ds, cfg, backbone: Backbone, cache: FeatureCache, train_ids: list[str] | None,
+def recording_data(src: Source, cfg, backbone: Backbone, cache: FeatureCache,
                    progress: Progress | None) -> TimelineData:
     """Whole annotated recordings; a random ``val_fraction`` of them (whole recordings) is held out."""
-    ids = sorted(train_ids if train_ids is not None else ds.recordings)
-    if not any(ds.recordings[r].frame_labels is not None for r in ids):
-        raise ActlineError(ds.root, "no recording has frame-wise labels: a timeline model needs annotated recordings "
-                                    "(Nagoya-style segments) or a clip folder")
     if backbone.kind != "thermal":
         raise ActlineError(cfg.backbone, "thermal recordings need a thermal encoder: --backbone path/to/run/model")
+    ids, ds = src.ids, src.dataset
     rng = np.random.default_rng(cfg.seed)
     n_val = round(len(ids) * cfg.val_fraction)
     held_ids = set(rng.choice(ids, size=n_val, replace=False).tolist()) if n_val else set()
@@ -127,7 +147,7 @@ def recording_data(ds, cfg, backbone: Backbone, cache: FeatureCache, train_ids: 
     train = [i for i, r in enumerate(seqs) if r not in held_ids]
     classes = list(ds.classes)
     return TimelineData("recordings", classes, items, train, held, families={c: [c] for c in classes},
-                        labels={"classes": classes}, source=str(Path(ds.root).resolve()))
+                        labels={"classes": classes}, source=str(src.root))
 
 
 def recording_sequences(ds, rec_ids: list[str], backbone: Backbone, spec: VideoSpec, cache: FeatureCache | None = None,
@@ -147,10 +167,3 @@ def recording_sequences(ds, rec_ids: list[str], backbone: Backbone, spec: VideoS
         if progress:
             progress("features", i, len(rec_ids))
     return out
-
-
-def majority_accuracy(train_labels, eval_labels) -> float:
-    if not len(eval_labels):
-        return float("nan")
-    top = Counter(train_labels).most_common(1)[0][0]
-    return 100.0 * float(np.mean(np.asarray(eval_labels) == top))
