@@ -39,10 +39,16 @@ def one_thread():
 @pytest.fixture(scope="session")
 def rgb(tmp_path_factory) -> Path:
     """Synthetic assembly clips (7 fine actions x 6) and two 50 s videos with ground truth."""
-    from actline.data.synth_rgb import RGBSynthConfig, generate_rgb_dataset
+    from actline.data.synth_rgb import generate_rgb_dataset
 
-    out = tmp_path_factory.mktemp("rgb")
-    return generate_rgb_dataset(out, RGBSynthConfig(clips_per_action=6, long_videos=2, long_seconds=50, seed=1))
+    return generate_rgb_dataset(tmp_path_factory.mktemp("rgb"), rgb_config())
+
+
+def rgb_config(seed: int = 1):
+    """The ``rgb`` fixture's generator settings (benchmarks/timeline_test_spread.py varies the seed)."""
+    from actline.data.synth_rgb import RGBSynthConfig
+
+    return RGBSynthConfig(clips_per_action=6, long_videos=2, long_seconds=50, seed=seed)
 
 
 @pytest.fixture(scope="session")

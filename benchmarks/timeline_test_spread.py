@@ -1,0 +1,69 @@
+"""The spread of every score the timeline tests assert, over data/generator seeds and thread counts.
+
+The bounds in tests/train/test_timeline_pipeline.py, tests/infer/test_timeline.py and
+tests/models/test_temporal.py are set from what this prints (the lowest value seen, less a margin).
+Run it once per thread count, one process at a time (floating-point sums differ with the threads):
+
+    OMP_NUM_THREADS=1 PYTHONPATH=src .venv/bin/python benchmarks/timeline_test_spread.py --threads 1
+    OMP_NUM_THREADS=2 PYTHONPATH=src .venv/bin/python benchmarks/timeline_test_spread.py --threads 2
+
+Each seed generates the synthetic clips and long videos the ``rgb`` fixture makes (with that generator
+seed), trains the ``timeline_model`` fixture's model on them, and scores it as the tests do. One JSON
+line per run, on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the tests' settings and scoring helpers, so that nothing is copied
+
+from actline.cli import main  # noqa: E402
+from actline.data.synth_rgb import generate_rgb_dataset  # noqa: E402
+from actline.infer.timeline import TimelinePipeline  # noqa: E402
+from tests.conftest import TIMELINE_ARGS, rgb_config  # noqa: E402
+from tests.models.test_temporal import context_task_accuracies  # noqa: E402
+from tests.train.test_timeline_pipeline import long_video_scores  # noqa: E402
+
+
+def timeline_run(seed: int, threads: int, tmp: Path) -> dict:
+    rgb = generate_rgb_dataset(tmp / "rgb", rgb_config(seed))
+    model, cache = tmp / "model", str(rgb / "cache")
+    main(["train-timeline", str(rgb / "clips"), "--out", str(model), "--cache", cache, *TIMELINE_ARGS,
+          "--set", f"num_threads={threads}"])
+    m = json.loads((model / "metrics.json").read_text())
+    main(["timeline", str(model), str(rgb / "long"), "--out", str(tmp / "tl"), "--quiet", "--cache", cache])
+    c, f = long_video_scores(tmp / "tl", rgb)
+    segments = len(TimelinePipeline.load(model).run(rgb / "long" / "video_01.mp4"))
+    pick = ("acc", "edit_mean", "f1@0.5")
+    return {"stage1_clip_accuracy": m["stage1"]["clip_accuracy"], "stage1_majority": m["stage1"]["majority"],
+            "coarse": {k: round(c[k], 2) for k in pick}, "fine": {k: round(f[k], 2) for k in pick},
+            "video_01_segments": segments}
+
+
+def main_() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", type=int, required=True)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
+    ap.add_argument("--only", choices=("timeline", "temporal"), default=None)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    for seed in args.seeds:
+        row = {"seed": seed, "threads": args.threads}
+        if args.only != "timeline":
+            row["context_task"] = {k: round(v, 2) for k, v in context_task_accuracies(seed).items()}
+        if args.only != "temporal":
+            with tempfile.TemporaryDirectory() as tmp:
+                row.update(timeline_run(seed, args.threads, Path(tmp)))
+        print(json.dumps(row), flush=True)
+
+
+if __name__ == "__main__":
+    main_()
