@@ -56,6 +56,12 @@ def _npy(arr) -> bytes:
     return buf.getvalue()
 
 
+def _npy_header(header: str, version: int = 1) -> bytes:
+    """A .npy file's magic and header, as a hostile client may write it."""
+    h = header.encode("latin-1")
+    return b"\x93NUMPY" + bytes([version, 0]) + len(h).to_bytes(2 if version == 1 else 4, "little") + h
+
+
 def _wait_job(c, job_id, timeout=60.0):
     end = time.monotonic() + timeout
     while True:
@@ -91,6 +97,16 @@ def test_predict_json_and_npy_and_model_info(client):
     (b"hello", "text/plain", 415, "application/json"),
     (b"\x93NUMPY garbage", "application/octet-stream", 400, "cannot read"),
     (_npy(np.zeros((16, 16, 16), np.float32))[:200], "application/octet-stream", 400, "declares"),
+    # a header cut short and padded with zeros: numpy's parser raises tokenize.TokenError (found by fuzzing)
+    (_npy(np.zeros((1, 4, 10), np.float32))[:11] + bytes(200), "application/octet-stream", 400, "not a .npy"),
+    # headers found by fuzzing that numpy's own parser does not turn into a ValueError:
+    (_npy_header("-" * 5000 + "1\n"), "application/octet-stream", 400, "nested too deeply"),  # RecursionError
+    (_npy_header("{'descr': '<f4', 'fortran_order': False, 'shape': (-2, -2)}\n") + bytes(16),
+     "application/octet-stream", 400, "impossible shape"),  # (-2) x (-2) x 4 bytes matches the data
+    (_npy_header("{'descr': '<f4', 'fortran_order': False, 'shape': (" + "9" * 4000 + ", 9)}\n") + bytes(16),
+     "application/octet-stream", 400, "impossible shape"),  # too many digits to print
+    (_npy_header("{'descr': '<f4', 'fortran_order': False, 'shape': (16, 16, 16)}" + " " * 20000 + "\n", 2)
+     + bytes(16 * 16 * 16 * 4), "application/octet-stream", 400, "not a .npy"),  # numpy's message spans lines
     (_npy(np.zeros((16, 16, 16), np.complex64)), "application/octet-stream", 400, "must hold numbers"),
     (b"x" * (2 * 1024 * 1024), "application/octet-stream", 413, "exceeds the limit"),
 ])

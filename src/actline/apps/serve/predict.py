@@ -13,6 +13,7 @@ import io
 import json
 import math
 import threading
+import tokenize
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +28,7 @@ from actline.apps.serve.security import refuse_cross_site, require_token
 router = APIRouter(dependencies=[Depends(require_token)])
 FIELDS = ("frames", "timestamps")
 NPY_TYPES = ("application/octet-stream", "application/x-npy")
+MAX_NPY_DIMS = 8  # a window is [T, H, W]; numpy itself stops at 64
 
 
 class Busy(Exception):
@@ -55,7 +57,8 @@ class PredictPool:
 
 
 def _bad(message: str) -> HTTPException:
-    return HTTPException(400, f"cannot read the window: {message}")
+    """400 with one line (numpy's own messages may span lines)."""
+    return HTTPException(400, "cannot read the window: " + " ".join(message.split()))
 
 
 def _numbers(value, name: str) -> np.ndarray:
@@ -90,7 +93,7 @@ def _from_json(body: bytes) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def _from_npy(body: bytes) -> np.ndarray:
-    """A ``.npy`` body: its header checked (numeric dtype, data size present) before numpy reads it."""
+    """A ``.npy`` body: its header checked (numeric dtype, a sane shape, data size present) before numpy reads it."""
     buf = io.BytesIO(body)
     try:
         version = np.lib.format.read_magic(buf)
@@ -100,11 +103,20 @@ def _from_npy(body: bytes) -> np.ndarray:
         shape, _, dtype = read(buf)
     except (ValueError, TypeError, SyntaxError, EOFError) as exc:
         raise _bad(f"not a .npy array ({str(exc)[:100]})") from None
+    except tokenize.TokenError:  # numpy re-tokenizes a header it cannot parse; a header cut short ends mid-token
+        raise _bad("not a .npy array (its header is cut short)") from None
+    except RecursionError:  # ast cannot build a header nested thousands deep (e.g. '-----...1')
+        raise _bad("not a .npy array (its header is nested too deeply)") from None
     if dtype.hasobject:
         raise _bad("object arrays are refused (they would be unpickled)")
     if dtype.kind not in "iuf" or dtype.fields:
-        raise _bad(f"the array must hold numbers, not {dtype}")
-    need, have = math.prod(shape) * dtype.itemsize, len(body) - buf.tell()
+        raise _bad(f"the array must hold numbers, not {str(dtype)[:60]}")
+    have = len(body) - buf.tell()
+    # each dimension bounded before multiplying or printing: a header may declare -2 or a 4,000-digit number
+    if len(shape) > MAX_NPY_DIMS or not all(0 <= d <= have for d in shape):
+        raise _bad(f"the header declares an impossible shape (more than {MAX_NPY_DIMS} dimensions, or one "
+                   f"negative or larger than the {have} bytes of data)")
+    need = math.prod(shape) * dtype.itemsize
     if need != have:
         raise _bad(f"the header declares {need} bytes of data but the body carries {have}")
     return np.load(io.BytesIO(body), allow_pickle=False)
