@@ -61,6 +61,30 @@ def test_csv_reading_stops_at_the_deadline(tmp_path):
         read_nagoya_csv(path, ReadLimits(deadline=time.monotonic() - 1))
 
 
+def test_csv_reading_holds_about_twice_the_frames_not_a_python_object_per_row(tmp_path):
+    """Rows used to be kept as one float64 array each and stacked: about five times the frames' size."""
+    from actline.data.nagoya import read_nagoya_csv
+
+    path = tmp_path / "r.csv"
+    path.write_bytes(_nagoya_text(8000))
+    tracemalloc.start()
+    frames, _, _ = read_nagoya_csv(path)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert frames.dtype == np.float32 and frames.shape == (8000, 16, 16)
+    assert peak < 3 * frames.nbytes, peak / frames.nbytes
+
+
+def test_csv_values_beyond_float32_are_refused(tmp_path):
+    """1e300 is finite as read (float64) and inf once stored as float32 frames: it must not reach a model."""
+    from actline.data.nagoya import read_nagoya_csv
+
+    path = tmp_path / "r.csv"
+    path.write_bytes(_nagoya_text(20).replace(b",20.5\n", b",1e300\n", 1))
+    with pytest.raises(ActlineError, match="NaN or inf"):
+        read_nagoya_csv(path)
+
+
 # ------------------------------------------------------------------ HDF5
 def _h5(path, frames_shape=(20, 4, 6), libver=None, **frames_kw):
     n = frames_shape[0]

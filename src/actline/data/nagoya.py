@@ -72,7 +72,7 @@ def read_nagoya_csv(path: Path, limits: ReadLimits | None = None) -> tuple[np.nd
             capped = _CappedReader(raw, limits.max_decompressed_bytes, path,
                                    "decompresses to" if gz else "holds")
             with io.TextIOWrapper(io.BufferedReader(capped), encoding="utf-8", newline="") as text:
-                data = _data_rows(path, csv.reader(_lines(text, path)), limits)
+                meta, pixels = _data_rows(path, csv.reader(_lines(text, path)), limits)
     except FileNotFoundError:
         raise ActlineError(path, "file not found") from None
     except (OSError, EOFError, zlib.error) as exc:
@@ -81,13 +81,12 @@ def read_nagoya_csv(path: Path, limits: ReadLimits | None = None) -> tuple[np.nd
         raise ActlineError(path, "not UTF-8 text") from None
     except csv.Error as exc:
         raise ActlineError(path, f"malformed CSV ({exc})") from None
-    if not np.isfinite(data).all():
-        raise ActlineError(path, "contains NaN or inf values")
-    ts = data[:, 0]
+    if not (np.isfinite(meta).all() and np.isfinite(pixels).all()):  # after float32: 1e300 is inf there
+        raise ActlineError(path, "contains NaN or inf values (or values beyond float32)")
+    ts = meta[:, 0]
     if (np.diff(ts) < 0).any():
         raise ActlineError(path, f"time goes backwards at line {int(np.argmax(np.diff(ts) < 0)) + 4}")
-    frames = data[:, 2:].reshape(-1, 16, 16).astype(np.float32)
-    return frames, ts, data[:, 1]
+    return pixels.reshape(-1, 16, 16), ts, meta[:, 1]
 
 
 MAX_LINE = 64 * 1024  # a frame row is about 1.3 KB of text
@@ -103,27 +102,45 @@ def _lines(text, path: Path):
         yield line
 
 
-def _data_rows(path: Path, reader, limits: ReadLimits) -> np.ndarray:
-    """The frame rows after the date and header lines, as [N, 2 + 256] float64."""
+ROW_BLOCK = 1024  # rows parsed into one float64 block, kept as float32 pixels; the deadline is checked per block
+
+
+def _data_rows(path: Path, reader, limits: ReadLimits) -> tuple[np.ndarray, np.ndarray]:
+    """The frame rows after the date and header lines: (time and PTAT [N, 2] float64, pixels [N, 256] float32).
+
+    Rows are parsed a block at a time and kept as float32 pixels, so reading holds about twice the
+    frames' own size (the blocks and their concatenation), never a Python object per row."""
     head = [row for _, row in zip(range(2), reader)]
     width = 2 + N_PIXELS
     if len(head) == 2 and (len(head[1]) != width or not head[1][0].lower().startswith("time")):
         raise ActlineError(path, f"line 2: expected header 'Time (sec),PTAT,P000..P255' ({width} fields), "
                                  f"got {len(head[1])} fields")
-    rows = []
+    block, n = np.empty((ROW_BLOCK, width), np.float64), 0
+    metas, pixels = [], []
+
+    def keep(rows: np.ndarray) -> None:
+        metas.append(rows[:, :2].copy())
+        pixels.append(rows[:, 2:].astype(np.float32))
+
     for i, row in enumerate(reader):
-        if i % 1024 == 0:
+        if n == ROW_BLOCK:
+            keep(block)
+            n = 0
+        if i % ROW_BLOCK == 0:
             limits.check_deadline(path)
         limits.check_values(path, (i + 1, 16, 16))
         if len(row) != width:
             raise ActlineError(path, f"line {i + 3}: expected {width} fields, got {len(row)}")
         try:
-            rows.append(np.array([float(x) for x in row]))
+            block[n] = [float(x) for x in row]
         except ValueError as exc:
             raise ActlineError(path, f"line {i + 3}: {exc}") from None
-    if not rows:
+        n += 1
+    if n:
+        keep(block[:n])
+    if not metas:
         raise ActlineError(path, f"expected a date line, a header line and frame rows; found {len(head)} line(s)")
-    return np.stack(rows)
+    return np.concatenate(metas), np.concatenate(pixels)
 
 
 def read_annotations(path: Path) -> dict[str, list[tuple[int, int, str]]]:
