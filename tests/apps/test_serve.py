@@ -15,6 +15,7 @@ import torch
 from fastapi.testclient import TestClient
 
 from actline.apps.serve import ServeConfig, create_app
+from actline.core.errors import ActlineError
 from actline.modeldir.directory import save_model_dir
 from actline.models import create_model
 
@@ -187,6 +188,37 @@ def test_slow_predictions_time_out_with_504_and_the_pool_refuses_with_503(classi
         time.sleep(1.2)  # the timed-out prediction ends and frees its place
         monkeypatch.setattr(Recognizer, "predict", real)
         assert c.post("/v1/predict", json=window).status_code == 200
+
+
+def test_predict_bodies_have_their_own_smaller_limit(classifier, timeline_model):
+    """A window is at most a few MB; JSON is parsed on the event loop, so /v1/predict has its own cap."""
+    app = create_app([classifier, timeline_model], ServeConfig(max_body_mb=4, max_window_mb=0.25))
+    with TestClient(app, base_url=LOCAL) as c:
+        big = json.dumps({"frames": np.full((96, 16, 16), 21.123456789).tolist()}).encode()  # ~0.35 MB
+        r = c.post("/v1/predict", content=big, headers={"content-type": "application/json"})
+        assert r.status_code == 413 and "limit of 262144 bytes" in r.json()["detail"]
+        up = c.post("/v1/timeline", files={"file": ("v.mp4", bytes(len(big)), "video/mp4")},
+                    headers={"Authorization": "Bearer local"})
+        assert up.status_code == 202  # uploads keep --max-body-mb
+        _wait_job(c, up.json()["job_id"])
+    with pytest.raises(ActlineError, match="max_window_mb must be positive"):
+        ServeConfig(max_window_mb=0).validate()
+
+
+def test_the_command_line_passes_every_setting(classifier, monkeypatch):
+    import actline.apps.serve as serve_pkg
+    from actline.cli import main
+
+    seen = []
+    monkeypatch.setattr(serve_pkg, "serve", lambda models, cfg: seen.append((models, cfg)))
+    monkeypatch.setenv("ACTLINE_TOKEN", TOKEN)
+    main(["serve", str(classifier), "--host", "192.0.2.1", "--port", "9001", "--allowed-host", "a.example",
+          "--allowed-host", "b.example", "--public-metrics", "--max-body-mb", "3", "--max-window-mb", "2",
+          "--timeout", "4", "--queue", "5", "--job-timeout", "6"])
+    (models, cfg), = seen
+    assert models == [classifier] and cfg == ServeConfig(
+        host="192.0.2.1", port=9001, token=TOKEN, allowed_hosts=("a.example", "b.example"), public_metrics=True,
+        max_body_mb=3, max_window_mb=2, timeout_s=4, queue_size=5, job_timeout_s=6)
 
 
 def _free_port() -> int:

@@ -19,6 +19,7 @@ def serve(
     public_metrics: bool = typer.Option(False, help="Serve /metrics, /docs and /openapi.json without the token."),
     insecure_no_token: bool = typer.Option(False, help="Listen beyond loopback without a token (not advised)."),
     max_body_mb: float = typer.Option(64.0, help="Largest request body or upload."),
+    max_window_mb: float = typer.Option(8.0, help="Largest /v1/predict body (one window)."),
     timeout: float = typer.Option(30.0, help="Per-request prediction timeout in s."),
     queue: int = typer.Option(4, help="Timeline jobs in progress before 429."),
     job_timeout: float = typer.Option(600.0, help="A timeline job fails after this many s (its files removed)."),
@@ -29,4 +30,5 @@ def serve(
 
     run(models, ServeConfig(host=host, port=port, token=token, allowed_hosts=tuple(allowed_host),
                             public_metrics=public_metrics, insecure_no_token=insecure_no_token, max_body_mb=max_body_mb,
+                            max_window_mb=max_window_mb,
                             timeout_s=timeout, queue_size=queue, job_timeout_s=job_timeout))

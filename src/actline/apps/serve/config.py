@@ -18,6 +18,7 @@ class ServeConfig:
     host: str = "127.0.0.1"
     port: int = 8000
     max_body_mb: float = 64.0  # largest request body or upload (413)
+    max_window_mb: float = 8.0  # largest /v1/predict body (413); JSON is parsed on the event loop, ~0.1 s per MB
     timeout_s: float = 30.0  # per prediction (504)
     predict_workers: int = 2  # predictions run at once
     predict_backlog: int = 8  # more predictions waiting (or still running after a 504) before 503
@@ -35,8 +36,13 @@ class ServeConfig:
     def max_body_bytes(self) -> int:
         return int(self.max_body_mb * MB)
 
+    @property
+    def max_window_bytes(self) -> int:
+        """A /v1/predict body: a window of 64 frames of 40x60 is about 1 MB as JSON, 0.6 MB as float32 .npy."""
+        return int(min(self.max_window_mb, self.max_body_mb) * MB)
+
     def validate(self) -> ServeConfig:
-        for name in ("max_body_mb", "timeout_s", "job_timeout_s"):
+        for name in ("max_body_mb", "max_window_mb", "timeout_s", "job_timeout_s"):
             if not getattr(self, name) > 0:
                 raise ActlineError("serve", f"{name} must be positive, got {getattr(self, name)}")
         for name in ("predict_workers", "queue_size", "job_workers", "keep_jobs"):

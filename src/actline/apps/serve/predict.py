@@ -136,7 +136,7 @@ async def predict(request: Request):
     svc = request.app.state.service
     if svc.recognizer is None:
         raise HTTPException(404, "no clip classifier is loaded in this service")
-    frames, timestamps = parse_window(await read_body(request, svc.cfg.max_body_bytes), media_type(request))
+    frames, timestamps = parse_window(await read_body(request, svc.cfg.max_window_bytes), media_type(request))
     try:
         pred = await svc.predictions.run(lambda: svc.recognizer.predict(frames, timestamps), svc.cfg.timeout_s)
     except Busy:
