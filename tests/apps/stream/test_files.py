@@ -23,6 +23,16 @@ def test_a_collection_of_other_classes_is_refused_not_relabelled(tmp_path):
     assert len(FailureCollector(tmp_path / "c", CLASSES)) == 1  # the same classes append
 
 
+def test_a_collection_without_its_class_mapping_is_still_checked(tmp_path):
+    """train.json records the classes too: losing class_mapping.json must not let another model relabel it."""
+    col = FailureCollector(tmp_path / "c", CLASSES)
+    col.add(np.zeros((8, 4, 4), np.float32), None, CLASSES[1], 0.3, "low_confidence")
+    (tmp_path / "c" / "annotations" / "class_mapping.json").unlink()
+    with pytest.raises(ActlineError, match="train.json: this collection holds classes"):
+        FailureCollector(tmp_path / "c", list(reversed(CLASSES)))
+    assert len(FailureCollector(tmp_path / "c", CLASSES)) == 1
+
+
 def test_a_corrupt_collection_is_one_line(tmp_path):
     ann = tmp_path / "c" / "annotations"
     ann.mkdir(parents=True)

@@ -41,16 +41,23 @@ class FailureCollector:
         ann_dir = self.root / "annotations"
         mapping, ann = ann_dir / "class_mapping.json", ann_dir / "train.json"
         if mapping.is_file():
-            old = _read_json(mapping).get("classes")
-            if old != self.classes:
-                raise ActlineError(mapping, f"this collection holds classes {old}, the model has {self.classes}: "
-                                   "collect into another directory")
+            self._same_classes(mapping, _read_json(mapping).get("classes"))
         if ann.is_file():  # append to an earlier collection
             old = _read_json(ann)
             images, annotations = old.get("images", []), old.get("annotations", [])
             if not isinstance(images, list) or not isinstance(annotations, list):
                 raise ActlineError(ann, "corrupt collection file: 'images' and 'annotations' must be lists")
+            cats = old.get("categories")
+            if cats is not None:  # its own record of the classes, even if class_mapping.json is gone
+                if not isinstance(cats, list) or not all(isinstance(c, dict) for c in cats):
+                    raise ActlineError(ann, "corrupt collection file: 'categories' must be a list of objects")
+                self._same_classes(ann, [c.get("name") for c in cats])
             self.images, self.annotations = images, annotations
+
+    def _same_classes(self, path: Path, old) -> None:
+        if old != self.classes:
+            raise ActlineError(path, f"this collection holds classes {old}, the model has {self.classes}: "
+                               "collect into another directory")
 
     def add(self, win: np.ndarray, times, label: str, confidence: float, reason: str) -> None:
         from actline.core.atomic import write_json
