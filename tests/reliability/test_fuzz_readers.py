@@ -1,10 +1,13 @@
 """Every reader, fed garbage: it loads, or it fails with actline's own one-line error. Never anything else.
 
-The number of inputs per reader is ``ACTLINE_FUZZ_EXAMPLES`` (default 60 in the test suite;
-docs/reliability.md records a longer run). The service targets at the end also check that no request
-gets a 5xx and that resident memory stays bounded; run with ``-s`` to see their summary line.
+The number of inputs per target is ``ACTLINE_FUZZ_EXAMPLES`` (default 60 in the test suite;
+docs/reliability.md gives the command of the long run, under an address-space limit, and what it found).
+The service targets at the end also check that no request gets a 5xx, every job ends and leaves
+nothing behind, and resident memory stays bounded; run with ``-s`` to see the summary line (inputs
+per target, requests, memory).
 """
 
+import functools
 import gzip
 import io
 import json
@@ -12,6 +15,7 @@ import os
 import resource
 import time
 import warnings
+from collections import Counter
 
 import h5py
 import numpy as np
@@ -22,7 +26,18 @@ from hypothesis import strategies as st
 from actline.core.errors import ActlineError
 
 N = int(os.environ.get("ACTLINE_FUZZ_EXAMPLES", "60"))
-FUZZ = settings(max_examples=N, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+_SETTINGS = settings(max_examples=N, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+COUNTS: Counter = Counter()  # inputs tried per target, for the summary line of the last test
+
+
+def FUZZ(test):  # noqa: N802 - used as a decorator, like hypothesis' own
+    """The settings, and a count of the inputs each target really tried."""
+    @functools.wraps(test)
+    def counted(*args, **kwargs):
+        COUNTS[test.__name__] += 1
+        return test(*args, **kwargs)
+
+    return _SETTINGS(counted)
 json_values = st.recursive(st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=True)
                            | st.text(max_size=20), lambda c: st.lists(c, max_size=5) | st.dictionaries(st.text(max_size=8), c, max_size=5),
                            max_leaves=20)
@@ -57,9 +72,9 @@ def _valid_csv(n=20) -> str:
     return "\n".join(lines) + "\n"
 
 
-@FUZZ
 @given(flips=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=8),
        cut=st.none() | st.integers(0, 20000), gz=st.booleans())
+@FUZZ
 def test_nagoya_csv(scratch, flips, cut, gz):
     from actline.data.nagoya import read_nagoya_csv
 
@@ -69,8 +84,8 @@ def test_nagoya_csv(scratch, flips, cut, gz):
     _only_actline_errors(read_nagoya_csv, path)
 
 
-@FUZZ
 @given(text=st.text(max_size=300))
+@FUZZ
 def test_nagoya_annotations(scratch, text):
     from actline.data.nagoya import read_annotations
 
@@ -81,10 +96,10 @@ def test_nagoya_annotations(scratch, text):
 
 
 # ------------------------------------------------------------------ ThermalDataGen HDF5 + COCO
-@FUZZ
 @given(shape=st.lists(st.integers(0, 5), min_size=0, max_size=4), n_ts=st.integers(0, 6),
        dtype=st.sampled_from(["f4", "f8", "i2", "u1", "S3"]), drop=st.sampled_from([None, "frames", "timestamps"]),
        ts_kind=st.sampled_from(["ok", "float", "decreasing", "nan"]))
+@FUZZ
 def test_thermal_h5(scratch, shape, n_ts, dtype, drop, ts_kind):
     from actline.data.thermal_h5 import read_recording_h5
 
@@ -100,8 +115,8 @@ def test_thermal_h5(scratch, shape, n_ts, dtype, drop, ts_kind):
     _only_actline_errors(read_recording_h5, path)
 
 
-@FUZZ
 @given(data=st.binary(max_size=2000))
+@FUZZ
 def test_thermal_h5_random_bytes(scratch, data):
     from actline.data.thermal_h5 import read_recording_h5
 
@@ -116,8 +131,8 @@ def thermal_dir(tmp_path_factory):
     return generate_thermal_dataset(tmp_path_factory.mktemp("t") / "d", SynthConfig(n_recordings=2, duration_s=20, seed=1))
 
 
-@FUZZ
 @given(doc=json_values, which=st.sampled_from(["train.json", "val.json", "class_mapping.json"]))
+@FUZZ
 def test_thermal_annotations(thermal_dir, doc, which):
     from actline.data.thermal_h5 import read_thermal_dataset
 
@@ -130,10 +145,10 @@ def test_thermal_annotations(thermal_dir, doc, which):
         path.write_bytes(original)
 
 
-@FUZZ
 @given(image=st.fixed_dictionaries({}, optional={"id": json_values, "sensor_id": json_values,
                                                  "frame_idx": json_values, "timestamp": json_values}),
        ann=st.fixed_dictionaries({}, optional={"image_id": json_values, "category_id": json_values}))
+@FUZZ
 def test_thermal_coco_entries(thermal_dir, image, ann):
     from actline.data.thermal_h5 import read_thermal_dataset
 
@@ -160,9 +175,9 @@ def video_bytes(tmp_path_factory):
     return path.read_bytes()
 
 
-@FUZZ
 @given(flips=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=6),
        cut=st.none() | st.integers(0, 30000), suffix=st.sampled_from([".mp4", ".mkv", ".avi"]))
+@FUZZ
 def test_video(scratch, video_bytes, flips, cut, suffix):
     from actline.data.video import iter_frames
 
@@ -172,8 +187,8 @@ def test_video(scratch, video_bytes, flips, cut, suffix):
 
 
 # ------------------------------------------------------------------ timelines and labels
-@FUZZ
 @given(doc=json_values)
+@FUZZ
 def test_timeline_json(scratch, doc):
     from actline.data.segments import read_segments
 
@@ -181,8 +196,8 @@ def test_timeline_json(scratch, doc):
     _only_actline_errors(read_segments, scratch / "t.json")
 
 
-@FUZZ
 @given(text=st.text(max_size=300), header=st.sampled_from(["", "start_s,end_s,label\n", "start_s,end_s,coarse,fine\n"]))
+@FUZZ
 def test_timeline_csv_and_frame_labels(scratch, text, header):
     from actline.data.segments import load_labels, read_segments
 
@@ -207,9 +222,9 @@ def model_dir(tmp_path_factory):
         "window": {"length": 16, "mode": "index", "fps": 10.0}, "preprocessing": {"frame_shape": [16, 16]}})
 
 
-@FUZZ
 @given(doc=json_values, flips=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=4),
        cut=st.none() | st.integers(0, 100000), part=st.sampled_from(["config", "weights", "arch"]))
+@FUZZ
 def test_model_dir(model_dir, doc, flips, cut, part):
     from actline.infer import Recognizer
 
@@ -236,7 +251,7 @@ def test_model_dir(model_dir, doc, flips, cut, part):
 # process's resident memory grew by less than SERVICE_GROWTH_MB over all of them.
 SERVICE_GROWTH_MB = 256  # each request is capped far below this (bodies 0.5-1 MB, 8 MB of text, 2^22 values)
 LOCAL = "http://127.0.0.1"
-SEEN = {"requests": 0, "inputs": 0}  # over the service targets, for the summary line
+SEEN = {"requests": 0}  # over the service targets, for the summary line
 
 
 def _rss_mb() -> float:
@@ -290,28 +305,46 @@ def _ok(r):
     return r
 
 
-@FUZZ
 @given(body=st.binary(max_size=3000) | json_values.map(lambda v: json.dumps(v).encode())
        | st.builds(lambda shape, v: json.dumps({"frames": np.full(shape, v).tolist()}).encode(),
                    st.lists(st.integers(0, 20), max_size=4), st.floats(-300, 300)),
        ctype=st.sampled_from(["application/json", "application/octet-stream", "text/plain", ""]))
+@FUZZ
 def test_service_bodies(services, body, ctype):
-    SEEN["inputs"] += 1
     _ok(services["index"].post("/v1/predict", content=body, headers={"content-type": ctype} if ctype else {}))
 
 
-def test_npy_with_random_shapes(services):
-    rng = np.random.default_rng(0)
-    for _ in range(N):
-        SEEN["inputs"] += 1
-        shape = tuple(rng.integers(0, 20, size=rng.integers(0, 5)))
-        buf = io.BytesIO()
-        np.save(buf, rng.normal(20, 5, shape).astype(rng.choice(["f4", "f8", "f2", "i2", "u1", "c8", "?"])))
-        data = buf.getvalue()
-        if rng.random() < 0.3:  # a header that lies about the data
-            data = data[:int(rng.integers(0, len(data) + 1))] + bytes(int(rng.integers(0, 64)))
-        r = _ok(services["index"].post("/v1/predict", content=data, headers={"content-type": "application/octet-stream"}))
-        assert r.status_code in (200, 400, 413), (shape, r.text)
+@given(shape=st.lists(st.integers(0, 20), max_size=4), dtype=st.sampled_from(["f4", "f8", "f2", "i2", "u1", "c8", "?"]),
+       cut=st.none() | st.integers(0, 5000), pad=st.integers(0, 64))
+@FUZZ
+def test_npy_with_random_shapes(services, shape, dtype, cut, pad):
+    buf = io.BytesIO()
+    np.save(buf, np.full(shape, 21.5).astype(dtype))
+    data = buf.getvalue() if cut is None else buf.getvalue()[:cut] + bytes(pad)  # a header that lies about the data
+    r = _ok(services["index"].post("/v1/predict", content=data, headers={"content-type": "application/octet-stream"}))
+    assert r.status_code in (200, 400, 413), (shape, r.text)
+
+
+# .npy headers as a hostile client writes them: numpy parses them with ast (and tokenize, on failure)
+npy_descr = st.sampled_from(["<f4", ">f8", "|u1", "<i2", "<c8", "|O", "|V4", "<U3", "|b1", "<M8[s]", "[('a', '<f4')]",
+                             "('<f4', (2,))", "'<f4'"]) | st.text(max_size=12)
+npy_dim = st.integers(-3, 40) | st.integers(-10**30, 10**30) | st.sampled_from(["1L", "-" * 300 + "1", "(", "1e3"])
+npy_shape = st.lists(npy_dim, max_size=6).map(lambda dims: "(" + "".join(f"{d}, " for d in dims) + ")")
+npy_header = st.builds(
+    lambda descr, shape, fortran, extra: "{" + f"'descr': {descr!r}, 'fortran_order': {fortran}, 'shape': {shape}, {extra}"
+    + "}", npy_descr, npy_shape | st.text(max_size=20), st.sampled_from(["False", "True", "0", "None", "'x'"]),
+    st.sampled_from(["", "'x': 1, ", "**{}, ", "'descr': 2, "])) | st.text(max_size=200)
+
+
+@given(header=npy_header, version=st.sampled_from([1, 2, 3]), pad=st.sampled_from(["\n", " " * 20 + "\n", "", "\x00"]),
+       cut=st.none() | st.integers(0, 300), data=st.sampled_from([0, 4, 64, 16 * 16 * 16 * 4]) | st.integers(0, 5000))
+@FUZZ
+def test_npy_headers(services, header, version, pad, cut, data):
+    text = (header + pad).encode("utf-8" if version == 3 else "latin-1", "replace")
+    head = b"\x93NUMPY" + bytes([version, 0]) + len(text).to_bytes(2 if version == 1 else 4, "little") + text
+    body = (head[:cut] + bytes(200)) if cut is not None else head + bytes(data)  # cut short and zero-padded: as found
+    r = _ok(services["index"].post("/v1/predict", content=body, headers={"content-type": "application/octet-stream"}))
+    assert r.status_code in (200, 400, 413), r.text
 
 
 timestamps = (json_values | st.lists(st.floats(allow_nan=True, allow_infinity=True) | st.integers(-10**30, 10**30),
@@ -319,11 +352,10 @@ timestamps = (json_values | st.lists(st.floats(allow_nan=True, allow_infinity=Tr
               | st.integers(1, 30).map(lambda n: (np.arange(n) * 0.1).tolist()))
 
 
-@FUZZ
 @given(n=st.integers(0, 30), hw=st.sampled_from([(16, 16), (8, 8), (16, 15)]), value=st.floats(-300, 300),
        ts=st.none() | timestamps, extra=st.dictionaries(st.sampled_from(["k", "x", "frames2"]), json_values, max_size=1))
+@FUZZ
 def test_service_time_window_model(services, n, hw, value, ts, extra):
-    SEEN["inputs"] += 1
     doc = {"frames": np.full((n, *hw), value).tolist(), **extra}
     if ts is not None:
         doc["timestamps"] = ts
@@ -353,7 +385,11 @@ def _upload(c, name, data):
     if r.status_code != 202:
         assert r.status_code in (400, 413, 415), r.text
         return None
-    job = r.json()["job_id"]
+    return _wait(c, r.json()["job_id"])
+
+
+def _wait(c, job: str) -> dict:
+    """Wait for a job to end; check how it ended."""
     for _ in range(6000):
         status = _ok(c.get(f"/v1/jobs/{job}")).json()
         if status["status"] in ("done", "failed"):
@@ -365,18 +401,58 @@ def _upload(c, name, data):
     return status
 
 
-@FUZZ
 @given(seed=st.sampled_from(["video", "h5", "csv", "csv.gz", "random"]), name=st.sampled_from(UPLOAD_NAMES),
        flips=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=6),
        cut=st.none() | st.integers(0, 30000), noise=st.binary(max_size=2000), model=st.sampled_from(["rgb", "thermal"]))
+@FUZZ
 def test_service_uploads(services, upload_seeds, seed, name, flips, cut, noise, model):
-    SEEN["inputs"] += 1
     _upload(services[model], name, noise if seed == "random" else _mutate(upload_seeds[seed], flips, cut))
+
+
+def _multipart(name: str, data: bytes, boundary: str, field: str = "file") -> bytes:
+    return (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{name}\"\r\n"
+            f"Content-Type: application/octet-stream\r\n\r\n").encode("utf-8", "replace") + data + \
+        f"\r\n--{boundary}--\r\n".encode()
+
+
+header_text = st.characters(min_codepoint=32, max_codepoint=126)  # what httpx sends in a header
+
+
+@given(boundary=st.sampled_from(["b", "actline", "x" * 70]) | st.text(header_text, min_size=1, max_size=80),
+       ctype_boundary=st.none() | st.text(header_text, max_size=80), field=st.sampled_from(["file", "other", "file\"; name=\"x"]),
+       name=st.sampled_from(UPLOAD_NAMES), flips=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=6),
+       cut=st.none() | st.integers(0, 2000), seed=st.sampled_from(["csv", "video", "random"]), noise=st.binary(max_size=300))
+@FUZZ
+def test_service_multipart_bodies(services, upload_seeds, boundary, ctype_boundary, field, name, flips, cut, seed, noise):
+    """Multipart bodies written by hand and mutated, so the service's own streaming parser sees what a
+    well-behaved client library never sends."""
+    data = noise if seed == "random" else upload_seeds[seed]
+    body = _mutate(_multipart(name, data, boundary, field), flips, cut)
+    ctype = f"multipart/form-data; boundary={boundary if ctype_boundary is None else ctype_boundary}"
+    c = services["thermal"]
+    r = _ok(c.post("/v1/timeline", content=body, headers={"content-type": ctype, "Authorization": "Bearer fuzz"}))
+    assert r.status_code in (202, 400, 408, 413, 415), r.text
+    if r.status_code == 202:
+        _wait(c, r.json()["job_id"])
+
+
+def _vm_mb() -> dict:
+    """Peak and current virtual size and resident memory of this process (/proc/self/status), in MB."""
+    with open("/proc/self/status") as fh:
+        return {k: int(v.split()[0]) / 1024 for k, v in (line.split(":", 1) for line in fh)
+                if k in ("VmPeak", "VmSize", "VmHWM", "VmRSS")}
 
 
 def test_service_memory_stays_bounded(services):
     """Last of the service targets: the process did not grow with the inputs."""
-    now = _rss_mb()
-    print(f"\n[fuzz service] {SEEN['inputs']} inputs, {SEEN['requests']} requests, no 5xx; resident memory {services['start_mb']:.0f} -> "
-          f"{now:.0f} MB (peak ru_maxrss {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB)")
+    now, vm = _rss_mb(), _vm_mb()
+    print(f"\n[fuzz] {sum(COUNTS.values())} inputs over {len(COUNTS)} targets ({dict(sorted(COUNTS.items()))}); service: "
+          f"{SEEN['requests']} requests, no 5xx; resident memory {services['start_mb']:.0f} -> {now:.0f} MB "
+          f"(peak {vm['VmHWM']:.0f} MB resident, {vm['VmPeak']:.0f} MB virtual; address-space limit "
+          f"{_limit_mb(resource.RLIMIT_AS)})")
     assert now - services["start_mb"] < SERVICE_GROWTH_MB
+
+
+def _limit_mb(which) -> str:
+    soft = resource.getrlimit(which)[0]
+    return "none" if soft == resource.RLIM_INFINITY else f"{soft / 2**20:.0f} MB"

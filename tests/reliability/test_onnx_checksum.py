@@ -1,5 +1,6 @@
-"""An exported ONNX file carries its checksum (``<file>.sha256``, or its model directory's checksums.json),
-and every load verifies it: a changed or unverifiable file is refused with one line naming it."""
+"""An exported ONNX file carries its checksum (``<file>.sha256``, or its model directory's checksums.json; an
+exported timeline model has a checksums.json of its own), and every load verifies it: a changed or
+unverifiable file is refused with one line naming it."""
 
 import hashlib
 import shutil
@@ -75,3 +76,21 @@ def test_a_bad_sidecar_is_refused(model_dir, tmp_path):
     export_model(model_dir, out)
     (tmp_path / "edge.onnx.sha256").write_text("not a digest\n")
     _refused(out, "sha256")
+
+
+def test_an_exported_timeline_model_is_verified_file_by_file(timeline_model, tmp_path):
+    import actline
+
+    out = tmp_path / "onnx"
+    export_model(timeline_model, out)
+    assert type(actline.load(out).backend).__name__ == "OnnxTimelineBackend"
+    for name in ("stage1.onnx", "config.json"):
+        original = (out / name).read_bytes()
+        (out / name).write_bytes(original.replace(b"a", b"b", 1))
+        with pytest.raises(ActlineError, match="checksum mismatch") as err:
+            actline.load(out)
+        assert str(out / name) in str(err.value)
+        (out / name).write_bytes(original)
+    (out / "checksums.json").unlink()
+    with pytest.raises(ActlineError, match="no checksums.json"):
+        actline.load(out)

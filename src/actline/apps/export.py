@@ -24,7 +24,7 @@ import torch.nn as nn
 
 from actline.core.atomic import atomic_dir, atomic_path, write_json
 from actline.core.errors import ActlineError
-from actline.modeldir.directory import ONNX, WEIGHTS, add_file, read_config, verify, write_sidecar
+from actline.modeldir.directory import ONNX, WEIGHTS, add_file, read_config, verify, write_checksums, write_sidecar
 from actline.modeldir.load import load_model_dir
 
 OPSET = 17
@@ -147,6 +147,7 @@ def export_timeline(model_dir: Path, out: Path, atol: float = 1e-4) -> dict:
                                          "onnx": {"opset": OPSET, "max_abs_diff": report,
                                                   "backbone_input": "rgb: [B, 3, T, H, W] normalised with features "
                                                   "mean/std" if bb.kind == "rgb" else "[B, 1, T, H, W] °C"}})
+        write_checksums(tmp)  # every file above, verified on every load
     return {"path": str(out), "max_abs_diff": max(report.values()), "files": sorted(report)}
 
 

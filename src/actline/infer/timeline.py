@@ -61,7 +61,9 @@ class TimelinePipeline:
         if (backend or ("onnx" if export else "torch")) == "onnx":
             if not export:
                 raise ActlineError(path, "not an exported timeline model (run `actline export MODEL` first)")
-            cfg = read_json(path / "config.json")
+            from actline.modeldir.directory import verify
+
+            cfg = read_json(verify(path, "config.json"))
             _check_pipeline(path, cfg)
             features = {"background": cfg.get("onnx", {}).get("background"), **cfg.get("features", {})}  # older exports
             return cls(cfg, OnnxTimelineBackend(path, features, threads), path)

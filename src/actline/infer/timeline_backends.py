@@ -97,13 +97,16 @@ class OnnxEncoder:
 
 class OnnxTimelineBackend:
     """An exported timeline model (``actline export MODEL``): ``backbone.onnx``, ``stage1.onnx``,
-    ``stage2/<family>.onnx``, ``stage2_registry.json`` and ``config.json``."""
+    ``stage2/<family>.onnx``, ``stage2_registry.json`` and ``config.json``, each verified against the
+    export's ``checksums.json`` before it is read."""
 
     def __init__(self, path: Path, features: dict, threads: int = 0):
-        self.registry = read_json(path / REGISTRY_JSON)
-        self.encoder = OnnxEncoder(_session(path / "backbone.onnx", threads), features)
-        self.stage1_session = _session(path / "stage1.onnx", threads)
-        self.stage2_sessions = {fam: _session(path / "stage2" / f"{fam}.onnx", threads)
+        from actline.modeldir.directory import verify  # each file against the export's checksums.json
+
+        self.registry = read_json(verify(path, REGISTRY_JSON))
+        self.encoder = OnnxEncoder(_session(verify(path, "backbone.onnx"), threads), features)
+        self.stage1_session = _session(verify(path, "stage1.onnx"), threads)
+        self.stage2_sessions = {fam: _session(verify(path, f"stage2/{fam}.onnx"), threads)
                                 for fam, e in self.registry.items() if isinstance(e, dict) and e.get("model")}
 
     @staticmethod
