@@ -186,6 +186,26 @@ def test_video(scratch, video_bytes, flips, cut, suffix):
     _only_actline_errors(lambda: sum(1 for _ in iter_frames(path, fps=8, size=16)))
 
 
+@given(width=st.integers(1, 1 << 19), height=st.integers(1, 1 << 19), n=st.integers(1, 3), size=st.sampled_from([16, 112, None]))
+@FUZZ
+def test_video_frame_shapes(scratch, width, height, n, size):
+    """Uncompressed frames of any shape up to 2^20 pixels: read within bounded memory, or refused in one line."""
+    from tests.reliability.test_input_limits import _raw_video
+
+    if width * height > 1 << 20:
+        width = max(1, (1 << 20) // height)
+    path = _raw_video(scratch / "raw.mkv", width + width % 2, height + height % 2, n)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    _only_actline_errors(lambda: sum(1 for _ in iter_frames_of(path, size)))
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200 * 1024  # KB: no frame blew up
+
+
+def iter_frames_of(path, size):
+    from actline.data.video import iter_frames
+
+    return iter_frames(path, fps=8, size=size)
+
+
 # ------------------------------------------------------------------ timelines and labels
 @given(doc=json_values)
 @FUZZ

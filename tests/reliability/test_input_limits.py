@@ -231,6 +231,40 @@ def test_ordinary_videos_are_not_cut(tmp_path):
     assert len(times) == 20 and times[-1] == pytest.approx(3.8)
 
 
+def _raw_video(path, width: int, height: int, n: int = 2):
+    """A small file of uncompressed frames: the frame size is whatever the header says."""
+    import av
+
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("rawvideo", rate=8)
+        s.width, s.height, s.pix_fmt = width, height, "yuv420p"
+        for _ in range(n):
+            for p in s.encode(av.VideoFrame.from_ndarray(np.zeros((height, width, 3), np.uint8), format="rgb24")):
+                out.mux(p)
+        for p in s.encode():
+            out.mux(p)
+    return path
+
+
+def test_video_frames_of_absurd_shape_or_size_are_refused_before_decoding(tmp_path):
+    """A 50 KB file of 8000x2 frames used to cost ~300 MB (the short side resized to 112: an 448000x112 image);
+    at 30000x2, over a GB."""
+    from actline.data.video import iter_frames
+
+    thin = _raw_video(tmp_path / "thin.mkv", 8000, 2)
+    assert thin.stat().st_size < 100_000
+    tracemalloc.start()
+    with pytest.raises(ActlineError, match="aspect ratio beyond 8:1"):
+        sum(1 for _ in iter_frames(thin, fps=8, size=112))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 8 * MB
+    big = _raw_video(tmp_path / "big.mkv", 640, 480)
+    with pytest.raises(ActlineError, match="640x480 pixels, more than the limit of 100,000"):
+        next(iter(iter_frames(big, fps=8, size=112, limits=ReadLimits(max_video_pixels=100_000))))
+    assert sum(1 for _ in iter_frames(big, fps=8, size=112)) == 2  # the defaults admit it
+
+
 def test_video_duration_cap_and_deadline(tmp_path):
     from actline.data.video import iter_frames, write_video
 

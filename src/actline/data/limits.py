@@ -29,6 +29,7 @@ class ReadLimits:
     max_decompressed_bytes: int = 1024 * MB  # text inside a .csv.gz
     max_frame_values: int = 1 << 28  # frames x H x W of a thermal recording (1 GiB as float32)
     max_video_s: float = 24 * 3600.0  # seconds of video decoded from one file
+    max_video_pixels: int = 1 << 26  # width x height of one video frame (8K UHD is 2^24.98)
     deadline: float | None = None  # time.monotonic() after which reading stops with an error
 
     def check_values(self, where, shape: tuple[int, ...]) -> None:

@@ -122,6 +122,7 @@ def _frames(path: Path, fps: float | None, size: int | None, limits: ReadLimits)
     n_out = 0
     try:
         stream = container.streams.video[0]
+        _check_size(path, stream.codec_context.width, stream.codec_context.height, limits)  # before decoding
         stream.thread_type = "AUTO"  # frame-level threads inside FFmpeg
         rate = _nominal_rate(stream)
         t0, held, held_img = None, None, None  # held: the latest decoded frame and its time
@@ -141,6 +142,7 @@ def _frames(path: Path, fps: float | None, size: int | None, limits: ReadLimits)
                 t -= t0
                 if not _within(path, t, k, rate, limits):
                     break
+                _check_size(path, frame.width, frame.height, limits)  # the size may change mid-stream
                 if fps is None:
                     yield t, _resize_crop(frame, size)
                     n_out += 1
@@ -165,6 +167,21 @@ def _frames(path: Path, fps: float | None, size: int | None, limits: ReadLimits)
             raise ActlineError(path, "the video has no frames")
     finally:
         container.close()
+
+
+MAX_ASPECT = 8.0  # long side over short side; super-wide screens are 32:9 = 3.6
+
+
+def _check_size(path: Path, width: int, height: int, limits: ReadLimits) -> None:
+    """Frames must be within the pixel limit and of a sane shape: the short side is resized to ``size``, so a
+    frame of 30000x2 pixels (a 50 KB file) would otherwise become a 1 GB image."""
+    if width <= 0 or height <= 0:  # not known before the first frame
+        return
+    if width * height > limits.max_video_pixels:
+        raise ActlineError(path, f"frames of {width}x{height} pixels, more than the limit of "
+                                 f"{limits.max_video_pixels:,} pixels")
+    if max(width, height) > MAX_ASPECT * min(width, height):
+        raise ActlineError(path, f"frames of {width}x{height} pixels: an aspect ratio beyond {MAX_ASPECT:g}:1 is refused")
 
 
 def _within(path: Path, t: float, k: int, rate: float, limits: ReadLimits) -> bool:

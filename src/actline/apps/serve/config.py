@@ -9,7 +9,8 @@ from actline.core.errors import ActlineError
 from actline.data.limits import MB, ReadLimits
 
 # What one upload may cost to read in the service: smaller than the library's defaults.
-SERVICE_LIMITS = ReadLimits(max_decompressed_bytes=256 * MB, max_frame_values=1 << 26, max_video_s=2 * 3600.0)
+SERVICE_LIMITS = ReadLimits(max_decompressed_bytes=256 * MB, max_frame_values=1 << 26, max_video_s=2 * 3600.0,
+                            max_video_pixels=1 << 25)
 LOCAL_NAMES = ("localhost", "127.0.0.1", "[::1]")
 
 
