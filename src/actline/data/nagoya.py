@@ -120,7 +120,8 @@ def _data_rows(path: Path, reader, limits: ReadLimits) -> tuple[np.ndarray, np.n
 
     def keep(rows: np.ndarray) -> None:
         metas.append(rows[:, :2].copy())
-        pixels.append(rows[:, 2:].astype(np.float32))
+        with np.errstate(over="ignore"):  # beyond float32 becomes inf, refused below with the NaNs
+            pixels.append(rows[:, 2:].astype(np.float32))
 
     for i, row in enumerate(reader):
         if n == ROW_BLOCK:
