@@ -60,9 +60,8 @@ def _module(cmd) -> str:
     return cmd.callback.__module__.rsplit(".", 1)[-1]
 
 
-def _title(module: str) -> str:
-    doc = (sys.modules[f"actline.cli.{module}"].__doc__ or module).strip().splitlines()[0]
-    return doc.rstrip(".")
+def _summary(module: str) -> str:
+    return (sys.modules[f"actline.cli.{module}"].__doc__ or "").strip().split("\n\n")[0]
 
 
 pages: dict[str, list[tuple[str, object]]] = {}
@@ -76,7 +75,8 @@ index = ["# Command line\n",
          "naming the file or option and what is wrong, and exit with code 2.\n",
          "| command | what it does | page |", "|---|---|---|"]
 for module, cmds in pages.items():
-    body = [f"# {_title(module)}\n", f"Generated from `actline.cli.{module}`.\n"]
+    names = ", ".join(full.removeprefix("actline ") for full, _ in cmds)
+    body = [f"# {names}\n", f"{_summary(module)} (Generated from `actline.cli.{module}`.)\n"]
     for full, cmd in cmds:
         body.append(_page_for(full, cmd))
         anchor = full.replace(" ", "-")
