@@ -44,8 +44,8 @@ def test_help_never_calls_the_earlier_system_the_seed():
 # Commands that print a table, and the option that prints the same as JSON instead. `demo` is left out: it
 # is a tour that prints several tables and writes everything it shows to its run directory.
 TABLE_COMMANDS = {"actline data inspect", "actline train", "actline cv", "actline evaluate", "actline predict",
-                  "actline models", "actline score", "actline timeline", "actline analyze",
-                  "actline evaluate-stream"}
+                  "actline models", "actline score", "actline train-timeline", "actline timeline",
+                  "actline analyze", "actline evaluate-stream"}
 
 
 def test_every_command_that_prints_a_table_has_json():
