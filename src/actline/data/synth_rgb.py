@@ -1,4 +1,4 @@
-"""Synthetic assembly-line video: labelled clips in the seed's folder layout, and long videos with a known timeline.
+"""Synthetic assembly-line video: labelled clips in the earlier system's folder layout, and long videos with a known timeline.
 
 Each action is a distinct motion of coloured shapes over a static "work bench" (a pipe-coloured
 bar); the fine actions of a family share a motion and differ in shape and shade. Speed, size,
