@@ -71,6 +71,7 @@ def _export(module: nn.Module, example: np.ndarray, path: Path, dynamic: dict, m
     with atomic_path(path, suffix=".onnx") as tmp, warnings.catch_warnings():
         # the TorchScript exporter is deprecated but needs no onnxscript; its parity is checked below
         warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)  # shape tests are constant for a given input shape
         torch.onnx.export(module, (x,), str(tmp), input_names=["input"], output_names=["output"],
                           dynamic_axes={"input": dynamic, "output": {k: v for k, v in dynamic.items() if k <= 1}},
                           opset_version=OPSET, dynamo=False)
@@ -105,7 +106,8 @@ def export_classifier(model_dir: Path, out: Path, atol: float = 1e-4, batch: int
         raise ActlineError(model_dir, "config.json has no preprocessing.frame_shape; cannot build the example input")
     t = int(cfg["window"]["length"])
     example = thermal_example((batch, 1, t, *shape))
-    meta_cfg = {k: cfg[k] for k in ("pipeline", "classes", "window", "preprocessing", "metrics", "arch") if k in cfg}
+    meta_cfg = {k: cfg[k] for k in ("pipeline", "classes", "window", "preprocessing", "metrics", "arch", "class_guard")
+                if k in cfg}
     meta_cfg["input"] = "[batch, 1, T, H, W] float32 °C, sentinels filled (actline.data.dataset.fill_invalid)"
     meta_cfg["output"] = "[batch, K] class probabilities"
     meta = {"actline_config": json.dumps(meta_cfg), "classes": json.dumps(cfg["classes"])}

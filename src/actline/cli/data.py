@@ -16,8 +16,11 @@ from actline.core.errors import ActlineError
 @app.command()
 def synth(
     out_dir: Path = typer.Argument(..., help="Directory to create (ThermalDataGen layout)."),
-    recordings: int = typer.Option(8, help="Number of recordings (sensors/rooms)."),
-    duration: float = typer.Option(150.0, help="Seconds per recording."),
+    preset: str = typer.Option("realistic", help="realistic (matches real 40x60 recordings: bursts and gaps, hot "
+                               "objects, rooms that are nearly one scenario each) or easy (clean, for quick tests)."),
+    recordings: Optional[int] = typer.Option(None, help="Number of recordings (default: the preset's)."),
+    duration: Optional[float] = typer.Option(None, help="Seconds per recording (default: the preset's)."),
+    locations: Optional[int] = typer.Option(None, help="Rooms the recordings come from (realistic preset)."),
     seed: int = typer.Option(0, help="Random seed: the same seed writes the same data."),
     force: bool = typer.Option(False, help="Replace OUT_DIR if it exists."),
 ):
@@ -26,9 +29,12 @@ def synth(
 
     if out_dir.exists() and not force:
         raise ActlineError(out_dir, "already exists (use --force to replace it)")
-    with out.status(f"generating {recordings} synthetic recordings"):
-        path = generate_thermal_dataset(out_dir, SynthConfig(n_recordings=recordings, duration_s=duration, seed=seed),
-                                        overwrite=force)
+    try:
+        cfg = SynthConfig(preset=preset, n_recordings=recordings, duration_s=duration, n_locations=locations, seed=seed)
+    except ValueError as exc:
+        raise ActlineError("synth", str(exc)) from None
+    with out.status(f"generating {cfg.n_recordings} synthetic recordings ({preset} preset)"):
+        path = generate_thermal_dataset(out_dir, cfg, overwrite=force)
     out.print(f"wrote {path}")
 
 

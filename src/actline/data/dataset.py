@@ -111,6 +111,37 @@ def window_indices(rec: Recording, center: int, spec: WindowSpec) -> np.ndarray:
     return np.clip(idx, 0, rec.n_frames - 1)
 
 
+BACKGROUNDS = ("none", "recording-median", "static-heat")
+PERSON_WARMTH_C = (1.0, 12.0)  # a person reads 1-10 °C over the floor (real 40x60 data: 5.8-8.7 °C, p10-p90)
+
+
+def static_heat(bg: np.ndarray, warmth: tuple[float, float] = PERSON_WARMTH_C) -> np.ndarray:
+    """The part of an empty-room estimate that cannot be a person: the floor's unevenness and heat sources
+    hotter than any person. Pixels of ``bg`` as warm as a person over the floor are set to the floor.
+
+    A recording-wide median is the empty room only if people move; where someone lies or sits still for
+    most of the recording (a person in bed all night), the median holds them, and subtracting it erases
+    them. Keeping person-warm pixels out of what is subtracted keeps that person, while lamps, heaters
+    and the floor pattern still go.
+    """
+    bg = np.asarray(bg, dtype=np.float32)
+    floor = float(np.median(bg))
+    excess = bg - floor
+    return np.where((excess > warmth[0]) & (excess < warmth[1]), np.float32(floor), bg)
+
+
+def remove_background(win: np.ndarray, bg: np.ndarray, mode: str) -> np.ndarray:
+    """``mode``: "none" (unchanged), "recording-median" (subtract ``bg``), "static-heat" (subtract only
+    what cannot be a person, :func:`static_heat`)."""
+    if mode == "none":
+        return win
+    if mode == "static-heat":
+        bg = static_heat(bg)
+    elif mode != "recording-median":
+        raise ValueError(f"unknown background mode {mode!r} (known: {', '.join(BACKGROUNDS)})")
+    return subtract_background(win, bg)
+
+
 def subtract_background(win: np.ndarray, bg: np.ndarray) -> np.ndarray:
     """Window minus the empty-room image, plus the room's mean temperature (stays in °C)."""
     return (win - bg[None] + float(bg.mean())).astype(np.float32)
@@ -159,7 +190,7 @@ class ClipDataset:
         rec = self.recordings[sample.recording_id]
         frames = rec.frames[window_indices(rec, sample.frame_idx, spec)]
         win = fill_invalid(frames) if clean else np.asarray(frames, dtype=np.float32)
-        return subtract_background(win, rec.background()) if background == "recording-median" else win
+        return win if background == "none" else remove_background(win, rec.background(), background)
 
     def span_s(self, sample: Sample, spec: WindowSpec) -> tuple[float, float]:
         """First and last timestamp covered by a sample's window."""

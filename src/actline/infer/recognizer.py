@@ -21,7 +21,7 @@ from actline.data.dataset import (
     Recording,
     WindowSpec,
     fill_invalid,
-    subtract_background,
+    remove_background,
     window_indices,
 )
 
@@ -94,12 +94,12 @@ class Recognizer:
         return self._remove_background(self._cut(x, timestamps, where), x, background, where)
 
     def _remove_background(self, win, frames, background, where):
-        if self.background != "recording-median":
+        if self.background == "none":
             return win
         bg = estimate_window_background(frames) if background is None else np.asarray(background, dtype=np.float32)
         if bg.shape != win.shape[1:]:
             raise ActlineError(where, f"background must be {win.shape[1]}x{win.shape[2]}, got {bg.shape}")
-        return subtract_background(win, bg)
+        return remove_background(win, bg, self.background)
 
     def _cut(self, x: np.ndarray, timestamps, where: str) -> np.ndarray:
         t = len(x)
@@ -150,7 +150,7 @@ class Recognizer:
         out = []
         for i in range(0, len(centres), batch_size):
             chunk = centres[i:i + batch_size]
-            bg = rec.background() if self.background == "recording-median" else None
+            bg = rec.background() if self.background != "none" else None
             wins = np.stack([self._remove_background(fill_invalid(rec.frames[window_indices(rec, c, self.spec)]),
                                                      None, bg, rec.source or rec.id) for c in chunk])
             for c, p in zip(chunk, self.probs(wins)):

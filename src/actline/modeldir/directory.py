@@ -21,6 +21,7 @@ from actline.core.hashing import sha256_file
 
 WEIGHTS, ONNX, CONFIG, CHECKSUMS = "model.safetensors", "model.onnx", "config.json", "checksums.json"
 SIDECAR = ".sha256"  # beside a file exported on its own: <file>.sha256
+TREES = "trees.onnx"  # a fusion model's tree member (window statistics in, probabilities out)
 FORMAT = "actline-model/1"
 MAX_CONFIG_BYTES = 16 << 20  # a config is a few KB; refuse to parse anything absurd
 

@@ -12,14 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from actline.core.errors import ActlineError
-from actline.modeldir.directory import (
-    CONFIG,
-    ONNX,
-    WEIGHTS,
-    read_config,
-    verify,
-    verify_file,
-)
+from actline.modeldir.directory import CONFIG, ONNX, TREES, WEIGHTS, read_config, verify, verify_file
 
 CLIP_CLASSIFIER = "clip-classifier"
 
@@ -67,7 +60,7 @@ def load_classifier(path: str | Path, device: str = "cpu", backend: str | None =
     ``backend``: ``"torch"`` or ``"onnx"``; by default a ``.onnx`` path (or a directory holding only
     ``model.onnx``, as a tree model does) runs on ONNX Runtime and anything else on PyTorch.
     """
-    from actline.models.classifier import OnnxClassifier, TorchClassifier
+    from actline.models.classifier import OnnxClassifier, TorchClassifier, guarded
 
     path = Path(path)
     if path.suffix == ".onnx":
@@ -75,10 +68,12 @@ def load_classifier(path: str | Path, device: str = "cpu", backend: str | None =
     cfg = read_config(path)
     _check_pipeline(path, cfg, CLIP_CLASSIFIER)
     backend = backend or ("torch" if (path / WEIGHTS).is_file() else "onnx")
+    if (cfg.get("arch") or {}).get("name") == "fusion":
+        return guarded(_fusion(path, cfg, device, backend, threads), cfg), cfg
     if backend == "onnx":
         if not (path / ONNX).is_file():
             raise ActlineError(path, f"no {ONNX} (make one with `actline export {path}`)")
-        return OnnxClassifier(verify(path, ONNX), threads), cfg
+        return guarded(OnnxClassifier(verify(path, ONNX), threads), cfg), cfg
     if backend != "torch":
         raise ActlineError(path, f"unknown backend {backend!r} (torch or onnx)")
     if device.startswith("cuda"):
@@ -87,20 +82,42 @@ def load_classifier(path: str | Path, device: str = "cpu", backend: str | None =
         if not torch.cuda.is_available():
             raise ActlineError(path, f"device {device!r} requested but no GPU is available")
     model, cfg = load_model_dir(path, CLIP_CLASSIFIER, device)
-    return TorchClassifier(model, device), cfg
+    return guarded(TorchClassifier(model, device), cfg), cfg
+
+
+def _fusion(path: Path, cfg: dict, device: str, backend: str, threads: int):
+    """A fusion model directory: its CNN (``model.safetensors``, or ``model.onnx`` once exported) and its
+    tree model on window statistics (``trees.onnx``), fused as the config's weights say."""
+    from actline.models.classifier import FusionClassifier, OnnxClassifier, TorchClassifier
+
+    trees = OnnxClassifier(verify(path, TREES), threads)
+    if backend == "onnx":
+        cnn = OnnxClassifier(verify(path, ONNX), threads)
+    else:
+        cnn = TorchClassifier(load_model_dir(path, CLIP_CLASSIFIER, device)[0], device)
+    return FusionClassifier([cnn, trees], cfg["arch"].get("weights", [0.5, 0.5]))
 
 
 def _onnx_file(path: Path, threads: int):
     """An ``.onnx`` file, verified first: against its directory's ``checksums.json`` when that lists it,
     else against the ``<file>.sha256`` that export writes beside it."""
-    from actline.models.classifier import OnnxClassifier
+    from actline.models.classifier import OnnxClassifier, guarded
 
     if not path.is_file():
         raise ActlineError(path, "ONNX model not found (make one with `actline export MODEL --format onnx`)")
     verify_file(path)
     clf = OnnxClassifier(path, threads)
     _check_pipeline(path, clf.config, CLIP_CLASSIFIER)
-    return clf, clf.config
+    if (clf.config.get("arch") or {}).get("name") == "fusion":  # an exported fusion CNN: its trees lie beside it
+        from actline.models.classifier import FusionClassifier
+
+        trees = path.parent / TREES
+        if not trees.is_file():
+            raise ActlineError(path, f"a fusion model's export needs {TREES} beside it")
+        verify_file(trees)
+        clf = FusionClassifier([clf, OnnxClassifier(trees, threads)], clf.config["arch"].get("weights", [0.5, 0.5]))
+        return guarded(clf, clf.members[0].config), clf.members[0].config
+    return guarded(clf, clf.config), clf.config
 
 
 def _check_pipeline(path: Path, cfg: dict, pipeline: str | None) -> None:
@@ -113,6 +130,8 @@ def _arch(path: Path, cfg: dict) -> tuple[str, dict]:
     if not isinstance(arch, dict) or not isinstance(arch.get("name"), str):
         raise ActlineError(path / CONFIG, "'arch' must be an object with the model's 'name'")
     arch = dict(arch)
+    if arch.get("name") == "fusion":  # its torch member is the CNN
+        arch = dict(arch["cnn"])
     name = arch.pop("name")
     arch.pop("weights", None)  # pretrained weights are already in the state dict
     return name, arch

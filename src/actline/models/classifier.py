@@ -104,3 +104,66 @@ class OnnxClassifier:
 
         return np.stack([window_stats(w) for w in windows]).astype(np.float32) if len(windows) else \
             np.zeros((0, self.feature_dim), np.float32)
+
+
+class FusionClassifier:
+    """Late fusion: the normalised weighted geometric mean of its members' probabilities.
+
+    ``fusion`` models pair a CNN with the ``features`` model (window statistics into trees), trained on
+    the same windows: where a room is unlike the training rooms the two fail in different ways, and a
+    class must convince both. ``features`` concatenates the members' features.
+    """
+
+    def __init__(self, members: list, weights: list[float]):
+        self.members, self.weights = members, [float(w) for w in weights]
+        self.num_classes = members[0].num_classes
+        self.feature_dim = sum(m.feature_dim for m in members)
+
+    def probs(self, windows: np.ndarray) -> np.ndarray:
+        logp = sum(w * np.log(np.clip(m.probs(windows), 1e-8, 1.0)) for m, w in zip(self.members, self.weights))
+        p = np.exp(logp - logp.max(axis=1, keepdims=True))
+        return p / p.sum(axis=1, keepdims=True)
+
+    def features(self, windows: np.ndarray) -> np.ndarray:
+        return np.concatenate([m.features(windows) for m in self.members], axis=1)
+
+    @property
+    def model(self):  # the torch member, when there is one (what ``Recognizer.model`` shows)
+        return next((m.model for m in self.members if hasattr(m, "model")), None)
+
+
+class RareClassGuard:
+    """Keeps a model off the classes it barely knows: a class seen ``n`` < ``min_examples`` times in
+    training has its probability scaled by ``n / min_examples`` (then renormalised).
+
+    A handful of windows cannot tell a model where a class ends, so in a room unlike its training
+    rooms a model may put most windows into such a class; with the guard it falls back on the classes
+    it knows well unless the evidence for the rare one is strong. The factors ride in the model's
+    config (``class_guard``), so every backend and every export applies the same ones.
+    """
+
+    def __init__(self, inner, factors):
+        self.inner, self.factors = inner, np.asarray(factors, dtype=np.float32)
+        self.num_classes, self.feature_dim = inner.num_classes, inner.feature_dim
+
+    @staticmethod
+    def factors_for(train_counts, min_examples: int) -> list[float]:
+        counts = np.asarray(train_counts, dtype=np.float64)
+        return [round(float(f), 4) for f in np.clip(counts / max(min_examples, 1), 0.0, 1.0)] if min_examples > 0 \
+            else [1.0] * len(counts)
+
+    def probs(self, windows: np.ndarray) -> np.ndarray:
+        p = self.inner.probs(windows) * self.factors
+        return p / np.maximum(p.sum(axis=1, keepdims=True), 1e-12)
+
+    def features(self, windows: np.ndarray) -> np.ndarray:
+        return self.inner.features(windows)
+
+    def __getattr__(self, name):  # model, session, config: whatever the wrapped classifier offers
+        return getattr(self.inner, name)
+
+
+def guarded(classifier, config: dict):
+    """``classifier`` wrapped in the RareClassGuard its config names (unchanged when it names none)."""
+    guard = (config or {}).get("class_guard")
+    return RareClassGuard(classifier, guard["factors"]) if guard and guard.get("factors") else classifier

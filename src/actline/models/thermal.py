@@ -64,7 +64,9 @@ class ThermalR2Plus1D(nn.Module):
                  norm: str = "frame-mean", clip_c: float | None = None, input_pool: int = 1):
         super().__init__()
         self.norm = ThermalNorm(norm, clip_c=clip_c)
-        # average-pool space first on large frames: a body is 50-100 pixels at 40x60, still 12-25 at 20x30
+        # average-pool space first on large frames (32 pixels or more a side): a body is 50-100 pixels at
+        # 40x60 and still 12-25 at 20x30; 16x16 frames are left alone
+        self.input_pool = input_pool
         self.pool = nn.AvgPool3d((1, input_pool, input_pool), ceil_mode=True) if input_pool > 1 else nn.Identity()
         w = widths
         self.stem = nn.Sequential(_bn_relu_conv3d(in_chans, w[0], (3, 3, 3), (2, 1, 1), (1, 1, 1)),
@@ -75,7 +77,10 @@ class ThermalR2Plus1D(nn.Module):
         self.feature_dim = 2 * w[3]
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.layers(self.stem(self.pool(self.norm(x))))
+        x = self.norm(x)
+        if min(x.shape[-2:]) >= 32:
+            x = self.pool(x)
+        x = self.layers(self.stem(x))
         return torch.cat([x.mean(dim=(2, 3, 4)), x.amax(dim=(2, 3, 4))], dim=1)
 
     def forward(self, x):

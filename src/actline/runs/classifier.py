@@ -28,7 +28,7 @@ from actline.evaluate.plots import plot_confusion, plot_curves
 from actline.evaluate.steps import evaluate_with_baselines
 from actline.metrics.classification import confusion
 from actline.modeldir.directory import ONNX, write_model_dir
-from actline.models.classifier import OnnxClassifier
+from actline.models.classifier import OnnxClassifier, RareClassGuard, guarded
 from actline.runs.fitting import Fitted, WindowBank, fit_model, majority_recall, window_spec
 from actline.runs.rundir import (
     CONFIG_YAML,
@@ -77,11 +77,19 @@ def train_run(data: str | Path | ClipDataset, out: str | Path, cfg: TrainConfig,
     fitted = fit_model(ds, split.train, cfg, bank, progress if main else None, out / "checkpoints")
     if not main:
         return {}
+    guard = class_guard(ds, split, cfg)
+    fitted.classifier = guarded(fitted.classifier, {"class_guard": guard})
     metrics = evaluate_run(ds, split, fitted, cfg, bank)
     metrics.update({"model": cfg.model, "seeds": cfg.seeds, "data": str(ds.root), "data_format": ds.format,
                     "selection": fitted.selection, "train_time_s": round(time.time() - t_start, 1)})
     write_run(out, ds, split, fitted, cfg, bank, metrics)
     return metrics
+
+
+def class_guard(ds: ClipDataset, split: Split, cfg: TrainConfig) -> dict:
+    """The rare-class guard of the model's config (see :class:`~actline.models.classifier.RareClassGuard`)."""
+    counts = np.bincount(ds.labels(split.train), minlength=len(ds.classes))
+    return {"min_examples": cfg.rare_class_min, "factors": RareClassGuard.factors_for(counts, cfg.rare_class_min)}
 
 
 def evaluate_run(ds: ClipDataset, split: Split, fitted: Fitted, cfg: TrainConfig, bank: WindowBank) -> dict:
@@ -135,7 +143,7 @@ def write_run(out: Path, ds: ClipDataset, split: Split, fitted: Fitted, cfg: Tra
                           "frame_shape": frame_shape, "normalisation": "inside the model (ThermalNorm) for thermal "
                           "models; window statistics for the features model"},
         "training": plain(cfg.to_dict()), "data_fingerprint": fingerprint(ds),
-        "train_class_counts": np.bincount(y_tr, minlength=k).tolist(),
+        "train_class_counts": np.bincount(y_tr, minlength=k).tolist(), "class_guard": class_guard(ds, split, cfg),
         "metrics": {key: metrics[key] for key in ("top1", "top5", "mean_class_accuracy", "macro_f1", "n") if key in metrics},
         "split": {"name": split.name, "eval_recordings": sorted({s.recording_id for s in split.eval})},
     }

@@ -17,7 +17,7 @@ import torch
 from actline.data import ClipDataset, WindowSpec
 from actline.data.splits import inner_split
 from actline.metrics.classification import summary_metrics
-from actline.modeldir.directory import ONNX, write_model_dir
+from actline.modeldir.directory import ONNX, TREES, WEIGHTS, write_model_dir
 from actline.modeldir.directory import save_model_dir as save_torch_dir
 from actline.models import create_model
 from actline.models.classifier import TorchClassifier
@@ -34,6 +34,7 @@ class Fitted:
     save: Callable[[Path, dict], None]  # writes the model directory, given its config
     histories: list[dict] = field(default_factory=list)
     selection: dict = field(default_factory=dict)
+    blob: Callable[[dict], bytes] | None = None  # tree models: their ONNX bytes with a given config inside
 
 
 def window_spec(cfg: TrainConfig, extra: int = 0) -> WindowSpec:
@@ -112,14 +113,42 @@ def fit_features(ds: ClipDataset, train, cfg: TrainConfig, bank: WindowBank) -> 
         write_model_dir(out, {**config, "arch": arch}, {ONNX: lambda p: p.write_bytes(blob)})
 
     # score through the ONNX model exactly as it will be deployed
-    blob = to_onnx(est, k, {"pipeline": "clip-classifier", "classes": ds.classes, "arch": arch})
-    return Fitted(OnnxClassifier(blob), arch, save, [], {"estimator": cfg.estimator})
+    return Fitted(OnnxClassifier(to_onnx(est, k, {"pipeline": "clip-classifier", "classes": ds.classes, "arch": arch})),
+                  arch, save, [], {"estimator": cfg.estimator}, blob=lambda config: to_onnx(est, k, config))
+
+
+def fit_fusion(ds: ClipDataset, train, cfg: TrainConfig, bank: WindowBank, progress=None,
+               checkpoints: Path | None = None) -> Fitted:
+    """A CNN (``cfg.fusion_cnn``) and the features model on the same windows, fused by their geometric mean."""
+    from dataclasses import replace
+
+    from actline.models.classifier import FusionClassifier
+
+    cnn = fit_torch(ds, train, replace(cfg, model=cfg.fusion_cnn), bank, progress, checkpoints)
+    trees = fit_features(ds, train, cfg, bank)
+    weights = [cfg.fusion_cnn_weight, 1.0 - cfg.fusion_cnn_weight]
+    arch = {"name": "fusion", "cnn": cnn.arch, "trees": trees.arch, "weights": weights}
+
+    def save(out: Path, config: dict) -> None:
+        from safetensors.torch import save_file
+
+        model = cnn.classifier.model
+        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        blob = trees.blob({**config, "arch": trees.arch})
+        write_model_dir(out, {**config, "arch": arch}, {WEIGHTS: lambda q: save_file(state, str(q)),
+                                                        TREES: lambda q: q.write_bytes(blob)})
+
+    return Fitted(FusionClassifier([cnn.classifier, trees.classifier], weights), arch, save, cnn.histories,
+                  {**cnn.selection, "fusion": {"members": [cfg.fusion_cnn, f"features ({cfg.estimator})"],
+                                               "weights": weights, "rule": "normalised weighted geometric mean"}})
 
 
 def fit_model(ds: ClipDataset, train, cfg: TrainConfig, bank: WindowBank, progress=None,
               checkpoints: Path | None = None) -> Fitted:
     if cfg.model == "features":
         return fit_features(ds, train, cfg, bank)
+    if cfg.model == "fusion":
+        return fit_fusion(ds, train, cfg, bank, progress, checkpoints)
     if cfg.model == "auto":
         return fit_auto(ds, train, cfg, bank, progress, checkpoints)
     return fit_torch(ds, train, cfg, bank, progress, checkpoints)

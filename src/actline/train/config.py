@@ -9,9 +9,10 @@ from pathlib import Path
 import yaml
 
 from actline.core.errors import ActlineError
+from actline.data.dataset import BACKGROUNDS
 from actline.data.splits import GROUPINGS, SPLITS
 
-NON_TORCH_MODELS = ("features", "auto")  # model names that are recipes rather than registered torch models
+NON_TORCH_MODELS = ("features", "fusion", "auto")  # recipes rather than registered torch models
 
 
 @dataclass
@@ -54,6 +55,7 @@ class TrainConfig:
     focal_gamma: float = 2.0
     class_weights: str = "balanced"  # "balanced" or "none"
     class_weight_power: float = 1.0  # inverse frequency to this power: 1 balanced, 0.5 tempered
+    rare_class_min: int = 0  # classes with fewer training windows are down-weighted at prediction (0: off)
     sampler: str = "shuffle"  # "shuffle" or "balanced"
     label_smoothing: float = 0.05
     early_stop_metric: str = "macro_f1"
@@ -65,7 +67,9 @@ class TrainConfig:
     amp: bool = True  # mixed precision where a GPU is used
     device: str = "auto"
     num_threads: int = 0  # 0: torch's default
-    estimator: str = "gbm"  # model=features: gbm | forest | logistic
+    estimator: str = "gbm"  # model=features (and fusion's tree member): gbm | forest | logistic
+    fusion_cnn: str = "thermal_r2plus1d_lite"  # model=fusion: the CNN fused with the features model
+    fusion_cnn_weight: float = 0.5  # its weight in the geometric mean (the features model gets the rest)
     explicit: list = field(default_factory=list)  # settings the user gave (file or --set): per-model defaults never override them
 
     def validate(self) -> "TrainConfig":
@@ -79,7 +83,8 @@ class TrainConfig:
             (self.split != "holdout" or bool(self.holdout), "split holdout needs the held-out names (--holdout A,B)"),
             (self.group_by in GROUPINGS, f"group_by must be one of {', '.join(GROUPINGS)}"),
             (0.0 <= self.class_weight_power <= 2.0, "class_weight_power must be in [0, 2]"),
-            (self.background in ("none", "recording-median"), "background must be none or recording-median"),
+            (self.rare_class_min >= 0, "rare_class_min must be >= 0"),
+            (self.background in BACKGROUNDS, f"background must be one of {', '.join(BACKGROUNDS)}"),
             (self.epochs >= 1 and self.batch_size >= 1, "epochs and batch_size must be >= 1"),
             (self.lr > 0, "lr must be > 0"),
             (self.seeds >= 1, "seeds must be >= 1"),
@@ -185,7 +190,8 @@ def resolve_defaults(cfg: TrainConfig, frame_shape: tuple[int, int] | None) -> T
 
     if cfg.window is None:
         cfg.window = 16 if frame_shape is not None and max(frame_shape) <= 16 else 64
-    recipe = {} if cfg.model in NON_TORCH_MODELS else model_info(cfg.model).default_recipe
+    name = cfg.fusion_cnn if cfg.model == "fusion" else cfg.model
+    recipe = {} if name in NON_TORCH_MODELS else model_info(name).default_recipe
     for key, value in recipe.items():
         if key not in cfg.explicit:
             setattr(cfg, key, value)
