@@ -40,7 +40,7 @@ def test_synth_refuses_to_overwrite(tmp_path):
 
 @pytest.mark.slow
 def test_demo_end_to_end_small(tmp_path, capsys):
-    main(["demo", "--out", str(tmp_path / "demo"), "--recordings", "3", "--duration", "40", "--epochs", "2"])
+    main(["demo", "--out", str(tmp_path / "demo"), "--recordings", "4", "--duration", "40", "--set", "epochs=2"])
     text = capsys.readouterr().out
     assert "majority" in text and "classical" in text and "held-out recording" in text
     assert (tmp_path / "demo" / "run" / "metrics.json").exists()

@@ -213,3 +213,15 @@ def print_timeline_metrics(m: dict) -> None:
         t.add_row(f"  {fam} ({f['fine_labels']} fine, {f['held_out_clips']} clips)", f"{f['clip_accuracy']:.1f}",
                   f"{f['majority']:.1f}", f"{100 / f['fine_labels']:.1f}")
     out.print(t)
+
+
+def print_rows(rows: list[dict], title: str, columns: tuple[str, ...], as_json: bool = False) -> None:
+    """A list of records as a table (or JSON), columns in the order given."""
+    if as_json:
+        return print_json(rows)
+    t = Table(title=title)
+    for col in columns:
+        t.add_column(col.replace("_", " "))
+    for r in rows:
+        t.add_row(*[str(r.get(c, "")) for c in columns])
+    out.print(t)

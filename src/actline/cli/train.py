@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from actline.cli.app import app
-from actline.cli.render import err, out, print_cv, print_json, print_metrics, print_summary, progress_for
+from actline.cli.render import err, out, print_cv, print_json, print_metrics, print_rows, print_summary, progress_for
 from actline.core.errors import ActlineError
 
 
@@ -190,51 +190,26 @@ def models_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON.")
 @app.command()
 def demo(
     out_dir: Path = typer.Option(Path("runs/demo"), "--out", help="Where the demo writes its data and results."),
-    seed: int = typer.Option(0, help="Random seed."),
-    epochs: int = typer.Option(40, help="Training epochs."),
-    recordings: int = typer.Option(8, help="Synthetic recordings to generate."),
-    duration: float = typer.Option(150.0, help="Seconds per synthetic recording."),
+    seed: int = typer.Option(0, help="Random seed (data and training)."),
+    preset: str = typer.Option("realistic", help="Synthetic data preset: realistic or easy."),
+    recordings: Optional[int] = typer.Option(None, help="Recordings to generate (default: the preset's)."),
+    duration: Optional[float] = typer.Option(None, help="Seconds per recording (default: the preset's)."),
+    set_: list[str] = typer.Option([], "--set", help="Override a training setting: --set epochs=10"),
 ):
-    """The main job on the embedded default: synthetic thermal data -> train -> evaluate -> predict."""
-    from actline.data import load_dataset
-    from actline.data.inspect import render_montage, summarize
-    from actline.data.synth_thermal import SynthConfig, generate_thermal_dataset
-    from actline.infer import Recognizer
-    from actline.runs.classifier import train_run
-    from actline.runs.rundir import read_split
-    from actline.train.config import load_config
-
-    data_dir = out_dir / "data"
-    with out.status("generating synthetic thermal data set"):
-        generate_thermal_dataset(data_dir, SynthConfig(n_recordings=recordings, duration_s=duration, seed=seed),
-                                 overwrite=True)
-    out.print(f"wrote synthetic data set to {data_dir}")
-    ds = load_dataset(data_dir)
-    print_summary(summarize(ds))
-    render_montage(ds, out_dir / "montage.png")
-    out.rule("training on whole recordings, evaluating on recordings the model has never seen")
-    cfg = load_config(None, [f"epochs={epochs}", f"seed={seed}"])
-    with progress_for(False) as progress:
-        metrics = train_run(ds, out_dir / "run", cfg, progress=progress, overwrite=True)
-    print_metrics(metrics)
-    held_out = sorted(set(read_split(out_dir / "run")["eval"]["recordings"]) - set(metrics["split"]["shared_recordings"]))
-    rec = ds.recordings[held_out[0]]
-    recog = Recognizer.load(out_dir / "run" / "model")
-    samples = sorted((s for s in ds.samples if s.recording_id == rec.id), key=lambda s: s.frame_idx)
-    preds = recog.predict_recording(rec, centres=[s.frame_idx for s in samples])
-    t = Table(title=f"predictions on held-out recording {rec.id} ({len(preds)} keyframes)")
-    for col in ("time s", "true", "predicted", "confidence"):
-        t.add_column(col)
-    hits = 0
-    for s, (_, ts, p) in zip(samples, preds):
-        ok = p.label == ds.classes[s.label]
-        hits += ok
-        t.add_row(f"{ts - rec.timestamps[0]:.1f}", ds.classes[s.label], ("" if ok else "[red]") + p.label,
-                  f"{p.confidence:.2f}")
-    out.print(t)
-    out.print(f"{hits}/{len(preds)} keyframes right on this recording")
+    """The main job on built-in synthetic data: data -> train -> evaluate on unseen recordings -> predict -> report."""
+    from actline.apps.demo import make_data, predict_held_out, train_and_evaluate
     from actline.apps.report import build_report
 
-    report_path = build_report(out_dir / "run", out_dir / "report.html")
+    with out.status(f"generating a synthetic thermal data set ({preset} preset)"):
+        data, summary = make_data(out_dir, seed, preset, recordings, duration)
+    print_summary(summary)
+    out.rule("training on whole recordings, evaluating on recordings the model has never seen")
+    with progress_for(False) as progress:
+        metrics = train_and_evaluate(data, out_dir, seed, set_, progress)
+    print_metrics(metrics)
+    recording, rows = predict_held_out(data, out_dir / "run")
+    print_rows(rows, f"predictions on held-out recording {recording}", ("time_s", "true", "predicted", "confidence"))
+    out.print(f"{sum(r['true'] == r['predicted'] for r in rows)}/{len(rows)} keyframes right on this recording")
+    report = build_report(out_dir / "run", out_dir / "report.html")
     out.print(f"wrote {out_dir / 'montage.png'}, {out_dir / 'run' / 'metrics.json'}, {out_dir / 'run' / 'model'}")
-    out.print(f"[bold]report: {report_path.resolve()}[/] (open it in a browser; it needs no server)")
+    out.print(f"[bold]report: {report.resolve()}[/] (open it in a browser; it needs no server)")

@@ -33,9 +33,9 @@ class TrainConfig:
     model_kwargs: dict = field(default_factory=dict)
     pretrained: str | None = None  # torchvision weights enum name or local file; MMAction2/PTV checkpoint
     pretrained_format: str | None = None  # "mmaction" or "pytorchvideo" for SlowFast checkpoints
-    window: int | None = None  # frames; None: from the data (16 for 16x16 sensors, 64 for larger frames)
-    window_mode: str = "index"
-    window_fps: float = 10.0
+    window: int | None = None  # steps; None: from the data (see resolve_defaults)
+    window_mode: str | None = None  # "index" (consecutive frames) or "time" (resampled); None: from the data
+    window_fps: float | None = None  # steps per second of time windows; None: from the data
     background: str = "recording-median"  # or "none": subtract each recording's empty-room image (per-pixel median)
     split: str = "by-recording"  # given | by-recording | by-location | kfold | holdout | none
     fold: int = 0
@@ -79,6 +79,7 @@ class TrainConfig:
             (self.class_weights in ("balanced", "none"), "class_weights must be balanced or none"),
             (self.sampler in ("shuffle", "balanced"), "sampler must be shuffle or balanced"),
             (self.window is None or self.window >= 4, "window must be at least 4 frames"),
+            (self.window_mode in (None, "index", "time"), "window_mode must be index or time"),
             (self.split in SPLITS, f"split must be one of {', '.join(SPLITS)}"),
             (self.split != "holdout" or bool(self.holdout), "split holdout needs the held-out names (--holdout A,B)"),
             (self.group_by in GROUPINGS, f"group_by must be one of {', '.join(GROUPINGS)}"),
@@ -182,14 +183,24 @@ def _mark(cfg, key: str) -> None:
         cfg.explicit.append(key)
 
 
+SMALL_SENSOR_WINDOW = (16, "index", 10.0)  # 16x16 arrays at a steady ~10 fps (Nagoya): 16 frames, 1.6 s
+LARGE_SENSOR_WINDOW = (32, "time", 4.0)  # 40x60 arrays at 6-30 fps in bursts: 8 s resampled at 4 steps/s
+
+
 def resolve_defaults(cfg: TrainConfig, frame_shape: tuple[int, int] | None) -> TrainConfig:
-    """Fill what depends on the data and the model, without overriding anything the user set:
-    the window (16 frames for 16x16 sensors, 64 otherwise) and the model's own recipe (a registry entry's
-    ``default_recipe``, e.g. a gentler learning rate for SlowFast)."""
+    """Fill what depends on the data and the model, without overriding anything the user set.
+
+    The window: 16 consecutive frames for 16x16 sensors; for larger ones 8 s resampled by time at
+    4 steps per second (their frame rates differ 5x between recordings, so 64 frames by index span
+    anything from 2 to 20 s). Then the model's own recipe (a registry entry's ``default_recipe``,
+    e.g. a gentler learning rate for SlowFast)."""
     from actline.models.registry import model_info
 
-    if cfg.window is None:
-        cfg.window = 16 if frame_shape is not None and max(frame_shape) <= 16 else 64
+    small = frame_shape is not None and max(frame_shape) <= 16
+    window = SMALL_SENSOR_WINDOW if small else LARGE_SENSOR_WINDOW
+    for key, value in zip(("window", "window_mode", "window_fps"), window):
+        if getattr(cfg, key) is None:
+            setattr(cfg, key, value)
     name = cfg.fusion_cnn if cfg.model == "fusion" else cfg.model
     recipe = {} if name in NON_TORCH_MODELS else model_info(name).default_recipe
     for key, value in recipe.items():

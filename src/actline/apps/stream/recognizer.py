@@ -130,10 +130,11 @@ class StreamingRecognizer:
         spec = recognizer.spec
         self.length = spec.length
         self.window_s = spec.length / spec.fps if spec.mode == "time" else None
-        self.span = self.length if spec.mode == "index" else 4 * self.length
+        # a time window needs every frame of its seconds: room for sensors up to 40 fps
+        self.span = self.length if spec.mode == "index" else max(4 * self.length, int(self.window_s * 40) + 1)
         self.every = self.cfg.every_frames or max(1, self.length // 4)
         self.collector, self.sensor, self.model = collector, sensor, model_version(recognizer.config)
-        self.uses_background = getattr(recognizer, "background", "none") == "recording-median"
+        self.uses_background = getattr(recognizer, "background", "none") != "none"
         self.bg: BackgroundModel | None = None
         self.ring: _Ring | None = None
         self.runs = self.n_frames = 0
