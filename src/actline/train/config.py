@@ -192,12 +192,15 @@ def resolve_defaults(cfg: TrainConfig, frame_shape: tuple[int, int] | None) -> T
 
     The window: 16 consecutive frames for 16x16 sensors; for larger ones 8 s resampled by time at
     4 steps per second (their frame rates differ 5x between recordings, so 64 frames by index span
-    anything from 2 to 20 s). Then the model's own recipe (a registry entry's ``default_recipe``,
+    anything from 2 to 20 s). A window length given without a mode counts consecutive frames.
+    Then the model's own recipe (a registry entry's ``default_recipe``,
     e.g. a gentler learning rate for SlowFast)."""
     from actline.models.registry import model_info
 
     small = frame_shape is not None and max(frame_shape) <= 16
     window = SMALL_SENSOR_WINDOW if small else LARGE_SENSOR_WINDOW
+    if cfg.window is not None and cfg.window_mode is None:
+        window = (cfg.window, "index", 10.0)  # a window given alone counts frames, as it always has
     for key, value in zip(("window", "window_mode", "window_fps"), window):
         if getattr(cfg, key) is None:
             setattr(cfg, key, value)
