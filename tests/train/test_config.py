@@ -24,3 +24,23 @@ def test_bad_configs_name_the_problem(tmp_path):
         load_config(None, ["optimizer=rmsprop"])
     with pytest.raises(ActlineError, match="expected key=value"):
         load_config(None, ["lr"])
+
+
+@pytest.mark.parametrize("shape,sets,want", [
+    ((16, 16), [], (16, "index", 10.0, "static-heat")),  # Nagoya-like arrays: 16 frames at ~10 fps
+    ((40, 60), [], (32, "time", 4.0, "none")),  # 6-30 fps in bursts: 8 s by time, raw temperatures
+    ((40, 60), ["window=16"], (16, "index", 10.0, "none")),  # a length given alone counts frames
+    ((40, 60), ["window_mode=index", "background=recording-median"], (32, "index", 4.0, "recording-median")),
+])
+def test_windows_and_background_come_from_the_data_unless_set(shape, sets, want):
+    from actline.train.config import resolve_defaults
+
+    cfg = resolve_defaults(load_config(None, sets), shape).validate()
+    assert (cfg.window, cfg.window_mode, cfg.window_fps, cfg.background) == want
+
+
+def test_a_models_own_recipe_never_overrides_the_user():
+    from actline.train.config import resolve_defaults
+
+    assert resolve_defaults(load_config(None, ["model=slowfast_r50"]), (16, 16)).lr == pytest.approx(5e-4)
+    assert resolve_defaults(load_config(None, ["model=slowfast_r50", "lr=0.01"]), (16, 16)).lr == 0.01

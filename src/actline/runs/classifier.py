@@ -113,6 +113,8 @@ def evaluate_run(ds: ClipDataset, split: Split, fitted: Fitted, cfg: TrainConfig
     m = evaluate_with_baselines(y_ev, prob, ds.classes, base, seed=cfg.seed, extra=info)
     m["baselines"]["classical"].update({"model": which, "inner_val_macro_f1": {n: round(v, 2) for n, v in inner.items()}})
     m["majority_class_recall"] = majority_recall(y_ev, prob, majority)
+    for name, n in zip(ds.classes, np.bincount(y_tr, minlength=k)):  # a class's training support beside its scores
+        m["per_class"][name]["train"] = int(n)
     m["_prob"], m["_classical"] = prob, classical
     return m
 

@@ -154,28 +154,37 @@ def fit_model(ds: ClipDataset, train, cfg: TrainConfig, bank: WindowBank, progre
     return fit_torch(ds, train, cfg, bank, progress, checkpoints)
 
 
-AUTO_CANDIDATES = ("features", "thermal_r2plus1d")
+AUTO_CANDIDATES = ("features", "thermal_r2plus1d_lite", "fusion")
 
 
 def fit_auto(ds: ClipDataset, train, cfg: TrainConfig, bank: WindowBank, progress=None,
              checkpoints: Path | None = None) -> Fitted:
     """Compare the candidates on an inner validation part of the training data (whole groups, or purged
-    time blocks); refit the winner on all training data. The record says what was tried and why."""
+    time blocks); refit the winner on all training data. The record says what was tried and why.
+
+    ``fusion`` is scored as the fusion rule applied to the other two candidates' probabilities (the
+    same members, so no third training)."""
     from dataclasses import replace
 
     tr, va = inner_split(ds, train, window_spec(cfg), 0.25, cfg.seed, cfg.group_by)
     if not va:
         tr, va = train, []
-    y_va, scores = ds.labels(va), {}
-    for name in AUTO_CANDIDATES:
+    y_va, scores, probs = ds.labels(va), {}, {}
+    cnn = cfg.fusion_cnn
+    for name in ("features", cnn):
         sub = replace(cfg, model=name, inner_val_fraction=0.0 if name != "features" else cfg.inner_val_fraction)
         f = fit_model(ds, tr, sub, bank, progress)
         if va:
-            prob = f.classifier.probs(bank.get(va, window_spec(cfg), cfg.background))
-            scores[name] = {key: round(v, 2) for key, v in summary_metrics(y_va, prob).items()}
+            probs[name] = f.classifier.probs(bank.get(va, window_spec(cfg), cfg.background))
+    if va:
+        w = cfg.fusion_cnn_weight
+        logp = w * np.log(np.clip(probs[cnn], 1e-8, 1)) + (1 - w) * np.log(np.clip(probs["features"], 1e-8, 1))
+        probs["fusion"] = np.exp(logp - logp.max(axis=1, keepdims=True))
+        scores = {n: {key: round(v, 2) for key, v in summary_metrics(y_va, p / p.sum(1, keepdims=True)).items()}
+                  for n, p in probs.items()}
     winner = max(scores, key=lambda n: (scores[n]["macro_f1"], scores[n]["top1"])) if scores else "features"
     fitted = fit_model(ds, train, replace(cfg, model=winner), bank, progress, checkpoints)
-    fitted.selection = {"auto": {"candidates": list(AUTO_CANDIDATES), "inner_val_windows": len(va),
+    fitted.selection = {"auto": {"candidates": ["features", cnn, "fusion"], "inner_val_windows": len(va),
                                  "inner_val_recordings": sorted({s.recording_id for s in va}), "scores": scores,
                                  "winner": winner, "criterion": "macro-F1 on inner validation, then top-1"},
                         **fitted.selection}
