@@ -78,3 +78,6 @@ def test_cross_validation_covers_every_window_once(synth_dir, tmp_path, capsys):
     assert {"top1", "macro_f1"} <= set(r["mean_sd_over_folds"]) and "classical_top1" in r["per_fold"][0]
     assert sum(v["support"] for v in r["per_class_pooled"].values()) == len(load_dataset(synth_dir).samples)
     assert "per class, pooled over folds and repeats" in capsys.readouterr().out
+    page = (out / "report.html").read_text()  # one self-contained page: pooled, per fold with baselines, per class
+    assert all(f"id={t}" in page for t in ("pooled", "folds", "per-class")) and "classical" in page
+    assert page.count("<tr>") >= 1 + 2 + len(load_dataset(synth_dir).classes)

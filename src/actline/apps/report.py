@@ -127,6 +127,34 @@ def run_sections(run: Path) -> tuple[str, list[str]]:
     return f"actline run: {m['model']} on {Path(m.get('data', run.name)).name}", secs
 
 
+def cv_sections(cv_dir: Path) -> tuple[str, list[str]]:
+    """``actline cv``'s page: per fold beside the baselines, mean ± sd over folds, pooled, per class."""
+    cv = json.loads((cv_dir / "cv.json").read_text(encoding="utf-8"))
+    keys = [k for k in ("top1", "mean_class_accuracy", "macro_f1") if k in cv["pooled"]]
+    names = {"top1": "top-1 %", "mean_class_accuracy": "mean class acc %", "macro_f1": "macro-F1 %"}
+    folds = [[r["repeat"], r["fold"], r.get("n", "")] + [_fmt(r.get(k, "")) for k in keys]
+             + [_fmt(r.get(f"classical_{k}", "")) for k in keys] + [_fmt(r.get(f"majority_{k}", "")) for k in keys]
+             for r in cv["per_fold"]]
+    header = ["repeat", "fold", "windows"] + [names[k] for k in keys] + [f"classical {names[k]}" for k in keys] \
+        + [f"majority {names[k]}" for k in keys]
+    p = cv["pooled"]
+    pooled = [[f"repeat {r['repeat']}", r["n"]] + [_fmt(r[k]) for k in keys] for r in p["per_repeat"]]
+    pooled.append(["mean ± sd over repeats", ""] + [f"{p[k]['mean']:.1f} ± {p[k]['sd']:.1f}"
+                                                    if isinstance(p[k], dict) else _fmt(p[k]) for k in keys])
+    pc = cv["per_class_pooled"]
+    secs = [f"<p>{cv['folds']} folds grouped by {html.escape(cv['group_by'])}, {cv['repeats']} repeat(s), model "
+            f"<b>{html.escape(str(cv['model']))}</b>, data {html.escape(Path(cv['data']).name)}. Every fold is a run "
+            f"directory under r&lt;repeat&gt;/fold&lt;k&gt;.</p>",
+            "<h2>Pooled over all held-out windows</h2>" + _table(["", "windows"] + [names[k] for k in keys], pooled)
+            .replace("<table>", "<table id=pooled>", 1),
+            "<h2>Per fold, beside the baselines</h2>" + _table(header, folds).replace("<table>", "<table id=folds>", 1),
+            "<h2>Per class, pooled over folds and repeats</h2>"
+            + _table(["class", "recall %", "F1 %", "windows", "predicted"],
+                     [[c, _fmt(v.get("recall")), _fmt(v.get("f1")), v.get("support"), v.get("predicted")]
+                      for c, v in pc.items()]).replace("<table>", "<table id=per-class>", 1)]
+    return f"actline cv: {cv['model']} on {Path(cv['data']).name}", secs
+
+
 def _data_summary(m: dict) -> str:
     sp = m["split"]
     counts = sp.get("eval_counts") or {}
@@ -226,10 +254,14 @@ def build_report(run: str | Path, out: str | Path, video: str | Path | None = No
     if (run / "metrics.json").is_file() and (run / "predictions.csv").is_file():
         title, secs = run_sections(run)
         script = ""
+    elif (run / "cv.json").is_file():
+        title, secs = cv_sections(run)
+        script = ""
     elif (run / "stage1").is_dir():
         if video is None:
             raise ActlineError(run, "a timeline report needs --video (a video or a thermal recording)")
         title, secs, script = timeline_sections(run, Path(video), Path(timeline) if timeline else None)
     else:
-        raise ActlineError(run, "not a training run (metrics.json + predictions.csv) or a timeline model")
+        raise ActlineError(run, "not a training run (metrics.json + predictions.csv), a cross-validation (cv.json) "
+                                "or a timeline model")
     return write_text(out, _page(title, secs, script))

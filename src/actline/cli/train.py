@@ -89,9 +89,12 @@ def cv(
     cfg = load_config(config, [*set_, *([f"model={model}"] if model else [])])
     with progress_for(quiet) as progress:
         result = cross_validate(data, out_dir, cfg, folds, repeats, group_by, progress, overwrite)
+    from actline.apps.report import build_report
+
+    page = build_report(out_dir, out_dir / "report.html")
     print_cv(result, as_json)
     if not as_json:
-        out.print(f"wrote {out_dir / 'cv.json'}")
+        out.print(f"wrote {out_dir / 'cv.json'} and {page} (opens from disk)")
 
 
 @app.command()
