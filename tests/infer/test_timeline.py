@@ -27,7 +27,7 @@ def test_torch_and_onnx_backends_give_the_same_segments(timeline_model, rgb, tmp
     assert type(onnx_pipe.backend).__name__ == "OnnxTimelineBackend"
     video = rgb / "long" / "video_01.mp4"
     want, got = torch_pipe.run(video), onnx_pipe.run(video)
-    assert len(want) >= 2
+    assert len(want) >= 2  # 6-9 segments in the 13 runs of benchmarks/timeline_test_spread.py
     assert [(s.label, s.fine, s.value_category) for s in got] == [(s.label, s.fine, s.value_category) for s in want]
     assert np.allclose([(s.start_s, s.end_s) for s in got], [(s.start_s, s.end_s) for s in want])
     assert np.allclose([s.confidence for s in got], [s.confidence for s in want], atol=1e-3)

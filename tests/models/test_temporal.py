@@ -70,5 +70,7 @@ def context_task_accuracies(seed: int) -> dict[str, float]:
 
 def test_ms_tcn_learns_a_context_task_the_mlp_cannot(one_thread):
     acc = context_task_accuracies(0)
-    # BOUNDS
-    assert acc["ms_tcn"] > 95 and acc["ms_tcn"] > acc["temporal_mlp"] + 5, acc
+    # Measured (benchmarks/timeline_test_spread.py --only temporal; task seeds 0-7, OMP/torch threads 1 and 2,
+    # identical under both): MS-TCN 99.9-100, MLP 71.4-77.1 (it can only guess where the sign changes: ~75
+    # by construction), gap 22.9-28.6. The bounds sit ~5 and ~8 points inside what was seen.
+    assert acc["ms_tcn"] > 95 and acc["ms_tcn"] > acc["temporal_mlp"] + 15, acc

@@ -19,7 +19,13 @@ def test_training_writes_the_earlier_systems_layout_and_honest_metrics(timeline_
         assert (model / d / "model.safetensors").is_file() and (model / d / "config.json").is_file()
     assert json.loads((model / "stage1" / "label_map.json").read_text())["mount"] >= 0
     m = json.loads((model / "metrics.json").read_text())
+    # Measured (benchmarks/timeline_test_spread.py: generator seeds 1-8, OMP/torch threads 1 and 2 for seeds
+    # 1-5, 13 runs): held-out coarse clip accuracy 100 in every run (majority 28.6), so majority + 30 leaves 41
+    # points (6 of 14 clips). Fine accuracy of both stages 92.9-100: a stage 2 that always answers one fine
+    # label per family scores 71.4 here (10 of 14 clips), so the bound of 75 fails it, and still allows 2 more
+    # wrong clips than the worst run seen.
     assert m["held_out_clips"] > 0 and m["stage1"]["clip_accuracy"] > m["stage1"]["majority"] + 30
+    assert m["two_stage_fine_clip_accuracy"] > 75, m
 
 
 def test_long_videos_become_accurate_timelines(timeline_model, rgb, tmp_path, capsys):
@@ -35,9 +41,21 @@ def test_long_videos_become_accurate_timelines(timeline_model, rgb, tmp_path, ca
         assert len((out / f"{gt.stem}.txt").read_text().split()) == pytest.approx(len(truth), abs=8)
         assert (out / f"{gt.stem}_overlay.mp4").stat().st_size > 10_000
     c, f = long_video_scores(out, rgb)
-    # BOUNDS
+    # Measured with benchmarks/timeline_test_spread.py (each run generates its data and trains its own model;
+    # generator seeds 1-5 under OMP/torch threads 1 and 2, seeds 6-8 under 1 thread; 13 runs):
+    #   coarse: accuracy 82.6-92.5, Edit 85.7-100, F1@50 88.9-100 (this fixture, seed 1: 82.6 / 93.8 / 90.9);
+    #   fine:   accuracy 62.4-87.3, Edit 76.2-100, F1@50 66.7-100.
+    # Threads moved single runs by up to 3.5 points (seed 3: coarse accuracy 85.3 vs 88.8). 16 segments over
+    # the two videos, so one segment moves Edit or F1 by ~6 points. Coarse bounds sit 12-19 points under the
+    # lowest value seen; one segment of the majority family per video scores accuracy 31, Edit 13, F1@50 0.
+    # Coarse accuracy is held near 85 by a ~1 s lag of every boundary: the random thermal_r2plus1d backbone
+    # weighs a chunk's first frames most (see docs/timeline.md); 1 s earlier, seed 4 goes from 88.8 to 97.5.
+    # The fine level is bounded honestly, 16-17 points under the lowest value seen: two same-family steps in a
+    # row merge into one coarse segment, which gets one fine label, and the ground truth with one fixed fine
+    # label per family already scores Edit 58-80 and F1@50 50-80 on these seeds. So it checks that fine labels
+    # stay consistent with the coarse timeline; stage 2 itself is judged on held-out clips (the test above).
     assert c["edit_mean"] >= 70 and c["f1@0.5"] >= 70 and c["acc"] >= 70, c
-    assert f["edit_mean"] >= 60 and f["f1@0.5"] >= 60, f  # the fine level rests on the stage-2 classifiers
+    assert f["edit_mean"] >= 60 and f["f1@0.5"] >= 50, f
     main(["analyze", str(out), "--out", str(tmp_path / "an")])
     summary = json.loads((tmp_path / "an" / "summary.json").read_text())
     assert summary["timelines"] == 2 and abs(sum(v["share"] for v in summary["value_categories"].values()) - 100) < 1e-6
