@@ -18,7 +18,6 @@ and the MS-TCN with the pipeline's smoothing (median, Viterbi, minimum duration)
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import time
 from pathlib import Path
@@ -34,6 +33,7 @@ from actline.features.extract import Features
 from actline.infer.timeline import TimelinePipeline
 from actline.metrics.segmentation import SegmentationScores
 from actline.runs.classifier import train_run
+from actline.runs.rundir import read_split
 from actline.train.config import load_config
 from actline.train.timeline import TimelineConfig, train_timeline
 from actline.train.timeline_data import recording_sequences
@@ -60,47 +60,11 @@ def main() -> None:
     scores = {r: SegmentationScores() for r in ROWS}
     per_day = {}
     t_start = time.time()
-    folds = [int(f) for f in args.folds.split(",")] if args.folds else range(len(days))
-    for fold in folds:
-        run = args.out / f"fold{fold}"
-        ccfg = load_config(None, ["model=thermal_r2plus1d", "window=16", f"epochs={args.epochs}", "split=kfold",
-                                  f"fold={fold}", f"n_folds={len(days)}", "group_by=group", "batch_size=32"])
-        m = train_run(ds, run / "encoder", ccfg)
-        with open(run / "encoder" / "predictions.csv") as fh:
-            (day,) = {ds.recordings[row["recording_id"]].group for row in csv.DictReader(fh)}  # one whole day held out
-        train_ids = sorted(r for r, rec in ds.recordings.items() if rec.group != day)
-        test_ids = sorted(r for r, rec in ds.recordings.items() if rec.group == day)
-        enc = build_backbone(str(run / "encoder" / "model"))
-        tcfg = TimelineConfig(backbone=str(run / "encoder" / "model"), weights=None, chunk=16, stride=args.stride,
-                              epochs=args.temporal_epochs, val_fraction=0.15, patience=15, median=5,
-                              switch_penalty=3.0, min_segment_s=0.5, cache_dir=str(run / "cache"))
-        spec = tcfg.spec()
-        tm_metrics = train_timeline(ds, run / "timeline-mstcn", tcfg, enc, train_ids, overwrite=True)
-        mlp_cfg = TimelineConfig(**{**tcfg.__dict__, "temporal_model": "temporal_mlp"})
-        train_timeline(ds, run / "timeline-mlp", mlp_cfg, enc, train_ids, overwrite=True)
-        tm, mlp = TimelinePipeline.load(run / "timeline-mstcn"), TimelinePipeline.load(run / "timeline-mlp")
-        seqs = recording_sequences(ds, test_ids, enc, spec, FeatureCache(tcfg.cache_dir))
-        day_scores = {r: SegmentationScores() for r in ROWS}
-        fc = enc.model.fc
-        for rid in test_ids:
-            x, _, times = seqs[rid]
-            rec = ds.recordings[rid]
-            frame_t = rec.timestamps - rec.timestamps[0]  # each frame's instant: the library's one frame mapping
-            with torch.no_grad():
-                clip_prob = torch.softmax(fc(torch.from_numpy(x)), 1).numpy()
-            p_tcn = tm.backend.stage1(x)
-            preds = {r: steps_to_frames(lab, times, frame_t, ds.classes) for r, lab in
-                     ((ROWS[0], clip_prob.argmax(1)), (ROWS[1], mlp.backend.stage1(x).argmax(1)),
-                      (ROWS[2], p_tcn.argmax(1)))}
-            segs, _ = tm.timeline(Features(x, times))  # what `actline timeline M recording --format frames` writes
-            preds[ROWS[3]] = segments_to_frames(segs, times=frame_t)
-            gt = np.array(ds.classes)[rec.frame_labels]
-            for row, pred in preds.items():
-                for sc in (scores[row], day_scores[row]):
-                    sc.add(rid, pred, gt, bg=(BG,))
+    for fold in [int(f) for f in args.folds.split(",")] if args.folds else range(len(days)):
+        day, day_scores, top1, best_epoch = run_fold(ds, fold, len(days), args, scores)
         per_day[day] = {r: _summary(s.aggregate()) for r, s in day_scores.items()}
-        per_day[day]["clip classifier windows top-1"] = m["top1"]
-        print(f"day {day} ({len(test_ids)} recordings; MS-TCN best epoch {tm_metrics['best_epoch_stage1']}):")
+        per_day[day]["clip classifier windows top-1"] = top1
+        print(f"day {day} (MS-TCN best epoch {best_epoch}):")
         for r in ROWS:
             print(f"  {r:28s} " + "  ".join(f"{k} {v:5.1f}" for k, v in per_day[day][r].items()), flush=True)
     overall = {r: _summary(s.aggregate()) for r, s in scores.items()}
@@ -115,6 +79,49 @@ def main() -> None:
             print(f"| {day} | {r} | {v['acc']:.1f} | {v['edit']:.1f} | {v['F1@10']:.1f} | {v['F1@25']:.1f} | {v['F1@50']:.1f} |")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps({"per_day": per_day, "overall": overall}, indent=1))
+
+
+def run_fold(ds, fold: int, n_folds: int, args, scores: dict):
+    """Train the encoder and both temporal models on two days; score the held-out day into ``scores`` (all days)
+    and into the day's own scores, which are returned with the day, the encoder's top-1 and MS-TCN's best epoch."""
+    run = args.out / f"fold{fold}"
+    ccfg = load_config(None, ["model=thermal_r2plus1d", "window=16", f"epochs={args.epochs}", "split=kfold",
+                              f"fold={fold}", f"n_folds={n_folds}", "group_by=location", "batch_size=32"])
+    m = train_run(ds, run / "encoder", ccfg, overwrite=True)
+    (day,) = read_split(run / "encoder")["eval"]["locations"]  # one whole day held out
+    train_ids = sorted(r for r, rec in ds.recordings.items() if rec.group != day)
+    test_ids = sorted(r for r, rec in ds.recordings.items() if rec.group == day)
+    enc = build_backbone(str(run / "encoder" / "model"))
+    tcfg = TimelineConfig(backbone=str(run / "encoder" / "model"), weights=None, chunk=16, stride=args.stride,
+                          epochs=args.temporal_epochs, val_fraction=0.15, patience=15, median=5,
+                          switch_penalty=3.0, min_segment_s=0.5, cache_dir=str(run / "cache"))
+    tm_metrics = train_timeline(ds, run / "timeline-mstcn", tcfg, enc, train_ids, overwrite=True)
+    mlp_cfg = TimelineConfig(**{**tcfg.__dict__, "temporal_model": "temporal_mlp"})
+    train_timeline(ds, run / "timeline-mlp", mlp_cfg, enc, train_ids, overwrite=True)
+    tm, mlp = TimelinePipeline.load(run / "timeline-mstcn"), TimelinePipeline.load(run / "timeline-mlp")
+    seqs = recording_sequences(ds, test_ids, enc, tcfg.spec(), FeatureCache(tcfg.cache_dir))
+    day_scores = {r: SegmentationScores() for r in ROWS}
+    for rid in test_ids:
+        rec = ds.recordings[rid]
+        gt = np.array(ds.classes)[rec.frame_labels]
+        for row, pred in frame_predictions(seqs[rid], rec, enc.model.fc, tm, mlp, ds.classes).items():
+            for sc in (scores[row], day_scores[row]):
+                sc.add(rid, pred, gt, bg=(BG,))
+    return day, day_scores, m["top1"], tm_metrics["best_epoch_stage1"]
+
+
+def frame_predictions(seq, rec, fc, tm, mlp, classes) -> dict:
+    """One label per frame of ``rec`` from each row's model, through the library's one frame mapping."""
+    x, _, times = seq
+    frame_t = rec.timestamps - rec.timestamps[0]  # each frame's instant
+    with torch.no_grad():
+        clip_prob = torch.softmax(fc(torch.from_numpy(x)), 1).numpy()
+    preds = {r: steps_to_frames(lab, times, frame_t, classes) for r, lab in
+             ((ROWS[0], clip_prob.argmax(1)), (ROWS[1], mlp.backend.stage1(x).argmax(1)),
+              (ROWS[2], tm.backend.stage1(x).argmax(1)))}
+    segs, _ = tm.timeline(Features(x, times))  # what `actline timeline M recording --format frames` writes
+    preds[ROWS[3]] = segments_to_frames(segs, times=frame_t)
+    return preds
 
 
 def _summary(a: dict) -> dict:
