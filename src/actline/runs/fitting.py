@@ -20,7 +20,7 @@ from actline.metrics.classification import summary_metrics
 from actline.modeldir.directory import ONNX, TREES, WEIGHTS, write_model_dir
 from actline.modeldir.directory import save_model_dir as save_torch_dir
 from actline.models import create_model
-from actline.models.classifier import TorchClassifier
+from actline.models.classifier import FusionClassifier, TorchClassifier
 from actline.models.window_stats import window_stats
 from actline.train.classifier import fit_classifier, make_model
 from actline.train.config import TrainConfig
@@ -122,7 +122,6 @@ def fit_fusion(ds: ClipDataset, train, cfg: TrainConfig, bank: WindowBank, progr
     """A CNN (``cfg.fusion_cnn``) and the features model on the same windows, fused by their geometric mean."""
     from dataclasses import replace
 
-    from actline.models.classifier import FusionClassifier
 
     cnn = fit_torch(ds, train, replace(cfg, model=cfg.fusion_cnn), bank, progress, checkpoints)
     trees = fit_features(ds, train, cfg, bank)
@@ -169,19 +168,17 @@ def fit_auto(ds: ClipDataset, train, cfg: TrainConfig, bank: WindowBank, progres
     tr, va = inner_split(ds, train, window_spec(cfg), 0.25, cfg.seed, cfg.group_by)
     if not va:
         tr, va = train, []
-    y_va, scores, probs = ds.labels(va), {}, {}
+    y_va, scores, members = ds.labels(va), {}, {}
     cnn = cfg.fusion_cnn
     for name in ("features", cnn):
         sub = replace(cfg, model=name, inner_val_fraction=0.0 if name != "features" else cfg.inner_val_fraction)
-        f = fit_model(ds, tr, sub, bank, progress)
-        if va:
-            probs[name] = f.classifier.probs(bank.get(va, window_spec(cfg), cfg.background))
+        members[name] = fit_model(ds, tr, sub, bank, progress).classifier
     if va:
-        w = cfg.fusion_cnn_weight
-        logp = w * np.log(np.clip(probs[cnn], 1e-8, 1)) + (1 - w) * np.log(np.clip(probs["features"], 1e-8, 1))
-        probs["fusion"] = np.exp(logp - logp.max(axis=1, keepdims=True))
-        scores = {n: {key: round(v, 2) for key, v in summary_metrics(y_va, p / p.sum(1, keepdims=True)).items()}
-                  for n, p in probs.items()}
+        w = cfg.fusion_cnn_weight  # the fusion model's own rule over the same two members
+        members["fusion"] = FusionClassifier([members[cnn], members["features"]], [w, 1 - w])
+        windows = bank.get(va, window_spec(cfg), cfg.background)
+        scores = {n: {key: round(v, 2) for key, v in summary_metrics(y_va, m.probs(windows)).items()}
+                  for n, m in members.items()}
     winner = max(scores, key=lambda n: (scores[n]["macro_f1"], scores[n]["top1"])) if scores else "features"
     fitted = fit_model(ds, train, replace(cfg, model=winner), bank, progress, checkpoints)
     fitted.selection = {"auto": {"candidates": ["features", cnn, "fusion"], "inner_val_windows": len(va),
