@@ -5,9 +5,11 @@ from __future__ import annotations
 import sys
 
 import typer
+from rich.markup import escape
 
 from actline.cli.render import err, out
 from actline.core.errors import ActlineError
+from actline.core.extras import missing_extra
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="actline: action recognizers and action timelines from small recordings.")
@@ -43,11 +45,17 @@ def _options(_version: bool = typer.Option(False, "--version", is_eager=True, ca
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: user errors print one line and exit 2."""
+    """Console entry point: user errors, and commands whose extra is not installed, print one line and exit 2."""
     try:
         app(args=argv, standalone_mode=False)
     except ActlineError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except ModuleNotFoundError as exc:
+        hint = missing_extra(exc)  # a command whose extra is not installed (e.g. train on a runtime-only install)
+        if hint is None:
+            raise
+        err.print(f"[bold red]error:[/] {escape(hint)}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except (typer.Exit, SystemExit) as exc:
         code = getattr(exc, "exit_code", getattr(exc, "code", 0))

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from actline.core.errors import ActlineError
+from actline.core.extras import installed
 from actline.core.progress import Progress
 from actline.core.rle import runs
 from actline.data.segments import Segment, segments_to_frames, steps_to_segments, vote
@@ -53,10 +54,16 @@ class TimelinePipeline:
     @classmethod
     def load(cls, path: str | Path, backend: str | None = None, device: str = "cpu",
              threads: int = 0) -> "TimelinePipeline":
-        """A timeline model directory (PyTorch) or its ONNX export (ONNX Runtime); ``backend`` may insist."""
+        """A timeline model directory (PyTorch) or its ONNX export (ONNX Runtime); ``backend`` may insist.
+        Without torch installed, a model directory runs its export in ``MODEL/onnx`` when there is one."""
         from actline.infer.timeline_backends import OnnxTimelineBackend, read_json
 
         path = Path(path)
+        if backend is None and not OnnxTimelineBackend.is_export(path) and not installed("torch"):
+            if not OnnxTimelineBackend.is_export(path / "onnx"):
+                raise ActlineError(path, "a PyTorch timeline model needs torch: pip install 'actline[train]', or run "
+                                         f"its ONNX export (`actline export {path}` where torch is installed)")
+            path = path / "onnx"  # its export, where `actline export MODEL` writes it (runtime-only install)
         export = OnnxTimelineBackend.is_export(path)
         if (backend or ("onnx" if export else "torch")) == "onnx":
             if not export:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from actline.core.errors import ActlineError
+from actline.core.extras import installed
 from actline.modeldir.directory import CONFIG, ONNX, TREES, WEIGHTS, read_config, verify, verify_file
 
 CLIP_CLASSIFIER = "clip-classifier"
@@ -58,7 +59,8 @@ def load_classifier(path: str | Path, device: str = "cpu", backend: str | None =
     """(WindowClassifier, config) for a model directory or an exported ``.onnx`` file.
 
     ``backend``: ``"torch"`` or ``"onnx"``; by default a ``.onnx`` path (or a directory holding only
-    ``model.onnx``, as a tree model does) runs on ONNX Runtime and anything else on PyTorch.
+    ``model.onnx``, as a tree model does) runs on ONNX Runtime and anything else on PyTorch, except
+    where torch is not installed and the directory holds its ``model.onnx`` export: ONNX Runtime.
     """
     from actline.models.classifier import OnnxClassifier, TorchClassifier, guarded
 
@@ -67,7 +69,10 @@ def load_classifier(path: str | Path, device: str = "cpu", backend: str | None =
         return _onnx_file(path, threads)
     cfg = read_config(path)
     _check_pipeline(path, cfg, CLIP_CLASSIFIER)
-    backend = backend or ("torch" if (path / WEIGHTS).is_file() else "onnx")
+    backend = backend or _default_backend(path)
+    if backend == "torch" and not installed("torch"):
+        raise ActlineError(path, "PyTorch weights need torch: pip install 'actline[train]', or run its ONNX "
+                                 f"export (`actline export {path}` where torch is installed)")
     if (cfg.get("arch") or {}).get("name") == "fusion":
         return guarded(_fusion(path, cfg, device, backend, threads), cfg), cfg
     if backend == "onnx":
@@ -83,6 +88,14 @@ def load_classifier(path: str | Path, device: str = "cpu", backend: str | None =
             raise ActlineError(path, f"device {device!r} requested but no GPU is available")
     model, cfg = load_model_dir(path, CLIP_CLASSIFIER, device)
     return guarded(TorchClassifier(model, device), cfg), cfg
+
+
+def _default_backend(path: Path) -> str:
+    """PyTorch for a directory with weights, unless torch is not installed (``actline[runtime]``) and the
+    directory holds its ONNX export too; ONNX Runtime for one without weights (a tree model)."""
+    if not (path / WEIGHTS).is_file():
+        return "onnx"
+    return "torch" if installed("torch") or not (path / ONNX).is_file() else "onnx"
 
 
 def _fusion(path: Path, cfg: dict, device: str, backend: str, threads: int):

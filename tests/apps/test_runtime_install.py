@@ -1,0 +1,144 @@
+"""``pip install 'actline[runtime]'``: exported ONNX models load and run with no torch, torchvision or scikit-learn.
+
+The fast test runs the command line and ``actline.load`` in a subprocess where importing any training
+dependency fails (a meta-path finder that refuses them, as an absent package does); the slow one
+installs the repository with ``[runtime]`` into a fresh venv from the package index.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from actline.apps.export import export_model
+from actline.data.thermal_h5 import write_recording_h5
+from tests.apps.test_export import CLASSES, model_dir  # noqa: F401  (model_dir: the fixture, a small thermal CNN)
+
+pytest.importorskip("onnxruntime")
+REPO = Path(__file__).resolve().parents[2]
+
+# every module the `train` extra brings (pyproject.toml); the runtime path must import none of them
+TRAIN_ONLY = ("torch", "torchvision", "sklearn", "skl2onnx", "onnx", "matplotlib", "safetensors", "yaml")
+BLOCKER = f"""
+import importlib.abc, sys
+
+class _NotInstalled(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {TRAIN_ONLY!r}:
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+        return None
+
+sys.meta_path.insert(0, _NotInstalled())
+"""
+
+
+def _recording(path: Path) -> Path:
+    rng = np.random.default_rng(0)
+    frames = rng.normal(21, 0.2, (48, 40, 60)).astype(np.float32)
+    return write_recording_h5(path, frames, (np.arange(48) * 100 + 1_700_000_000_000).astype(np.int64), "S1")
+
+
+def _timeline_with_export(tmp_path: Path) -> tuple[Path, Path]:
+    """A small RGB timeline model with its ONNX export in MODEL/onnx, and a folder holding one video."""
+    from actline.data.video import write_video
+    from tests.infer.test_timeline import _rgb_model
+
+    _rgb_model(tmp_path / "tl", (0.5, 0.4, 0.3), (0.2, 0.25, 0.3))
+    export_model(tmp_path / "tl")
+    rng = np.random.default_rng(1)
+    (tmp_path / "videos").mkdir()
+    write_video(tmp_path / "videos" / "v.mp4", [rng.integers(0, 255, (40, 56, 3), dtype=np.uint8) for _ in range(24)],
+                fps=8)
+    return tmp_path / "tl", tmp_path / "videos"
+
+
+def _run_without_torch(tmp_path: Path, *args: str, code: str | None = None) -> subprocess.CompletedProcess:
+    """``actline ARGS`` (or ``code``) in a fresh interpreter where the training dependencies cannot be imported."""
+    (tmp_path / "_not_installed.py").write_text(BLOCKER)
+    boot = f"import sys; sys.path.insert(0, {str(tmp_path)!r}); import _not_installed\n"
+    boot += code or "from actline.cli import main; main()"
+    return subprocess.run([sys.executable, "-c", boot, *args], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
+def test_the_runtime_path_imports_no_training_dependency(model_dir, tmp_path):  # noqa: F811
+    export_model(model_dir)  # beside the PyTorch weights: a runtime-only install picks model.onnx
+    rec = _recording(tmp_path / "rec.h5")
+    blocked = _run_without_torch(tmp_path, code="import torch")
+    assert blocked.returncode != 0 and "No module named 'torch'" in blocked.stderr  # the blocker works
+
+    version = _run_without_torch(tmp_path, "--version")
+    assert version.returncode == 0 and version.stdout.startswith("actline "), version.stderr
+    for model in (model_dir, model_dir / "model.onnx"):
+        pred = _run_without_torch(tmp_path, "predict", str(model), str(rec), "--json", "--stride", "8")
+        assert pred.returncode == 0, pred.stderr
+        rows = [json.loads(line) for line in pred.stdout.splitlines()]
+        assert len(rows) >= 3 and all(r["label"] in CLASSES for r in rows)
+    stream = _run_without_torch(tmp_path, "stream", str(model_dir), "--replay", str(rec), "--speed", "0",
+                                "--every", "4", "--events", str(tmp_path / "ev.jsonl"))
+    assert stream.returncode == 0 and "48 frames" in stream.stdout, stream.stderr
+
+    load = _run_without_torch(tmp_path, code=f"import actline; r = actline.load({str(model_dir)!r}); "
+                                             "print(type(r.classifier).__name__, r.classes)")
+    assert load.returncode == 0 and load.stdout.split()[0] == "OnnxClassifier", load.stderr
+
+
+def test_an_onnx_timeline_runs_on_a_folder_without_torch(tmp_path):
+    model, videos = _timeline_with_export(tmp_path)
+    for path in (model, model / "onnx"):  # the model directory falls back to its export when torch is absent
+        out = tmp_path / f"out-{path.name}"
+        run = _run_without_torch(tmp_path, "timeline", str(path), str(videos), "--out", str(out), "--quiet")
+        assert run.returncode == 0, run.stderr
+        segments = json.loads((out / "v.json").read_text())["segments"]
+        assert segments and {s["label"] for s in segments} <= {"a", "b"}
+    load = _run_without_torch(tmp_path, code=f"import actline; p = actline.load({str(model)!r}); "
+                                             "print(type(p.backend).__name__)")
+    assert load.returncode == 0 and load.stdout.strip() == "OnnxTimelineBackend", load.stderr
+
+
+def test_commands_that_need_torch_say_which_extra_in_one_line(model_dir, tmp_path):  # noqa: F811
+    shutil.copytree(model_dir, tmp_path / "weights-only")  # PyTorch weights, no ONNX export beside them
+    for args in (("export", str(model_dir)), ("predict", str(tmp_path / "weights-only"), "x.h5")):
+        run = _run_without_torch(tmp_path, *args)
+        lines = run.stderr.strip().splitlines()
+        assert run.returncode == 2 and len(lines) == 1, run.stderr
+        assert "pip install 'actline[train]'" in lines[0]
+
+
+@pytest.mark.slow
+def test_a_fresh_venv_with_the_runtime_extra_has_no_torch_and_predicts(model_dir, tmp_path):  # noqa: F811
+    export_model(model_dir)
+    rec = _recording(tmp_path / "rec.h5")
+    src = tmp_path / "src"  # a copy: an in-tree build would leave actline.egg-info in the checkout
+    shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(".git", ".venv", "runs", "site", "tests", "benchmarks",
+                                                             "__pycache__", "*.egg-info", "test-artifacts"))
+    venv.create(tmp_path / "venv", with_pip=True)
+    bin_dir = tmp_path / "venv" / "bin"
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env.update(OMP_NUM_THREADS="1", PIP_RETRIES="1")
+    pip = subprocess.run([str(bin_dir / "python"), "-m", "pip", "install", "--timeout", "30", f"{src}[runtime]"],
+                         capture_output=True, text=True, env=env, timeout=1200)
+    if pip.returncode != 0:
+        tail = (pip.stdout + pip.stderr).strip().splitlines()[-3:]
+        if any(s in " ".join(tail) for s in ("NewConnectionError", "Temporary failure in name resolution",
+                                             "Network is unreachable", "Max retries exceeded", "ConnectTimeout")):
+            pytest.skip(f"the package index is unreachable: {tail[-1]}")
+        pytest.fail("pip install '.[runtime]' failed:\n" + "\n".join(tail))
+    listed = subprocess.run([str(bin_dir / "python"), "-m", "pip", "list", "--format", "json"],
+                            capture_output=True, text=True, env=env, check=True)
+    names = {p["name"].lower() for p in json.loads(listed.stdout)}
+    assert {"actline", "onnxruntime", "h5py", "av", "numpy"} <= names
+    assert not names & {"torch", "torchvision", "scikit-learn", "matplotlib"}, sorted(names)
+
+    version = subprocess.run([str(bin_dir / "actline"), "--version"], capture_output=True, text=True, env=env)
+    assert version.returncode == 0 and version.stdout.startswith("actline "), version.stderr
+    pred = subprocess.run([str(bin_dir / "actline"), "predict", str(model_dir), str(rec), "--json", "--stride", "8"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert pred.returncode == 0, pred.stderr
+    assert all(json.loads(line)["label"] in CLASSES for line in pred.stdout.splitlines())
