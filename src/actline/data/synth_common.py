@@ -1,8 +1,8 @@
 """What both synthetic thermal presets share: classes, sensor constants, the configuration
 (:class:`SynthConfig`, :data:`PRESETS`), boxes and the COCO writer.
 
-The presets themselves live in :mod:`actline.data.synth_thermal` ("easy") and
-:mod:`actline.data.synth_realistic` ("realistic").
+The presets themselves live in :mod:`actline.data.synth_easy` ("easy") and
+:mod:`actline.data.synth_realistic` ("realistic"); :mod:`actline.data.synth_thermal` writes either.
 """
 
 from __future__ import annotations
