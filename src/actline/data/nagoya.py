@@ -213,38 +213,52 @@ def read_nagoya(root: str | Path, days: list[str] | None = None, window: int = 1
             if name not in ann:
                 warnings.append(f"{path}: no annotation line in {ann_path.name}; read without labels")
             frames, ts, ptat = read_nagoya_csv(path)
-            n_raw = len(frames)
-            labels = np.full(n_raw, -1, dtype=np.int64)
-            segments = []
-            for s, e, raw_label in ann.get(name, []):
-                if e >= n_raw:
-                    raise ActlineError(ann_path, f"{name}: segment {s}-{e} ends past the last frame ({n_raw - 1})")
-                label = MERGE.get(raw_label, raw_label) if merge_walk else raw_label
-                labels[s:e + 1] = classes.index(label)
-                segments.append((s, e, classes.index(label)))
-            if unlabelled:
-                none_idx = np.flatnonzero(labels == -1)
-                labels[none_idx] = classes.index(unlabelled)
-                segments += [(int(c), int(c), classes.index(unlabelled)) for c in none_idx[::4 * stride]
-                             if c >= UNSTABLE_FRAMES]
+            labels, segments = _frame_labels(ann_path, name, ann.get(name, []), len(frames), classes, merge_walk,
+                                             unlabelled, stride)
             keep = slice(UNSTABLE_FRAMES, None)
             rec_id = Path(name).stem
-            rec = Recording(id=rec_id, frames=frames[keep], timestamps=ts[keep], group=day, source=str(path),
-                            frame_labels=labels[keep],
-                            meta={"ptat": ptat[keep], "lighting": "dark" if "_dark" in name else "light",
-                                  "dropped_start_frames": UNSTABLE_FRAMES})
-            recordings[rec_id] = rec
-            for s, e, label in segments:
-                s, e = s - UNSTABLE_FRAMES, e - UNSTABLE_FRAMES
-                if e < 0:
-                    continue
-                s = max(s, 0)
-                centres = list(range(s + window // 2, e - window // 2 + 2, stride)) or [(s + e) // 2]
-                for c in centres:
-                    samples.append(Sample(recording_id=rec_id, frame_idx=int(c), label=label, subset=None,
-                                          id=f"{rec_id}@{c}"))
+            recordings[rec_id] = Recording(
+                id=rec_id, frames=frames[keep], timestamps=ts[keep], group=day, source=str(path),
+                frame_labels=labels[keep], meta={"ptat": ptat[keep], "lighting": "dark" if "_dark" in name else "light",
+                                                 "dropped_start_frames": UNSTABLE_FRAMES})
+            samples += _window_samples(rec_id, segments, window, stride)
     return ClipDataset(name=root.name, root=root, format="nagoya-csv", classes=classes, recordings=recordings,
                        samples=samples, warnings=warnings)
+
+
+def _frame_labels(ann_path: Path, name: str, segs: list[tuple[int, int, str]], n_raw: int, classes: list[str],
+                  merge_walk: bool, unlabelled: str | None, stride: int) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
+    """A raw recording's frame labels [n_raw] (-1: none), and the (start, end, class) spans samples come from:
+    the annotated segments, and with ``unlabelled`` single frames every ``4 * stride`` outside them."""
+    labels = np.full(n_raw, -1, dtype=np.int64)
+    segments = []
+    for s, e, raw_label in segs:
+        if e >= n_raw:
+            raise ActlineError(ann_path, f"{name}: segment {s}-{e} ends past the last frame ({n_raw - 1})")
+        label = MERGE.get(raw_label, raw_label) if merge_walk else raw_label
+        labels[s:e + 1] = classes.index(label)
+        segments.append((s, e, classes.index(label)))
+    if unlabelled:
+        none_idx = np.flatnonzero(labels == -1)
+        labels[none_idx] = classes.index(unlabelled)
+        segments += [(int(c), int(c), classes.index(unlabelled)) for c in none_idx[::4 * stride]
+                     if c >= UNSTABLE_FRAMES]
+    return labels, segments
+
+
+def _window_samples(rec_id: str, segments: list[tuple[int, int, int]], window: int, stride: int) -> list[Sample]:
+    """Window centres every ``stride`` frames inside each span (at least one, at its middle), in the
+    recording's frame numbers (the first ``UNSTABLE_FRAMES`` raw frames are dropped)."""
+    samples = []
+    for s, e, label in segments:
+        s, e = s - UNSTABLE_FRAMES, e - UNSTABLE_FRAMES
+        if e < 0:
+            continue
+        s = max(s, 0)
+        centres = list(range(s + window // 2, e - window // 2 + 2, stride)) or [(s + e) // 2]
+        samples += [Sample(recording_id=rec_id, frame_idx=int(c), label=label, subset=None, id=f"{rec_id}@{c}")
+                    for c in centres]
+    return samples
 
 
 def segment_counts(root: str | Path, days: list[str] | None = None) -> Counter:
