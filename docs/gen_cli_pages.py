@@ -5,9 +5,9 @@ Run by mkdocs-gen-files (``mkdocs.yml``: ``plugins: gen-files``). One page per m
 arguments, options and help come from click's own objects (``collect_usage_pieces``,
 ``get_help_record``), so they always match ``actline COMMAND --help``. (typer's ``utils docs``
 generator would do the same, but writes help text into Markdown unescaped, so ``frames/<id>.h5``
-loses its ``<id>`` as an HTML tag: hence these few lines.) The walk covers the whole command tree,
-so every command gets a section; ``cli/index.md`` lists them all with their one-line help, and the
-build fails if a generated page has no entry in the nav of ``mkdocs.yml``.
+loses its ``<id>`` as an HTML tag: hence these few lines.) The walk (``actline.cli.tree``) covers the
+whole command tree, so every command gets a section; ``cli/index.md`` lists them all with their
+one-line help, and the build fails if a generated page has no entry in the nav of ``mkdocs.yml``.
 """
 
 from __future__ import annotations
@@ -16,22 +16,10 @@ import re
 import sys
 
 import mkdocs_gen_files
-import typer
 
-from actline.cli import app
+from actline.cli.tree import leaf_commands, root_context
 
-root = typer.main.get_command(app)
-ctx = typer.Context(root, info_name="actline")
-
-
-def _commands(group, prefix: str):
-    """(full name, click command) for every leaf command under ``group``, in ``--help`` order."""
-    for name in group.list_commands(ctx):
-        cmd = group.get_command(ctx, name)
-        if hasattr(cmd, "list_commands"):
-            yield from _commands(cmd, f"{prefix} {name}")
-        else:
-            yield f"{prefix} {name}", cmd
+ctx = root_context()
 
 
 def _md(text: str) -> str:
@@ -65,7 +53,7 @@ def _summary(module: str) -> str:
 
 
 pages: dict[str, list[tuple[str, object]]] = {}
-for full, cmd in _commands(root, "actline"):
+for full, cmd in leaf_commands(ctx):
     pages.setdefault(_module(cmd), []).append((full, cmd))
 
 index = ["# Command line\n",

@@ -9,22 +9,10 @@ import sys
 from importlib.metadata import version
 
 import pytest
-import typer
 
-from actline.cli import app, main
+from actline.cli import main
+from actline.cli.tree import leaf_commands
 from actline.data.segments import Segment, write_segments
-
-ROOT = typer.main.get_command(app)
-
-
-def _all_commands(group=ROOT, prefix="actline"):
-    ctx = typer.Context(ROOT, info_name="actline")
-    for name in group.list_commands(ctx):
-        cmd = group.get_command(ctx, name)
-        if hasattr(cmd, "list_commands"):
-            yield from _all_commands(cmd, f"{prefix} {name}")
-        else:
-            yield f"{prefix} {name}", cmd
 
 
 def test_version_is_the_package_metadata(capsys):
@@ -34,7 +22,7 @@ def test_version_is_the_package_metadata(capsys):
 
 def test_help_never_calls_the_earlier_system_the_seed():
     texts = []
-    for name, cmd in _all_commands():
+    for name, cmd in leaf_commands():
         texts.append((name, cmd.help or ""))
         texts += [(f"{name} {p.name}", getattr(p, "help", None) or "") for p in cmd.params]
     bad = [f"{where}: {text}" for where, text in texts if re.search(r"\bthe seed\b|\bseed's\b|\bREADME\b", text, re.I)]
@@ -49,7 +37,7 @@ TABLE_COMMANDS = {"actline data inspect", "actline train", "actline cv", "actlin
 
 
 def test_every_command_that_prints_a_table_has_json():
-    commands = dict(_all_commands())
+    commands = dict(leaf_commands())
     assert set(commands) >= TABLE_COMMANDS
     missing = [n for n in sorted(TABLE_COMMANDS) if not any("--json" in p.opts for p in commands[n].params)]
     assert not missing, f"commands printing a table without --json: {missing}"
