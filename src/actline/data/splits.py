@@ -9,23 +9,29 @@
 
 Every split counts evaluation windows whose time span overlaps a training window of the same
 recording, so a protocol that measures memory of the recordings is never silent. ``inner_split``
-carves model-selection data out of the training part the same honest way.
+carves model-selection data out of the training part the same honest way. ``split.json``
+(:func:`write_split`, :func:`read_split`) records which recordings and samples were on each side.
 """
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from sklearn.model_selection import GroupShuffleSplit, StratifiedGroupKFold
 
+from actline.core.atomic import write_json
 from actline.core.errors import ActlineError
 from actline.data.dataset import ClipDataset, Sample, WindowSpec
 
 SPLITS = ("given", "by-recording", "by-location", "kfold", "holdout", "none")
 GROUPINGS = ("recording", "location")
+SPLIT = "split.json"  # in a run directory (classifier runs) or a timeline model directory
+SplitRow = tuple[str, str | None, str]  # (recording or video, its location if it has one, sample id)
 
 
 @dataclass
@@ -50,12 +56,34 @@ class Split:
 
     def to_json(self, ds: ClipDataset) -> dict:
         """What ``split.json`` records: the recordings and the sample ids on each side."""
-        side = {}
-        for name, samples in (("train", self.train), ("eval", self.eval)):
-            side[name] = {"recordings": sorted({s.recording_id for s in samples}),
-                          "locations": sorted({ds.recordings[s.recording_id].group for s in samples}),
-                          "samples": [s.id or f"{s.recording_id}:{s.frame_idx}" for s in samples]}
-        return {**self.summary(), "warning": self.warning, **side}
+        def rows(samples: list[Sample]) -> list[SplitRow]:
+            return [(s.recording_id, ds.recordings[s.recording_id].group, s.id or f"{s.recording_id}:{s.frame_idx}")
+                    for s in samples]
+
+        return split_json(self.summary(), self.warning, rows(self.train), rows(self.eval))
+
+
+def split_json(summary: dict, warning: str | None, train: list[SplitRow], evals: list[SplitRow]) -> dict:
+    """``split.json``: the summary, the warning, and per side the recordings, locations and sample ids."""
+    def side(rows: list[SplitRow]) -> dict:
+        return {"recordings": sorted({r for r, _, _ in rows}), "locations": sorted({g for _, g, _ in rows if g is not None}),
+                "samples": [sid for _, _, sid in rows]}
+
+    return {**summary, "warning": warning, "train": side(train), "eval": side(evals)}
+
+
+def write_split(run: Path, split: dict) -> None:
+    write_json(run / SPLIT, split)
+
+
+def read_split(run: Path) -> dict:
+    """``split.json`` of a run (which recordings and samples were held out)."""
+    try:
+        return json.loads((run / SPLIT).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ActlineError(run, f"no {SPLIT}: not a training run, or one made by an older actline") from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ActlineError(run / SPLIT, f"unreadable ({exc})") from None
 
 
 def count_overlap(ds: ClipDataset, train: list[Sample], evals: list[Sample], spec: WindowSpec) -> tuple[int, list[str]]:

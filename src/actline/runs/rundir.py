@@ -16,11 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
-from actline.core.atomic import write_json, write_text
+from actline.core.atomic import write_text
 from actline.core.errors import ActlineError
 from actline.data import ClipDataset
+from actline.data.splits import SPLIT, read_split, write_split
 
-METRICS, SPLIT, RUN_JSON, CONFIG_YAML = "metrics.json", "split.json", "run.json", "config.yaml"
+__all__ = ["METRICS", "SPLIT", "RUN_JSON", "CONFIG_YAML", "prepare_run_dir", "fingerprint", "write_predictions",
+           "read_split", "write_split", "plain"]
+
+METRICS, RUN_JSON, CONFIG_YAML = "metrics.json", "run.json", "config.yaml"
 
 
 def prepare_run_dir(out: Path, resume: bool = False, overwrite: bool = False) -> None:
@@ -63,20 +67,6 @@ def write_predictions(path: Path, ds: ClipDataset, samples, prob: np.ndarray) ->
         k = int(p.argmax())
         w.writerow([s.id, s.recording_id, s.frame_idx, ds.classes[s.label], ds.classes[k], f"{p[k]:.4f}"])
     write_text(path, buf.getvalue())
-
-
-def read_split(run: Path) -> dict:
-    """``split.json`` of a run (which recordings and samples were held out)."""
-    try:
-        return json.loads((run / SPLIT).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ActlineError(run, f"no {SPLIT}: not a training run, or one made by an older actline") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ActlineError(run / SPLIT, f"unreadable ({exc})") from None
-
-
-def write_split(run: Path, split_json: dict) -> None:
-    write_json(run / SPLIT, split_json)
 
 
 def plain(obj):

@@ -19,6 +19,7 @@ Written::
     OUT/stage1/                     model.safetensors, config.json, label_map.json
     OUT/stage2/stage2_registry.json families -> fine labels, model dir or direct mapping
     OUT/stage2/<family>/            model.safetensors, config.json, label_map.json
+    OUT/split.json                  what trained and what was held out (recordings or clips, sample ids)
     OUT/metrics.json, OUT/history.json, OUT/train_config.yaml
 """
 
@@ -39,6 +40,7 @@ from actline.core.atomic import atomic_dir, write_json, write_text
 from actline.core.errors import ActlineError
 from actline.core.progress import Progress
 from actline.data.clips import LabelRule
+from actline.data.splits import write_split
 from actline.data.video import VideoSpec
 from actline.features.backbone import Backbone, build_backbone, save_backbone_dir
 from actline.modeldir.directory import FORMAT, save_model_dir, write_checksums
@@ -145,7 +147,7 @@ def train_timeline(data, out: str | Path, cfg: TimelineConfig, backbone: Backbon
     models2 = {fam: f.model.cpu() for fam, (f, _, _) in fits2.items()}
     save_timeline_model(out, cfg, backbone, res1.model.cpu(), td.classes, registry, models2, td.fine_to_value,
                         td.labels, metrics, {"stage1": res1.history, "stage2": {k: f.history for k, (f, _, _) in
-                                                                                fits2.items()}})
+                                                                                fits2.items()}}, td.split)
     return metrics
 
 
@@ -229,8 +231,10 @@ def fit_stage2(td: TimelineData, cfg: TimelineConfig, dim: int, checkpoints: Pat
 
 
 def save_timeline_model(out, cfg: TimelineConfig, backbone: Backbone, stage1, coarse: list[str], registry: dict,
-                        models2: dict, fine_to_value: dict, labels: dict, metrics: dict, history: dict) -> None:
-    """Write the whole model directory at once (a temporary directory renamed into place)."""
+                        models2: dict, fine_to_value: dict, labels: dict, metrics: dict, history: dict,
+                        split: dict | None = None) -> None:
+    """Write the whole model directory at once (a temporary directory renamed into place); ``split``:
+    its ``split.json`` (:attr:`TimelineData.split`)."""
     with atomic_dir(out, overwrite=True) as tmp:
         save_backbone_dir(tmp / "backbone", backbone)
         save_model_dir(tmp / "stage1", stage1, {"pipeline": "timeline-stage1", "arch": stage1.arch, "classes": coarse})
@@ -248,5 +252,7 @@ def save_timeline_model(out, cfg: TimelineConfig, backbone: Backbone, stage1, co
             "labels": labels, "metrics": metrics})
         write_json(tmp / "metrics.json", metrics)
         write_json(tmp / "history.json", history)
+        if split is not None:
+            write_split(tmp, split)
         write_text(tmp / "train_config.yaml", yaml.safe_dump(dataclasses.asdict(cfg), sort_keys=False))
         write_checksums(tmp)

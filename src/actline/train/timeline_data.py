@@ -26,6 +26,7 @@ from actline.core.progress import Progress
 from actline.data import ClipDataset
 from actline.data.chunks import chunk_starts
 from actline.data.clips import Clip, find_clips, label_summary
+from actline.data.splits import Split, split_json
 from actline.data.video import VideoSpec
 from actline.features.backbone import Backbone
 from actline.features.cache import FeatureCache, default_cache_dir
@@ -58,6 +59,7 @@ class TimelineData:
     fine_to_value: dict[str, str | None] = field(default_factory=dict)
     labels: dict = field(default_factory=dict)  # the label summary saved with the model
     source: str = ""  # the data's directory (what --resume reads again)
+    split: dict = field(default_factory=dict)  # split.json: what trained and what was held out
 
 
 def open_source(data, cfg, train_ids: list[str] | None = None) -> Source:
@@ -129,7 +131,18 @@ def clip_data(src: Source, cfg, backbone: Backbone, cache: FeatureCache, progres
     tr, ho = stratified_holdout(fine, cfg.val_fraction, cfg.seed)
     seqs = [(f, np.full(len(f), coarse.index(c.label.coarse), np.int64)) for f, c in zip(feats, clips)]
     return TimelineData("clips", coarse, seqs, tr, ho, fine, summary["families"],
-                        {c.label.fine: c.label.value_category for c in clips}, summary, str(src.root))
+                        {c.label.fine: c.label.value_category for c in clips}, summary, str(src.root),
+                        clip_split(clips, tr, ho))
+
+
+def clip_split(clips: list[Clip], train: list[int], held: list[int]) -> dict:
+    """``split.json`` of a clip run: each clip (``<fine_label>/<file>``) is a video and a sample; no locations."""
+    def rows(idx: list[int]):
+        return [(name, None, name) for name in (f"{clips[i].path.parent.name}/{clips[i].path.name}" for i in idx)]
+
+    summary = {"name": "clips-stratified", "n_train": len(train), "n_eval": len(held), "overlapping_eval": 0,
+               "shared_recordings": []}
+    return split_json(summary, None, rows(train), rows(held))
 
 
 def recording_data(src: Source, cfg, backbone: Backbone, cache: FeatureCache,
@@ -146,8 +159,11 @@ def recording_data(src: Source, cfg, backbone: Backbone, cache: FeatureCache,
     held = [i for i, r in enumerate(seqs) if r in held_ids]
     train = [i for i, r in enumerate(seqs) if r not in held_ids]
     classes = list(ds.classes)
+    side = {r: r in held_ids for r in ids}  # whole recordings: no window is on both sides
+    split = Split("recordings-random", [s for s in ds.samples if side.get(s.recording_id) is False],
+                  [s for s in ds.samples if side.get(s.recording_id)])
     return TimelineData("recordings", classes, items, train, held, families={c: [c] for c in classes},
-                        labels={"classes": classes}, source=str(src.root))
+                        labels={"classes": classes}, source=str(src.root), split=split.to_json(ds))
 
 
 def recording_sequences(ds, rec_ids: list[str], backbone: Backbone, spec: VideoSpec, cache: FeatureCache | None = None,
