@@ -6,6 +6,11 @@ temperature and slow sensor drift, and the result is divided by a fixed 3 °C, w
 body's contrast over the floor (a cue: a standing head is warmer than a body lying on the floor).
 ``norm="frame-mean-window-std"`` divides by the window's spread instead (contrast-invariant; it
 scored lower on held-out recordings of the synthetic data).
+
+``temporal="centred"`` halves time by averaging pairs instead of stride-2 convolutions padded on the
+left, which make the output lean on a window's first steps. It is not the default: on tuning data
+(realistic preset seeds 100-102, Nagoya leave-one-day-out inside the training days) it scored lower on
+all six held-out parts compared (docs/results.md).
 """
 
 from __future__ import annotations
@@ -41,16 +46,27 @@ def _bn_relu_conv3d(cin, cout, k, s=1, p=0):
     return nn.Sequential(nn.Conv3d(cin, cout, k, s, p, bias=False), nn.BatchNorm3d(cout), nn.ReLU(inplace=True))
 
 
-class Block2p1d(nn.Module):
-    """Residual (2+1)D block: spatial 1x3x3 then temporal 3x1x1 convolution."""
+def _halve_time(centred: bool) -> nn.Module:
+    # a symmetric 2-step average: output i sees inputs 2i and 2i+1 (a stride-2 convolution padded on the
+    # left sees 2i-1..2i+1, so after four halvings the window's evidence leans on its first frames)
+    return nn.AvgPool3d((2, 1, 1), (2, 1, 1), ceil_mode=True) if centred else nn.Identity()
 
-    def __init__(self, cin: int, cout: int, stride_t: int = 1, stride_s: int = 1):
+
+class Block2p1d(nn.Module):
+    """Residual (2+1)D block: spatial 1x3x3 then temporal 3x1x1 convolution.
+
+    ``centred``: time is halved by averaging pairs after a stride-1 temporal convolution (and on the
+    skip path), so every output step is centred on the steps it summarises."""
+
+    def __init__(self, cin: int, cout: int, stride_t: int = 1, stride_s: int = 1, centred: bool = False):
         super().__init__()
+        conv_t = 1 if centred else stride_t
         self.spatial = _bn_relu_conv3d(cin, cout, (1, 3, 3), (1, stride_s, stride_s), (0, 1, 1))
-        self.temporal = nn.Sequential(nn.Conv3d(cout, cout, (3, 1, 1), (stride_t, 1, 1), (1, 0, 0), bias=False),
-                                      nn.BatchNorm3d(cout))
+        self.temporal = nn.Sequential(nn.Conv3d(cout, cout, (3, 1, 1), (conv_t, 1, 1), (1, 0, 0), bias=False),
+                                      nn.BatchNorm3d(cout), _halve_time(centred and stride_t == 2))
         self.skip = (nn.Identity() if cin == cout and stride_t == stride_s == 1 else
-                     nn.Sequential(nn.Conv3d(cin, cout, 1, (stride_t, stride_s, stride_s), bias=False),
+                     nn.Sequential(_halve_time(centred and stride_t == 2),
+                                   nn.Conv3d(cin, cout, 1, (conv_t, stride_s, stride_s), bias=False),
                                    nn.BatchNorm3d(cout)))
 
     def forward(self, x):
@@ -61,17 +77,22 @@ class ThermalR2Plus1D(nn.Module):
     """A small (2+1)D CNN that pools space early: thermal bodies are a few pixels wide."""
 
     def __init__(self, num_classes: int, in_chans: int = 1, widths=(16, 32, 64, 96), dropout: float = 0.3,
-                 norm: str = "frame-mean", clip_c: float | None = None, input_pool: int = 1):
+                 norm: str = "frame-mean", clip_c: float | None = None, input_pool: int = 1,
+                 temporal: str = "strided"):
         super().__init__()
+        if temporal not in ("strided", "centred"):
+            raise ValueError(f"temporal must be strided or centred, got {temporal!r}")
+        c = temporal == "centred"
         self.norm = ThermalNorm(norm, clip_c=clip_c)
         # average-pool space first on large frames (32 pixels or more a side): a body is 50-100 pixels at
         # 40x60 and still 12-25 at 20x30; 16x16 frames are left alone
         self.input_pool = input_pool
         self.pool = nn.AvgPool3d((1, input_pool, input_pool), ceil_mode=True) if input_pool > 1 else nn.Identity()
         w = widths
-        self.stem = nn.Sequential(_bn_relu_conv3d(in_chans, w[0], (3, 3, 3), (2, 1, 1), (1, 1, 1)),
-                                  nn.MaxPool3d((1, 2, 2), (1, 2, 2), ceil_mode=True))
-        self.layers = nn.Sequential(Block2p1d(w[0], w[1], 2, 2), Block2p1d(w[1], w[2], 2, 2), Block2p1d(w[2], w[3], 2, 1))
+        self.stem = nn.Sequential(_bn_relu_conv3d(in_chans, w[0], (3, 3, 3), (1 if c else 2, 1, 1), (1, 1, 1)),
+                                  nn.MaxPool3d((1, 2, 2), (1, 2, 2), ceil_mode=True), _halve_time(c))
+        self.layers = nn.Sequential(Block2p1d(w[0], w[1], 2, 2, c), Block2p1d(w[1], w[2], 2, 2, c),
+                                    Block2p1d(w[2], w[3], 2, 1, c))
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(2 * w[3], num_classes)
         self.feature_dim = 2 * w[3]
