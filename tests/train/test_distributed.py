@@ -9,8 +9,12 @@ import pytest
 
 # DDP on 2 ranks with batch B is one process with batch 2B (the learning rate scales with the world
 # size): the same samples per step, but each rank's BatchNorm, dropout and augmentation see half of
-# them, so results agree statistically, not bit for bit.
+# them, so results agree statistically, not bit for bit. Spread measured on 2026-11-30 (data seeds 7, the
+# fixture's, 8 and 9; the single process at 1 and at 2 threads; 21-22 evaluation windows, so one window is
+# 4.5-4.8 points): one and two processes differed by 0-4.8 points (at most one window), two processes beat
+# the majority class by 27.3-61.9 points. The bounds leave two more windows, and a margin of 10 points.
 TOLERANCE_TOP1 = 15.0
+MARGIN_OVER_MAJORITY = 10.0
 
 
 @pytest.mark.slow
@@ -28,7 +32,7 @@ def test_two_gloo_processes_train_like_one(small_data, tmp_path):
     b = json.loads((tmp_path / "two" / "metrics.json").read_text())
     assert a["n"] == b["n"]  # rank 0 evaluated the whole evaluation set, not a shard
     assert abs(a["top1"] - b["top1"]) <= TOLERANCE_TOP1, (a["top1"], b["top1"])
-    assert b["top1"] > b["baselines"]["majority"]["top1"]
+    assert b["top1"] > b["baselines"]["majority"]["top1"] + MARGIN_OVER_MAJORITY
     hist = json.loads((tmp_path / "two" / "history.json").read_text())[0]["history"]
     assert len(hist) == 24 and hist[-1]["train_loss"] < hist[0]["train_loss"]
     assert sorted(p.name for p in (tmp_path / "two").iterdir()) == sorted(p.name for p in (tmp_path / "one").iterdir())
