@@ -56,6 +56,9 @@ def test_train_evaluate_predict(small_data, tmp_path, capsys):
     rec = ds.recordings[rec_path.stem]
     p = recog.predict(rec.frames[keyframes[0].frame_idx - 8: keyframes[0].frame_idx + 8], background=rec.background())
     assert p.label == lines[0]["label"] and p.confidence == pytest.approx(lines[0]["confidence"], abs=1e-3)
+    t_key = float(rec.timestamps[keyframes[0].frame_idx])
+    assert lines[0]["timestamp_s"] == pytest.approx(t_key, abs=1e-3)  # the recording's clock
+    assert lines[0]["time_s"] == pytest.approx(t_key - float(rec.timestamps[0]), abs=1e-3)  # from its first frame
     main(["predict", str(run / "model"), str(rec_path), "--stride", "20", "--json"])
     sliding = capsys.readouterr().out.splitlines()
     assert len(sliding) == len(range(8, rec.n_frames - 8 + 1, 20))

@@ -137,15 +137,15 @@ def predict(
     if stride is None:
         centres, truth = _keyframes_for(recording, rec)
     preds = rec_obj.predict_recording(rec, centres=centres, stride=stride, k=top_k)
-    if as_json:
+    t0 = float(rec.timestamps[0])
+    if as_json:  # time_s from the recording's first frame, as in the table; timestamp_s on the recording's clock
         for idx, t, p in preds:
-            print(json.dumps({"frame_idx": idx, "time_s": round(t, 3), **p.to_dict(),
+            print(json.dumps({"frame_idx": idx, "time_s": round(t - t0, 3), "timestamp_s": round(t, 3), **p.to_dict(),
                               **({"true": truth[idx]} if idx in truth else {})}))
         return
     t = Table(title=f"{recording.name}: {len(preds)} windows ({'keyframes' if centres else 'sliding'})")
     for col in ("frame", "time s", "prediction", "conf", "top-k") + (("true",) if truth else ()):
         t.add_column(col)
-    t0 = float(rec.timestamps[0])
     for idx, ts, p in preds:
         row = [str(idx), f"{ts - t0:.1f}", p.label, f"{p.confidence:.2f}",
                ", ".join(f"{c} {v:.2f}" for c, v in p.topk[1:])]
