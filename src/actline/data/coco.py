@@ -7,11 +7,11 @@ Every entry is checked, and a bad one named in a one-line :class:`~actline.core.
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from pathlib import Path
 
 from actline.core.errors import ActlineError
+from actline.core.jsonfile import read_json_object
 
 
 def keyframe_label(category_ids: list[int]) -> int:
@@ -21,22 +21,8 @@ def keyframe_label(category_ids: list[int]) -> int:
     return min(c for c, n in counts.items() if n == best)
 
 
-def load_json_object(path: Path) -> dict:
-    """The JSON object in ``path`` (one-line errors for a missing file, bad JSON or another top-level type)."""
-    if not path.is_file():
-        raise ActlineError(path, "file not found")
-    try:
-        with open(path, encoding="utf-8") as fh:
-            obj = json.load(fh)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ActlineError(path, f"not valid JSON ({exc})") from None
-    if not isinstance(obj, dict):
-        raise ActlineError(path, f"expected a JSON object at the top level, found {type(obj).__name__}")
-    return obj
-
-
 def read_class_mapping(path: Path) -> tuple[list[str], dict[str, int]]:
-    obj = load_json_object(path)
+    obj = read_json_object(path)
     classes = obj.get("classes")
     if not isinstance(classes, list) or not classes or not all(isinstance(c, str) for c in classes):
         raise ActlineError(path, "'classes' must be a non-empty list of class names")
@@ -112,7 +98,7 @@ def _annotation_class(path: Path, i: int, ann, images: dict, cat_names: dict, id
 
 def read_coco(path: Path, id_to_class: dict[int, int], classes: list[str]):
     """Yield (image_id, sensor_id, frame_idx, class index) for each image with at least one box."""
-    obj = load_json_object(path)
+    obj = read_json_object(path)
     for key in ("images", "annotations"):
         if not isinstance(obj.get(key), list):
             raise ActlineError(path, f"'{key}' must be a list")

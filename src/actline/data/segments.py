@@ -20,6 +20,7 @@ import numpy as np
 
 from actline.core.atomic import write_text
 from actline.core.errors import ActlineError
+from actline.core.jsonfile import read_json
 from actline.core.rle import runs
 
 
@@ -51,12 +52,8 @@ def read_segments(path: str | Path) -> list[Segment]:
     path = Path(path)
     if not path.is_file():
         raise ActlineError(path, "file not found")
-    text = path.read_text(encoding="utf-8")
     if path.suffix.lower() == ".json":
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ActlineError(path, f"not valid JSON ({exc})") from None
+        obj = read_json(path)
         items = obj.get("segments") if isinstance(obj, dict) else obj
         if not isinstance(items, list):
             raise ActlineError(path, "expected a list of segments or {\"segments\": [...]}")
@@ -68,6 +65,7 @@ def read_segments(path: str | Path) -> list[Segment]:
             except (KeyError, TypeError, ValueError):
                 raise ActlineError(path, f"segment {i + 1} needs numeric start_s and end_s and a label") from None
         return _check(segs, path)
+    text = path.read_text(encoding="utf-8")
     if path.suffix.lower() == ".csv":
         try:
             rows = list(csv.DictReader(io.StringIO(text)))

@@ -56,7 +56,8 @@ class TimelinePipeline:
              threads: int = 0) -> "TimelinePipeline":
         """A timeline model directory (PyTorch) or its ONNX export (ONNX Runtime); ``backend`` may insist.
         Without torch installed, a model directory runs its export in ``MODEL/onnx`` when there is one."""
-        from actline.infer.timeline_backends import OnnxTimelineBackend, read_json
+        from actline.core.jsonfile import read_json_object
+        from actline.infer.timeline_backends import OnnxTimelineBackend
 
         path = Path(path)
         if backend is None and not OnnxTimelineBackend.is_export(path) and not installed("torch"):
@@ -70,7 +71,7 @@ class TimelinePipeline:
                 raise ActlineError(path, "not an exported timeline model (run `actline export MODEL` first)")
             from actline.modeldir.directory import verify
 
-            cfg = read_json(verify(path, "config.json"))
+            cfg = read_json_object(verify(path, "config.json"))
             _check_pipeline(path, cfg)
             features = {"background": cfg.get("onnx", {}).get("background"), **cfg.get("features", {})}  # older exports
             return cls(cfg, OnnxTimelineBackend(path, features, threads), path)

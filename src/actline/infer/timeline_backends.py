@@ -10,25 +10,15 @@ normalisation saved in the model's config. The ONNX backend imports no torch.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from actline.core.errors import ActlineError
+from actline.core.jsonfile import read_json_object
 from actline.features.extract import model_input
 
 REGISTRY_JSON = "stage2_registry.json"
-
-
-def read_json(path: Path) -> dict:
-    try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ActlineError(path, f"unreadable ({type(exc).__name__}: {exc})") from None
-    if not isinstance(obj, dict):
-        raise ActlineError(path, "expected a JSON object")
-    return obj
 
 
 class TorchTimelineBackend:
@@ -38,7 +28,7 @@ class TorchTimelineBackend:
         from actline.features.backbone import load_backbone_dir
         from actline.modeldir.load import load_model_dir
 
-        self.registry = read_json(path / "stage2" / REGISTRY_JSON)
+        self.registry = read_json_object(path / "stage2" / REGISTRY_JSON)
         self.backbone = self.encoder = load_backbone_dir(path / "backbone")
         self.stage1_model, _ = load_model_dir(path / "stage1", pipeline="timeline-stage1")
         self.stage2_models = {fam: load_model_dir(path / e["model"], pipeline="timeline-stage2")[0]
@@ -103,7 +93,7 @@ class OnnxTimelineBackend:
     def __init__(self, path: Path, features: dict, threads: int = 0):
         from actline.modeldir.directory import verify  # each file against the export's checksums.json
 
-        self.registry = read_json(verify(path, REGISTRY_JSON))
+        self.registry = read_json_object(verify(path, REGISTRY_JSON))
         self.encoder = OnnxEncoder(_session(verify(path, "backbone.onnx"), threads), features)
         self.stage1_session = _session(verify(path, "stage1.onnx"), threads)
         self.stage2_sessions = {fam: _session(verify(path, f"stage2/{fam}.onnx"), threads)

@@ -18,6 +18,7 @@ from typing import Callable
 from actline.core.atomic import atomic_dir, recover_dir, write_json, write_text
 from actline.core.errors import ActlineError
 from actline.core.hashing import sha256_file
+from actline.core.jsonfile import read_json
 
 WEIGHTS, ONNX, CONFIG, CHECKSUMS = "model.safetensors", "model.onnx", "config.json", "checksums.json"
 SIDECAR = ".sha256"  # beside a file exported on its own: <file>.sha256
@@ -83,10 +84,7 @@ def read_config(path: str | Path) -> dict:
     if cfg_path.stat().st_size > MAX_CONFIG_BYTES:
         raise ActlineError(cfg_path, f"too large for a model config ({cfg_path.stat().st_size} bytes)")
     verify(path, CONFIG)
-    try:
-        cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ActlineError(cfg_path, f"not valid JSON ({exc})") from None
+    cfg = read_json(cfg_path)
     if not isinstance(cfg, dict) or cfg.get("format") != FORMAT:
         raise ActlineError(cfg_path, f"not an actline model config (expected format {FORMAT!r})")
     return cfg

@@ -9,26 +9,21 @@ a model with other classes would silently relabel the older ones, so that is ref
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from actline.core.errors import ActlineError
+from actline.core.jsonfile import read_json_object
 
 MAX_ANNOTATION_BYTES = 256 << 20  # a collection of 1000 windows is well under 1 MB
 
 
 def _read_json(path: Path) -> dict:
-    if path.stat().st_size > MAX_ANNOTATION_BYTES:
-        raise ActlineError(path, f"too large for a collection ({path.stat().st_size} bytes)")
     try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ActlineError(path, f"corrupt collection file: not valid JSON ({exc})") from None
-    if not isinstance(obj, dict):
-        raise ActlineError(path, f"corrupt collection file: expected a JSON object, found {type(obj).__name__}")
-    return obj
+        return read_json_object(path, MAX_ANNOTATION_BYTES, "a collection")
+    except ActlineError as exc:  # a file this collector wrote itself: say so
+        raise ActlineError(path, f"corrupt collection file: {exc.message}") from None
 
 
 class FailureCollector:
