@@ -43,10 +43,15 @@ def write_model_dir(out: str | Path, config: dict, files: dict[str, Callable[[Pa
 
 def save_model_dir(out: str | Path, model, config: dict) -> Path:
     """A torch model: its state dict as safetensors, beside ``config.json``."""
+    return write_model_dir(out, config, {WEIGHTS: weights_writer(model)})
+
+
+def weights_writer(model):
+    """What writes ``model``'s state dict as safetensors to a path (for :func:`write_model_dir`)."""
     from safetensors.torch import save_file
 
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    return write_model_dir(out, config, {WEIGHTS: lambda p: save_file(state, str(p), metadata={"format": FORMAT})})
+    return lambda p: save_file(state, str(p), metadata={"format": FORMAT})
 
 
 def write_checksums(root: str | Path) -> Path:

@@ -101,14 +101,21 @@ def _default_backend(path: Path) -> str:
 def _fusion(path: Path, cfg: dict, device: str, backend: str, threads: int):
     """A fusion model directory: its CNN (``model.safetensors``, or ``model.onnx`` once exported) and its
     tree model on window statistics (``trees.onnx``), fused as the config's weights say."""
-    from actline.models.classifier import FusionClassifier, OnnxClassifier, TorchClassifier
+    from actline.models.classifier import OnnxClassifier, TorchClassifier
 
-    trees = OnnxClassifier(verify(path, TREES), threads)
     if backend == "onnx":
         cnn = OnnxClassifier(verify(path, ONNX), threads)
     else:
         cnn = TorchClassifier(load_model_dir(path, CLIP_CLASSIFIER, device)[0], device)
-    return FusionClassifier([cnn, trees], cfg["arch"].get("weights", [0.5, 0.5]))
+    return _with_trees(cnn, path / TREES, cfg["arch"], threads)
+
+
+def _with_trees(cnn, trees: Path, arch: dict, threads: int):
+    """A fusion model's CNN member fused with its tree model (``trees.onnx``, verified first)."""
+    from actline.models.classifier import FusionClassifier, OnnxClassifier
+
+    verify_file(trees)
+    return FusionClassifier([cnn, OnnxClassifier(trees, threads)], arch.get("weights", [0.5, 0.5]))
 
 
 def _onnx_file(path: Path, threads: int):
@@ -122,14 +129,9 @@ def _onnx_file(path: Path, threads: int):
     clf = OnnxClassifier(path, threads)
     _check_pipeline(path, clf.config, CLIP_CLASSIFIER)
     if (clf.config.get("arch") or {}).get("name") == "fusion":  # an exported fusion CNN: its trees lie beside it
-        from actline.models.classifier import FusionClassifier
-
-        trees = path.parent / TREES
-        if not trees.is_file():
+        if not (path.parent / TREES).is_file():
             raise ActlineError(path, f"a fusion model's export needs {TREES} beside it")
-        verify_file(trees)
-        clf = FusionClassifier([clf, OnnxClassifier(trees, threads)], clf.config["arch"].get("weights", [0.5, 0.5]))
-        return guarded(clf, clf.members[0].config), clf.members[0].config
+        return guarded(_with_trees(clf, path.parent / TREES, clf.config["arch"], threads), clf.config), clf.config
     return guarded(clf, clf.config), clf.config
 
 

@@ -7,7 +7,7 @@ model directory, the training histories and a record of how the model was chosen
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -19,6 +19,7 @@ from actline.data.splits import inner_split
 from actline.metrics.classification import summary_metrics
 from actline.modeldir.directory import ONNX, TREES, WEIGHTS, write_model_dir
 from actline.modeldir.directory import save_model_dir as save_torch_dir
+from actline.modeldir.directory import weights_writer
 from actline.models import create_model
 from actline.models.classifier import FusionClassifier, TorchClassifier
 from actline.models.window_stats import window_stats
@@ -108,33 +109,29 @@ def fit_features(ds: ClipDataset, train, cfg: TrainConfig, bank: WindowBank) -> 
                         power=cfg.class_weight_power, seed=cfg.seed)
     arch = {"name": "features", "estimator": cfg.estimator, "num_classes": k}
 
+    def blob(config: dict) -> bytes:
+        return to_onnx(est, k, config)
+
     def save(out: Path, config: dict) -> None:
-        blob = to_onnx(est, k, {**config, "arch": arch})
-        write_model_dir(out, {**config, "arch": arch}, {ONNX: lambda p: p.write_bytes(blob)})
+        data = blob({**config, "arch": arch})
+        write_model_dir(out, {**config, "arch": arch}, {ONNX: lambda p: p.write_bytes(data)})
 
     # score through the ONNX model exactly as it will be deployed
-    return Fitted(OnnxClassifier(to_onnx(est, k, {"pipeline": "clip-classifier", "classes": ds.classes, "arch": arch})),
-                  arch, save, [], {"estimator": cfg.estimator}, blob=lambda config: to_onnx(est, k, config))
+    return Fitted(OnnxClassifier(blob({"pipeline": "clip-classifier", "classes": ds.classes, "arch": arch})),
+                  arch, save, [], {"estimator": cfg.estimator}, blob=blob)
 
 
 def fit_fusion(ds: ClipDataset, train, cfg: TrainConfig, bank: WindowBank, progress=None,
                checkpoints: Path | None = None) -> Fitted:
     """A CNN (``cfg.fusion_cnn``) and the features model on the same windows, fused by their geometric mean."""
-    from dataclasses import replace
-
-
     cnn = fit_torch(ds, train, replace(cfg, model=cfg.fusion_cnn), bank, progress, checkpoints)
     trees = fit_features(ds, train, cfg, bank)
     weights = [cfg.fusion_cnn_weight, 1.0 - cfg.fusion_cnn_weight]
     arch = {"name": "fusion", "cnn": cnn.arch, "trees": trees.arch, "weights": weights}
 
     def save(out: Path, config: dict) -> None:
-        from safetensors.torch import save_file
-
-        model = cnn.classifier.model
-        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         blob = trees.blob({**config, "arch": trees.arch})
-        write_model_dir(out, {**config, "arch": arch}, {WEIGHTS: lambda q: save_file(state, str(q)),
+        write_model_dir(out, {**config, "arch": arch}, {WEIGHTS: weights_writer(cnn.classifier.model),
                                                         TREES: lambda q: q.write_bytes(blob)})
 
     return Fitted(FusionClassifier([cnn.classifier, trees.classifier], weights), arch, save, cnn.histories,
@@ -163,8 +160,6 @@ def fit_auto(ds: ClipDataset, train, cfg: TrainConfig, bank: WindowBank, progres
 
     ``fusion`` is scored as the fusion rule applied to the other two candidates' probabilities (the
     same members, so no third training)."""
-    from dataclasses import replace
-
     tr, va = inner_split(ds, train, window_spec(cfg), 0.25, cfg.seed, cfg.group_by)
     if not va:
         tr, va = train, []
