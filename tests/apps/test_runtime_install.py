@@ -1,8 +1,8 @@
 """``pip install 'actline[runtime]'``: exported ONNX models load and run with no torch, torchvision or scikit-learn.
 
-The fast test runs the command line and ``actline.load`` in a subprocess where importing any training
-dependency fails (a meta-path finder that refuses them, as an absent package does); the slow one
-installs the repository with ``[runtime]`` into a fresh venv from the package index.
+The fast tests run the command line, ``actline.load`` and the HTTP service (``[serve]``) in a subprocess
+where importing any training dependency fails (a meta-path finder that refuses them, as an absent
+package does); the slow one installs the repository with ``[runtime]`` into a fresh venv from the package index.
 """
 
 import json
@@ -100,6 +100,62 @@ def test_an_onnx_timeline_runs_on_a_folder_without_torch(tmp_path):
     load = _run_without_torch(tmp_path, code=f"import actline; p = actline.load({str(model)!r}); "
                                              "print(type(p.backend).__name__)")
     assert load.returncode == 0 and load.stdout.strip() == "OnnxTimelineBackend", load.stderr
+
+
+# `actline serve` builds its application with create_app (apps/serve/app.py:serve); the client is the
+# serve tests' own: loopback base URL (the Host allow-list) and a bearer token (tests/apps/test_serve.py)
+SERVE_CODE = """
+import io, json, sys, time
+from pathlib import Path
+import numpy as np
+import actline
+from fastapi.testclient import TestClient
+from actline.apps.serve import ServeConfig, create_app
+from actline.data.thermal_h5_file import read_recording_h5
+
+model, timeline, rec, video = sys.argv[1:5]
+token = "test-token-0123456789abcdef"
+auth = {"Authorization": f"Bearer {token}"}
+buf = io.BytesIO()
+window = read_recording_h5(rec).frames[:16]  # one window of the recording, [16, 40, 60] degC
+np.save(buf, window)
+npy = {"content-type": "application/octet-stream"}
+out = {"library": actline.load(model).predict(window).to_dict()}
+with TestClient(create_app([model, timeline], ServeConfig(token=token)),
+                base_url="http://127.0.0.1") as c:
+    upload = {"file": ("v.mp4", Path(video).read_bytes(), "video/mp4")}
+    out["anonymous"] = [c.post("/v1/predict", content=buf.getvalue(), headers=npy).status_code,
+                        c.post("/v1/timeline", files=upload).status_code]
+    ok = c.post("/v1/predict", content=buf.getvalue(), headers={**npy, **auth})
+    out["predict"] = [ok.status_code, ok.json()]
+    out["model"] = c.get("/v1/model", headers=auth).json()
+    job = c.post("/v1/timeline", files=upload, headers=auth)
+    out["submit"] = job.status_code
+    end = time.monotonic() + 60
+    while (status := c.get(job.json()["status_url"], headers=auth).json())["status"] not in ("done", "failed"):
+        assert time.monotonic() < end, status
+        time.sleep(0.05)
+    out["job"] = status
+print(json.dumps(out))
+"""
+
+
+def test_the_service_serves_exported_models_without_torch(model_dir, tmp_path):  # noqa: F811
+    export_model(model_dir)
+    rec = _recording(tmp_path / "rec.h5")
+    timeline, videos = _timeline_with_export(tmp_path)
+    # the exports themselves, then the model directories (each falls back to its export without torch)
+    for models in ((model_dir / "model.onnx", timeline / "onnx"), (model_dir, timeline)):
+        run = _run_without_torch(tmp_path, *map(str, (*models, rec, videos / "v.mp4")), code=SERVE_CODE)
+        assert run.returncode == 0, run.stderr
+        out = json.loads(run.stdout.splitlines()[-1])
+        assert out["anonymous"] == [401, 401]
+        status, pred = out["predict"]
+        assert status == 200 and pred["label"] in CLASSES and pred == out["library"], (pred, out["library"])
+        assert out["model"]["classifier"]["backend"] == "OnnxClassifier"
+        assert out["submit"] == 202 and out["job"]["status"] == "done", out["job"]
+        segments = out["job"]["timeline"]
+        assert {s["label"] for s in segments} <= {"a", "b"} and segments[-1]["end_s"] == 3.0  # 24 frames at 8 fps
 
 
 def test_commands_that_need_torch_say_which_extra_in_one_line(model_dir, tmp_path):  # noqa: F811
