@@ -11,10 +11,11 @@ and the report all call it.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from actline.core.errors import ActlineError
+from actline.core.jsonfile import read_json_object
+from actline.modeldir.directory import MAX_CONFIG_BYTES
 
 CLASSIFIER, TIMELINE = "clip-classifier", "timeline"
 
@@ -27,10 +28,7 @@ def model_kind(path: str | Path) -> str:
     cfg_path = path / "config.json"
     if not cfg_path.is_file():
         raise ActlineError(path, "not a model (no config.json, and not an .onnx file)")
-    try:
-        pipeline = json.loads(cfg_path.read_text(encoding="utf-8")).get("pipeline")
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError) as exc:
-        raise ActlineError(cfg_path, f"unreadable ({type(exc).__name__})") from None
+    pipeline = read_json_object(cfg_path, MAX_CONFIG_BYTES, "a model config").get("pipeline")
     if pipeline not in (CLASSIFIER, TIMELINE):
         raise ActlineError(path, f"a {pipeline!r} model cannot be run on its own (clip-classifier or timeline)")
     return pipeline
