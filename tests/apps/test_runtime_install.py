@@ -2,7 +2,8 @@
 
 The fast tests run the command line, ``actline.load`` and the HTTP service (``[serve]``) in a subprocess
 where importing any training dependency fails (a meta-path finder that refuses them, as an absent
-package does); the slow one installs the repository with ``[runtime]`` into a fresh venv from the package index.
+package does); the slow one installs the repository with ``[runtime]`` into a fresh venv from the package index,
+then ``[serve]`` on top, and asks a real ``actline serve`` for a prediction.
 """
 
 import json
@@ -168,7 +169,7 @@ def test_commands_that_need_torch_say_which_extra_in_one_line(model_dir, tmp_pat
 
 
 @pytest.mark.slow
-def test_a_fresh_venv_with_the_runtime_extra_has_no_torch_and_predicts(model_dir, tmp_path):  # noqa: F811
+def test_a_fresh_venv_with_the_runtime_extra_has_no_torch_predicts_and_serves(model_dir, tmp_path):  # noqa: F811
     export_model(model_dir)
     rec = _recording(tmp_path / "rec.h5")
     src = tmp_path / "src"  # a copy: an in-tree build would leave actline.egg-info in the checkout
@@ -198,3 +199,52 @@ def test_a_fresh_venv_with_the_runtime_extra_has_no_torch_and_predicts(model_dir
                           capture_output=True, text=True, env=env, timeout=300)
     assert pred.returncode == 0, pred.stderr
     assert all(json.loads(line)["label"] in CLASSES for line in pred.stdout.splitlines())
+
+    # then the service's extra on top: `actline serve` starts from it and answers a prediction, still no torch
+    serve = subprocess.run([str(bin_dir / "python"), "-m", "pip", "install", "--timeout", "30", f"{src}[serve]"],
+                           capture_output=True, text=True, env=env, timeout=1200)
+    assert serve.returncode == 0, (serve.stdout + serve.stderr).strip().splitlines()[-3:]
+    listed = subprocess.run([str(bin_dir / "python"), "-m", "pip", "list", "--format", "json"],
+                            capture_output=True, text=True, env=env, check=True)
+    assert "torch" not in {p["name"].lower() for p in json.loads(listed.stdout)}
+    _serve_once(bin_dir / "actline", model_dir / "model.onnx", rec, env)
+
+
+def _serve_once(actline_bin: Path, model: Path, rec: Path, env: dict) -> None:
+    """Start ``actline serve MODEL`` on a free loopback port, ask it for one prediction with the token, stop it."""
+    import io
+    import socket
+    import time
+    import urllib.error
+    import urllib.request
+
+    from actline.data.thermal_h5_file import read_recording_h5
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    token = "fresh-venv-token-0123456789"
+    proc = subprocess.Popen([str(actline_bin), "serve", str(model), "--port", str(port)],
+                            env={**env, "ACTLINE_TOKEN": token}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        end = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/healthz", timeout=2) as r:
+                    assert r.status == 200
+                    break
+            except (urllib.error.URLError, ConnectionError):
+                assert proc.poll() is None and time.monotonic() < end, "actline serve did not come up"
+                time.sleep(0.2)
+        buf = io.BytesIO()
+        np.save(buf, read_recording_h5(rec).frames[:16])
+        req = urllib.request.Request(url + "/v1/predict", data=buf.getvalue(), method="POST",
+                                     headers={"Content-Type": "application/octet-stream",
+                                              "Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            assert r.status == 200 and json.loads(r.read())["label"] in CLASSES
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
