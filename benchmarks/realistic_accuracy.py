@@ -34,6 +34,14 @@ HEADLINE = ("top1", "mean_class_accuracy", "mean_class_accuracy_mmaction2", "mac
 RARE = 10  # a class with fewer training examples than this is "rare" (issue #11)
 
 
+def data_set(out: Path, seed: int) -> Path:
+    """The realistic preset's data set of ``seed`` (default options) under ``out/data``, generated once."""
+    data = out / "data" / f"realistic-{seed}"
+    if not (data / "frames").is_dir():
+        generate_thermal_dataset(data, SynthConfig(preset="realistic", seed=seed))
+    return data
+
+
 def one_run(data: Path, run: Path, split: str, seed: int, threads: int, sets: list[str]) -> dict:
     if not (run / "metrics.json").is_file():
         cfg = load_config(None, [f"split={split}", f"seed={seed}", f"num_threads={threads}", *sets])
@@ -96,11 +104,8 @@ def main() -> None:
     for split in a.split:
         rows = []
         for seed in a.seeds:
-            data = a.out / "data" / f"realistic-{seed}"
-            if not (data / "frames").is_dir():
-                generate_thermal_dataset(data, SynthConfig(preset="realistic", seed=seed))
             run = a.out / split / f"seed{seed}"
-            m = one_run(data, run, split, seed, a.threads, a.sets)
+            m = one_run(data_set(a.out, seed), run, split, seed, a.threads, a.sets)
             m["seed"] = seed
             m["majority_recall_counts"] = majority_counts(run, m)
             rows.append((run, m))

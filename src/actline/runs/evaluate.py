@@ -43,7 +43,7 @@ def evaluate_model_dir(model_dir: str | Path, data: str | Path, split_name: str 
         samples, what = make_split(ds, tcfg.split, spec, tcfg.fold, tcfg.n_folds, tcfg.seed, tcfg.group_by,
                                    tcfg.holdout).eval, f"the evaluation part of split {split_name!r}"
     elif same_data:
-        samples, what = _held_out(model_dir, ds, cfg), "the part of its training data that its run held out"
+        samples, what = held_out_samples(model_dir, ds, cfg), "the part of its training data that its run held out"
     else:
         samples, what = list(ds.samples), "every sample of a data set the model never saw"
     if not samples:
@@ -71,7 +71,8 @@ def evaluate_model_dir(model_dir: str | Path, data: str | Path, split_name: str 
     return m
 
 
-def _held_out(model_dir: Path, ds, cfg: dict) -> list:
+def held_out_samples(model_dir: Path, ds, cfg: dict) -> list:
+    """The samples of ``ds`` that the run which saved ``model_dir`` held out (its ``split.json``)."""
     run = model_dir.parent
     if (run / SPLIT).is_file():
         ids = set(read_split(run)["eval"]["samples"])
