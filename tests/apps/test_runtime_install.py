@@ -207,44 +207,49 @@ def test_a_fresh_venv_with_the_runtime_extra_has_no_torch_predicts_and_serves(mo
     listed = subprocess.run([str(bin_dir / "python"), "-m", "pip", "list", "--format", "json"],
                             capture_output=True, text=True, env=env, check=True)
     assert "torch" not in {p["name"].lower() for p in json.loads(listed.stdout)}
-    _serve_once(bin_dir / "actline", model_dir / "model.onnx", rec, env)
+    _serve_once(bin_dir / "actline", model_dir / "model.onnx", rec, env, tmp_path / "serve.log")
 
 
-def _serve_once(actline_bin: Path, model: Path, rec: Path, env: dict) -> None:
+def _serve_once(actline_bin: Path, model: Path, rec: Path, env: dict, log: Path) -> None:
     """Start ``actline serve MODEL`` on a free loopback port, ask it for one prediction with the token, stop it."""
-    import io
     import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    token = "fresh-venv-token-0123456789"
+    # the service's log goes to a file: a pipe nobody reads could fill and stall it
+    with open(log, "w") as out:
+        proc = subprocess.Popen([str(actline_bin), "serve", str(model), "--port", str(port)],
+                                env={**env, "ACTLINE_TOKEN": token}, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            _predict_over_http(f"http://127.0.0.1:{port}", token, rec, proc, log)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+def _predict_over_http(url: str, token: str, rec: Path, proc: subprocess.Popen, log: Path) -> None:
+    import io
     import time
     import urllib.error
     import urllib.request
 
     from actline.data.thermal_h5_file import read_recording_h5
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    token = "fresh-venv-token-0123456789"
-    proc = subprocess.Popen([str(actline_bin), "serve", str(model), "--port", str(port)],
-                            env={**env, "ACTLINE_TOKEN": token}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        end = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(url + "/healthz", timeout=2) as r:
-                    assert r.status == 200
-                    break
-            except (urllib.error.URLError, ConnectionError):
-                assert proc.poll() is None and time.monotonic() < end, "actline serve did not come up"
-                time.sleep(0.2)
-        buf = io.BytesIO()
-        np.save(buf, read_recording_h5(rec).frames[:16])
-        req = urllib.request.Request(url + "/v1/predict", data=buf.getvalue(), method="POST",
-                                     headers={"Content-Type": "application/octet-stream",
-                                              "Authorization": f"Bearer {token}"})
-        with urllib.request.urlopen(req, timeout=30) as r:
-            assert r.status == 200 and json.loads(r.read())["label"] in CLASSES
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    end = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=2) as r:
+                assert r.status == 200
+                break
+        except (urllib.error.URLError, ConnectionError):
+            assert proc.poll() is None and time.monotonic() < end, log.read_text()[-2000:]
+            time.sleep(0.2)
+    buf = io.BytesIO()
+    np.save(buf, read_recording_h5(rec).frames[:16])
+    req = urllib.request.Request(url + "/v1/predict", data=buf.getvalue(), method="POST",
+                                 headers={"Content-Type": "application/octet-stream",
+                                          "Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        assert r.status == 200 and json.loads(r.read())["label"] in CLASSES
