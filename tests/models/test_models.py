@@ -81,3 +81,12 @@ def test_temporal_design_is_recorded_and_checked():
     assert m.arch["temporal"] == "centred"  # written to config.json, so the directory reloads as trained
     with pytest.raises(ValueError, match="temporal"):
         create_model("thermal_r2plus1d", 4, temporal="sideways")
+
+
+@pytest.mark.parametrize("name", ["thermal_r2plus1d", "thermal_r2plus1d_lite"])
+def test_weights_keep_the_names_of_earlier_model_directories(name):
+    # model directories saved before the centred option (0.2) name the skip path's convolution skip.0
+    # and its norm skip.1; load_model_dir is strict, so a renamed tensor would refuse every one of them
+    keys = set(create_model(name, 4).state_dict())
+    assert {"layers.0.skip.0.weight", "layers.0.skip.1.weight", "layers.0.skip.1.running_mean"} <= keys
+    assert set(create_model(name, 4, temporal="centred").state_dict()) == keys  # the pooling has no weights
