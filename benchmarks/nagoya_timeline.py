@@ -89,7 +89,7 @@ def run_fold(ds, fold: int, n_folds: int, args, scores: dict):
     # the rare-class guard and a static-heat background for 16x16 sensors)
     ccfg = load_config(None, ["model=thermal_r2plus1d", "window=16", f"epochs={args.epochs}", "split=kfold",
                               f"fold={fold}", f"n_folds={n_folds}", "group_by=location", "batch_size=32",
-                              "background=recording-median", "class_weight_power=1.0", "rare_class_min=0"])
+                              "background=recording-median", "class_weight_power=1.0", "rare_class_min=0", "prior_power=0"])
     m = train_run(ds, run / "encoder", ccfg, overwrite=True)
     (day,) = read_split(run / "encoder")["eval"]["locations"]  # one whole day held out
     train_ids = sorted(r for r, rec in ds.recordings.items() if rec.group != day)

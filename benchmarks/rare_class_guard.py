@@ -1,12 +1,13 @@
-"""How the rare-class guard's threshold (``rare_class_min``) was chosen for issue #11, on tuning data only.
+"""How the rare-class guard's threshold (``rare_class_min``) and the decision prior (``prior_power``) were
+chosen for issue #11, on tuning data only.
 
 Run: .venv/bin/python benchmarks/rare_class_guard.py --out runs/guard [--threads 1] [--seeds 100 ... 108]
-     [--split by-recording by-location] [--candidates 0 10 20 40 60]
+     [--split by-recording by-location] [--candidates 0 10 20 40 60] [--priors 0 0.25 0.5 0.75 1 1.5]
 
-The default recipe is trained with the guard off on realistic-preset tuning sets (seeds 100 and above:
+The default recipe is trained with guard and prior off on realistic-preset tuning sets (seeds 100 and above:
 never reporting data), fold 0 of each split, training seed 0; each candidate guard is then applied to the
-saved model's probabilities on the held-out part (the guard acts after training, so one training serves
-every candidate). Printed per split and candidate: top-1, mean class accuracy and macro-F1 (mean over the
+saved model's probabilities on the held-out part, with each candidate prior power (both act after
+training, so one training serves every candidate). Printed per split and candidate: top-1, mean class accuracy and macro-F1 (mean over the
 sets), the training majority class's recall pooled over the sets, and the largest share of held-out
 predictions taken by a class with fewer than 10 training windows (worst set). Finished runs are reused.
 """
@@ -45,28 +46,30 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=list(range(100, 109)))
     ap.add_argument("--split", nargs="+", default=["by-recording", "by-location"])
     ap.add_argument("--candidates", type=int, nargs="+", default=[0, 10, 20, 40, 60])
+    ap.add_argument("--priors", type=float, nargs="+", default=[0.0])
     ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    print("| `rare_class_min` | held out | top-1 | mean class acc | macro-F1 | majority recall | rare-class share |")
-    print("|---:|---|---:|---:|---:|---:|---:|")
+    print("| `rare_class_min` | `prior_power` | held out | top-1 | mean class acc | macro-F1 | majority recall "
+          "| rare-class share |")
+    print("|---:|---:|---|---:|---:|---:|---:|---:|")
     for split in a.split:
         sets = []
         for seed in a.seeds:
             data = data_set(a.out, seed)
             run = a.out / split / f"seed{seed}"
-            one_run(data, run, split, 0, a.threads, ["rare_class_min=0"])
+            one_run(data, run, split, 0, a.threads, ["rare_class_min=0", "prior_power=0"])
             sets.append(held_out_probs(run))
-        for mn in a.candidates:
+        for mn, power in ((mn, power) for mn in a.candidates for power in a.priors):
             rows, hit, tot, rare = [], 0, 0, 0.0
             for y, prob, counts in sets:
-                p = RareClassGuard(_Fixed(prob), RareClassGuard.factors_for(counts, mn)).probs(None)
+                p = RareClassGuard(_Fixed(prob), RareClassGuard.factors_for(counts, mn, power)).probs(None)
                 rows.append(summary_metrics(y, p))
                 pred, maj = p.argmax(1), int(counts.argmax())
                 hit, tot = hit + int(np.sum((pred == maj) & (y == maj))), tot + int(np.sum(y == maj))
                 rare = max([rare] + [100 * float(np.mean(pred == c)) for c in np.flatnonzero(counts < RARE)])
             mean = {k: statistics.mean(r[k] for r in rows) for k in ("top1", "mean_class_accuracy", "macro_f1")}
-            print(f"| {mn} | {split} | {mean['top1']:.1f} | {mean['mean_class_accuracy']:.1f} | {mean['macro_f1']:.1f} "
+            print(f"| {mn} | {power:g} | {split} | {mean['top1']:.1f} | {mean['mean_class_accuracy']:.1f} | {mean['macro_f1']:.1f} "
                   f"| {100 * hit / max(tot, 1):.1f} ({hit}/{tot}) | {rare:.1f} |")
 
 

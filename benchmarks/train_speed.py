@@ -27,7 +27,7 @@ from actline.runs.classifier import train_run
 from actline.train.config import load_config
 
 OLD_DEFAULT = ["model=thermal_r2plus1d", "window=64", "window_mode=index", "background=recording-median",
-               "class_weight_power=1.0", "rare_class_min=0", "epochs=40"]
+               "class_weight_power=1.0", "rare_class_min=0", "prior_power=0", "epochs=40"]
 
 
 def timed(ds, out: Path, settings: list[str]) -> tuple[float, dict]:

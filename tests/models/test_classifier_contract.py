@@ -32,6 +32,16 @@ def test_rare_class_guard_scales_by_support_and_renormalises():
     assert RareClassGuard.factors_for([3, 1], 0) == [1.0, 1.0]  # 0 turns the guard off
 
 
+def test_decision_prior_weighs_classes_by_training_frequency():
+    # counts 400:100 at power 0.5 give 1 : 0.5, on top of the rare-class factors
+    assert RareClassGuard.factors_for([400, 100], 0, prior_power=0.5) == [1.0, 0.5]
+    assert RareClassGuard.factors_for([400, 100, 30], 60, prior_power=0.5) == [1.0, 0.5, round(0.5 * (30 / 400) ** 0.5, 4)]
+    assert RareClassGuard.factors_for([400, 0], 0, prior_power=1.0) == [1.0, 0.0]
+    # a window the model calls 60:40 for the smaller class goes to the larger one once the prior applies
+    p = RareClassGuard(Fixed([0.4, 0.6]), RareClassGuard.factors_for([400, 100], 0, 0.5)).probs(np.zeros((1, 2, 2, 2)))[0]
+    assert p.argmax() == 0 and p.sum() == pytest.approx(1.0)
+
+
 def test_fusion_is_a_weighted_geometric_mean():
     a, b = Fixed([0.8, 0.1, 0.1]), Fixed([0.2, 0.7, 0.1])
     p = FusionClassifier([a, b], [0.5, 0.5]).probs(np.zeros((1, 2, 2, 2)))[0]

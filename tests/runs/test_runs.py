@@ -102,3 +102,16 @@ def test_a_nagoya_day_held_out_then_the_model_evaluated_on_it(tmp_path, capsys):
     main(["evaluate", str(run / "model"), "--data", str(data), "--json"])
     e = json.loads(capsys.readouterr().out)
     assert e["n"] == m["n"] and e["same_data_as_training"]  # its own data: the held-out day, not everything
+
+
+def test_decision_prior_rides_in_the_model_directory(synth_dir, tmp_path):
+    from actline.models.classifier import RareClassGuard
+
+    run = tmp_path / "prior"
+    main(["train", "--data", str(synth_dir), "--out", str(run), "--model", "features", "--quiet",
+          "--set", "prior_power=0.5", "--set", "rare_class_min=0"])
+    cfg = json.loads((run / "model" / "config.json").read_text())
+    counts = cfg["train_class_counts"]
+    assert cfg["class_guard"]["prior_power"] == 0.5
+    assert cfg["class_guard"]["factors"] == RareClassGuard.factors_for(counts, 0, 0.5)
+    assert min(cfg["class_guard"]["factors"]) < 1.0 == max(cfg["class_guard"]["factors"])  # classes differ in size

@@ -24,6 +24,8 @@ def test_bad_configs_name_the_problem(tmp_path):
         load_config(None, ["optimizer=rmsprop"])
     with pytest.raises(ActlineError, match="expected key=value"):
         load_config(None, ["lr"])
+    with pytest.raises(ActlineError, match=r"prior_power must be in \[0, 2\]"):
+        load_config(None, ["prior_power=3"])
 
 
 @pytest.mark.parametrize("shape,sets,want", [

@@ -134,12 +134,15 @@ class FusionClassifier:
 
 class RareClassGuard:
     """Keeps a model off the classes it barely knows: a class seen ``n`` < ``min_examples`` times in
-    training has its probability scaled by ``n / min_examples`` (then renormalised).
+    training has its probability scaled by ``n / min_examples``; with ``prior_power`` every class is
+    also weighed by its training frequency to that power (then renormalised).
 
     A handful of windows cannot tell a model where a class ends, so in a room unlike its training
     rooms a model may put most windows into such a class; with the guard it falls back on the classes
-    it knows well unless the evidence for the rare one is strong. The factors ride in the model's
-    config (``class_guard``), so every backend and every export applies the same ones.
+    it knows well unless the evidence for the rare one is strong. The prior undoes, at decision time,
+    the tempered class weights of training (which make the model learn the small classes but also
+    over-predict them). The factors ride in the model's config (``class_guard``), so every backend and
+    every export applies the same ones.
     """
 
     def __init__(self, inner, factors):
@@ -147,10 +150,12 @@ class RareClassGuard:
         self.num_classes, self.feature_dim = inner.num_classes, inner.feature_dim
 
     @staticmethod
-    def factors_for(train_counts, min_examples: int) -> list[float]:
+    def factors_for(train_counts, min_examples: int, prior_power: float = 0.0) -> list[float]:
         counts = np.asarray(train_counts, dtype=np.float64)
-        return [round(float(f), 4) for f in np.clip(counts / max(min_examples, 1), 0.0, 1.0)] if min_examples > 0 \
-            else [1.0] * len(counts)
+        f = np.clip(counts / max(min_examples, 1), 0.0, 1.0) if min_examples > 0 else np.ones(len(counts))
+        if prior_power > 0:
+            f = f * (counts / max(float(counts.max()), 1.0)) ** prior_power
+        return [round(float(x), 4) for x in f]
 
     def probs(self, windows: np.ndarray) -> np.ndarray:
         p = self.inner.probs(windows) * self.factors

@@ -87,9 +87,11 @@ def train_run(data: str | Path | ClipDataset, out: str | Path, cfg: TrainConfig,
 
 
 def class_guard(ds: ClipDataset, split: Split, cfg: TrainConfig) -> dict:
-    """The rare-class guard of the model's config (see :class:`~actline.models.classifier.RareClassGuard`)."""
+    """The rare-class guard and decision prior of the model's config (see
+    :class:`~actline.models.classifier.RareClassGuard`)."""
     counts = np.bincount(ds.labels(split.train), minlength=len(ds.classes))
-    return {"min_examples": cfg.rare_class_min, "factors": RareClassGuard.factors_for(counts, cfg.rare_class_min)}
+    return {"min_examples": cfg.rare_class_min, "prior_power": cfg.prior_power,
+            "factors": RareClassGuard.factors_for(counts, cfg.rare_class_min, cfg.prior_power)}
 
 
 def evaluate_run(ds: ClipDataset, split: Split, fitted: Fitted, cfg: TrainConfig, bank: WindowBank) -> dict:
