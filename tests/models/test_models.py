@@ -90,3 +90,33 @@ def test_weights_keep_the_names_of_earlier_model_directories(name):
     keys = set(create_model(name, 4).state_dict())
     assert {"layers.0.skip.0.weight", "layers.0.skip.1.weight", "layers.0.skip.1.running_mean"} <= keys
     assert set(create_model(name, 4, temporal="centred").state_dict()) == keys  # the pooling has no weights
+
+
+@pytest.mark.parametrize("temporal", ["strided", "centred"])
+def test_weights_saved_by_0_3_0_load_as_trained(tmp_path, temporal):
+    # 0.3.0 put a weightless module first in the skip path (its convolution was skip.1, its norm skip.2);
+    # a directory it wrote must load through the strict loader and predict exactly as the model did
+    from actline.modeldir.directory import save_model_dir
+    from actline.modeldir.load import load_model_dir
+
+    torch.manual_seed(0)
+    model = create_model("thermal_r2plus1d_lite", 3, temporal=temporal).eval()
+    with torch.no_grad():  # give the norms' statistics values a wrong mapping would show
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm3d):
+                m.running_mean.uniform_(-1, 1)
+                m.running_var.uniform_(0.5, 2)
+    d = save_model_dir(tmp_path / "m", model, {"pipeline": "clip-classifier", "arch": model.arch, "classes": ["a", "b", "c"],
+                                               "window": {"length": 16, "mode": "index", "fps": 10.0}})
+    from safetensors.torch import load_file, save_file
+
+    from actline.modeldir.directory import write_checksums
+
+    state = load_file(str(d / "model.safetensors"))
+    old = {k.replace(".skip.1.", ".skip.2.").replace(".skip.0.", ".skip.1."): v for k, v in state.items()}
+    assert old != state
+    save_file(old, str(d / "model.safetensors"), metadata={"format": "pt"})
+    write_checksums(d)
+    loaded, _ = load_model_dir(d)
+    x = torch.randn(2, 1, 16, 16, 16)
+    torch.testing.assert_close(loaded(x), model(x))

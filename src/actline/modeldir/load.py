@@ -25,6 +25,7 @@ def load_model_dir(path: str | Path, pipeline: str | None = None, device: str = 
     from safetensors.torch import load_file
 
     from actline.models import create_model
+    from actline.models.thermal import upgrade_state_dict
 
     path = Path(path)
     cfg = read_config(path)
@@ -42,6 +43,7 @@ def load_model_dir(path: str | Path, pipeline: str | None = None, device: str = 
         raise
     except Exception as exc:  # noqa: BLE001 - any config the factory cannot build is a bad model directory
         raise ActlineError(path / CONFIG, f"cannot build {name!r} from its arguments ({type(exc).__name__}: {exc})") from None
+    state = upgrade_state_dict(skeleton, state)
     want = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
     got = {k: tuple(v.shape) for k, v in state.items()}
     if want != got:

@@ -52,6 +52,27 @@ def _halve_time(centred: bool) -> nn.Module:
     return nn.AvgPool3d((2, 1, 1), (2, 1, 1), ceil_mode=True) if centred else nn.Identity()
 
 
+def upgrade_state_dict(model: nn.Module, state: dict) -> dict:
+    """Weights of ``model`` saved in an earlier layout, renamed to today's (others pass unchanged).
+
+    Version 0.3.0 put a weightless module first in each residual block's skip path, so its convolution
+    was ``skip.1`` and its norm ``skip.2``; before and since they are ``skip.0`` and ``skip.1``. Model
+    directories of every version load as trained."""
+    old = {k[: -len("skip.2.running_mean")] for k in state if k.endswith("skip.2.running_mean")}
+    blocks = {f"{name}." for name, m in model.named_modules() if isinstance(m, Block2p1d)}
+    if not old or not old <= blocks:
+        return state
+    out = {}
+    for key, value in state.items():
+        prefix = next((b for b in old if key.startswith(b + "skip.")), None)
+        if prefix is None:
+            out[key] = value
+            continue
+        index, rest = key[len(prefix) + 5:].split(".", 1)
+        out[f"{prefix}skip.{int(index) - 1}.{rest}"] = value
+    return out
+
+
 class Block2p1d(nn.Module):
     """Residual (2+1)D block: spatial 1x3x3 then temporal 3x1x1 convolution.
 

@@ -212,11 +212,12 @@ def load_state(path: Path, model, opt, sched, scaler, gen, rng, result: FitResul
     from safetensors.torch import load_file
 
     from actline.core.errors import ActlineError
+    from actline.models.thermal import upgrade_state_dict
 
     try:
         meta = json.loads((path / STATE_JSON).read_text(encoding="utf-8"))
         t = load_file(str(path / STATE_TENSORS))
-        model.load_state_dict({k[6:]: v for k, v in t.items() if k.startswith("model.")})
+        model.load_state_dict(upgrade_state_dict(model, {k[6:]: v for k, v in t.items() if k.startswith("model.")}))
         state = {int(pid): {k: t[f"opt.{pid}.{k}"] for k in keys} for pid, keys in meta["opt_state_keys"].items()}
         opt.load_state_dict({"state": state, "param_groups": meta["opt_param_groups"]})
         sched.load_state_dict(meta["sched"])
