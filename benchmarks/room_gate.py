@@ -1,0 +1,109 @@
+"""The lead for new rooms (issue #11), on tuning data only: fall back on the trees when the room is unfamiliar.
+
+Run: .venv/bin/python benchmarks/room_gate.py --out runs/guard [--seeds 100 ... 114] [--split by-recording by-location]
+     [--thresholds 0.3 0.4 0.5 0.6] [--threads 1]
+
+Uses the runs of ``benchmarks/rare_class_guard.py`` under the same --out (trained there if missing): the
+default CNN (guard and prior off) and, in each run's ``baselines/classical``, the trees on window statistics
+with their own background (``recording-median``). A recording's room fingerprint is its empty-room image
+(``Recording.background()``) minus its median temperature, scaled to unit length; a held-out recording is
+*unfamiliar* when its cosine similarity to the nearest training recording is below the threshold. Compared,
+all with the rare-class guard at 60 applied last: the CNN alone, the trees alone, their fusion everywhere
+(geometric mean, equal weights), and the gate (the fusion on unfamiliar recordings, the CNN elsewhere).
+
+Nothing here is in the package yet: the gate needs each recording's background at prediction time and the
+training fingerprints in the model directory. This script measures whether that is worth building.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+
+import numpy as np
+import torch
+from rare_class_guard import held_out_probs
+from realistic_accuracy import RARE, data_set, one_run
+
+from actline.data import WindowSpec, load_dataset
+from actline.metrics.classification import summary_metrics
+from actline.modeldir.load import load_classifier
+from actline.models.classifier import RareClassGuard
+from actline.runs.evaluate import held_out_samples
+from actline.runs.fitting import WindowBank
+
+GUARD = 60
+
+
+def fingerprint(recording) -> np.ndarray:
+    """The room seen by the sensor: the empty-room image, its median removed, unit length."""
+    b = recording.background().astype(np.float64)
+    b = b - np.median(b)
+    return (b / (np.linalg.norm(b) + 1e-9)).ravel()
+
+
+def run_parts(run: Path) -> dict:
+    """Labels, CNN and tree probabilities, training counts and room similarity of a run's held-out windows."""
+    y, cnn, counts = held_out_probs(run)
+    trees, cfg = load_classifier(run / "baselines" / "classical")
+    ds = load_dataset(json.loads((run / "run.json").read_text())["data"])
+    samples, w = held_out_samples(run / "model", ds, load_classifier(run / "model")[1]), cfg["window"]
+    windows = WindowBank(ds).get(samples, WindowSpec(int(w["length"]), w["mode"], float(w["fps"])), w["background"])
+    train = json.loads((run / "split.json").read_text())["train"]["recordings"]
+    fp = {r: fingerprint(ds.recordings[r]) for r in {s.recording_id for s in samples} | set(train)}
+    sim = {r: max(float(fp[r] @ fp[t]) for t in train) for r in {s.recording_id for s in samples}}
+    return {"y": y, "cnn": cnn, "trees": trees.probs(windows), "counts": counts,
+            "sim": np.array([sim[s.recording_id] for s in samples])}
+
+
+def fuse(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    q = np.exp(0.5 * np.log(a + 1e-6) + 0.5 * np.log(b + 1e-6))
+    return q / q.sum(axis=1, keepdims=True)
+
+
+def candidates(d: dict, thresholds: list[float]) -> dict:
+    both = fuse(d["cnn"], d["trees"])
+    out = {"CNN alone (default)": d["cnn"], "trees alone": d["trees"], "fusion everywhere": both}
+    for t in thresholds:
+        out[f"gate: fusion below {t:g}"] = np.where((d["sim"] < t)[:, None], both, d["cnn"])
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--seeds", type=int, nargs="+", default=list(range(100, 115)))
+    ap.add_argument("--split", nargs="+", default=["by-recording", "by-location"])
+    ap.add_argument("--thresholds", type=float, nargs="+", default=[0.3, 0.4, 0.5, 0.6])
+    ap.add_argument("--threads", type=int, default=1)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    print("| held out | predictions | top-1 | mean class acc | macro-F1 | majority recall | rare-class share |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for split in a.split:
+        rows: dict[str, list] = {}
+        for seed in a.seeds:
+            run = a.out / split / f"seed{seed}"
+            one_run(data_set(a.out, seed), run, split, 0, a.threads, ["rare_class_min=0", "prior_power=0"])
+            d = run_parts(run)
+            factors = np.asarray(RareClassGuard.factors_for(d["counts"], GUARD))
+            maj = int(d["counts"].argmax())
+            for name, p in candidates(d, a.thresholds).items():
+                p = p * factors
+                pred = (p / p.sum(axis=1, keepdims=True)).argmax(axis=1)
+                m = summary_metrics(d["y"], p / p.sum(axis=1, keepdims=True))
+                rare = max([0.0] + [100 * float(np.mean(pred == c)) for c in np.flatnonzero(d["counts"] < RARE)])
+                rows.setdefault(name, []).append((m["top1"], m["mean_class_accuracy"], m["macro_f1"],
+                                                  int(np.sum((pred == maj) & (d["y"] == maj))), int(np.sum(d["y"] == maj)), rare))
+        for name, v in rows.items():
+            mean = [statistics.mean(x[i] for x in v) for i in range(3)]
+            hit, tot = sum(x[3] for x in v), sum(x[4] for x in v)
+            print(f"| {split} | {name} | {mean[0]:.1f} | {mean[1]:.1f} | {mean[2]:.1f} | {100 * hit / max(tot, 1):.1f} "
+                  f"| {max(x[5] for x in v):.1f} |")
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    main()
