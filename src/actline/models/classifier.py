@@ -139,10 +139,10 @@ class RareClassGuard:
 
     A handful of windows cannot tell a model where a class ends, so in a room unlike its training
     rooms a model may put most windows into such a class; with the guard it falls back on the classes
-    it knows well unless the evidence for the rare one is strong. The prior undoes, at decision time,
-    the tempered class weights of training (which make the model learn the small classes but also
-    over-predict them). The factors ride in the model's config (``class_guard``), so every backend and
-    every export applies the same ones.
+    it knows well unless the evidence for the rare one is strong. The prior leans every decision
+    back towards the training frequencies, which the tempered class weights of training move away
+    from (off by default: on tuning data it did not pay, docs/results.md). The factors ride in the
+    model's config (``class_guard``), so every backend and every export applies the same ones.
     """
 
     def __init__(self, inner, factors):

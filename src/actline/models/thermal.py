@@ -85,8 +85,8 @@ class Block2p1d(nn.Module):
         self.spatial = _bn_relu_conv3d(cin, cout, (1, 3, 3), (1, stride_s, stride_s), (0, 1, 1))
         self.temporal = nn.Sequential(nn.Conv3d(cout, cout, (3, 1, 1), (conv_t, 1, 1), (1, 0, 0), bias=False),
                                       nn.BatchNorm3d(cout), _halve_time(centred and stride_t == 2))
-        # the halving comes last so the convolution and its norm keep the names skip.0 and skip.1 that
-        # model directories saved before the centred option have (a 1x1 convolution commutes with it)
+        # the halving comes last so the convolution and its norm keep the names skip.0 and skip.1 of 0.2
+        # (a 1x1 convolution commutes with it); 0.3.0's names are mapped by upgrade_state_dict
         self.skip = (nn.Identity() if cin == cout and stride_t == stride_s == 1 else
                      nn.Sequential(nn.Conv3d(cin, cout, 1, (conv_t, stride_s, stride_s), bias=False),
                                    nn.BatchNorm3d(cout), _halve_time(centred and stride_t == 2)))
