@@ -31,13 +31,23 @@ from actline.runs.evaluate import held_out_samples
 from actline.runs.fitting import WindowBank
 
 
-def held_out_probs(run: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(labels, probabilities, training class counts) of the run's held-out windows, as its model gives them."""
+def held_out(run: Path):
+    """(classifier, config, data set, held-out samples) of a run: its model and the windows it never trained on."""
     clf, cfg = load_classifier(run / "model")
     ds = load_dataset(json.loads((run / "run.json").read_text())["data"])
-    samples, w = held_out_samples(run / "model", ds, cfg), cfg["window"]
-    windows = WindowBank(ds).get(samples, WindowSpec(int(w["length"]), w["mode"], float(w["fps"])), w["background"])
-    return ds.labels(samples), clf.probs(windows), np.asarray(cfg["train_class_counts"])
+    return clf, cfg, ds, held_out_samples(run / "model", ds, cfg)
+
+
+def probs_on(clf, cfg: dict, ds, samples) -> np.ndarray:
+    """``clf``'s probabilities on ``samples``, cut and background-subtracted as its config says."""
+    w = cfg["window"]
+    return clf.probs(WindowBank(ds).get(samples, WindowSpec(int(w["length"]), w["mode"], float(w["fps"])), w["background"]))
+
+
+def held_out_probs(run: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(labels, probabilities, training class counts) of the run's held-out windows, as its model gives them."""
+    clf, cfg, ds, samples = held_out(run)
+    return ds.labels(samples), probs_on(clf, cfg, ds, samples), np.asarray(cfg["train_class_counts"])
 
 
 def main() -> None:
@@ -63,7 +73,7 @@ def main() -> None:
         for mn, power in ((mn, power) for mn in a.candidates for power in a.priors):
             rows, hit, tot, rare = [], 0, 0, 0.0
             for y, prob, counts in sets:
-                p = RareClassGuard(_Fixed(prob), RareClassGuard.factors_for(counts, mn, power)).probs(None)
+                p = RareClassGuard(FixedProbs(prob), RareClassGuard.factors_for(counts, mn, power)).probs(None)
                 rows.append(summary_metrics(y, p))
                 pred, maj = p.argmax(1), int(counts.argmax())
                 hit, tot = hit + int(np.sum((pred == maj) & (y == maj))), tot + int(np.sum(y == maj))
@@ -73,7 +83,7 @@ def main() -> None:
                   f"| {100 * hit / max(tot, 1):.1f} ({hit}/{tot}) | {rare:.1f} |")
 
 
-class _Fixed:
+class FixedProbs:
     """Probabilities already computed, in the classifier contract's shape, for RareClassGuard to wrap."""
 
     def __init__(self, prob: np.ndarray):

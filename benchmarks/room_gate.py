@@ -9,7 +9,7 @@ with their own background (``recording-median``). A recording's room fingerprint
 (``Recording.background()``) minus its median temperature, scaled to unit length; a held-out recording is
 *unfamiliar* when its cosine similarity to the nearest training recording is below the threshold. Compared,
 all with the rare-class guard at 60 applied last: the CNN alone, the trees alone, their fusion everywhere
-(geometric mean, equal weights), and the gate (the fusion on unfamiliar recordings, the CNN elsewhere).
+(the package's ``FusionClassifier``: geometric mean, equal weights), and the gate (the fusion on unfamiliar recordings, the CNN elsewhere).
 
 Nothing here is in the package yet: the gate needs each recording's background at prediction time and the
 training fingerprints in the model directory. This script measures whether that is worth building.
@@ -24,15 +24,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from rare_class_guard import held_out_probs
+from rare_class_guard import FixedProbs, held_out, probs_on
 from realistic_accuracy import RARE, data_set, one_run
 
-from actline.data import WindowSpec, load_dataset
 from actline.metrics.classification import summary_metrics
 from actline.modeldir.load import load_classifier
-from actline.models.classifier import RareClassGuard
-from actline.runs.evaluate import held_out_samples
-from actline.runs.fitting import WindowBank
+from actline.models.classifier import FusionClassifier, RareClassGuard
 
 GUARD = 60
 
@@ -46,25 +43,19 @@ def fingerprint(recording) -> np.ndarray:
 
 def run_parts(run: Path) -> dict:
     """Labels, CNN and tree probabilities, training counts and room similarity of a run's held-out windows."""
-    y, cnn, counts = held_out_probs(run)
-    trees, cfg = load_classifier(run / "baselines" / "classical")
-    ds = load_dataset(json.loads((run / "run.json").read_text())["data"])
-    samples, w = held_out_samples(run / "model", ds, load_classifier(run / "model")[1]), cfg["window"]
-    windows = WindowBank(ds).get(samples, WindowSpec(int(w["length"]), w["mode"], float(w["fps"])), w["background"])
+    cnn, cfg, ds, samples = held_out(run)
+    trees, trees_cfg = load_classifier(run / "baselines" / "classical")
     train = json.loads((run / "split.json").read_text())["train"]["recordings"]
-    fp = {r: fingerprint(ds.recordings[r]) for r in {s.recording_id for s in samples} | set(train)}
-    sim = {r: max(float(fp[r] @ fp[t]) for t in train) for r in {s.recording_id for s in samples}}
-    return {"y": y, "cnn": cnn, "trees": trees.probs(windows), "counts": counts,
-            "sim": np.array([sim[s.recording_id] for s in samples])}
-
-
-def fuse(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    q = np.exp(0.5 * np.log(a + 1e-6) + 0.5 * np.log(b + 1e-6))
-    return q / q.sum(axis=1, keepdims=True)
+    held = {s.recording_id for s in samples}
+    fp = {r: fingerprint(ds.recordings[r]) for r in held | set(train)}
+    sim = {r: max(float(fp[r] @ fp[t]) for t in train) for r in held}
+    return {"y": ds.labels(samples), "cnn": probs_on(cnn, cfg, ds, samples), "trees": probs_on(trees, trees_cfg, ds, samples),
+            "counts": np.asarray(cfg["train_class_counts"]), "sim": np.array([sim[s.recording_id] for s in samples])}
 
 
 def candidates(d: dict, thresholds: list[float]) -> dict:
-    both = fuse(d["cnn"], d["trees"])
+    # the package's own late fusion (equal weights), on probabilities already computed
+    both = FusionClassifier([FixedProbs(d["cnn"]), FixedProbs(d["trees"])], [0.5, 0.5]).probs(None)
     out = {"CNN alone (default)": d["cnn"], "trees alone": d["trees"], "fusion everywhere": both}
     for t in thresholds:
         out[f"gate: fusion below {t:g}"] = np.where((d["sim"] < t)[:, None], both, d["cnn"])
