@@ -12,7 +12,8 @@ recording on both sides) and ``by-location`` (rooms never seen in training). Eac
 Printed: mean ± sd over the data sets of top-1, mean class accuracy (also the MMAction2 way) and
 macro-F1 for the model and each baseline; the training majority class's recall pooled over the data
 sets; macro-F1 as a multiple of the majority baseline's; and the largest share of held-out predictions
-taken by a class with fewer than 10 training examples. Rerunning with the same --out reuses finished runs.
+taken by a class with fewer than 10 training examples; how many windows the room gate fused with the trees
+(``metrics.json``, ``room_gate``). Rerunning with the same --out reuses finished runs.
 """
 
 from __future__ import annotations
@@ -84,10 +85,12 @@ def report(split: str, rows: list[tuple[Path, dict]]) -> dict:
            "beats_classical": {k: statistics.mean(m[k] for _, m in rows) >
                                statistics.mean(m["baselines"]["classical"][k] for _, m in rows)
                                for k in ("mean_class_accuracy", "macro_f1")},
-           "models": sorted({m["model"] for _, m in rows}), "train_time_s": [m.get("train_time_s") for _, m in rows]}
+           "models": sorted({m["model"] for _, m in rows}), "train_time_s": [m.get("train_time_s") for _, m in rows],
+           "room_gate_fused_windows": [sum(m.get("room_gate", {}).get(k, 0) for _, m in rows) for k in ("fused_windows", "windows")]}
     print(f"\nmajority-class recall pooled: {out['majority_recall_pooled']}% of {tot} windows; macro-F1 / majority's "
           f"macro-F1 at least {out['macro_f1_over_majority_min']}x; largest share of predictions taken by a class "
-          f"with < {RARE} training windows: {out['rare_class_share_max']}% ({out['rare_class_worst']})")
+          f"with < {RARE} training windows: {out['rare_class_share_max']}% ({out['rare_class_worst']}); windows the room "
+          f"gate fused with the trees: {out['room_gate_fused_windows'][0]} of {out['room_gate_fused_windows'][1]}")
     return out
 
 

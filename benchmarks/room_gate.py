@@ -4,15 +4,13 @@ Run: .venv/bin/python benchmarks/room_gate.py --out runs/guard [--seeds 100 ... 
      [--thresholds 0.3 0.4 0.5 0.6] [--threads 1]
 
 Uses the runs of ``benchmarks/rare_class_guard.py`` under the same --out (trained there if missing): the
-default CNN (guard and prior off) and, in each run's ``baselines/classical``, the trees on window statistics
-with their own background (``recording-median``). A recording's room fingerprint is its empty-room image
-(``Recording.background()``) minus its median temperature, scaled to unit length; a held-out recording is
-*unfamiliar* when its cosine similarity to the nearest training recording is below the threshold. Compared,
-all with the rare-class guard at 60 applied last: the CNN alone, the trees alone, their fusion everywhere
-(the package's ``FusionClassifier``: geometric mean, equal weights), and the gate (the fusion on unfamiliar recordings, the CNN elsewhere).
-
-Nothing here is in the package yet: the gate needs each recording's background at prediction time and the
-training fingerprints in the model directory. This script measures whether that is worth building.
+default CNN (guard, prior and gate off) and, in each run's ``baselines/classical``, the trees on window
+statistics with their own background (``recording-median``). A held-out recording is *unfamiliar* when its
+room fingerprint (``actline.models.room_gate.room_fingerprint``) has cosine similarity below the threshold
+to every training recording's. Compared, all with the rare-class guard at 60 applied last: the CNN alone,
+the trees alone, their fusion everywhere (``fuse_probs``: geometric mean, equal weights), and the gate (the
+fusion on unfamiliar recordings, the CNN elsewhere), which is what ``RoomGate`` does; this script chose its
+threshold (0.3), since shipped as the default ``room_gate``.
 """
 
 from __future__ import annotations
@@ -24,21 +22,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from rare_class_guard import FixedProbs, held_out, probs_on
+from rare_class_guard import held_out, probs_on
 from realistic_accuracy import RARE, data_set, one_run
 
 from actline.metrics.classification import summary_metrics
 from actline.modeldir.load import load_classifier
-from actline.models.classifier import FusionClassifier, RareClassGuard
+from actline.models.classifier import RareClassGuard, fuse_probs
+from actline.models.room_gate import room_fingerprint
 
 GUARD = 60
-
-
-def fingerprint(recording) -> np.ndarray:
-    """The room seen by the sensor: the empty-room image, its median removed, unit length."""
-    b = recording.background().astype(np.float64)
-    b = b - np.median(b)
-    return (b / (np.linalg.norm(b) + 1e-9)).ravel()
 
 
 def run_parts(run: Path) -> dict:
@@ -47,7 +39,7 @@ def run_parts(run: Path) -> dict:
     trees, trees_cfg = load_classifier(run / "baselines" / "classical")
     train = json.loads((run / "split.json").read_text())["train"]["recordings"]
     held = {s.recording_id for s in samples}
-    fp = {r: fingerprint(ds.recordings[r]) for r in held | set(train)}
+    fp = {r: room_fingerprint(ds.recordings[r].background()) for r in held | set(train)}
     sim = {r: max(float(fp[r] @ fp[t]) for t in train) for r in held}
     return {"y": ds.labels(samples), "cnn": probs_on(cnn, cfg, ds, samples), "trees": probs_on(trees, trees_cfg, ds, samples),
             "counts": np.asarray(cfg["train_class_counts"]), "sim": np.array([sim[s.recording_id] for s in samples])}
@@ -55,7 +47,7 @@ def run_parts(run: Path) -> dict:
 
 def candidates(d: dict, thresholds: list[float]) -> dict:
     # the package's own late fusion (equal weights), on probabilities already computed
-    both = FusionClassifier([FixedProbs(d["cnn"]), FixedProbs(d["trees"])], [0.5, 0.5]).probs(None)
+    both = fuse_probs([d["cnn"], d["trees"]], [0.5, 0.5])
     out = {"CNN alone (default)": d["cnn"], "trees alone": d["trees"], "fusion everywhere": both}
     for t in thresholds:
         out[f"gate: fusion below {t:g}"] = np.where((d["sim"] < t)[:, None], both, d["cnn"])
@@ -77,7 +69,7 @@ def main() -> None:
         rows: dict[str, list] = {}
         for seed in a.seeds:
             run = a.out / split / f"seed{seed}"
-            one_run(data_set(a.out, seed), run, split, 0, a.threads, ["rare_class_min=0", "prior_power=0"])
+            one_run(data_set(a.out, seed), run, split, 0, a.threads, ["rare_class_min=0", "prior_power=0", "room_gate=0"])
             d = run_parts(run)
             factors = np.asarray(RareClassGuard.factors_for(d["counts"], GUARD))
             maj = int(d["counts"].argmax())

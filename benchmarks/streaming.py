@@ -51,7 +51,7 @@ class NoModel:
     def __getattr__(self, name):
         return getattr(self.r, name)
 
-    def probs(self, windows):
+    def probs(self, windows, background=None):
         return np.full((len(windows), len(self.r.classes)), 1 / len(self.r.classes), np.float32)
 
 

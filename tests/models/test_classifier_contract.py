@@ -15,7 +15,7 @@ class Fixed:
     def __init__(self, p, dim=3):
         self.p, self.num_classes, self.feature_dim = np.asarray(p, dtype=np.float64), len(p), dim
 
-    def probs(self, windows):
+    def probs(self, windows, background=None):
         return np.repeat(self.p[None], len(windows), axis=0)
 
     def features(self, windows):

@@ -46,3 +46,26 @@ def test_a_models_own_recipe_never_overrides_the_user():
 
     assert resolve_defaults(load_config(None, ["model=slowfast_r50"]), (16, 16)).lr == pytest.approx(5e-4)
     assert resolve_defaults(load_config(None, ["model=slowfast_r50", "lr=0.01"]), (16, 16)).lr == 0.01
+
+
+@pytest.mark.parametrize("shape,sets,want", [
+    ((40, 60), [], 0.3),  # a CNN on raw temperatures: gated
+    ((16, 16), [], 0.0),  # static-heat windows: the gate reads the raw room, so off
+    ((40, 60), ["model=features"], 0.0),  # the trees need no fallback on themselves
+    ((40, 60), ["room_gate=0.5"], 0.5),
+])
+def test_the_room_gate_is_on_for_cnns_on_raw_temperatures(shape, sets, want):
+    from actline.train.config import resolve_defaults
+
+    assert resolve_defaults(load_config(None, sets), shape).validate().room_gate == want
+
+
+def test_a_room_gate_that_cannot_work_is_refused():
+    from actline.train.config import resolve_defaults
+
+    with pytest.raises(ActlineError, match=r"room_gate must be in \[0, 1\]"):
+        load_config(None, ["room_gate=2"])
+    with pytest.raises(ActlineError, match="room_gate needs background none"):
+        resolve_defaults(load_config(None, ["room_gate=0.3"]), (16, 16)).validate()
+    with pytest.raises(ActlineError, match="room_gate applies to CNN models"):
+        load_config(None, ["model=fusion", "room_gate=0.3"])

@@ -24,7 +24,17 @@ import torch.nn as nn
 
 from actline.core.atomic import atomic_dir, atomic_path, write_json
 from actline.core.errors import ActlineError
-from actline.modeldir.directory import ONNX, WEIGHTS, add_file, read_config, verify, write_checksums, write_sidecar
+from actline.modeldir.directory import (
+    ONNX,
+    ROOMS,
+    TREES,
+    WEIGHTS,
+    add_file,
+    read_config,
+    verify,
+    write_checksums,
+    write_sidecar,
+)
 from actline.modeldir.load import load_model_dir
 
 OPSET = 17
@@ -106,12 +116,14 @@ def export_classifier(model_dir: Path, out: Path, atol: float = 1e-4, batch: int
         raise ActlineError(model_dir, "config.json has no preprocessing.frame_shape; cannot build the example input")
     t = int(cfg["window"]["length"])
     example = thermal_example((batch, 1, t, *shape))
-    meta_cfg = {k: cfg[k] for k in ("pipeline", "classes", "window", "preprocessing", "metrics", "arch", "class_guard")
-                if k in cfg}
+    meta_cfg = {k: cfg[k] for k in ("pipeline", "classes", "window", "preprocessing", "metrics", "arch", "class_guard",
+                                    "room_gate") if k in cfg}
     meta_cfg["input"] = "[batch, 1, T, H, W] float32 °C, sentinels filled (actline.data.dataset.fill_invalid)"
     meta_cfg["output"] = "[batch, K] class probabilities"
     meta = {"actline_config": json.dumps(meta_cfg), "classes": json.dumps(cfg["classes"])}
     inside = out.resolve().parent == model_dir.resolve()
+    for name in [] if inside else companion_names(cfg):  # checked before anything is written
+        verify(model_dir, name)
     if inside:  # into the model directory: written and checksummed with it
         diffs = []
         add_file(model_dir, out.name, lambda p: diffs.append(_export(_Softmax(model, dim=1), example, p, {0: "batch"},
@@ -120,7 +132,25 @@ def export_classifier(model_dir: Path, out: Path, atol: float = 1e-4, batch: int
     else:
         diff = _export(_Softmax(model, dim=1), example, out, {0: "batch"}, meta, atol)
         write_sidecar(out)
+        _companions(model_dir, cfg, out)
     return {"path": str(out), "max_abs_diff": diff, "input_shape": list(example.shape)}
+
+
+def companion_names(cfg: dict) -> list[str]:
+    """The files a model's CNN needs beside it: a fusion model's trees, a room gate's trees and rooms."""
+    gate, fusion = bool(cfg.get("room_gate")), (cfg.get("arch") or {}).get("name") == "fusion"
+    return ([TREES] if gate or fusion else []) + ([ROOMS] if gate else [])
+
+
+def _companions(model_dir: Path, cfg: dict, out: Path) -> None:
+    """What the exported CNN needs beside it, each verified and given its own checksum: the trees of a fusion
+    model or of a room gate, and the gate's training-room fingerprints (``<stem>.trees.onnx``,
+    ``<stem>.rooms.safetensors``; ``Recognizer.load`` finds them there)."""
+    for name in companion_names(cfg):
+        target = out.with_name(f"{out.stem}.{name}")
+        with atomic_path(target, suffix=Path(name).suffix) as tmp:
+            shutil.copyfile(verify(model_dir, name), tmp)
+        write_sidecar(target)
 
 
 def export_timeline(model_dir: Path, out: Path, atol: float = 1e-4) -> dict:

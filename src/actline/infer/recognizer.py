@@ -64,6 +64,25 @@ class Recognizer:
         return cls(classifier, cfg)
 
     @property
+    def gated(self) -> bool:
+        """Whether the model has a room gate (it then reads each recording's empty-room image)."""
+        return hasattr(self.classifier, "similarity")
+
+    def room_similarity(self, background) -> float | None:
+        """How like its training rooms the room behind ``background`` ([H, W] °C) is, by the room gate's
+        measure (cosine similarity of fingerprints, 1: a training room); None for a model without a gate."""
+        return float(self.classifier.similarity(np.asarray(background, np.float32))) if self.gated else None
+
+    def room(self, frames, background=None, where: str = "frames"):
+        """The empty room the gate compares, [H, W]: ``background`` if given, else estimated from ``frames``
+        (None for a model without a gate)."""
+        if not self.gated:
+            return None
+        if background is not None:
+            return np.asarray(background, dtype=np.float32)
+        return estimate_window_background(self._check(frames, where))
+
+    @property
     def model(self):
         """The torch module, for a PyTorch-backed recognizer (None otherwise)."""
         return getattr(self.classifier, "model", None)
@@ -120,9 +139,10 @@ class Recognizer:
         return fill_invalid(x[window_indices(rec, t // 2, self.spec)])
 
     # ------------------------------------------------------------------ prediction
-    def probs(self, windows: np.ndarray) -> np.ndarray:
-        """[N, T, H, W] windows -> [N, K] probabilities."""
-        return self.classifier.probs(windows)
+    def probs(self, windows: np.ndarray, background=None) -> np.ndarray:
+        """[N, T, H, W] windows -> [N, K] probabilities. ``background``: the empty room(s) behind them
+        ([H, W] or [N, H, W]), read by a room gate only."""
+        return self.classifier.probs(windows, background)
 
     def _pred(self, p: np.ndarray, k: int) -> Prediction:
         order = np.argsort(-p)[:k]
@@ -130,13 +150,16 @@ class Recognizer:
                           [(self.classes[i], float(p[i])) for i in order], p)
 
     def predict(self, frames, timestamps=None, k: int = 3, background=None) -> Prediction:
-        return self._pred(self.probs(self.window(frames, timestamps, background=background)[None])[0], k)
+        win = self.window(frames, timestamps, background=background)
+        return self._pred(self.probs(win[None], self.room(frames, background))[0], k)
 
     def predict_batch(self, batch, timestamps=None, k: int = 3, batch_size: int = 32, background=None) -> list[Prediction]:
         timestamps = timestamps or [None] * len(batch)
         wins = np.stack([self.window(f, t, where=f"frames[{i}]", background=background)
                          for i, (f, t) in enumerate(zip(batch, timestamps))])
-        probs = np.concatenate([self.probs(wins[i:i + batch_size]) for i in range(0, len(wins), batch_size)])
+        rooms = np.stack([self.room(f, background, f"frames[{i}]") for i, f in enumerate(batch)]) if self.gated else None
+        probs = np.concatenate([self.probs(wins[i:i + batch_size], None if rooms is None else rooms[i:i + batch_size])
+                                for i in range(0, len(wins), batch_size)])
         return [self._pred(p, k) for p in probs]
 
     def predict_recording(self, rec: Recording, centres=None, stride: int | None = None, k: int = 3,
@@ -150,9 +173,9 @@ class Recognizer:
         out = []
         for i in range(0, len(centres), batch_size):
             chunk = centres[i:i + batch_size]
-            bg = rec.background() if self.background != "none" else None
+            bg = rec.background() if self.background != "none" or self.gated else None
             wins = np.stack([self._remove_background(fill_invalid(rec.frames[window_indices(rec, c, self.spec)]),
                                                      None, bg, rec.source or rec.id) for c in chunk])
-            for c, p in zip(chunk, self.probs(wins)):
+            for c, p in zip(chunk, self.probs(wins, bg)):
                 out.append((int(c), float(rec.timestamps[c]), self._pred(p, k)))
         return out

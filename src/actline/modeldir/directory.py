@@ -22,7 +22,9 @@ from actline.core.jsonfile import read_json
 
 WEIGHTS, ONNX, CONFIG, CHECKSUMS = "model.safetensors", "model.onnx", "config.json", "checksums.json"
 SIDECAR = ".sha256"  # beside a file exported on its own: <file>.sha256
-TREES = "trees.onnx"  # a fusion model's tree member (window statistics in, probabilities out)
+TREES = "trees.onnx"  # a fusion model's tree member, or the room gate's (window statistics in, probabilities out)
+ROOMS = "rooms.safetensors"  # the room gate's training-room fingerprints, [rooms, H*W] float32
+MAX_ROOMS_BYTES = 64 << 20  # ~7000 rooms of 40x60: far more than any training set has recordings
 FORMAT = "actline-model/1"
 MAX_CONFIG_BYTES = 16 << 20  # a config is a few KB; refuse to parse anything absurd
 
@@ -52,6 +54,36 @@ def weights_writer(model):
 
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     return lambda p: save_file(state, str(p), metadata={"format": FORMAT})
+
+
+def rooms_writer(fingerprints):
+    """What writes the room gate's fingerprints [rooms, H*W] as safetensors (no torch needed to read them)."""
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    fp = np.ascontiguousarray(fingerprints, dtype=np.float32)
+    return lambda p: save_file({"fingerprints": fp}, str(p), metadata={"format": FORMAT})
+
+
+def read_rooms(path: Path, pixels: int):
+    """The room gate's fingerprints at ``path``, verified (:func:`verify_file`) and checked: size capped
+    before reading, then shape and values."""
+    import numpy as np
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+
+    path = verify_file(path)
+    if path.stat().st_size > MAX_ROOMS_BYTES:
+        raise ActlineError(path, f"too large for room fingerprints ({path.stat().st_size} bytes)")
+    try:
+        fp = load_file(str(path)).get("fingerprints")
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ActlineError(path, f"cannot read room fingerprints: {exc}") from None
+    if fp is None or fp.ndim != 2 or fp.shape[0] < 1 or fp.shape[1] != pixels or fp.dtype != np.float32 \
+            or not np.isfinite(fp).all():
+        raise ActlineError(path, f"expected finite float32 'fingerprints' of shape [rooms, {pixels}], "
+                                 f"got {None if fp is None else (fp.dtype, fp.shape)}")
+    return fp
 
 
 def write_checksums(root: str | Path) -> Path:

@@ -13,7 +13,18 @@ from pathlib import Path
 
 from actline.core.errors import ActlineError
 from actline.core.extras import installed
-from actline.modeldir.directory import CONFIG, ONNX, TREES, WEIGHTS, read_config, verify, verify_file
+from actline.data.dataset import BACKGROUNDS
+from actline.modeldir.directory import (
+    CONFIG,
+    ONNX,
+    ROOMS,
+    TREES,
+    WEIGHTS,
+    read_config,
+    read_rooms,
+    verify,
+    verify_file,
+)
 
 CLIP_CLASSIFIER = "clip-classifier"
 
@@ -80,16 +91,17 @@ def load_classifier(path: str | Path, device: str = "cpu", backend: str | None =
     if backend == "onnx":
         if not (path / ONNX).is_file():
             raise ActlineError(path, f"no {ONNX} (make one with `actline export {path}`)")
-        return guarded(OnnxClassifier(verify(path, ONNX), threads), cfg), cfg
-    if backend != "torch":
+        clf = OnnxClassifier(verify(path, ONNX), threads)
+    elif backend != "torch":
         raise ActlineError(path, f"unknown backend {backend!r} (torch or onnx)")
-    if device.startswith("cuda"):
-        import torch
+    else:
+        if device.startswith("cuda"):
+            import torch
 
-        if not torch.cuda.is_available():
-            raise ActlineError(path, f"device {device!r} requested but no GPU is available")
-    model, cfg = load_model_dir(path, CLIP_CLASSIFIER, device)
-    return guarded(TorchClassifier(model, device), cfg), cfg
+            if not torch.cuda.is_available():
+                raise ActlineError(path, f"device {device!r} requested but no GPU is available")
+        clf = TorchClassifier(load_model_dir(path, CLIP_CLASSIFIER, device)[0], device)
+    return guarded(_room_gate(clf, cfg, path / TREES, path / ROOMS, path / CONFIG, threads), cfg), cfg
 
 
 def _default_backend(path: Path) -> str:
@@ -131,10 +143,45 @@ def _onnx_file(path: Path, threads: int):
     clf = OnnxClassifier(path, threads)
     _check_pipeline(path, clf.config, CLIP_CLASSIFIER)
     if (clf.config.get("arch") or {}).get("name") == "fusion":  # an exported fusion CNN: its trees lie beside it
-        if not (path.parent / TREES).is_file():
-            raise ActlineError(path, f"a fusion model's export needs {TREES} beside it")
-        return guarded(_with_trees(clf, path.parent / TREES, clf.config["arch"], threads), clf.config), clf.config
-    return guarded(clf, clf.config), clf.config
+        trees = companion(path, TREES)
+        if not trees.is_file():
+            raise ActlineError(path, f"a fusion model's export needs {trees.name} beside it")
+        return guarded(_with_trees(clf, trees, clf.config["arch"], threads), clf.config), clf.config
+    gated = _room_gate(clf, clf.config, companion(path, TREES), companion(path, ROOMS), path, threads)
+    return guarded(gated, clf.config), clf.config
+
+
+def companion(path: Path, name: str) -> Path:
+    """A file an exported ``.onnx`` needs (its trees, its room fingerprints): ``<stem>.<name>`` beside it, as
+    ``actline export`` writes it, else ``name`` in the same directory (the model directory's own)."""
+    own = path.with_name(f"{path.stem}.{name}")
+    return own if own.is_file() else path.with_name(name)
+
+
+def _room_gate(clf, cfg: dict, trees: Path, rooms: Path, where: Path, threads: int):
+    """``clf`` behind the room gate its config names (``room_gate``), or unchanged when it names none."""
+    from actline.models.classifier import OnnxClassifier
+    from actline.models.room_gate import RoomGate
+
+    gate = cfg.get("room_gate")
+    if not gate:
+        return clf
+    try:
+        threshold, weights = float(gate["threshold"]), [float(w) for w in gate.get("weights", [0.5, 0.5])]
+        background = str(gate.get("background", "recording-median"))
+        shape = [int(v) for v in cfg["preprocessing"]["frame_shape"]]
+        if not 0.0 <= threshold <= 1.0 or len(weights) != 2 or len(shape) != 2 or min(shape) < 1:
+            raise ValueError("threshold in [0, 1], two weights and a frame_shape [H, W] expected")
+        if background not in BACKGROUNDS:
+            raise ValueError(f"unknown background {background!r}")
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ActlineError(where, f"bad 'room_gate' ({type(exc).__name__}: {exc})") from None
+    for f in (trees, rooms):
+        if not f.is_file():
+            raise ActlineError(f, "missing: the model's room gate needs it")
+    verify_file(trees)
+    return RoomGate(clf, OnnxClassifier(trees, threads), read_rooms(rooms, shape[0] * shape[1]), threshold, weights,
+                    background)
 
 
 def _check_pipeline(path: Path, cfg: dict, pipeline: str | None) -> None:

@@ -4,7 +4,9 @@ A :class:`WindowClassifier` takes windows ``[N, T, H, W]`` float32 °C that are 
 the model's window rule, with sentinels filled and the background removed as its model
 directory says, and returns ``probs`` ``[N, K]`` and ``features`` ``[N, D]`` (the embedding
 before the classifier; for a model without a neural embedding, its window statistics).
-Evaluation, the recognizer, streaming, the service and export all talk to this contract only.
+``probs`` also takes the empty-room image of each window's recording (``background``, [H, W] or
+[N, H, W]), which only the room gate (:mod:`actline.models.room_gate`) reads; callers that know it
+pass it, every other classifier ignores it. Evaluation, the recognizer, streaming, the service and export all talk to this contract only.
 
 - :class:`TorchClassifier`: any registered torch model (``create_model``), CPU or GPU;
 - :class:`OnnxClassifier`: ONNX Runtime over either an exported model (windows in) or a tree
@@ -29,7 +31,7 @@ class WindowClassifier(Protocol):
     num_classes: int
     feature_dim: int
 
-    def probs(self, windows: np.ndarray) -> np.ndarray: ...
+    def probs(self, windows: np.ndarray, background: np.ndarray | None = None) -> np.ndarray: ...
 
     def features(self, windows: np.ndarray) -> np.ndarray: ...
 
@@ -52,7 +54,7 @@ class TorchClassifier:
                 out.append(fn(xb[:, None].to(self.device)).float().cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, self.num_classes or 0), np.float32)
 
-    def probs(self, windows: np.ndarray) -> np.ndarray:
+    def probs(self, windows: np.ndarray, background=None) -> np.ndarray:
         import torch
 
         return self._run(windows, lambda x: torch.softmax(self.model(x), dim=1))
@@ -93,7 +95,7 @@ class OnnxClassifier:
         else:
             self.feature_dim = int(self.config.get("feature_dim") or 0)
 
-    def probs(self, windows: np.ndarray) -> np.ndarray:
+    def probs(self, windows: np.ndarray, background=None) -> np.ndarray:
         x = self.features(windows) if self.on_stats else np.ascontiguousarray(windows, dtype=np.float32)[:, None]
         return self.session.run(None, {self.input: x})[0]
 
@@ -104,6 +106,13 @@ class OnnxClassifier:
 
         return np.stack([window_stats(w) for w in windows]).astype(np.float32) if len(windows) else \
             np.zeros((0, self.feature_dim), np.float32)
+
+
+def fuse_probs(probs: list[np.ndarray], weights: list[float]) -> np.ndarray:
+    """The normalised weighted geometric mean of several [N, K] probability arrays."""
+    logp = sum(w * np.log(np.clip(p, 1e-8, 1.0)) for p, w in zip(probs, weights))
+    p = np.exp(logp - logp.max(axis=1, keepdims=True))
+    return (p / p.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
 class FusionClassifier:
@@ -119,10 +128,8 @@ class FusionClassifier:
         self.num_classes = members[0].num_classes
         self.feature_dim = sum(m.feature_dim for m in members)
 
-    def probs(self, windows: np.ndarray) -> np.ndarray:
-        logp = sum(w * np.log(np.clip(m.probs(windows), 1e-8, 1.0)) for m, w in zip(self.members, self.weights))
-        p = np.exp(logp - logp.max(axis=1, keepdims=True))
-        return p / p.sum(axis=1, keepdims=True)
+    def probs(self, windows: np.ndarray, background=None) -> np.ndarray:
+        return fuse_probs([m.probs(windows, background) for m in self.members], self.weights)
 
     def features(self, windows: np.ndarray) -> np.ndarray:
         return np.concatenate([m.features(windows) for m in self.members], axis=1)
@@ -157,8 +164,8 @@ class RareClassGuard:
             f = f * (counts / max(float(counts.max()), 1.0)) ** prior_power
         return [round(float(x), 4) for x in f]
 
-    def probs(self, windows: np.ndarray) -> np.ndarray:
-        p = self.inner.probs(windows) * self.factors
+    def probs(self, windows: np.ndarray, background=None) -> np.ndarray:
+        p = self.inner.probs(windows, background) * self.factors
         return p / np.maximum(p.sum(axis=1, keepdims=True), 1e-12)
 
     def features(self, windows: np.ndarray) -> np.ndarray:

@@ -27,9 +27,10 @@ from actline.evaluate import baselines as bl
 from actline.evaluate.plots import plot_confusion, plot_curves
 from actline.evaluate.steps import evaluate_with_baselines
 from actline.metrics.classification import confusion
-from actline.modeldir.directory import ONNX, write_model_dir
+from actline.modeldir.directory import ONNX, ROOMS, TREES, rooms_writer, write_model_dir
 from actline.models.classifier import OnnxClassifier, RareClassGuard, guarded
-from actline.runs.fitting import Fitted, WindowBank, fit_model, majority_recall, window_spec
+from actline.models.room_gate import RoomGate, room_fingerprint
+from actline.runs.fitting import Fitted, WindowBank, fit_model, gate_report, majority_recall, window_spec
 from actline.runs.rundir import (
     CONFIG_YAML,
     METRICS,
@@ -77,13 +78,27 @@ def train_run(data: str | Path | ClipDataset, out: str | Path, cfg: TrainConfig,
     fitted = fit_model(ds, split.train, cfg, bank, progress if main else None, out / "checkpoints")
     if not main:
         return {}
-    guard = class_guard(ds, split, cfg)
-    fitted.classifier = guarded(fitted.classifier, {"class_guard": guard})
-    metrics = evaluate_run(ds, split, fitted, cfg, bank)
+    classical = fit_classical_baseline(ds, split.train, cfg, bank) if split.train else None
+    gate = room_gate(ds, split, cfg, fitted, classical[0] if classical else None)
+    if gate:
+        fitted.classifier = gate
+    fitted.classifier = guarded(fitted.classifier, {"class_guard": class_guard(ds, split, cfg)})
+    metrics = evaluate_run(ds, split, fitted, cfg, bank, classical)
     metrics.update({"model": cfg.model, "seeds": cfg.seeds, "data": str(ds.root), "data_format": ds.format,
                     "selection": fitted.selection, "train_time_s": round(time.time() - t_start, 1)})
-    write_run(out, ds, split, fitted, cfg, bank, metrics)
+    write_run(out, ds, split, fitted, cfg, metrics, classical[0] if classical else None, gate)
     return metrics
+
+
+def room_gate(ds: ClipDataset, split: Split, cfg: TrainConfig, fitted: Fitted, classical) -> RoomGate | None:
+    """The room gate of a CNN on raw temperatures (``cfg.room_gate`` > 0): its trees are the classical
+    baseline's (already fitted, on the same training windows), its rooms the training recordings'."""
+    if not cfg.room_gate or classical is None or cfg.background != "none" or \
+            (fitted.arch or {}).get("name") in ("features", "fusion"):
+        return None
+    recs = sorted({s.recording_id for s in split.train})
+    rooms = room_fingerprint(np.stack([ds.recordings[r].background() for r in recs]))
+    return RoomGate(fitted.classifier, classical, rooms, cfg.room_gate)
 
 
 def class_guard(ds: ClipDataset, split: Split, cfg: TrainConfig) -> dict:
@@ -94,7 +109,8 @@ def class_guard(ds: ClipDataset, split: Split, cfg: TrainConfig) -> dict:
             "factors": RareClassGuard.factors_for(counts, cfg.rare_class_min, cfg.prior_power)}
 
 
-def evaluate_run(ds: ClipDataset, split: Split, fitted: Fitted, cfg: TrainConfig, bank: WindowBank) -> dict:
+def evaluate_run(ds: ClipDataset, split: Split, fitted: Fitted, cfg: TrainConfig, bank: WindowBank,
+                 classical: tuple | None) -> dict:
     """The model and every baseline on the split's evaluation windows (or a plain note when there are none)."""
     k, y_tr = len(ds.classes), ds.labels(split.train)
     majority = int(np.bincount(y_tr, minlength=k).argmax())
@@ -104,9 +120,9 @@ def evaluate_run(ds: ClipDataset, split: Split, fitted: Fitted, cfg: TrainConfig
                 "note": "trained on every sample (split none): no held-out figure exists for this model; "
                         "estimate one with `actline cv` on the same data and recipe"}
     y_ev = ds.labels(split.eval)
-    prob = fitted.classifier.probs(bank.get(split.eval, window_spec(cfg), cfg.background))
+    prob = fitted.classifier.probs(bank.get(split.eval, window_spec(cfg), cfg.background), bank.backgrounds(split.eval))
     base = {"majority": bl.majority_probs(y_tr, len(y_ev), k), "chance": bl.chance_metrics(y_ev, k, seed=cfg.seed)}
-    classical, which, inner = fit_classical_baseline(ds, split.train, cfg, bank)
+    classical, which, inner = classical
     base["classical"] = classical.probs(bank.get(split.eval, window_spec(cfg), "recording-median"))
     if split.overlapping_eval:
         times = lambda s: float(ds.recordings[s.recording_id].timestamps[s.frame_idx])  # noqa: E731
@@ -115,9 +131,11 @@ def evaluate_run(ds: ClipDataset, split: Split, fitted: Fitted, cfg: TrainConfig
     m = evaluate_with_baselines(y_ev, prob, ds.classes, base, seed=cfg.seed, extra=info)
     m["baselines"]["classical"].update({"model": which, "inner_val_macro_f1": {n: round(v, 2) for n, v in inner.items()}})
     m["majority_class_recall"] = majority_recall(y_ev, prob, majority)
+    if (gate := gate_report(fitted.classifier, bank, split.eval)) is not None:
+        m["room_gate"] = gate
     for name, n in zip(ds.classes, np.bincount(y_tr, minlength=k)):  # a class's training support beside its scores
         m["per_class"][name]["train"] = int(n)
-    m["_prob"], m["_classical"] = prob, classical
+    m["_prob"] = prob
     return m
 
 
@@ -131,13 +149,14 @@ def fit_classical_baseline(ds: ClipDataset, train, cfg: TrainConfig, bank: Windo
                          "background": "recording-median"}}
     blob = to_onnx(est, len(ds.classes), config)
     clf = OnnxClassifier(blob)
+    clf.blob = blob  # the room gate's trees.onnx, byte for byte
     clf.save = lambda out: write_model_dir(out, config, {ONNX: lambda p: p.write_bytes(blob)})
     return clf, which, inner
 
 
-def write_run(out: Path, ds: ClipDataset, split: Split, fitted: Fitted, cfg: TrainConfig, bank: WindowBank,
-              metrics: dict) -> None:
-    prob, classical = metrics.pop("_prob", None), metrics.pop("_classical", None)
+def write_run(out: Path, ds: ClipDataset, split: Split, fitted: Fitted, cfg: TrainConfig, metrics: dict,
+              classical, gate: RoomGate | None) -> None:
+    prob = metrics.pop("_prob", None)
     k, y_tr = len(ds.classes), ds.labels(split.train)
     frame_shape = list(next(iter(ds.recordings.values())).frames.shape[1:])
     model_config = {
@@ -151,9 +170,12 @@ def write_run(out: Path, ds: ClipDataset, split: Split, fitted: Fitted, cfg: Tra
         "metrics": {key: metrics[key] for key in ("top1", "top5", "mean_class_accuracy", "macro_f1", "n") if key in metrics},
         "split": {"name": split.name, "eval_recordings": sorted({s.recording_id for s in split.eval})},
     }
-    fitted.save(out / "model", model_config)
-    if classical is None and split.train:  # split none: still fit the baseline that evaluate will need on new data
-        classical = fit_classical_baseline(ds, split.train, cfg, bank)[0]
+    extra = {}
+    if gate is not None:  # the trees and rooms beside the CNN (CONVENTIONS.md, model directory)
+        model_config["room_gate"] = {"threshold": gate.threshold, "weights": gate.weights,
+                                     "background": gate.trees_background, "rooms": len(gate.fingerprints)}
+        extra = {TREES: lambda p: p.write_bytes(classical.blob), ROOMS: rooms_writer(gate.fingerprints)}
+    fitted.save(out / "model", model_config, extra)
     if classical is not None:
         classical.save(out / CLASSICAL_DIR)
     write_split(out, split.to_json(ds))

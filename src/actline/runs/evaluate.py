@@ -21,7 +21,7 @@ from actline.evaluate import baselines as bl
 from actline.evaluate.steps import evaluate_with_baselines
 from actline.modeldir.load import load_classifier
 from actline.runs.classifier import CLASSICAL_DIR
-from actline.runs.fitting import WindowBank, majority_recall
+from actline.runs.fitting import WindowBank, gate_report, majority_recall
 from actline.runs.rundir import SPLIT, fingerprint, read_split
 from actline.train.config import TrainConfig, apply
 
@@ -50,7 +50,7 @@ def evaluate_model_dir(model_dir: str | Path, data: str | Path, split_name: str 
         raise ActlineError(data, "nothing to evaluate: the model was trained on all of this data (split none)")
     bank, k = WindowBank(ds), len(ds.classes)
     y = ds.labels(samples)
-    prob = clf.probs(bank.get(samples, spec, w.get("background", "none")))
+    prob = clf.probs(bank.get(samples, spec, w.get("background", "none")), bank.backgrounds(samples))
     counts = np.asarray(cfg.get("train_class_counts") or np.ones(k), dtype=np.int64)
     base = {"majority": bl.majority_probs(np.repeat(np.arange(k), counts), len(y), k),
             "chance": bl.chance_metrics(y, k)}
@@ -66,6 +66,8 @@ def evaluate_model_dir(model_dir: str | Path, data: str | Path, split_name: str 
                   "n_eval": len(samples), "warning": None},
         "majority_class": ds.classes[int(counts.argmax())]})
     m["majority_class_recall"] = majority_recall(y, prob, int(counts.argmax()))
+    if (gate := gate_report(clf, bank, samples)) is not None:
+        m["room_gate"] = gate
     if not classical_dir.is_dir():
         m["note"] = f"no classical baseline saved with this model ({classical_dir} not found)"
     return m

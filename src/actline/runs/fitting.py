@@ -18,7 +18,6 @@ from actline.data import ClipDataset, WindowSpec
 from actline.data.splits import inner_split
 from actline.metrics.classification import summary_metrics
 from actline.modeldir.directory import ONNX, TREES, WEIGHTS, write_model_dir
-from actline.modeldir.directory import save_model_dir as save_torch_dir
 from actline.modeldir.directory import weights_writer
 from actline.models import create_model
 from actline.models.classifier import FusionClassifier, TorchClassifier
@@ -32,7 +31,7 @@ from actline.train.features_model import fit_estimator, to_onnx
 class Fitted:
     classifier: object  # a WindowClassifier
     arch: dict
-    save: Callable[[Path, dict], None]  # writes the model directory, given its config
+    save: Callable[..., None]  # save(out, config, extra_files=None): writes the model directory
     histories: list[dict] = field(default_factory=list)
     selection: dict = field(default_factory=dict)
     blob: Callable[[dict], bytes] | None = None  # tree models: their ONNX bytes with a given config inside
@@ -57,6 +56,10 @@ class WindowBank:
                 self.cache[key] = self.ds.window(s, spec, background=background)
             out.append(self.cache[key])
         return np.stack(out) if out else np.zeros((0, spec.length, 1, 1), np.float32)
+
+    def backgrounds(self, samples) -> np.ndarray:
+        """[N, H, W]: the empty-room image of each sample's recording (what the room gate reads)."""
+        return np.stack([self.ds.recordings[s.recording_id].background() for s in samples]).astype(np.float32)
 
     def stats(self, samples, spec: WindowSpec, background: str) -> np.ndarray:
         return np.stack([window_stats(w) for w in self.get(samples, spec, background)]).astype(np.float32)
@@ -96,7 +99,8 @@ def fit_torch(ds: ClipDataset, train, cfg: TrainConfig, bank: WindowBank, progre
     model.eval()
     selection = ("best epoch on an inner validation part of the training data" if histories[0]["inner_val"]["windows"]
                  else "last epoch of a fixed schedule (no inner validation)")
-    return Fitted(TorchClassifier(model, "cpu"), model.arch, lambda out, config: save_torch_dir(out, model, config),
+    return Fitted(TorchClassifier(model, "cpu"), model.arch,
+                  lambda out, config, extra=None: write_model_dir(out, config, {WEIGHTS: weights_writer(model), **(extra or {})}),
                   histories, {"epochs": selection, "best_epochs": [h["best_epoch"] for h in histories]})
 
 
@@ -112,9 +116,9 @@ def fit_features(ds: ClipDataset, train, cfg: TrainConfig, bank: WindowBank) -> 
     def blob(config: dict) -> bytes:
         return to_onnx(est, k, config)
 
-    def save(out: Path, config: dict) -> None:
+    def save(out: Path, config: dict, extra: dict | None = None) -> None:
         data = blob({**config, "arch": arch})
-        write_model_dir(out, {**config, "arch": arch}, {ONNX: lambda p: p.write_bytes(data)})
+        write_model_dir(out, {**config, "arch": arch}, {ONNX: lambda p: p.write_bytes(data), **(extra or {})})
 
     # score through the ONNX model exactly as it will be deployed
     return Fitted(OnnxClassifier(blob({"pipeline": "clip-classifier", "classes": ds.classes, "arch": arch})),
@@ -129,10 +133,10 @@ def fit_fusion(ds: ClipDataset, train, cfg: TrainConfig, bank: WindowBank, progr
     weights = [cfg.fusion_cnn_weight, 1.0 - cfg.fusion_cnn_weight]
     arch = {"name": "fusion", "cnn": cnn.arch, "trees": trees.arch, "weights": weights}
 
-    def save(out: Path, config: dict) -> None:
+    def save(out: Path, config: dict, extra: dict | None = None) -> None:
         blob = trees.blob({**config, "arch": trees.arch})
         write_model_dir(out, {**config, "arch": arch}, {WEIGHTS: weights_writer(cnn.classifier.model),
-                                                        TREES: lambda q: q.write_bytes(blob)})
+                                                        TREES: lambda q: q.write_bytes(blob), **(extra or {})})
 
     return Fitted(FusionClassifier([cnn.classifier, trees.classifier], weights), arch, save, cnn.histories,
                   {**cnn.selection, "fusion": {"members": [cfg.fusion_cnn, f"features ({cfg.estimator})"],
@@ -187,3 +191,16 @@ def majority_recall(y: np.ndarray, prob: np.ndarray, majority: int) -> float:
     mask = y == majority
     return round(100 * float((prob[mask].argmax(1) == majority).mean()), 2) if mask.any() else float("nan")
 
+
+
+def gate_report(clf, bank: WindowBank, samples) -> dict | None:
+    """What the room gate did on ``samples`` (None for a model without one): its threshold, each recording's
+    similarity to the nearest training room, and how many windows it fused with the trees."""
+    similarity = getattr(clf, "similarity", None)
+    if similarity is None or not samples:
+        return None
+    recs = sorted({s.recording_id for s in samples})
+    sims = dict(zip(recs, (float(v) for v in similarity(np.stack([bank.ds.recordings[r].background() for r in recs])))))
+    return {"threshold": clf.threshold, "training_rooms": len(clf.fingerprints),
+            "similarity": {r: round(v, 3) for r, v in sims.items()},
+            "fused_windows": sum(sims[s.recording_id] < clf.threshold for s in samples), "windows": len(samples)}

@@ -11,6 +11,7 @@ import yaml
 from actline.core.errors import ActlineError
 from actline.data.dataset import BACKGROUNDS
 from actline.data.splits import GROUPINGS, SPLITS
+from actline.models.room_gate import DEFAULT_THRESHOLD
 
 NON_TORCH_MODELS = ("features", "fusion", "auto")  # recipes rather than registered torch models
 
@@ -63,6 +64,10 @@ class TrainConfig:
     # default: at 1 it won on tuning sets 100-108 but lost by recording on 109-114; over all fifteen no
     # power beat the guard alone with rooms held out and by recording at once (docs/results.md)
     prior_power: float = 0.0
+    # the room gate (models/room_gate.py): where a recording's empty room is less like every training room
+    # than this (cosine similarity of fingerprints), fuse the CNN with the trees; 0: off. None: 0.3 for
+    # CNNs on raw temperatures (chosen on tuning sets 100-114, docs/results.md), off otherwise
+    room_gate: float | None = None
     sampler: str = "shuffle"  # "shuffle" or "balanced"
     label_smoothing: float = 0.05
     early_stop_metric: str = "macro_f1"
@@ -93,6 +98,11 @@ class TrainConfig:
             (0.0 <= self.class_weight_power <= 2.0, "class_weight_power must be in [0, 2]"),
             (self.rare_class_min >= 0, "rare_class_min must be >= 0"),
             (0.0 <= self.prior_power <= 2.0, "prior_power must be in [0, 2]"),
+            (self.room_gate is None or 0.0 <= self.room_gate <= 1.0, "room_gate must be in [0, 1]"),
+            (not self.room_gate or self.background in (None, "none"),
+             "room_gate needs background none (the gate reads the raw room; set room_gate=0)"),
+            (not self.room_gate or self.model not in ("features", "fusion"),
+             "room_gate applies to CNN models (features and fusion use the trees everywhere; set room_gate=0)"),
             (self.background is None or self.background in BACKGROUNDS, f"background must be one of {', '.join(BACKGROUNDS)}"),
             (self.epochs >= 1 and self.batch_size >= 1, "epochs and batch_size must be >= 1"),
             (self.lr > 0, "lr must be > 0"),
@@ -207,7 +217,8 @@ def resolve_defaults(cfg: TrainConfig, frame_shape: tuple[int, int] | None) -> T
     The window: 16 consecutive frames for 16x16 sensors; for larger ones 8 s resampled by time at
     4 steps per second (their frame rates differ 5x between recordings, so 64 frames by index span
     anything from 2 to 20 s). A window length given without a mode counts consecutive frames. The
-    background: static-heat for 16x16 sensors, none for larger ones (see the note above).
+    background: static-heat for 16x16 sensors, none for larger ones (see the note above). The room gate:
+    on for CNNs on raw temperatures.
     Then the model's own recipe (a registry entry's ``default_recipe``,
     e.g. a gentler learning rate for SlowFast)."""
     from actline.models.registry import model_info
@@ -219,6 +230,8 @@ def resolve_defaults(cfg: TrainConfig, frame_shape: tuple[int, int] | None) -> T
     for key, value in zip(("window", "window_mode", "window_fps", "background"), window):
         if getattr(cfg, key) is None:
             setattr(cfg, key, value)
+    if cfg.room_gate is None:
+        cfg.room_gate = DEFAULT_THRESHOLD if cfg.background == "none" and cfg.model not in ("features", "fusion") else 0.0
     name = cfg.fusion_cnn if cfg.model == "fusion" else cfg.model
     recipe = {} if name in NON_TORCH_MODELS else model_info(name).default_recipe
     for key, value in recipe.items():

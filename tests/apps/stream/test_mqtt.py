@@ -130,7 +130,7 @@ class SlowRecognizer:
     def __getattr__(self, name):
         return getattr(self.r, name)
 
-    def probs(self, windows):
+    def probs(self, windows, background=None):
         self.batches.append(len(windows))
         time.sleep(0.05)
         return self.r.probs(windows)

@@ -22,7 +22,7 @@ class FakeClassifier:
     def __init__(self):
         self.windows = []
 
-    def probs(self, wins):
+    def probs(self, wins, background=None):
         self.windows.append(wins[0].copy())
         out = []
         for w in wins:
@@ -88,3 +88,31 @@ def test_uncertain_and_contradicted_windows_are_collected_in_a_readable_layout(t
     ds = read_thermal_dataset(tmp_path / "collect")
     assert len(ds.samples) == len(col) and ds.classes == CLASSES
     assert next(iter(ds.recordings.values())).frames.shape == (8, 4, 4)
+
+
+class GatedClassifier(FakeClassifier):
+    """A classifier with a room gate: it keeps the empty rooms the stream passes."""
+
+    def __init__(self):
+        super().__init__()
+        self.rooms = []
+
+    def probs(self, wins, background=None):
+        self.rooms.append(None if background is None else np.array(background))
+        return super().probs(wins)
+
+    def similarity(self, background):
+        return np.ones(np.asarray(background).shape[:-2])
+
+
+def test_a_gated_model_gets_the_streams_running_empty_room():
+    cfg = {"classes": CLASSES, "window": {"length": 8, "mode": "index", "fps": 10.0}}
+    gated = GatedClassifier()
+    sr = StreamingRecognizer(Recognizer(gated, cfg), StreamConfig(every_frames=2, alerts={}))
+    _feed(sr, [20.0] * 30)
+    assert gated.rooms and all(r is not None and r.shape == (4, 4) for r in gated.rooms)
+    assert float(np.median(gated.rooms[-1])) == pytest.approx(20.0, abs=0.5)  # the room the sensor sees
+    plain = FakeRecognizer()
+    sr = StreamingRecognizer(plain, StreamConfig(every_frames=2, alerts={}))
+    _feed(sr, [20.0] * 30)
+    assert sr.room() is None  # a model without a gate keeps no empty room of its own

@@ -156,7 +156,8 @@ class StreamHub:
 
     def _run(self, due: list[StreamingRecognizer]) -> None:
         wins = [sr.window() for sr in due]
-        probs = self.r.probs(np.stack(wins))
+        rooms = [sr.room() for sr in due]
+        probs = self.r.probs(np.stack(wins), None if any(r is None for r in rooms) else np.stack(rooms))
         self.batches[len(due)] += 1
         for sr, p, w in zip(due, probs, wins):
             self.stats[sr.sensor].runs += 1

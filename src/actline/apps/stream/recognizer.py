@@ -134,7 +134,9 @@ class StreamingRecognizer:
         self.span = self.length if spec.mode == "index" else max(4 * self.length, int(self.window_s * 40) + 1)
         self.every = self.cfg.every_frames or max(1, self.length // 4)
         self.collector, self.sensor, self.model = collector, sensor, model_version(recognizer.config)
-        self.uses_background = getattr(recognizer, "background", "none") != "none"
+        # the running empty room: for models that subtract it, and for a room gate, which compares it with
+        # the training rooms
+        self.uses_background = getattr(recognizer, "background", "none") != "none" or getattr(recognizer, "gated", False)
         self.bg: BackgroundModel | None = None
         self.ring: _Ring | None = None
         self.runs = self.n_frames = 0
@@ -230,6 +232,10 @@ class StreamingRecognizer:
         bg = self.bg.background if self.uses_background else None
         return self.r.window(frames, times, where="stream", background=bg)
 
+    def room(self) -> np.ndarray | None:
+        """The running empty room, for a model with a room gate (None otherwise)."""
+        return self.bg.background if getattr(self.r, "gated", False) and self.bg is not None else None
+
     def apply(self, p: np.ndarray, win: np.ndarray | None = None) -> list[Event]:
         """Take the model's probabilities for the latest window: smoothing, state, alerts."""
         t = self.last_t
@@ -247,7 +253,7 @@ class StreamingRecognizer:
         events, due = self.feed(frame, timestamp)
         if due:
             win = self.window()
-            events += self.apply(self.r.probs(win[None])[0], win)
+            events += self.apply(self.r.probs(win[None], self.room())[0], win)
         return events
 
     # ------------------------------------------------------------------ decisions

@@ -1,0 +1,123 @@
+"""A CNN on raw temperatures carries its room gate through every command: the training run writes the trees
+and the training rooms beside the weights, and evaluate, predict, stream, serve and export all apply it."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+import actline
+from actline.apps.serve import ServeConfig, create_app
+from actline.cli import main
+from actline.core.errors import ActlineError
+from actline.data import load_dataset
+from actline.models.classifier import OnnxClassifier, TorchClassifier, fuse_probs
+from actline.modeldir.load import load_model_dir
+from actline.models.room_gate import RoomGate
+
+TOKEN = "test-token-0123456789abcdef"
+
+
+@pytest.fixture(scope="module")
+def gated_run(synth_dir, tmp_path_factory):
+    """Threshold 1: every held-out recording counts as a new room, so the fusion is what gets scored."""
+    run = tmp_path_factory.mktemp("gate") / "run"
+    main(["train", "--data", str(synth_dir), "--out", str(run), "--quiet", "--set", "background=none",
+          "--set", "room_gate=1", "--set", "epochs=2", "--set", "num_threads=1"])
+    return run
+
+
+def test_the_run_writes_and_scores_the_gate(gated_run, synth_dir):
+    model = gated_run / "model"
+    cfg = json.loads((model / "config.json").read_text())
+    sums = json.loads((model / "checksums.json").read_text())
+    assert cfg["room_gate"]["threshold"] == 1.0 and {"trees.onnx", "rooms.safetensors"} <= set(sums)
+    assert (model / "trees.onnx").read_bytes() == (gated_run / "baselines/classical/model.onnx").read_bytes()
+    split = json.loads((gated_run / "split.json").read_text())
+    assert cfg["room_gate"]["rooms"] == len(split["train"]["recordings"])
+    m = json.loads((gated_run / "metrics.json").read_text())
+    assert set(m["room_gate"]["similarity"]) == set(split["eval"]["recordings"])
+    assert m["room_gate"]["fused_windows"] == m["room_gate"]["windows"] == m["n"]
+
+    # what the recognizer says is the CNN fused with the trees on background-subtracted windows
+    rec = actline.load(model)
+    assert rec.gated and rec.room_similarity(load_dataset(synth_dir).recordings[split["eval"]["recordings"][0]].background()) < 1
+    ds = load_dataset(synth_dir)
+    r = ds.recordings[split["eval"]["recordings"][0]]
+    out = rec.predict_recording(r, stride=40, k=1)
+    cnn, trees = TorchClassifier(load_model_dir(model)[0]), OnnxClassifier(model / "trees.onnx")
+    c = out[0][0]
+    from actline.data.dataset import fill_invalid, remove_background, window_indices
+
+    win = fill_invalid(r.frames[window_indices(r, c, rec.spec)])[None]
+    want = fuse_probs([cnn.probs(win), trees.probs(remove_background(win[0], r.background(), "recording-median")[None])],
+                      [0.5, 0.5]) * np.asarray(cfg["class_guard"]["factors"])
+    np.testing.assert_allclose(out[0][2].probs, (want / want.sum())[0], atol=1e-5)
+
+
+@pytest.mark.slow
+def test_evaluate_predict_stream_serve_and_export_apply_the_gate(gated_run, synth_dir, tmp_path, capsys):
+    model = gated_run / "model"
+    capsys.readouterr()
+    main(["evaluate", str(model), "--data", str(synth_dir), "--json"])
+    e = json.loads(capsys.readouterr().out)
+    assert e["room_gate"]["fused_windows"] == e["n"]
+
+    recording = sorted((synth_dir / "frames").glob("*.h5"))[0]
+    events = tmp_path / "events.jsonl"
+    main(["stream", str(model), "--replay", str(recording), "--speed", "0", "--events", str(events)])
+    assert events.read_text().strip(), "a replayed recording produces at least one state"
+
+    # exported outside its directory, the CNN takes its trees and rooms along and loads with its gate
+    out = tmp_path / "edge" / "fall.onnx"
+    main(["export", str(model), "--out", str(out)])
+    assert (out.parent / "fall.trees.onnx").is_file() and (out.parent / "fall.rooms.safetensors.sha256").is_file()
+    rec, onnx = actline.load(model), actline.load(out)
+    assert isinstance(onnx.classifier.inner, RoomGate)
+    ds = load_dataset(synth_dir)
+    r = ds.recordings[sorted(ds.recordings)[0]]
+    exact = r.frames[:200].astype(np.float64).round(2)  # two decimals keep the JSON body under the service's cap
+    frames = exact.astype(np.float32)
+    stamps = r.timestamps[:200] if rec.spec.mode == "time" else None
+    a, b = rec.predict(frames, stamps), onnx.predict(frames, stamps)
+    assert a.label == b.label and abs(a.confidence - b.confidence) < 1e-4
+    bg = r.background()
+    assert rec.predict(frames, stamps, background=bg).label == onnx.predict(frames, stamps, background=bg).label
+
+    app = create_app([model], ServeConfig(token=TOKEN))
+    body = {"frames": exact.tolist()} | ({"timestamps": stamps.tolist()} if stamps is not None else {})
+    with TestClient(app, base_url="http://127.0.0.1", headers={"Authorization": f"Bearer {TOKEN}"}) as c:
+        resp = c.post("/v1/predict", json=body)
+    assert resp.status_code == 200 and resp.json()["label"] == a.label
+
+
+def test_a_changed_or_missing_room_file_is_refused(gated_run, tmp_path):
+    model = tmp_path / "model"
+    shutil.copytree(gated_run / "model", model)
+    with open(model / "rooms.safetensors", "r+b") as f:
+        f.seek(-4, 2)
+        f.write(b"\0\0\0\0")
+    with pytest.raises(ActlineError, match="rooms.safetensors.*checksum mismatch"):
+        actline.load(model)
+    (model / "rooms.safetensors").unlink()
+    with pytest.raises(ActlineError, match="rooms.safetensors.*missing"):
+        actline.load(model)
+
+
+def test_a_bad_gate_config_or_room_file_gets_one_line(gated_run, tmp_path):
+    from actline.modeldir.directory import rooms_writer, write_checksums
+
+    model = tmp_path / "model"
+    shutil.copytree(gated_run / "model", model)
+    cfg = json.loads((model / "config.json").read_text())
+    (model / "config.json").write_text(json.dumps({**cfg, "room_gate": {**cfg["room_gate"], "threshold": 7}}))
+    write_checksums(model)
+    with pytest.raises(ActlineError, match="config.json: bad 'room_gate'"):
+        actline.load(model)
+    (model / "config.json").write_text(json.dumps(cfg))
+    rooms_writer(np.zeros((2, 5), np.float32))(model / "rooms.safetensors")  # not the sensor's pixel count
+    write_checksums(model)
+    with pytest.raises(ActlineError, match=r"rooms.safetensors: expected finite float32 'fingerprints' of shape"):
+        actline.load(model)
