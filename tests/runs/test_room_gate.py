@@ -65,7 +65,14 @@ def test_evaluate_predict_stream_serve_and_export_apply_the_gate(gated_run, synt
     e = json.loads(capsys.readouterr().out)
     assert e["room_gate"]["fused_windows"] == e["n"]
 
-    recording = sorted((synth_dir / "frames").glob("*.h5"))[0]
+    main(["evaluate", str(model), "--data", str(synth_dir)])
+    assert f"room gate (at 1): {e['n']} of {e['n']} windows" in " ".join(capsys.readouterr().out.split())
+
+    held = json.loads((gated_run / "split.json").read_text())["eval"]["recordings"][0]
+    recording = synth_dir / "frames" / f"{held}.h5"
+    main(["predict", str(model), str(recording), "--json"])
+    said = capsys.readouterr()
+    assert "unfamiliar, the CNN fused with the trees" in said.err and said.out.startswith("{")
     events = tmp_path / "events.jsonl"
     main(["stream", str(model), "--replay", str(recording), "--speed", "0", "--events", str(events)])
     assert events.read_text().strip(), "a replayed recording produces at least one state"

@@ -101,6 +101,10 @@ def print_metrics(m: dict, as_json: bool = False) -> None:
     out.print("[dim]brackets: bootstrap (BCa) 95% interval over evaluation windows[/]")
     if "majority_class_recall" in m:
         out.print(f"majority class ({m['majority_class']}) recall: {m['majority_class_recall']:.1f}%")
+    if gate := m.get("room_gate"):
+        sims = gate["similarity"].values()
+        out.print(f"room gate (at {gate['threshold']:g}): {gate['fused_windows']} of {gate['windows']} windows in rooms "
+                  f"unlike the training rooms fused with the trees; similarity {min(sims):.2f}-{max(sims):.2f}")
 
 
 

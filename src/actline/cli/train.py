@@ -138,6 +138,10 @@ def predict(
         centres, truth = _keyframes_for(recording, rec)
     preds = rec_obj.predict_recording(rec, centres=centres, stride=stride, k=top_k)
     t0 = float(rec.timestamps[0])
+    if rec_obj.gated:  # on stderr, so --json output stays one prediction per line
+        sim, gate = rec_obj.room_similarity(rec.background()), rec_obj.classifier.threshold
+        err.print(f"room: similarity {sim:.2f} to the nearest training room (gate at {gate:g}): "
+                  + ("unfamiliar, the CNN fused with the trees" if sim < gate else "familiar, the CNN alone"))
     if as_json:  # time_s from the recording's first frame, as in the table; timestamp_s on the recording's clock
         for idx, t, p in preds:
             print(json.dumps({"frame_idx": idx, "time_s": round(t - t0, 3), "timestamp_s": round(t, 3), **p.to_dict(),
