@@ -25,7 +25,7 @@ pytest.importorskip("onnxruntime")
 REPO = Path(__file__).resolve().parents[2]
 
 # every module the `train` extra brings (pyproject.toml); the runtime path must import none of them
-TRAIN_ONLY = ("torch", "torchvision", "sklearn", "skl2onnx", "onnx", "matplotlib", "safetensors", "yaml")
+TRAIN_ONLY = ("torch", "torchvision", "sklearn", "skl2onnx", "onnx", "matplotlib", "yaml")
 BLOCKER = f"""
 import importlib.abc, sys
 
@@ -157,6 +157,48 @@ def test_the_service_serves_exported_models_without_torch(model_dir, tmp_path): 
         assert out["submit"] == 202 and out["job"]["status"] == "done", out["job"]
         segments = out["job"]["timeline"]
         assert {s["label"] for s in segments} <= {"a", "b"} and segments[-1]["end_s"] == 3.0  # 24 frames at 8 fps
+
+
+def _gated(cnn_dir: Path) -> Path:
+    """``cnn_dir`` made a 40x60 CNN on raw temperatures with a room gate: trees on window statistics and one
+    training room, unlike the recording below, so the trees are consulted."""
+    from actline.modeldir.directory import TREES, WEIGHTS, read_config, rooms_writer, weights_writer, write_model_dir
+    from actline.modeldir.load import load_model_dir
+    from actline.models.room_gate import room_fingerprint
+    from actline.models.window_stats import N_STATS
+    from actline.train.features_model import fit_estimator, to_onnx
+
+    model, cfg = load_model_dir(cnn_dir)
+    cfg = {k: v for k, v in read_config(cnn_dir).items() if k not in ("format", "weights_sha256")}
+    cfg["window"] = {**cfg["window"], "background": "none"}
+    rng = np.random.default_rng(0)
+    est = fit_estimator("logistic", rng.normal(0, 1, (30, N_STATS)), np.arange(30) % 3)
+    trees = to_onnx(est, 3, {"pipeline": "clip-classifier", "classes": CLASSES, "arch": {"name": "features"},
+                             "window": {**cfg["window"], "background": "recording-median"}})
+    room = room_fingerprint(np.tile(np.linspace(15, 30, 60, dtype=np.float32), (40, 1))[None])
+    cfg["room_gate"] = {"threshold": 0.3, "weights": [0.5, 0.5], "background": "recording-median", "rooms": 1}
+    return write_model_dir(cnn_dir.parent / "gated", cfg, {WEIGHTS: weights_writer(model),
+                                                             TREES: lambda p: p.write_bytes(trees),
+                                                             "rooms.safetensors": rooms_writer(room)})
+
+
+def test_a_model_with_a_room_gate_runs_without_torch(model_dir, tmp_path):  # noqa: F811
+    gated = _gated(model_dir)
+    out = tmp_path / "edge" / "fall.onnx"
+    export_model(gated, out)
+    rec = _recording(tmp_path / "rec.h5")
+    code = (f"import actline, numpy as np; from actline.data.thermal_h5 import read_recording_h5; "
+            f"r = actline.load({str(out)!r}); rec = read_recording_h5({str(rec)!r}); "
+            f"c = r.classifier; calls = []; t = c.trees; "
+            f"c.trees = type('S', (), {{'probs': lambda s, w, b=None: calls.append(len(w)) or t.probs(w)}})(); "
+            f"p = r.predict(rec.frames[:32]); import json; "
+            f"print(json.dumps([r.gated, p.label, len(calls), r.room_similarity(rec.background())]))")
+    run = _run_without_torch(tmp_path, code=code)
+    assert run.returncode == 0, run.stderr
+    gated_flag, label, calls, sim = json.loads(run.stdout.splitlines()[-1])
+    assert gated_flag and label in CLASSES and calls == 1 and sim < 0.3
+    pred = _run_without_torch(tmp_path, "predict", str(out), str(rec), "--json", "--stride", "8")
+    assert pred.returncode == 0 and "unfamiliar, the CNN fused with the trees" in pred.stderr, pred.stderr
 
 
 def test_commands_that_need_torch_say_which_extra_in_one_line(model_dir, tmp_path):  # noqa: F811

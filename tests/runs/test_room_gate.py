@@ -65,17 +65,28 @@ def test_evaluate_predict_stream_serve_and_export_apply_the_gate(gated_run, synt
     e = json.loads(capsys.readouterr().out)
     assert e["room_gate"]["fused_windows"] == e["n"]
 
+    held = json.loads((gated_run / "split.json").read_text())["eval"]["recordings"][0]
+    recording = synth_dir / "frames" / f"{held}.h5"
     main(["evaluate", str(model), "--data", str(synth_dir)])
     assert f"room gate (at 1): {e['n']} of {e['n']} windows" in " ".join(capsys.readouterr().out.split())
 
-    held = json.loads((gated_run / "split.json").read_text())["eval"]["recordings"][0]
-    recording = synth_dir / "frames" / f"{held}.h5"
     main(["predict", str(model), str(recording), "--json"])
     said = capsys.readouterr()
     assert "unfamiliar, the CNN fused with the trees" in said.err and said.out.startswith("{")
     events = tmp_path / "events.jsonl"
     main(["stream", str(model), "--replay", str(recording), "--speed", "0", "--events", str(events)])
     assert events.read_text().strip(), "a replayed recording produces at least one state"
+    # the stream hands its running empty room to the gate, which consults the trees in this unfamiliar room
+    from actline.apps.stream import StreamConfig, StreamingRecognizer
+
+    live, r = actline.load(model), load_dataset(synth_dir).recordings[held]
+    calls = []
+    trees = live.classifier.inner.trees
+    live.classifier.inner.trees = type("Spy", (), {"probs": lambda self, w, b=None: calls.append(len(w)) or trees.probs(w)})()
+    sr = StreamingRecognizer(live, StreamConfig(every_frames=8, alerts={}))
+    for f, t in zip(r.frames[:160], r.timestamps[:160]):
+        sr.push(f, float(t))
+    assert sr.runs and len(calls) == sr.runs and sr.room() is not None
 
     # exported outside its directory, the CNN takes its trees and rooms along and loads with its gate
     out = tmp_path / "edge" / "fall.onnx"
@@ -92,6 +103,18 @@ def test_evaluate_predict_stream_serve_and_export_apply_the_gate(gated_run, synt
     assert a.label == b.label and abs(a.confidence - b.confidence) < 1e-4
     bg = r.background()
     assert rec.predict(frames, stamps, background=bg).label == onnx.predict(frames, stamps, background=bg).label
+
+    # companions are tied to their export: another model's rooms, even with a valid checksum file, are refused
+    from actline.modeldir.directory import rooms_writer, write_sidecar
+
+    foreign = out.parent / "fall.rooms.safetensors"
+    rooms_writer(np.ones((2, rec.frame_shape[0] * rec.frame_shape[1]), np.float32))(foreign)
+    write_sidecar(foreign)
+    with pytest.raises(ActlineError, match="fall.rooms.safetensors: not the rooms.safetensors that fall.onnx was exported"):
+        actline.load(out)
+    foreign.unlink()
+    with pytest.raises(ActlineError, match="fall.rooms.safetensors: missing"):
+        actline.load(out)
 
     app = create_app([model], ServeConfig(token=TOKEN))
     body = {"frames": exact.tolist()} | ({"timestamps": stamps.tolist()} if stamps is not None else {})
@@ -113,7 +136,7 @@ def test_a_changed_or_missing_room_file_is_refused(gated_run, tmp_path):
         actline.load(model)
 
 
-def test_a_bad_gate_config_or_room_file_gets_one_line(gated_run, tmp_path):
+def test_a_bad_gate_config_or_room_file_gets_one_line(gated_run, tmp_path, monkeypatch):
     from actline.modeldir.directory import rooms_writer, write_checksums
 
     model = tmp_path / "model"
@@ -127,4 +150,10 @@ def test_a_bad_gate_config_or_room_file_gets_one_line(gated_run, tmp_path):
     rooms_writer(np.zeros((2, 5), np.float32))(model / "rooms.safetensors")  # not the sensor's pixel count
     write_checksums(model)
     with pytest.raises(ActlineError, match=r"rooms.safetensors: expected finite float32 'fingerprints' of shape"):
+        actline.load(model)
+    shutil.copy(gated_run / "model" / "rooms.safetensors", model / "rooms.safetensors")
+    write_checksums(model)
+    assert actline.load(model).gated
+    monkeypatch.setattr("actline.modeldir.directory.MAX_ROOMS_BYTES", 1000)  # the size is checked before reading
+    with pytest.raises(ActlineError, match="rooms.safetensors: too large for room fingerprints"):
         actline.load(model)

@@ -65,7 +65,7 @@ def test_a_room_gate_that_cannot_work_is_refused():
 
     with pytest.raises(ActlineError, match=r"room_gate must be in \[0, 1\]"):
         load_config(None, ["room_gate=2"])
-    with pytest.raises(ActlineError, match="room_gate needs background none"):
+    with pytest.raises(ActlineError, match=r"room_gate applies to CNNs on raw temperatures \(background none"):
         resolve_defaults(load_config(None, ["room_gate=0.3"]), (16, 16)).validate()
-    with pytest.raises(ActlineError, match="room_gate applies to CNN models"):
+    with pytest.raises(ActlineError, match="room_gate applies to CNNs on raw temperatures"):
         load_config(None, ["model=fusion", "room_gate=0.3"])

@@ -24,6 +24,7 @@ import torch.nn as nn
 
 from actline.core.atomic import atomic_dir, atomic_path, write_json
 from actline.core.errors import ActlineError
+from actline.core.hashing import sha256_file
 from actline.modeldir.directory import (
     ONNX,
     ROOMS,
@@ -35,7 +36,7 @@ from actline.modeldir.directory import (
     write_checksums,
     write_sidecar,
 )
-from actline.modeldir.load import load_model_dir
+from actline.modeldir.load import companion, load_model_dir
 
 OPSET = 17
 
@@ -120,19 +121,24 @@ def export_classifier(model_dir: Path, out: Path, atol: float = 1e-4, batch: int
                                     "room_gate") if k in cfg}
     meta_cfg["input"] = "[batch, 1, T, H, W] float32 °C, sentinels filled (actline.data.dataset.fill_invalid)"
     meta_cfg["output"] = "[batch, K] class probabilities"
-    meta = {"actline_config": json.dumps(meta_cfg), "classes": json.dumps(cfg["classes"])}
     inside = out.resolve().parent == model_dir.resolve()
-    for name in [] if inside else companion_names(cfg):  # checked before anything is written
-        verify(model_dir, name)
+    if not inside:  # the files it needs travel beside it, tied to it by their checksums in its metadata
+        meta_cfg["companions"] = {name: sha256_file(verify(model_dir, name)) for name in companion_names(cfg)}
+    meta = {"actline_config": json.dumps(meta_cfg), "classes": json.dumps(cfg["classes"])}
     if inside:  # into the model directory: written and checksummed with it
         diffs = []
         add_file(model_dir, out.name, lambda p: diffs.append(_export(_Softmax(model, dim=1), example, p, {0: "batch"},
                                                                      meta, atol)))
         diff = diffs[0]
     else:
-        diff = _export(_Softmax(model, dim=1), example, out, {0: "batch"}, meta, atol)
+        written = _companions(model_dir, cfg, out)  # first, so that an export never points at files not there
+        try:
+            diff = _export(_Softmax(model, dim=1), example, out, {0: "batch"}, meta, atol)
+        except BaseException:
+            for p in written:
+                p.unlink(missing_ok=True)
+            raise
         write_sidecar(out)
-        _companions(model_dir, cfg, out)
     return {"path": str(out), "max_abs_diff": diff, "input_shape": list(example.shape)}
 
 
@@ -142,15 +148,17 @@ def companion_names(cfg: dict) -> list[str]:
     return ([TREES] if gate or fusion else []) + ([ROOMS] if gate else [])
 
 
-def _companions(model_dir: Path, cfg: dict, out: Path) -> None:
+def _companions(model_dir: Path, cfg: dict, out: Path) -> list[Path]:
     """What the exported CNN needs beside it, each verified and given its own checksum: the trees of a fusion
     model or of a room gate, and the gate's training-room fingerprints (``<stem>.trees.onnx``,
-    ``<stem>.rooms.safetensors``; ``Recognizer.load`` finds them there)."""
+    ``<stem>.rooms.safetensors``; ``Recognizer.load`` finds them there). Returns the files written."""
+    written = []
     for name in companion_names(cfg):
-        target = out.with_name(f"{out.stem}.{name}")
+        target = companion(out, name)
         with atomic_path(target, suffix=Path(name).suffix) as tmp:
             shutil.copyfile(verify(model_dir, name), tmp)
-        write_sidecar(target)
+        written += [target, write_sidecar(target)]
+    return written
 
 
 def export_timeline(model_dir: Path, out: Path, atol: float = 1e-4) -> dict:

@@ -142,20 +142,45 @@ def _onnx_file(path: Path, threads: int):
     verify_file(path)
     clf = OnnxClassifier(path, threads)
     _check_pipeline(path, clf.config, CLIP_CLASSIFIER)
+    own = _in_model_dir(path)
+    trees, rooms = (path.parent / TREES, path.parent / ROOMS) if own else (companion(path, TREES), companion(path, ROOMS))
+    if not own:
+        _check_companions(path, clf.config, trees, rooms)
     if (clf.config.get("arch") or {}).get("name") == "fusion":  # an exported fusion CNN: its trees lie beside it
-        trees = companion(path, TREES)
         if not trees.is_file():
-            raise ActlineError(path, f"a fusion model's export needs {trees.name} beside it")
+            raise ActlineError(trees, "missing: a fusion model's export needs its trees beside it")
         return guarded(_with_trees(clf, trees, clf.config["arch"], threads), clf.config), clf.config
-    gated = _room_gate(clf, clf.config, companion(path, TREES), companion(path, ROOMS), path, threads)
+    gated = _room_gate(clf, clf.config, trees, rooms, path, threads)
     return guarded(gated, clf.config), clf.config
 
 
 def companion(path: Path, name: str) -> Path:
-    """A file an exported ``.onnx`` needs (its trees, its room fingerprints): ``<stem>.<name>`` beside it, as
-    ``actline export`` writes it, else ``name`` in the same directory (the model directory's own)."""
-    own = path.with_name(f"{path.stem}.{name}")
-    return own if own.is_file() else path.with_name(name)
+    """Where a file an exported ``.onnx`` needs (its trees, its room fingerprints) lies: ``<stem>.<name>``
+    beside it, as ``actline export`` writes it."""
+    return path.with_name(f"{path.stem}.{name}")
+
+
+def _in_model_dir(path: Path) -> bool:
+    """Whether an ``.onnx`` file is its model directory's own export (listed in its ``checksums.json``)."""
+    import json
+
+    sums = path.parent / "checksums.json"
+    try:
+        return (path.parent / CONFIG).is_file() and path.name in json.loads(sums.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+
+
+def _check_companions(path: Path, cfg: dict, *files: Path) -> None:
+    """An export's companions must be the very files it was exported with (their SHA-256 in its metadata)."""
+    want = cfg.get("companions") or {}
+    for f in files:
+        name = f.name[len(path.stem) + 1:]
+        if name in want and f.is_file():
+            from actline.core.hashing import sha256_file
+
+            if sha256_file(f) != want[name]:
+                raise ActlineError(f, f"not the {name} that {path.name} was exported with (checksum differs)")
 
 
 def _room_gate(clf, cfg: dict, trees: Path, rooms: Path, where: Path, threads: int):
@@ -168,10 +193,12 @@ def _room_gate(clf, cfg: dict, trees: Path, rooms: Path, where: Path, threads: i
         return clf
     try:
         threshold, weights = float(gate["threshold"]), [float(w) for w in gate.get("weights", [0.5, 0.5])]
-        background = str(gate.get("background", "recording-median"))
+        background, n_rooms = str(gate.get("background", "recording-median")), gate.get("rooms")
         shape = [int(v) for v in cfg["preprocessing"]["frame_shape"]]
         if not 0.0 <= threshold <= 1.0 or len(weights) != 2 or len(shape) != 2 or min(shape) < 1:
             raise ValueError("threshold in [0, 1], two weights and a frame_shape [H, W] expected")
+        if not all(0.0 <= w < float("inf") for w in weights) or sum(weights) <= 0:
+            raise ValueError(f"weights must be finite, >= 0 and not both 0, got {weights}")
         if background not in BACKGROUNDS:
             raise ValueError(f"unknown background {background!r}")
     except (KeyError, TypeError, ValueError) as exc:
@@ -180,8 +207,10 @@ def _room_gate(clf, cfg: dict, trees: Path, rooms: Path, where: Path, threads: i
         if not f.is_file():
             raise ActlineError(f, "missing: the model's room gate needs it")
     verify_file(trees)
-    return RoomGate(clf, OnnxClassifier(trees, threads), read_rooms(rooms, shape[0] * shape[1]), threshold, weights,
-                    background)
+    fingerprints = read_rooms(rooms, shape[0] * shape[1])
+    if n_rooms is not None and n_rooms != len(fingerprints):
+        raise ActlineError(rooms, f"holds {len(fingerprints)} rooms, the model's config says {n_rooms}")
+    return RoomGate(clf, OnnxClassifier(trees, threads), fingerprints, threshold, weights, background)
 
 
 def _check_pipeline(path: Path, cfg: dict, pipeline: str | None) -> None:

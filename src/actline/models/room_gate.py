@@ -67,6 +67,8 @@ class RoomGate:
         if bg.shape != (len(windows), *windows.shape[2:]):
             raise ActlineError("background", f"expected one {windows.shape[2]}x{windows.shape[3]} empty-room image "
                                              f"per window, got shape {bg.shape}")
+        if not np.isfinite(bg).all():
+            raise ActlineError("background", "the empty-room image contains NaN or inf")
         return bg
 
     def similarity(self, background) -> np.ndarray:
@@ -75,7 +77,8 @@ class RoomGate:
         if fp.shape[-1] != self.fingerprints.shape[1]:
             raise ActlineError("background", f"{fp.shape[-1]} pixels, but the training rooms have "
                                              f"{self.fingerprints.shape[1]}")
-        return (fp @ self.fingerprints.T).max(axis=-1)
+        # rounded: a training room against itself is 1 whatever order the CPU summed in (0.99999994 in float32)
+        return np.round((fp @ self.fingerprints.T).max(axis=-1), 4)
 
     def probs(self, windows: np.ndarray, background=None) -> np.ndarray:
         p = np.asarray(self.cnn.probs(windows), dtype=np.float32)

@@ -30,7 +30,15 @@ from actline.metrics.classification import confusion
 from actline.modeldir.directory import ONNX, ROOMS, TREES, rooms_writer, write_model_dir
 from actline.models.classifier import OnnxClassifier, RareClassGuard, guarded
 from actline.models.room_gate import RoomGate, room_fingerprint
-from actline.runs.fitting import Fitted, WindowBank, fit_model, gate_report, majority_recall, window_spec
+from actline.runs.fitting import (
+    Fitted,
+    WindowBank,
+    fit_model,
+    gate_report,
+    majority_recall,
+    recording_backgrounds,
+    window_spec,
+)
 from actline.runs.rundir import (
     CONFIG_YAML,
     METRICS,
@@ -41,7 +49,7 @@ from actline.runs.rundir import (
     write_predictions,
     write_split,
 )
-from actline.train.config import TrainConfig, resolve_defaults
+from actline.train.config import TrainConfig, resolve_defaults, room_gate_applies
 from actline.train.features_model import to_onnx
 
 log = logging.getLogger(__name__)
@@ -93,11 +101,9 @@ def train_run(data: str | Path | ClipDataset, out: str | Path, cfg: TrainConfig,
 def room_gate(ds: ClipDataset, split: Split, cfg: TrainConfig, fitted: Fitted, classical) -> RoomGate | None:
     """The room gate of a CNN on raw temperatures (``cfg.room_gate`` > 0): its trees are the classical
     baseline's (already fitted, on the same training windows), its rooms the training recordings'."""
-    if not cfg.room_gate or classical is None or cfg.background != "none" or \
-            (fitted.arch or {}).get("name") in ("features", "fusion"):
+    if not cfg.room_gate or classical is None or not room_gate_applies((fitted.arch or {}).get("name"), cfg.background):
         return None
-    recs = sorted({s.recording_id for s in split.train})
-    rooms = room_fingerprint(np.stack([ds.recordings[r].background() for r in recs]))
+    rooms = room_fingerprint(recording_backgrounds(ds, sorted({s.recording_id for s in split.train})))
     return RoomGate(fitted.classifier, classical, rooms, cfg.room_gate)
 
 
@@ -120,7 +126,7 @@ def evaluate_run(ds: ClipDataset, split: Split, fitted: Fitted, cfg: TrainConfig
                 "note": "trained on every sample (split none): no held-out figure exists for this model; "
                         "estimate one with `actline cv` on the same data and recipe"}
     y_ev = ds.labels(split.eval)
-    prob = fitted.classifier.probs(bank.get(split.eval, window_spec(cfg), cfg.background), bank.backgrounds(split.eval))
+    prob = fitted.classifier.probs(bank.get(split.eval, window_spec(cfg), cfg.background), bank.rooms_for(fitted.classifier, split.eval))
     base = {"majority": bl.majority_probs(y_tr, len(y_ev), k), "chance": bl.chance_metrics(y_ev, k, seed=cfg.seed)}
     classical, which, inner = classical
     base["classical"] = classical.probs(bank.get(split.eval, window_spec(cfg), "recording-median"))

@@ -50,7 +50,7 @@ def evaluate_model_dir(model_dir: str | Path, data: str | Path, split_name: str 
         raise ActlineError(data, "nothing to evaluate: the model was trained on all of this data (split none)")
     bank, k = WindowBank(ds), len(ds.classes)
     y = ds.labels(samples)
-    prob = clf.probs(bank.get(samples, spec, w.get("background", "none")), bank.backgrounds(samples))
+    prob = clf.probs(bank.get(samples, spec, w.get("background", "none")), bank.rooms_for(clf, samples))
     counts = np.asarray(cfg.get("train_class_counts") or np.ones(k), dtype=np.int64)
     base = {"majority": bl.majority_probs(np.repeat(np.arange(k), counts), len(y), k),
             "chance": bl.chance_metrics(y, k)}

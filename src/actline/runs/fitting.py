@@ -57,9 +57,12 @@ class WindowBank:
             out.append(self.cache[key])
         return np.stack(out) if out else np.zeros((0, spec.length, 1, 1), np.float32)
 
-    def backgrounds(self, samples) -> np.ndarray:
-        """[N, H, W]: the empty-room image of each sample's recording (what the room gate reads)."""
-        return np.stack([self.ds.recordings[s.recording_id].background() for s in samples]).astype(np.float32)
+    def rooms_for(self, classifier, samples) -> np.ndarray | None:
+        """[N, H, W]: the empty-room image of each sample's recording, for a classifier with a room gate
+        (None for any other: nothing reads it)."""
+        if not hasattr(classifier, "similarity"):
+            return None
+        return recording_backgrounds(self.ds, [s.recording_id for s in samples])
 
     def stats(self, samples, spec: WindowSpec, background: str) -> np.ndarray:
         return np.stack([window_stats(w) for w in self.get(samples, spec, background)]).astype(np.float32)
@@ -193,6 +196,11 @@ def majority_recall(y: np.ndarray, prob: np.ndarray, majority: int) -> float:
 
 
 
+def recording_backgrounds(ds: ClipDataset, recording_ids) -> np.ndarray:
+    """[N, H, W] float32: the empty-room image (``Recording.background()``, cached) of each recording named."""
+    return np.stack([ds.recordings[r].background() for r in recording_ids]).astype(np.float32)
+
+
 def gate_report(clf, bank: WindowBank, samples) -> dict | None:
     """What the room gate did on ``samples`` (None for a model without one): its threshold, each recording's
     similarity to the nearest training room, and how many windows it fused with the trees."""
@@ -200,7 +208,7 @@ def gate_report(clf, bank: WindowBank, samples) -> dict | None:
     if similarity is None or not samples:
         return None
     recs = sorted({s.recording_id for s in samples})
-    sims = dict(zip(recs, (float(v) for v in similarity(np.stack([bank.ds.recordings[r].background() for r in recs])))))
+    sims = dict(zip(recs, (float(v) for v in similarity(recording_backgrounds(bank.ds, recs)))))
     return {"threshold": clf.threshold, "training_rooms": len(clf.fingerprints),
             "similarity": {r: round(v, 3) for r, v in sims.items()},
             "fused_windows": sum(sims[s.recording_id] < clf.threshold for s in samples), "windows": len(samples)}

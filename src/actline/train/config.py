@@ -99,10 +99,9 @@ class TrainConfig:
             (self.rare_class_min >= 0, "rare_class_min must be >= 0"),
             (0.0 <= self.prior_power <= 2.0, "prior_power must be in [0, 2]"),
             (self.room_gate is None or 0.0 <= self.room_gate <= 1.0, "room_gate must be in [0, 1]"),
-            (not self.room_gate or self.background in (None, "none"),
-             "room_gate needs background none (the gate reads the raw room; set room_gate=0)"),
-            (not self.room_gate or self.model not in ("features", "fusion"),
-             "room_gate applies to CNN models (features and fusion use the trees everywhere; set room_gate=0)"),
+            (not self.room_gate or room_gate_applies(self.model, self.background),
+             "room_gate applies to CNNs on raw temperatures (background none; features and fusion use the "
+             "trees everywhere): set room_gate=0"),
             (self.background is None or self.background in BACKGROUNDS, f"background must be one of {', '.join(BACKGROUNDS)}"),
             (self.epochs >= 1 and self.batch_size >= 1, "epochs and batch_size must be >= 1"),
             (self.lr > 0, "lr must be > 0"),
@@ -118,6 +117,12 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def room_gate_applies(model: str, background: str | None) -> bool:
+    """The room gate (models/room_gate.py) reads the raw room and falls back on trees: it is for CNNs on
+    raw temperatures (``model`` may be a training recipe or a fitted model's arch name)."""
+    return background in (None, "none") and model not in ("features", "fusion")
 
 
 def _coerce(value, current):
@@ -231,7 +236,7 @@ def resolve_defaults(cfg: TrainConfig, frame_shape: tuple[int, int] | None) -> T
         if getattr(cfg, key) is None:
             setattr(cfg, key, value)
     if cfg.room_gate is None:
-        cfg.room_gate = DEFAULT_THRESHOLD if cfg.background == "none" and cfg.model not in ("features", "fusion") else 0.0
+        cfg.room_gate = DEFAULT_THRESHOLD if room_gate_applies(cfg.model, cfg.background) else 0.0
     name = cfg.fusion_cnn if cfg.model == "fusion" else cfg.model
     recipe = {} if name in NON_TORCH_MODELS else model_info(name).default_recipe
     for key, value in recipe.items():

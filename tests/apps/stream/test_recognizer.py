@@ -116,3 +116,16 @@ def test_a_gated_model_gets_the_streams_running_empty_room():
     sr = StreamingRecognizer(plain, StreamConfig(every_frames=2, alerts={}))
     _feed(sr, [20.0] * 30)
     assert sr.room() is None  # a model without a gate keeps no empty room of its own
+
+
+def test_the_hub_passes_each_sensors_own_room_in_one_batch():
+    from actline.apps.stream.hub import StreamHub
+
+    cfg = {"classes": CLASSES, "window": {"length": 8, "mode": "index", "fps": 10.0}}
+    gated = GatedClassifier()
+    hub = StreamHub(Recognizer(gated, cfg), StreamConfig(every_frames=2, alerts={}))
+    for i in range(20):  # two sensors in rooms at different temperatures, due at the same ticks
+        hub.process([("A", i / 10, np.full((4, 4), 20.0, np.float32)), ("B", i / 10, np.full((4, 4), 25.0, np.float32))])
+    batched = [r for r in gated.rooms if r is not None and r.ndim == 3]
+    assert batched and all(r.shape == (2, 4, 4) for r in batched)
+    assert sorted(float(np.median(x)) for x in batched[-1]) == pytest.approx([20.0, 25.0], abs=0.5)
