@@ -1,6 +1,6 @@
 """Sensors per CPU core for live streaming, PyTorch against ONNX Runtime, in one process.
 
-Run: .venv/bin/python benchmarks/streaming.py [--model MODEL_DIR] [--sensors 24] [--seconds 60] [--fps 10]
+Run: .venv/bin/python benchmarks/streaming.py [--model MODEL_DIR] [--sensors 24] [--seconds 60] [--fps 10] [--gate]
 
 Without --model, a randomly initialised thermal_r2plus1d for 40x60 frames and 64-frame windows (the
 default recipe's shape, background subtraction on) is saved and exported to a temporary directory.
@@ -11,6 +11,11 @@ the same tick, smoothing, state). Sensors start at staggered times, as real ones
 (torch and ONNX Runtime). Reported per backend: CPU seconds per second of sensor time, and from it
 the sensors one core keeps up with at that frame rate (CPU time grows linearly with sensors: the
 model's batches and every per-frame step do); plus the same without the model (intake alone).
+
+With ``--gate``, the same network again on ONNX Runtime with a room gate (raw windows; its trees on
+window statistics fitted to random statistics, which costs the same as real ones), once with the
+sensors' own room as its training room (the gate only compares) and once with another room (every
+run also computes window statistics and runs the trees): what the gate costs a stream.
 """
 
 from __future__ import annotations
@@ -40,6 +45,27 @@ def _default_model(tmp: Path) -> Path:
            "window": {"length": 64, "mode": "index", "fps": 10.0, "background": "recording-median"},
            "preprocessing": {"frame_shape": [40, 60]}}
     return save_model_dir(tmp / "model", model, cfg)
+
+
+def _gated(model_dir: Path, out: Path, room: np.ndarray) -> Path:
+    """``model_dir``'s network on raw windows with a room gate whose one training room is ``room``."""
+    from actline.modeldir.directory import TREES, WEIGHTS, read_config, rooms_writer, weights_writer, write_model_dir
+    from actline.modeldir.load import load_model_dir
+    from actline.models.room_gate import room_fingerprint
+    from actline.models.window_stats import N_STATS
+    from actline.train.features_model import fit_estimator, to_onnx
+
+    model, _ = load_model_dir(model_dir)
+    cfg = {k: v for k, v in read_config(model_dir).items() if k not in ("format", "weights_sha256")}
+    cfg["window"] = {**cfg["window"], "background": "none"}
+    k = len(cfg["classes"])
+    rng = np.random.default_rng(0)
+    est = fit_estimator("gbm", rng.normal(0, 1, (20 * k, N_STATS)), np.arange(20 * k) % k)
+    trees = to_onnx(est, k, {"pipeline": "clip-classifier", "classes": cfg["classes"], "arch": {"name": "features"},
+                             "window": {**cfg["window"], "background": "recording-median"}})
+    cfg["room_gate"] = {"threshold": 0.3, "weights": [0.5, 0.5], "background": "recording-median", "rooms": 1}
+    return write_model_dir(out, cfg, {WEIGHTS: weights_writer(model), TREES: lambda p: p.write_bytes(trees),
+                                      "rooms.safetensors": rooms_writer(room_fingerprint(room[None]))})
 
 
 class NoModel:
@@ -77,6 +103,7 @@ def main() -> None:
     ap.add_argument("--sensors", type=int, default=24)
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--fps", type=float, default=10.0)
+    ap.add_argument("--gate", action="store_true", help="also the same network behind a room gate (see above)")
     args = ap.parse_args()
     torch.set_num_threads(1)  # one core
     with tempfile.TemporaryDirectory() as tmp:
@@ -90,6 +117,14 @@ def main() -> None:
         base = thermal_example((1, 1, n + 200, h, w))[0, 0]
         payloads = [[encode_binary(f, i / args.fps) for i, f in enumerate(base[k % 200:k % 200 + n])]
                     for k in range(args.sensors)]
+        if args.gate:  # the sensors' room (the frames' median) as the training room, then a room unlike it
+            rooms = {"familiar room": np.median(base, axis=0),
+                     "unfamiliar room, trees every run": np.tile(np.linspace(15, 30, w, dtype=np.float32), (h, 1))}
+            for what, room in rooms.items():
+                gated = _gated(model_dir, Path(tmp) / what.split(",")[0].replace(" ", "-"), room)
+                export_model(gated, gated.parent / f"{gated.name}.onnx")
+                backends[f"ONNX Runtime, room gate, {what}"] = Recognizer.load(gated.parent / f"{gated.name}.onnx",
+                                                                               threads=1)
         print(f"{args.sensors} sensors x {args.seconds:.0f} s at {args.fps:g} fps, {h}x{w} frames, window "
               f"{r0.spec.length}, model every {r0.spec.length // 4} frames batched across sensors, 1 thread")
         print(f"| backend | CPU s per s of sensor time ({args.sensors} sensors) | sensors per core | model runs | "
@@ -103,6 +138,8 @@ def main() -> None:
             results[name] = args.sensors / share
             print(f"| {name} | {share:.3f} | {results[name]:.0f} | {res['runs']} | {res['mean_batch']:.1f} |", flush=True)
         print(f"ONNX Runtime / PyTorch sensors per core: {results['ONNX Runtime'] / results['PyTorch']:.2f}")
+        for name in (n for n in results if "room gate" in n):
+            print(f"{name} / ONNX Runtime without it, sensors per core: {results[name] / results['ONNX Runtime']:.2f}")
 
 
 if __name__ == "__main__":
