@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from actline.core.errors import ActlineError
 from actline.runs.classifier import train_run
 from actline.train.config import load_config
 
@@ -59,3 +60,15 @@ def test_resume_after_kill_matches_an_uninterrupted_run(synth_dir, tmp_path):
     p = subprocess.run([sys.executable, "-m", "actline.cli", "train", "--resume", str(run)], capture_output=True,
                        text=True)
     assert p.returncode == 2 and "nothing to resume" in p.stderr
+
+
+def test_a_run_started_before_the_room_gate_resumes_without_it(tmp_path):
+    from actline.runs.launch import resume_overrides
+
+    old, new = tmp_path / "old.yaml", tmp_path / "new.yaml"
+    old.write_text("model: thermal_r2plus1d_lite\nbackground: none\n")  # saved by 0.3.1: no room_gate yet
+    new.write_text("model: thermal_r2plus1d_lite\nbackground: none\nroom_gate: 0.3\n")
+    assert resume_overrides(old) == ["room_gate=0.0"] and resume_overrides(new) == []
+    (tmp_path / "bad.yaml").write_text("- a list\n")
+    with pytest.raises(ActlineError, match="bad.yaml: not a mapping of settings"):
+        resume_overrides(tmp_path / "bad.yaml")

@@ -45,15 +45,18 @@ def train(
     A checkpoint is saved after every epoch; `--resume RUN` continues an interrupted run to the
     same result an uninterrupted one gives.
     """
-    from actline.runs.launch import launch, resume_settings
+    from actline.runs.launch import launch, resume_overrides, resume_settings
     from actline.train.config import load_config
 
+    earlier = []
     if resume is not None:
         data_saved, config_saved = resume_settings(resume)
+        earlier = resume_overrides(config_saved) if config is None else []
         data, config, out_dir = data or data_saved, config or config_saved, out_dir or resume
     if data is None or out_dir is None:
         raise ActlineError("train", "--data and --out are required (or --resume RUN)")
-    overrides = [*set_, *(["split=holdout", f"holdout={holdout}"] if holdout else []), *(["split=none"] if final else [])]
+    overrides = [*earlier, *set_, *(["split=holdout", f"holdout={holdout}"] if holdout else []),
+                 *(["split=none"] if final else [])]
     for key, value in (("split", split), ("model", model), ("seeds", seeds), ("epochs", epochs),
                        ("pretrained", pretrained)):
         if value is not None:

@@ -20,6 +20,25 @@ def resume_settings(run: Path) -> tuple[Path, Path]:
         raise ActlineError(run / RUN_JSON, f"unreadable ({type(exc).__name__})") from None
 
 
+# settings added to the recipe after 0.3.1, with the value that keeps an earlier run's behaviour: a run
+# started before them and resumed now finishes as it would have
+LATER_SETTINGS = {"room_gate": 0.0}
+
+
+def resume_overrides(config_yaml: Path) -> list[str]:
+    """``key=value`` settings an interrupted run resumes with: the old value of every setting its saved
+    config predates (:data:`LATER_SETTINGS`)."""
+    import yaml
+
+    try:
+        saved = yaml.safe_load(config_yaml.read_text(encoding="utf-8")) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ActlineError(config_yaml, f"unreadable ({type(exc).__name__})") from None
+    if not isinstance(saved, dict):
+        raise ActlineError(config_yaml, "not a mapping of settings")
+    return [f"{k}={v}" for k, v in LATER_SETTINGS.items() if k not in saved]
+
+
 def launch(data: Path, out: Path, cfg, devices: int = 1, num_nodes: int = 1, resume: bool = False,
            overwrite: bool = False, progress=None) -> dict | None:
     """Train in this process, in ``devices`` local processes, or as one rank of torchrun's group.
