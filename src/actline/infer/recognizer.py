@@ -171,9 +171,9 @@ class Recognizer:
             centres = list(range(self.spec.length // 2, max(rec.n_frames - self.spec.length // 2 + 1, 1), stride))
             centres = centres or [rec.n_frames // 2]
         out = []
+        bg = rec.background() if self.background != "none" or self.gated else None
         for i in range(0, len(centres), batch_size):
             chunk = centres[i:i + batch_size]
-            bg = rec.background() if self.background != "none" or self.gated else None
             wins = np.stack([self._remove_background(fill_invalid(rec.frames[window_indices(rec, c, self.spec)]),
                                                      None, bg, rec.source or rec.id) for c in chunk])
             for c, p in zip(chunk, self.probs(wins, bg)):

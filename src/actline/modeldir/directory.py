@@ -167,11 +167,16 @@ def write_sidecar(path: str | Path) -> Path:
     return write_text(sidecar_path(path), f"{sha256_file(path)}  {path.name}\n")
 
 
+def listed(path: Path) -> bool:
+    """Whether ``path`` is a file of the model directory it lies in (named in its ``checksums.json``)."""
+    return (path.parent / CHECKSUMS).is_file() and path.name in _sums(path.parent)
+
+
 def verify_file(path: str | Path) -> Path:
     """A file on its own, such as an exported ``.onnx``: checked against its directory's ``checksums.json``
     when that lists it, else against its ``<file>.sha256``; a file with neither is refused."""
     path = Path(path)
-    if (path.parent / CHECKSUMS).is_file() and path.name in _sums(path.parent):
+    if listed(path):
         return verify(path.parent, path.name)
     side = sidecar_path(path)
     if not side.is_file():

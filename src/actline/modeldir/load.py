@@ -13,6 +13,7 @@ from pathlib import Path
 
 from actline.core.errors import ActlineError
 from actline.core.extras import installed
+from actline.core.hashing import sha256_file
 from actline.data.dataset import BACKGROUNDS
 from actline.modeldir.directory import (
     CONFIG,
@@ -20,6 +21,7 @@ from actline.modeldir.directory import (
     ROOMS,
     TREES,
     WEIGHTS,
+    listed,
     read_config,
     read_rooms,
     verify,
@@ -142,10 +144,10 @@ def _onnx_file(path: Path, threads: int):
     verify_file(path)
     clf = OnnxClassifier(path, threads)
     _check_pipeline(path, clf.config, CLIP_CLASSIFIER)
-    own = _in_model_dir(path)
+    own = (path.parent / CONFIG).is_file() and listed(path)  # its model directory's own export
     trees, rooms = (path.parent / TREES, path.parent / ROOMS) if own else (companion(path, TREES), companion(path, ROOMS))
     if not own:
-        _check_companions(path, clf.config, trees, rooms)
+        _check_companions(path, clf.config)
     if (clf.config.get("arch") or {}).get("name") == "fusion":  # an exported fusion CNN: its trees lie beside it
         if not trees.is_file():
             raise ActlineError(trees, "missing: a fusion model's export needs its trees beside it")
@@ -160,27 +162,12 @@ def companion(path: Path, name: str) -> Path:
     return path.with_name(f"{path.stem}.{name}")
 
 
-def _in_model_dir(path: Path) -> bool:
-    """Whether an ``.onnx`` file is its model directory's own export (listed in its ``checksums.json``)."""
-    import json
-
-    sums = path.parent / "checksums.json"
-    try:
-        return (path.parent / CONFIG).is_file() and path.name in json.loads(sums.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-
-
-def _check_companions(path: Path, cfg: dict, *files: Path) -> None:
+def _check_companions(path: Path, cfg: dict) -> None:
     """An export's companions must be the very files it was exported with (their SHA-256 in its metadata)."""
-    want = cfg.get("companions") or {}
-    for f in files:
-        name = f.name[len(path.stem) + 1:]
-        if name in want and f.is_file():
-            from actline.core.hashing import sha256_file
-
-            if sha256_file(f) != want[name]:
-                raise ActlineError(f, f"not the {name} that {path.name} was exported with (checksum differs)")
+    for name, want in (cfg.get("companions") or {}).items():
+        f = companion(path, name)
+        if f.is_file() and sha256_file(f) != want:
+            raise ActlineError(f, f"not the {name} that {path.name} was exported with (checksum differs)")
 
 
 def _room_gate(clf, cfg: dict, trees: Path, rooms: Path, where: Path, threads: int):

@@ -86,15 +86,14 @@ def train_run(data: str | Path | ClipDataset, out: str | Path, cfg: TrainConfig,
     fitted = fit_model(ds, split.train, cfg, bank, progress if main else None, out / "checkpoints")
     if not main:
         return {}
-    classical = fit_classical_baseline(ds, split.train, cfg, bank) if split.train else None
-    gate = room_gate(ds, split, cfg, fitted, classical[0] if classical else None)
-    if gate:
-        fitted.classifier = gate
-    fitted.classifier = guarded(fitted.classifier, {"class_guard": class_guard(ds, split, cfg)})
-    metrics = evaluate_run(ds, split, fitted, cfg, bank, classical)
+    baseline = fit_classical_baseline(ds, split.train, cfg, bank) if split.train else None  # (model, which, scores)
+    trees = baseline[0] if baseline else None
+    gate = room_gate(ds, split, cfg, fitted, trees)
+    fitted.classifier = guarded(gate or fitted.classifier, {"class_guard": class_guard(ds, split, cfg)})
+    metrics = evaluate_run(ds, split, fitted, cfg, bank, baseline)
     metrics.update({"model": cfg.model, "seeds": cfg.seeds, "data": str(ds.root), "data_format": ds.format,
                     "selection": fitted.selection, "train_time_s": round(time.time() - t_start, 1)})
-    write_run(out, ds, split, fitted, cfg, metrics, classical[0] if classical else None, gate)
+    write_run(out, ds, split, fitted, cfg, metrics, trees, gate)
     return metrics
 
 
@@ -116,7 +115,7 @@ def class_guard(ds: ClipDataset, split: Split, cfg: TrainConfig) -> dict:
 
 
 def evaluate_run(ds: ClipDataset, split: Split, fitted: Fitted, cfg: TrainConfig, bank: WindowBank,
-                 classical: tuple | None) -> dict:
+                 baseline: tuple | None) -> dict:
     """The model and every baseline on the split's evaluation windows (or a plain note when there are none)."""
     k, y_tr = len(ds.classes), ds.labels(split.train)
     majority = int(np.bincount(y_tr, minlength=k).argmax())
@@ -128,7 +127,7 @@ def evaluate_run(ds: ClipDataset, split: Split, fitted: Fitted, cfg: TrainConfig
     y_ev = ds.labels(split.eval)
     prob = fitted.classifier.probs(bank.get(split.eval, window_spec(cfg), cfg.background), bank.rooms_for(fitted.classifier, split.eval))
     base = {"majority": bl.majority_probs(y_tr, len(y_ev), k), "chance": bl.chance_metrics(y_ev, k, seed=cfg.seed)}
-    classical, which, inner = classical
+    classical, which, inner = baseline
     base["classical"] = classical.probs(bank.get(split.eval, window_spec(cfg), "recording-median"))
     if split.overlapping_eval:
         times = lambda s: float(ds.recordings[s.recording_id].timestamps[s.frame_idx])  # noqa: E731

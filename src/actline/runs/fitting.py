@@ -195,7 +195,6 @@ def majority_recall(y: np.ndarray, prob: np.ndarray, majority: int) -> float:
     return round(100 * float((prob[mask].argmax(1) == majority).mean()), 2) if mask.any() else float("nan")
 
 
-
 def recording_backgrounds(ds: ClipDataset, recording_ids) -> np.ndarray:
     """[N, H, W] float32: the empty-room image (``Recording.background()``, cached) of each recording named."""
     return np.stack([ds.recordings[r].background() for r in recording_ids]).astype(np.float32)
