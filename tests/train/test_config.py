@@ -33,6 +33,7 @@ def test_bad_configs_name_the_problem(tmp_path):
     ((40, 60), [], (32, "time", 4.0, "none")),  # 6-30 fps in bursts: 8 s by time, raw temperatures
     ((40, 60), ["window=16"], (16, "index", 10.0, "none")),  # a length given alone counts frames
     ((40, 60), ["window_mode=index", "background=recording-median"], (32, "index", 4.0, "recording-median")),
+    ((16, 16), ["background=none"], (16, "index", 10.0, "none")),  # "none" is a choice, not "unset"
 ])
 def test_windows_and_background_come_from_the_data_unless_set(shape, sets, want):
     from actline.train.config import resolve_defaults

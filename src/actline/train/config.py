@@ -125,6 +125,9 @@ def room_gate_applies(model: str, background: str | None) -> bool:
     return background in (None, "none") and model not in ("features", "fusion")
 
 
+NAMED_NONE = ("background",)  # settings where "none" is a value (no background removed), not "unset"
+
+
 def _coerce(value, current):
     if isinstance(current, bool):
         if isinstance(value, str):
@@ -158,6 +161,8 @@ def apply(cfg, values: dict, where: str = "config"):
             if not isinstance(value, dict):
                 raise ActlineError(where, f"{key!r} must be a mapping")
             apply(current, value, where)
+        elif key in NAMED_NONE and isinstance(value, str):  # "none" is one of their values, not "unset"
+            setattr(cfg, key, value)
         else:
             try:
                 setattr(cfg, key, _coerce(value, current))
