@@ -58,6 +58,23 @@ def test_a_training_room_keeps_the_cnn_and_a_new_room_gets_the_fusion():
     np.testing.assert_allclose(trees.seen[-1][0], remove_background(wins[0], new, "recording-median"), atol=1e-5)
 
 
+def test_a_fallback_cnn_replaces_the_cnn_in_the_fusion_and_sees_static_heat_windows():
+    known, new = _room(0), _room(1)
+    cnn, trees, fallback = Fixed([0.7, 0.2, 0.1]), Fixed([0.1, 0.2, 0.7]), Fixed([0.2, 0.6, 0.2])
+    gate = RoomGate(cnn, trees, room_fingerprint(known[None]), fallback=fallback, fallback_background="static-heat")
+    np.testing.assert_allclose(gate.probs(_windows(2, known), known), cnn.probs(np.zeros((2,))), atol=1e-6)
+    assert not fallback.seen, "the fallback is not consulted in a familiar room"
+
+    wins = _windows(3, new)
+    got = gate.probs(wins, np.stack([new, known, new]))
+    want = fuse_probs([fallback.p[None], trees.p[None]], [0.5, 0.5])[0]
+    np.testing.assert_allclose(got[[0, 2]], [want, want], atol=1e-6)
+    np.testing.assert_allclose(got[1], cnn.p, atol=1e-6)
+    assert len(fallback.seen[-1]) == 2  # only the new room's windows, minus their static heat
+    np.testing.assert_allclose(fallback.seen[-1][0], remove_background(wins[0], new, "static-heat"), atol=1e-5)
+    np.testing.assert_allclose(trees.seen[-1][0], remove_background(wins[0], new, "recording-median"), atol=1e-5)
+
+
 def test_without_a_background_each_window_estimates_its_own_room():
     known, new = _room(0), _room(1)
     gate = RoomGate(Fixed([0.7, 0.2, 0.1]), Fixed([0.1, 0.2, 0.7]), room_fingerprint(known[None]))

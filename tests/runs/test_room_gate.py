@@ -14,7 +14,7 @@ from actline.cli import main
 from actline.core.errors import ActlineError
 from actline.data import load_dataset
 from actline.models.classifier import OnnxClassifier, TorchClassifier, fuse_probs
-from actline.modeldir.load import load_model_dir
+from actline.modeldir.load import build_torch
 from actline.models.room_gate import RoomGate
 
 TOKEN = "test-token-0123456789abcdef"
@@ -22,7 +22,8 @@ TOKEN = "test-token-0123456789abcdef"
 
 @pytest.fixture(scope="module")
 def gated_run(synth_dir, tmp_path_factory):
-    """Threshold 1: every held-out recording counts as a new room, so the fusion is what gets scored."""
+    """Threshold 1: every held-out recording counts as a new room, so the fusion (the static-heat fallback CNN
+    with the trees) is what gets scored."""
     run = tmp_path_factory.mktemp("gate") / "run"
     main(["train", "--data", str(synth_dir), "--out", str(run), "--quiet", "--set", "background=none",
           "--set", "room_gate=1", "--set", "epochs=2", "--set", "num_threads=1"])
@@ -33,26 +34,32 @@ def test_the_run_writes_and_scores_the_gate(gated_run, synth_dir):
     model = gated_run / "model"
     cfg = json.loads((model / "config.json").read_text())
     sums = json.loads((model / "checksums.json").read_text())
-    assert cfg["room_gate"]["threshold"] == 1.0 and {"trees.onnx", "rooms.safetensors"} <= set(sums)
+    assert cfg["room_gate"]["threshold"] == 1.0 and {"trees.onnx", "rooms.safetensors", "fallback.safetensors"} <= set(sums)
+    assert cfg["room_gate"]["fallback"] == {"arch": cfg["arch"], "background": "static-heat"}
     assert (model / "trees.onnx").read_bytes() == (gated_run / "baselines/classical/model.onnx").read_bytes()
     split = json.loads((gated_run / "split.json").read_text())
     assert cfg["room_gate"]["rooms"] == len(split["train"]["recordings"])
     m = json.loads((gated_run / "metrics.json").read_text())
     assert set(m["room_gate"]["similarity"]) == set(split["eval"]["recordings"])
     assert m["room_gate"]["fused_windows"] == m["room_gate"]["windows"] == m["n"]
+    assert m["room_gate"]["fallback"] == "CNN on static-heat windows" and m["selection"]["gate_fallback"]["best_epochs"]
+    assert [h.get("fallback", False) for h in json.loads((gated_run / "history.json").read_text())] == [False, True]
 
-    # what the recognizer says is the CNN fused with the trees on background-subtracted windows
+    # what the recognizer says is the fallback CNN on static-heat windows fused with the trees on
+    # background-subtracted windows
     rec = actline.load(model)
     assert rec.gated and rec.room_similarity(load_dataset(synth_dir).recordings[split["eval"]["recordings"][0]].background()) < 1
     ds = load_dataset(synth_dir)
     r = ds.recordings[split["eval"]["recordings"][0]]
     out = rec.predict_recording(r, stride=40, k=1)
-    cnn, trees = TorchClassifier(load_model_dir(model)[0]), OnnxClassifier(model / "trees.onnx")
+    fallback = TorchClassifier(build_torch(model / "fallback.safetensors", cfg["arch"], model))
+    trees = OnnxClassifier(model / "trees.onnx")
     c = out[0][0]
     from actline.data.dataset import fill_invalid, remove_background, window_indices
 
     win = fill_invalid(r.frames[window_indices(r, c, rec.spec)])[None]
-    want = fuse_probs([cnn.probs(win), trees.probs(remove_background(win[0], r.background(), "recording-median")[None])],
+    minus = lambda mode: remove_background(win[0], r.background(), mode)[None]  # noqa: E731
+    want = fuse_probs([fallback.probs(minus("static-heat")), trees.probs(minus("recording-median"))],
                       [0.5, 0.5]) * np.asarray(cfg["class_guard"]["factors"])
     np.testing.assert_allclose(out[0][2].probs, (want / want.sum())[0], atol=1e-5)
 
@@ -92,8 +99,9 @@ def test_evaluate_predict_stream_serve_and_export_apply_the_gate(gated_run, synt
     out = tmp_path / "edge" / "fall.onnx"
     main(["export", str(model), "--out", str(out)])
     assert (out.parent / "fall.trees.onnx").is_file() and (out.parent / "fall.rooms.safetensors.sha256").is_file()
+    assert (out.parent / "fall.fallback.onnx.sha256").is_file()
     rec, onnx = actline.load(model), actline.load(out)
-    assert isinstance(onnx.classifier.inner, RoomGate)
+    assert isinstance(onnx.classifier.inner, RoomGate) and isinstance(onnx.classifier.inner.fallback, OnnxClassifier)
     ds = load_dataset(synth_dir)
     r = ds.recordings[sorted(ds.recordings)[0]]
     exact = r.frames[:200].astype(np.float64).round(2)  # two decimals keep the JSON body under the service's cap
@@ -101,6 +109,11 @@ def test_evaluate_predict_stream_serve_and_export_apply_the_gate(gated_run, synt
     stamps = r.timestamps[:200] if rec.spec.mode == "time" else None
     a, b = rec.predict(frames, stamps), onnx.predict(frames, stamps)
     assert a.label == b.label and abs(a.confidence - b.confidence) < 1e-4
+    # inside its directory too: model.onnx with fallback.onnx beside it, on ONNX Runtime throughout
+    main(["export", str(model)])
+    inside = actline.load(model, backend="onnx")
+    assert isinstance(inside.classifier.inner.fallback, OnnxClassifier)
+    assert abs(inside.predict(frames, stamps).confidence - a.confidence) < 1e-4
     bg = r.background()
     assert rec.predict(frames, stamps, background=bg).label == onnx.predict(frames, stamps, background=bg).label
 
@@ -114,6 +127,11 @@ def test_evaluate_predict_stream_serve_and_export_apply_the_gate(gated_run, synt
         actline.load(out)
     foreign.unlink()
     with pytest.raises(ActlineError, match="fall.rooms.safetensors: missing"):
+        actline.load(out)
+    main(["export", str(model), "--out", str(out)])  # whole again
+    assert isinstance(actline.load(out).classifier.inner, RoomGate)
+    (out.parent / "fall.fallback.onnx").unlink()
+    with pytest.raises(ActlineError, match="fall.fallback.onnx: missing"):
         actline.load(out)
 
     app = create_app([model], ServeConfig(token=TOKEN))
@@ -133,6 +151,10 @@ def test_a_changed_or_missing_room_file_is_refused(gated_run, tmp_path):
         actline.load(model)
     (model / "rooms.safetensors").unlink()
     with pytest.raises(ActlineError, match="rooms.safetensors.*missing"):
+        actline.load(model)
+    shutil.copy(gated_run / "model" / "rooms.safetensors", model / "rooms.safetensors")
+    (model / "fallback.safetensors").unlink()
+    with pytest.raises(ActlineError, match="fallback.safetensors.*missing"):
         actline.load(model)
 
 
@@ -154,6 +176,27 @@ def test_a_bad_gate_config_or_room_file_gets_one_line(gated_run, tmp_path, monke
     shutil.copy(gated_run / "model" / "rooms.safetensors", model / "rooms.safetensors")
     write_checksums(model)
     assert actline.load(model).gated
+    # a fallback that is not the CNN its config describes is refused before it is built
+    gate = cfg["room_gate"]
+    (model / "config.json").write_text(json.dumps({**cfg, "room_gate": {**gate, "fallback": {**gate["fallback"],
+                                                                                          "background": "mean"}}}))
+    write_checksums(model)
+    with pytest.raises(ActlineError, match="config.json: bad 'room_gate'.*'fallback' must hold"):
+        actline.load(model)
+    (model / "config.json").write_text(json.dumps({**cfg, "room_gate": {**gate, "fallback": {
+        **gate["fallback"], "arch": {**gate["fallback"]["arch"], "num_classes": 3}}}}))
+    write_checksums(model)
+    with pytest.raises(ActlineError, match="fallback.safetensors: weights do not fit"):
+        actline.load(model)
+    # a model directory saved before the fallback existed: the CNN itself is fused with the trees
+    (model / "config.json").write_text(json.dumps({**cfg, "room_gate": {k: v for k, v in gate.items() if k != "fallback"}}))
+    (model / "fallback.safetensors").unlink()
+    write_checksums(model)
+    old = actline.load(model).classifier.inner
+    assert old.fallback is None and isinstance(old, RoomGate)
+    (model / "config.json").write_text(json.dumps(cfg))
+    shutil.copy(gated_run / "model" / "fallback.safetensors", model / "fallback.safetensors")
+    write_checksums(model)
     monkeypatch.setattr("actline.modeldir.directory.MAX_ROOMS_BYTES", 1000)  # the size is checked before reading
     with pytest.raises(ActlineError, match="rooms.safetensors: too large for room fingerprints"):
         actline.load(model)

@@ -50,15 +50,17 @@ def test_a_models_own_recipe_never_overrides_the_user():
 
 
 @pytest.mark.parametrize("shape,sets,want", [
-    ((40, 60), [], 0.3),  # a CNN on raw temperatures: gated
-    ((16, 16), [], 0.0),  # static-heat windows: the gate reads the raw room, so off
-    ((40, 60), ["model=features"], 0.0),  # the trees need no fallback on themselves
-    ((40, 60), ["room_gate=0.5"], 0.5),
+    ((40, 60), [], (0.3, "static-heat")),  # a CNN on raw temperatures: gated, with a static-heat fallback CNN
+    ((16, 16), [], (0.0, "none")),  # static-heat windows: the gate reads the raw room, so off
+    ((40, 60), ["model=features"], (0.0, "none")),  # the trees need no fallback on themselves
+    ((40, 60), ["room_gate=0.5"], (0.5, "static-heat")),
+    ((40, 60), ["gate_fallback=none"], (0.3, "none")),  # the CNN itself in the fusion, as in 0.4.0
 ])
 def test_the_room_gate_is_on_for_cnns_on_raw_temperatures(shape, sets, want):
     from actline.train.config import resolve_defaults
 
-    assert resolve_defaults(load_config(None, sets), shape).validate().room_gate == want
+    cfg = resolve_defaults(load_config(None, sets), shape).validate()
+    assert (cfg.room_gate, cfg.gate_fallback) == want
 
 
 def test_a_room_gate_that_cannot_work_is_refused():
@@ -70,3 +72,5 @@ def test_a_room_gate_that_cannot_work_is_refused():
         resolve_defaults(load_config(None, ["room_gate=0.3"]), (16, 16)).validate()
     with pytest.raises(ActlineError, match="room_gate applies to CNNs on raw temperatures"):
         load_config(None, ["model=fusion", "room_gate=0.3"])
+    with pytest.raises(ActlineError, match="gate_fallback must be one of none, recording-median, static-heat"):
+        load_config(None, ["gate_fallback=mean"])

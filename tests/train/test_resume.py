@@ -62,13 +62,15 @@ def test_resume_after_kill_matches_an_uninterrupted_run(synth_dir, tmp_path):
     assert p.returncode == 2 and "nothing to resume" in p.stderr
 
 
-def test_a_run_started_before_the_room_gate_resumes_without_it(tmp_path):
+def test_a_run_started_before_the_room_gate_or_its_fallback_resumes_without_them(tmp_path):
     from actline.runs.launch import resume_overrides
 
-    old, new = tmp_path / "old.yaml", tmp_path / "new.yaml"
+    old, mid, new = tmp_path / "old.yaml", tmp_path / "mid.yaml", tmp_path / "new.yaml"
     old.write_text("model: thermal_r2plus1d_lite\nbackground: none\n")  # saved by 0.3.1: no room_gate yet
-    new.write_text("model: thermal_r2plus1d_lite\nbackground: none\nroom_gate: 0.3\n")
-    assert resume_overrides(old) == ["room_gate=0.0"] and resume_overrides(new) == []
+    mid.write_text("model: thermal_r2plus1d_lite\nbackground: none\nroom_gate: 0.3\n")  # 0.4.0: no fallback CNN
+    new.write_text("model: thermal_r2plus1d_lite\nbackground: none\nroom_gate: 0.3\ngate_fallback: static-heat\n")
+    assert resume_overrides(old) == ["room_gate=0.0", "gate_fallback=none"]
+    assert resume_overrides(mid) == ["gate_fallback=none"] and resume_overrides(new) == []
     (tmp_path / "bad.yaml").write_text("- a list\n")
     with pytest.raises(ActlineError, match="bad.yaml: not a mapping of settings"):
         resume_overrides(tmp_path / "bad.yaml")

@@ -26,6 +26,9 @@ from actline.core.atomic import atomic_dir, atomic_path, write_json
 from actline.core.errors import ActlineError
 from actline.core.hashing import sha256_file
 from actline.modeldir.directory import (
+    CONFIG,
+    FALLBACK,
+    FALLBACK_ONNX,
     ONNX,
     ROOMS,
     TREES,
@@ -36,7 +39,7 @@ from actline.modeldir.directory import (
     write_checksums,
     write_sidecar,
 )
-from actline.modeldir.load import companion, load_model_dir
+from actline.modeldir.load import build_torch, companion, load_model_dir
 
 OPSET = 17
 
@@ -115,45 +118,72 @@ def export_classifier(model_dir: Path, out: Path, atol: float = 1e-4, batch: int
     shape = cfg.get("preprocessing", {}).get("frame_shape")
     if not shape:
         raise ActlineError(model_dir, "config.json has no preprocessing.frame_shape; cannot build the example input")
-    t = int(cfg["window"]["length"])
-    example = thermal_example((batch, 1, t, *shape))
+    example = thermal_example((batch, 1, int(cfg["window"]["length"]), *shape))
     meta_cfg = {k: cfg[k] for k in ("pipeline", "classes", "window", "preprocessing", "metrics", "arch", "class_guard",
                                     "room_gate") if k in cfg}
     meta_cfg["input"] = "[batch, 1, T, H, W] float32 °C, sentinels filled (actline.data.dataset.fill_invalid)"
     meta_cfg["output"] = "[batch, K] class probabilities"
     inside = out.resolve().parent == model_dir.resolve()
-    if not inside:  # the files it needs travel beside it, tied to it by their checksums in its metadata
-        meta_cfg["companions"] = {name: sha256_file(verify(model_dir, name)) for name in companion_names(cfg)}
-    meta = {"actline_config": json.dumps(meta_cfg), "classes": json.dumps(cfg["classes"])}
-    if inside:  # into the model directory: written and checksummed with it
-        diffs = []
-        add_file(model_dir, out.name, lambda p: diffs.append(_export(_Softmax(model, dim=1), example, p, {0: "batch"},
-                                                                     meta, atol)))
-        diff = diffs[0]
-    else:
-        written = _companions(model_dir, cfg, out)  # first, so that an export never points at files not there
+    fallback = _fallback(model_dir, cfg, meta_cfg)  # (module, its metadata) or None
+    diffs = {}
+
+    def export(module, meta: dict, name: str):
+        def write(p: Path) -> None:
+            diffs[name] = _export(module, example, p, {0: "batch"}, {"actline_config": json.dumps(meta),
+                                                                    "classes": json.dumps(cfg["classes"])}, atol)
+        return write
+
+    if inside:  # into the model directory: written and checksummed with it, the fallback first
+        if fallback:
+            add_file(model_dir, FALLBACK_ONNX, export(*fallback, FALLBACK_ONNX))
+        add_file(model_dir, out.name, export(_Softmax(model, dim=1), meta_cfg, "model"))
+    else:  # the files it needs travel beside it first, tied to it by their checksums in its metadata
+        written = _companions(model_dir, cfg, out)
         try:
-            diff = _export(_Softmax(model, dim=1), example, out, {0: "batch"}, meta, atol)
+            if fallback:
+                target = companion(out, FALLBACK_ONNX)
+                with atomic_path(target, suffix=".onnx") as tmp:
+                    export(*fallback, FALLBACK_ONNX)(tmp)
+                written += [target, write_sidecar(target)]
+            meta_cfg["companions"] = {name: sha256_file(companion(out, name)) for name in companion_names(cfg)}
+            export(_Softmax(model, dim=1), meta_cfg, "model")(out)
         except BaseException:
             for p in written:
                 p.unlink(missing_ok=True)
             raise
         write_sidecar(out)
-    return {"path": str(out), "max_abs_diff": diff, "input_shape": list(example.shape)}
+    return {"path": str(out), "max_abs_diff": max(diffs.values()), "input_shape": list(example.shape),
+            **({"fallback_max_abs_diff": diffs[FALLBACK_ONNX]} if fallback else {})}
+
+
+def _fallback(model_dir: Path, cfg: dict, meta_cfg: dict):
+    """A room gate's fallback CNN (``fallback.safetensors``) as a module to export, with its metadata."""
+    fb = (cfg.get("room_gate") or {}).get("fallback")
+    if not fb:
+        return None
+    module = build_torch(verify(model_dir, FALLBACK), fb.get("arch"), model_dir / CONFIG)
+    meta = {k: meta_cfg[k] for k in ("pipeline", "classes", "window", "preprocessing", "input", "output")}
+    meta.update(arch=fb["arch"], role=f"the room gate's fallback CNN: windows minus their {fb['background']} "
+                                      "background (actline.data.dataset.remove_background)")
+    return _Softmax(module, dim=1), meta
 
 
 def companion_names(cfg: dict) -> list[str]:
-    """The files a model's CNN needs beside it: a fusion model's trees, a room gate's trees and rooms."""
-    gate, fusion = bool(cfg.get("room_gate")), (cfg.get("arch") or {}).get("name") == "fusion"
-    return ([TREES] if gate or fusion else []) + ([ROOMS] if gate else [])
+    """The files a model's CNN needs beside it: a fusion model's trees, a room gate's trees, rooms and
+    fallback CNN."""
+    gate, fusion = cfg.get("room_gate") or {}, (cfg.get("arch") or {}).get("name") == "fusion"
+    return ([TREES] if gate or fusion else []) + ([ROOMS] if gate else []) + \
+        ([FALLBACK_ONNX] if gate.get("fallback") else [])
 
 
 def _companions(model_dir: Path, cfg: dict, out: Path) -> list[Path]:
-    """What the exported CNN needs beside it, each verified and given its own checksum: the trees of a fusion
-    model or of a room gate, and the gate's training-room fingerprints (``<stem>.trees.onnx``,
+    """The files copied beside an exported CNN, each verified and given its own checksum: the trees of a
+    fusion model or of a room gate, and the gate's training-room fingerprints (``<stem>.trees.onnx``,
     ``<stem>.rooms.safetensors``; ``Recognizer.load`` finds them there). Returns the files written."""
     written = []
     for name in companion_names(cfg):
+        if name == FALLBACK_ONNX:  # exported, not copied (export_classifier)
+            continue
         target = companion(out, name)
         with atomic_path(target, suffix=Path(name).suffix) as tmp:
             shutil.copyfile(verify(model_dir, name), tmp)

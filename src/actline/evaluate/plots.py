@@ -38,12 +38,12 @@ def plot_curves(histories: list[dict], path: Path) -> None:
         rows = h.get("history") or []
         if not rows:
             continue
-        ep = [r["epoch"] for r in rows]
-        a.plot(ep, [r["train_loss"] for r in rows], label=f"train (seed {h['seed']})")
+        ep, who = [r["epoch"] for r in rows], f"{'fallback, ' if h.get('fallback') else ''}seed {h['seed']}"
+        a.plot(ep, [r["train_loss"] for r in rows], label=f"train ({who})")
         if "val_loss" in rows[0]:
-            a.plot(ep, [r["val_loss"] for r in rows], "--", label=f"inner val (seed {h['seed']})")
-            b.plot(ep, [r["val_macro_f1"] for r in rows], label=f"macro-F1 (seed {h['seed']})")
-            b.plot(ep, [r["val_mean_class_accuracy"] for r in rows], ":", label=f"mean class acc (seed {h['seed']})")
+            a.plot(ep, [r["val_loss"] for r in rows], "--", label=f"inner val ({who})")
+            b.plot(ep, [r["val_macro_f1"] for r in rows], label=f"macro-F1 ({who})")
+            b.plot(ep, [r["val_mean_class_accuracy"] for r in rows], ":", label=f"mean class acc ({who})")
             b.axvline(h["best_epoch"], color="gray", lw=0.5)
     a.set_xlabel("epoch"), a.set_ylabel("loss")
     if a.lines:

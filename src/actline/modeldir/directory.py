@@ -23,6 +23,7 @@ from actline.core.jsonfile import read_json
 WEIGHTS, ONNX, CONFIG, CHECKSUMS = "model.safetensors", "model.onnx", "config.json", "checksums.json"
 SIDECAR = ".sha256"  # beside a file exported on its own: <file>.sha256
 TREES = "trees.onnx"  # a fusion model's tree member, or the room gate's (window statistics in, probabilities out)
+FALLBACK, FALLBACK_ONNX = "fallback.safetensors", "fallback.onnx"  # the room gate's fallback CNN (and its export)
 ROOMS = "rooms.safetensors"  # the room gate's training-room fingerprints, [rooms, H*W] float32
 MAX_ROOMS_BYTES = 64 << 20  # ~7000 rooms of 40x60: far more than any training set has recordings
 FORMAT = "actline-model/1"

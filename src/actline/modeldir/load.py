@@ -1,8 +1,9 @@
 """Build what a model directory holds, verified, without unpickling and without trusting its config.
 
-- :func:`load_model_dir`: a torch model (``model.safetensors``). The architecture is first built
-  on PyTorch's meta device and its shapes compared with the weights file, so a config cannot ask
-  for an unbounded model and no memory is allocated before the check.
+- :func:`load_model_dir`: a torch model (``model.safetensors``); :func:`build_torch` builds any
+  torch model from its ``arch`` and weights file (a room gate's fallback CNN too). The architecture
+  is first built on PyTorch's meta device and its shapes compared with the weights file, so a config
+  cannot ask for an unbounded model and no memory is allocated before the check.
 - :func:`load_classifier`: any clip classifier as a :class:`~actline.models.classifier.WindowClassifier`:
   a torch model directory, a tree model directory (``model.onnx``), or an exported ``.onnx`` file.
 """
@@ -17,6 +18,8 @@ from actline.core.hashing import sha256_file
 from actline.data.dataset import BACKGROUNDS
 from actline.modeldir.directory import (
     CONFIG,
+    FALLBACK,
+    FALLBACK_ONNX,
     ONNX,
     ROOMS,
     TREES,
@@ -33,6 +36,17 @@ CLIP_CLASSIFIER = "clip-classifier"
 
 def load_model_dir(path: str | Path, pipeline: str | None = None, device: str = "cpu"):
     """(torch model in eval mode, config). ``pipeline`` refuses a directory made by another pipeline."""
+    path = Path(path)
+    cfg = read_config(path)
+    _check_pipeline(path, cfg, pipeline)
+    model = build_torch(verify(path, WEIGHTS), cfg.get("arch"), path / CONFIG)
+    return model.to(device).eval(), cfg
+
+
+def build_torch(weights: Path, arch, where: Path):
+    """The torch model ``arch`` describes (``{"name": ..., **arguments}``, from ``where``) with the verified
+    safetensors ``weights``: built first on the meta device and compared shape by shape, so that a config
+    cannot ask for an unbounded model and no memory is allocated before the check."""
     import torch
     from safetensors import SafetensorError
     from safetensors.torch import load_file
@@ -40,22 +54,18 @@ def load_model_dir(path: str | Path, pipeline: str | None = None, device: str = 
     from actline.models import create_model
     from actline.models.thermal import upgrade_state_dict
 
-    path = Path(path)
-    cfg = read_config(path)
-    _check_pipeline(path, cfg, pipeline)
-    weights = verify(path, WEIGHTS)
     try:
         state = load_file(str(weights), device="cpu")
     except (SafetensorError, OSError, ValueError) as exc:
         raise ActlineError(weights, f"cannot read safetensors weights: {exc}") from None
-    name, arch = _arch(path, cfg)
+    name, arch = _arch(where, arch)
     try:
         with torch.device("meta"):
             skeleton = create_model(name, **arch)
     except ActlineError:
         raise
     except Exception as exc:  # noqa: BLE001 - any config the factory cannot build is a bad model directory
-        raise ActlineError(path / CONFIG, f"cannot build {name!r} from its arguments ({type(exc).__name__}: {exc})") from None
+        raise ActlineError(where, f"cannot build {name!r} from its arguments ({type(exc).__name__}: {exc})") from None
     state = upgrade_state_dict(skeleton, state)
     want = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
     got = {k: tuple(v.shape) for k, v in state.items()}
@@ -67,7 +77,7 @@ def load_model_dir(path: str | Path, pipeline: str | None = None, device: str = 
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         raise ActlineError(weights, f"weights do not fit {name}: {str(exc).splitlines()[0]}") from None
-    return model.to(device).eval(), cfg
+    return model.eval()
 
 
 def load_classifier(path: str | Path, device: str = "cpu", backend: str | None = None, threads: int = 0):
@@ -103,7 +113,8 @@ def load_classifier(path: str | Path, device: str = "cpu", backend: str | None =
             if not torch.cuda.is_available():
                 raise ActlineError(path, f"device {device!r} requested but no GPU is available")
         clf = TorchClassifier(load_model_dir(path, CLIP_CLASSIFIER, device)[0], device)
-    return guarded(_room_gate(clf, cfg, path / TREES, path / ROOMS, path / CONFIG, threads), cfg), cfg
+    fallback = path / (FALLBACK_ONNX if backend == "onnx" else FALLBACK)
+    return guarded(_room_gate(clf, cfg, path / TREES, path / ROOMS, path / CONFIG, threads, fallback, device), cfg), cfg
 
 
 def _default_backend(path: Path) -> str:
@@ -145,14 +156,15 @@ def _onnx_file(path: Path, threads: int):
     clf = OnnxClassifier(path, threads)
     _check_pipeline(path, clf.config, CLIP_CLASSIFIER)
     own = (path.parent / CONFIG).is_file() and listed(path)  # its model directory's own export
-    trees, rooms = (path.parent / TREES, path.parent / ROOMS) if own else (companion(path, TREES), companion(path, ROOMS))
+    trees, rooms, fallback = (path.parent / TREES, path.parent / ROOMS, path.parent / FALLBACK_ONNX) if own else \
+        (companion(path, TREES), companion(path, ROOMS), companion(path, FALLBACK_ONNX))
     if not own:
         _check_companions(path, clf.config)
     if (clf.config.get("arch") or {}).get("name") == "fusion":  # an exported fusion CNN: its trees lie beside it
         if not trees.is_file():
             raise ActlineError(trees, "missing: a fusion model's export needs its trees beside it")
         return guarded(_with_trees(clf, trees, clf.config["arch"], threads), clf.config), clf.config
-    gated = _room_gate(clf, clf.config, trees, rooms, path, threads)
+    gated = _room_gate(clf, clf.config, trees, rooms, path, threads, fallback)
     return guarded(gated, clf.config), clf.config
 
 
@@ -170,9 +182,11 @@ def _check_companions(path: Path, cfg: dict) -> None:
             raise ActlineError(f, f"not the {name} that {path.name} was exported with (checksum differs)")
 
 
-def _room_gate(clf, cfg: dict, trees: Path, rooms: Path, where: Path, threads: int):
-    """``clf`` behind the room gate its config names (``room_gate``), or unchanged when it names none."""
-    from actline.models.classifier import OnnxClassifier
+def _room_gate(clf, cfg: dict, trees: Path, rooms: Path, where: Path, threads: int, fallback: Path | None = None,
+               device: str = "cpu"):
+    """``clf`` behind the room gate its config names (``room_gate``), or unchanged when it names none.
+    ``fallback``: where its fallback CNN lies (safetensors weights, or an ONNX export), if it names one."""
+    from actline.models.classifier import OnnxClassifier, TorchClassifier
     from actline.models.room_gate import RoomGate
 
     gate = cfg.get("room_gate")
@@ -188,16 +202,27 @@ def _room_gate(clf, cfg: dict, trees: Path, rooms: Path, where: Path, threads: i
             raise ValueError(f"weights must be finite, >= 0 and not both 0, got {weights}")
         if background not in BACKGROUNDS:
             raise ValueError(f"unknown background {background!r}")
+        fb = gate.get("fallback")  # absent in model directories made before the fallback CNN
+        if fb is not None and (not isinstance(fb, dict) or fb.get("background") not in BACKGROUNDS
+                               or not isinstance(fb.get("arch"), dict)):
+            raise ValueError("'fallback' must hold the fallback CNN's 'arch' and a known 'background'")
     except (KeyError, TypeError, ValueError) as exc:
         raise ActlineError(where, f"bad 'room_gate' ({type(exc).__name__}: {exc})") from None
-    for f in (trees, rooms):
-        if not f.is_file():
-            raise ActlineError(f, "missing: the model's room gate needs it")
+    for f in (trees, rooms) + ((fallback,) if fb is not None else ()):
+        if f is None or not f.is_file():
+            raise ActlineError(f or where, "missing: the model's room gate needs it")
     verify_file(trees)
     fingerprints = read_rooms(rooms, shape[0] * shape[1])
     if n_rooms is not None and n_rooms != len(fingerprints):
         raise ActlineError(rooms, f"holds {len(fingerprints)} rooms, the model's config says {n_rooms}")
-    return RoomGate(clf, OnnxClassifier(trees, threads), fingerprints, threshold, weights, background)
+    if fb is None:
+        second = None
+    elif fallback.suffix == ".onnx":
+        second = OnnxClassifier(verify_file(fallback), threads)
+    else:
+        second = TorchClassifier(build_torch(verify_file(fallback), fb["arch"], where).to(device), device)
+    return RoomGate(clf, OnnxClassifier(trees, threads), fingerprints, threshold, weights, background,
+                    fallback=second, fallback_background=fb["background"] if fb else "static-heat")
 
 
 def _check_pipeline(path: Path, cfg: dict, pipeline: str | None) -> None:
@@ -205,10 +230,9 @@ def _check_pipeline(path: Path, cfg: dict, pipeline: str | None) -> None:
         raise ActlineError(path, f"this is a {cfg.get('pipeline')!r} model, not a {pipeline!r} model")
 
 
-def _arch(path: Path, cfg: dict) -> tuple[str, dict]:
-    arch = cfg.get("arch")
+def _arch(where: Path, arch) -> tuple[str, dict]:
     if not isinstance(arch, dict) or not isinstance(arch.get("name"), str):
-        raise ActlineError(path / CONFIG, "'arch' must be an object with the model's 'name'")
+        raise ActlineError(where, "'arch' must be an object with the model's 'name'")
     arch = dict(arch)
     if arch.get("name") == "fusion":  # its torch member is the CNN
         arch = dict(arch["cnn"])

@@ -10,12 +10,16 @@ seen by the sensor with the training recordings' rooms and fuses the two only wh
   (:func:`room_fingerprint`); its **familiarity** is the cosine similarity to the nearest training
   recording's fingerprint (1: the same room; seen rooms measured 0.47–1.00, unseen 0.03–0.63);
 - below ``threshold`` the probabilities are the fusion (normalised weighted geometric mean, as
-  :class:`~actline.models.classifier.FusionClassifier`) of the CNN on its own windows and the trees
-  on windows minus the empty room; elsewhere they are the CNN's, unchanged.
+  :class:`~actline.models.classifier.FusionClassifier`) of a **fallback CNN** and the trees on
+  windows minus the empty room; elsewhere they are the CNN's, unchanged. The fallback CNN is a second
+  network trained on windows with only the static heat removed (``static-heat``: floor pattern and
+  hot furniture gone, a still person kept), so that it reads the person rather than the room; a
+  model directory made before it existed has none, and the CNN itself takes its place.
 
-The threshold (0.3) was chosen on realistic tuning sets 100–114 only (docs/results.md). The
-model directory holds the training fingerprints (``rooms.safetensors``) and the trees
-(``trees.onnx``); the gate needs the empty-room image of each window's recording, which callers
+The threshold (0.3) was chosen on realistic tuning sets 100–114 only, the static-heat fallback on
+sets 103–114 and confirmed, by a rule written first, on fresh sets 115–120 (docs/results.md). The
+model directory holds the training fingerprints (``rooms.safetensors``), the trees (``trees.onnx``)
+and the fallback CNN (``fallback.safetensors``, or ``fallback.onnx`` once exported); the gate needs the empty-room image of each window's recording, which callers
 pass as ``background`` (``Recording.background()``, or the stream's running background); without
 it, each window's own frames give an estimate (:func:`~actline.data.background.estimate_window_background`).
 """
@@ -41,16 +45,20 @@ def room_fingerprint(background) -> np.ndarray:
 
 
 class RoomGate:
-    """A WindowClassifier: ``cnn`` where the room is familiar, its fusion with ``trees`` where it is not.
+    """A WindowClassifier: ``cnn`` where the room is familiar, ``fallback`` fused with ``trees`` where it is not.
 
     ``fingerprints``: [R, H*W] training recordings' fingerprints; ``windows`` reach :meth:`probs` as
-    the CNN takes them (background ``none``), and the trees get them minus the empty room
-    (``trees_background``, ``recording-median`` by default, as they were trained).
+    the CNN takes them (background ``none``); the trees get them minus the empty room
+    (``trees_background``, ``recording-median`` by default, as they were trained) and the fallback CNN
+    minus what its ``fallback_background`` removes (``static-heat``). Without a fallback the CNN itself
+    is fused with the trees (model directories saved before the fallback existed).
     """
 
     def __init__(self, cnn, trees, fingerprints, threshold: float = DEFAULT_THRESHOLD,
-                 weights=(0.5, 0.5), trees_background: str = "recording-median"):
+                 weights=(0.5, 0.5), trees_background: str = "recording-median", fallback=None,
+                 fallback_background: str = "static-heat"):
         self.cnn, self.trees, self.threshold = cnn, trees, float(threshold)
+        self.fallback, self.fallback_background = fallback, fallback_background
         self.fingerprints = np.asarray(fingerprints, dtype=np.float32)
         if self.fingerprints.ndim != 2 or not len(self.fingerprints):
             raise ActlineError("room gate", f"fingerprints must be [rooms, pixels], got {self.fingerprints.shape}")
@@ -87,9 +95,15 @@ class RoomGate:
         bg = self.backgrounds(windows, background)
         new = self.similarity(bg) < self.threshold
         if new.any():
-            tw = np.stack([remove_background(w, b, self.trees_background) for w, b in zip(windows[new], bg[new])])
-            p[new] = fuse_probs([p[new], self.trees.probs(tw)], self.weights)
+            own = p[new] if self.fallback is None else self.fallback.probs(
+                self._minus(windows[new], bg[new], self.fallback_background))
+            p[new] = fuse_probs([np.asarray(own, dtype=np.float32), self.trees.probs(
+                self._minus(windows[new], bg[new], self.trees_background))], self.weights)
         return p
+
+    @staticmethod
+    def _minus(windows: np.ndarray, bg: np.ndarray, mode: str) -> np.ndarray:
+        return np.stack([remove_background(w, b, mode) for w, b in zip(windows, bg)])
 
     def features(self, windows: np.ndarray, background=None) -> np.ndarray:
         return self.cnn.features(windows)

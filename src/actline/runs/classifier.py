@@ -27,12 +27,13 @@ from actline.evaluate import baselines as bl
 from actline.evaluate.plots import plot_confusion, plot_curves
 from actline.evaluate.steps import evaluate_with_baselines
 from actline.metrics.classification import confusion
-from actline.modeldir.directory import ONNX, ROOMS, TREES, rooms_writer, write_model_dir
+from actline.modeldir.directory import FALLBACK, ONNX, ROOMS, TREES, rooms_writer, weights_writer, write_model_dir
 from actline.models.classifier import OnnxClassifier, RareClassGuard, guarded
 from actline.models.room_gate import RoomGate, room_fingerprint
 from actline.runs.fitting import (
     Fitted,
     WindowBank,
+    fit_fallback,
     fit_model,
     gate_report,
     majority_recall,
@@ -84,26 +85,33 @@ def train_run(data: str | Path | ClipDataset, out: str | Path, cfg: TrainConfig,
         torch.set_num_threads(cfg.num_threads)
     bank = WindowBank(ds)
     fitted = fit_model(ds, split.train, cfg, bank, progress if main else None, out / "checkpoints")
+    fallback = fit_fallback(ds, split.train, cfg, fitted, bank, progress if main else None, out / "checkpoints")
     if not main:
         return {}
     baseline = fit_classical_baseline(ds, split.train, cfg, bank) if split.train else None  # (model, which, scores)
     trees = baseline[0] if baseline else None
-    gate = room_gate(ds, split, cfg, fitted, trees)
+    gate = room_gate(ds, split, cfg, fitted, trees, fallback)
     fitted.classifier = guarded(gate or fitted.classifier, {"class_guard": class_guard(ds, split, cfg)})
     metrics = evaluate_run(ds, split, fitted, cfg, bank, baseline)
     metrics.update({"model": cfg.model, "seeds": cfg.seeds, "data": str(ds.root), "data_format": ds.format,
                     "selection": fitted.selection, "train_time_s": round(time.time() - t_start, 1)})
-    write_run(out, ds, split, fitted, cfg, metrics, trees, gate)
+    if fallback is not None:
+        metrics["selection"] = {**fitted.selection, "gate_fallback": {"background": cfg.gate_fallback,
+                                                                      **fallback.selection}}
+    write_run(out, ds, split, fitted, cfg, metrics, trees, gate, fallback)
     return metrics
 
 
-def room_gate(ds: ClipDataset, split: Split, cfg: TrainConfig, fitted: Fitted, classical) -> RoomGate | None:
+def room_gate(ds: ClipDataset, split: Split, cfg: TrainConfig, fitted: Fitted, classical,
+              fallback: Fitted | None = None) -> RoomGate | None:
     """The room gate of a CNN on raw temperatures (``cfg.room_gate`` > 0): its trees are the classical
-    baseline's (already fitted, on the same training windows), its rooms the training recordings'."""
+    baseline's (already fitted, on the same training windows), its rooms the training recordings', its
+    fallback CNN ``fallback`` (:func:`~actline.runs.fitting.fit_fallback`; None: the CNN itself)."""
     if not cfg.room_gate or classical is None or not room_gate_applies((fitted.arch or {}).get("name"), cfg.background):
         return None
     rooms = room_fingerprint(recording_backgrounds(ds, sorted({s.recording_id for s in split.train})))
-    return RoomGate(fitted.classifier, classical, rooms, cfg.room_gate)
+    return RoomGate(fitted.classifier, classical, rooms, cfg.room_gate,
+                    fallback=fallback.classifier if fallback else None, fallback_background=cfg.gate_fallback)
 
 
 def class_guard(ds: ClipDataset, split: Split, cfg: TrainConfig) -> dict:
@@ -160,7 +168,7 @@ def fit_classical_baseline(ds: ClipDataset, train, cfg: TrainConfig, bank: Windo
 
 
 def write_run(out: Path, ds: ClipDataset, split: Split, fitted: Fitted, cfg: TrainConfig, metrics: dict,
-              classical, gate: RoomGate | None) -> None:
+              classical, gate: RoomGate | None, fallback: Fitted | None = None) -> None:
     prob = metrics.pop("_prob", None)
     k, y_tr = len(ds.classes), ds.labels(split.train)
     frame_shape = list(next(iter(ds.recordings.values())).frames.shape[1:])
@@ -180,12 +188,16 @@ def write_run(out: Path, ds: ClipDataset, split: Split, fitted: Fitted, cfg: Tra
         model_config["room_gate"] = {"threshold": gate.threshold, "weights": gate.weights,
                                      "background": gate.trees_background, "rooms": len(gate.fingerprints)}
         extra = {TREES: lambda p: p.write_bytes(classical.blob), ROOMS: rooms_writer(gate.fingerprints)}
+        if fallback is not None:
+            model_config["room_gate"]["fallback"] = {"arch": plain(fallback.arch), "background": gate.fallback_background}
+            extra[FALLBACK] = weights_writer(fallback.classifier.model)
     fitted.save(out / "model", model_config, extra)
     if classical is not None:
         classical.save(out / CLASSICAL_DIR)
     write_split(out, split.to_json(ds))
-    write_json(out / "history.json", fitted.histories)
-    plot_curves(fitted.histories, out / "curves.png")
+    histories = fitted.histories + [{**h, "fallback": True} for h in (fallback.histories if fallback else [])]
+    write_json(out / "history.json", histories)
+    plot_curves(histories, out / "curves.png")
     if prob is not None:
         write_predictions(out / "predictions.csv", ds, split.eval, prob)
         plot_confusion(confusion(ds.labels(split.eval), prob, k), ds.classes, out / "confusion.png",

@@ -23,7 +23,7 @@ from actline.models import create_model
 from actline.models.classifier import FusionClassifier, TorchClassifier
 from actline.models.window_stats import window_stats
 from actline.train.classifier import fit_classifier, make_model
-from actline.train.config import TrainConfig
+from actline.train.config import TrainConfig, room_gate_applies
 from actline.train.features_model import fit_estimator, to_onnx
 
 
@@ -157,6 +157,19 @@ def fit_model(ds: ClipDataset, train, cfg: TrainConfig, bank: WindowBank, progre
     return fit_torch(ds, train, cfg, bank, progress, checkpoints)
 
 
+def fit_fallback(ds: ClipDataset, train, cfg: TrainConfig, fitted: Fitted, bank: WindowBank, progress=None,
+                 checkpoints: Path | None = None) -> Fitted | None:
+    """The room gate's fallback CNN (models/room_gate.py): the fitted CNN's recipe again, on windows minus
+    ``cfg.gate_fallback`` (static-heat). None where there is no gate or the fallback is the CNN itself."""
+    name = (fitted.selection.get("auto") or {}).get("winner", cfg.model)
+    if not cfg.room_gate or cfg.gate_fallback in (None, "none", cfg.background) \
+            or not room_gate_applies(name, cfg.background):
+        return None
+    tag = lambda desc, *a: progress(f"fallback {desc}", *a) if progress else None  # noqa: E731
+    return fit_torch(ds, train, replace(cfg, model=name, background=cfg.gate_fallback), bank, tag,
+                     checkpoints / "fallback" if checkpoints else None)
+
+
 AUTO_CANDIDATES = ("features", "thermal_r2plus1d_lite", "fusion")
 
 
@@ -202,12 +215,13 @@ def recording_backgrounds(ds: ClipDataset, recording_ids) -> np.ndarray:
 
 def gate_report(clf, bank: WindowBank, samples) -> dict | None:
     """What the room gate did on ``samples`` (None for a model without one): its threshold, each recording's
-    similarity to the nearest training room, and how many windows it fused with the trees."""
+    similarity to the nearest training room, which CNN it fuses with the trees, and on how many windows."""
     similarity = getattr(clf, "similarity", None)
     if similarity is None or not samples:
         return None
     recs = sorted({s.recording_id for s in samples})
     sims = dict(zip(recs, (float(v) for v in similarity(recording_backgrounds(bank.ds, recs)))))
     return {"threshold": clf.threshold, "training_rooms": len(clf.fingerprints),
+            "fallback": f"CNN on {clf.fallback_background} windows" if clf.fallback is not None else "the CNN itself",
             "similarity": {r: round(v, 3) for r, v in sims.items()},
             "fused_windows": sum(sims[s.recording_id] < clf.threshold for s in samples), "windows": len(samples)}

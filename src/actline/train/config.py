@@ -68,6 +68,11 @@ class TrainConfig:
     # than this (cosine similarity of fingerprints), fuse the CNN with the trees; 0: off. None: 0.3 for
     # CNNs on raw temperatures (chosen on tuning sets 100-114, docs/results.md), off otherwise
     room_gate: float | None = None
+    # the room gate's fallback CNN: a second network of the same recipe trained on windows with this
+    # background removed, fused with the trees in unfamiliar rooms. None: static-heat wherever the gate
+    # is on (it beat the CNN itself there with rooms held out, tuning sets 103-120, docs/results.md);
+    # "none": the CNN itself, no second network (half the training time)
+    gate_fallback: str | None = None
     sampler: str = "shuffle"  # "shuffle" or "balanced"
     label_smoothing: float = 0.05
     early_stop_metric: str = "macro_f1"
@@ -103,6 +108,8 @@ class TrainConfig:
              "room_gate applies to CNNs on raw temperatures (background none; features and fusion use the "
              "trees everywhere): set room_gate=0"),
             (self.background is None or self.background in BACKGROUNDS, f"background must be one of {', '.join(BACKGROUNDS)}"),
+            (self.gate_fallback is None or self.gate_fallback in BACKGROUNDS,
+             f"gate_fallback must be one of {', '.join(BACKGROUNDS)}"),
             (self.epochs >= 1 and self.batch_size >= 1, "epochs and batch_size must be >= 1"),
             (self.lr > 0, "lr must be > 0"),
             (self.seeds >= 1, "seeds must be >= 1"),
@@ -125,7 +132,7 @@ def room_gate_applies(model: str, background: str | None) -> bool:
     return background in (None, "none") and model not in ("features", "fusion")
 
 
-NAMED_NONE = ("background",)  # settings where "none" is a value (no background removed), not "unset"
+NAMED_NONE = ("background", "gate_fallback")  # settings where "none" is a value (no background removed), not "unset"
 
 
 def _coerce(value, current):
@@ -228,7 +235,7 @@ def resolve_defaults(cfg: TrainConfig, frame_shape: tuple[int, int] | None) -> T
     4 steps per second (their frame rates differ 5x between recordings, so 64 frames by index span
     anything from 2 to 20 s). A window length given without a mode counts consecutive frames. The
     background: static-heat for 16x16 sensors, none for larger ones (see the note above). The room gate:
-    on for CNNs on raw temperatures.
+    on for CNNs on raw temperatures, with a static-heat fallback CNN.
     Then the model's own recipe (a registry entry's ``default_recipe``,
     e.g. a gentler learning rate for SlowFast)."""
     from actline.models.registry import model_info
@@ -242,6 +249,8 @@ def resolve_defaults(cfg: TrainConfig, frame_shape: tuple[int, int] | None) -> T
             setattr(cfg, key, value)
     if cfg.room_gate is None:
         cfg.room_gate = DEFAULT_THRESHOLD if room_gate_applies(cfg.model, cfg.background) else 0.0
+    if cfg.gate_fallback is None:
+        cfg.gate_fallback = "static-heat" if cfg.room_gate else "none"
     name = cfg.fusion_cnn if cfg.model == "fusion" else cfg.model
     recipe = {} if name in NON_TORCH_MODELS else model_info(name).default_recipe
     for key, value in recipe.items():
