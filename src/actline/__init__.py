@@ -3,7 +3,7 @@
 ``actline.load(path)`` opens any model actline writes (see :mod:`actline.infer.load`).
 """
 
-__version__ = "0.4.0"
+__version__ = "0.5.0"
 
 
 def load(path, device: str = "cpu", backend: str | None = None, threads: int = 0):

@@ -160,9 +160,18 @@ def test_the_service_serves_exported_models_without_torch(model_dir, tmp_path): 
 
 
 def _gated(cnn_dir: Path) -> Path:
-    """``cnn_dir`` made a 40x60 CNN on raw temperatures with a room gate: trees on window statistics and one
-    training room, unlike the recording below, so the trees are consulted."""
-    from actline.modeldir.directory import TREES, WEIGHTS, read_config, rooms_writer, weights_writer, write_model_dir
+    """``cnn_dir`` made a 40x60 CNN on raw temperatures with a room gate: trees on window statistics, one
+    training room, unlike the recording below, so the trees are consulted, and a fallback CNN (the same
+    weights, which is enough to see it run)."""
+    from actline.modeldir.directory import (
+        FALLBACK,
+        TREES,
+        WEIGHTS,
+        read_config,
+        rooms_writer,
+        weights_writer,
+        write_model_dir,
+    )
     from actline.modeldir.load import load_model_dir
     from actline.models.room_gate import room_fingerprint
     from actline.models.window_stats import N_STATS
@@ -176,10 +185,12 @@ def _gated(cnn_dir: Path) -> Path:
     trees = to_onnx(est, 3, {"pipeline": "clip-classifier", "classes": CLASSES, "arch": {"name": "features"},
                              "window": {**cfg["window"], "background": "recording-median"}})
     room = room_fingerprint(np.tile(np.linspace(15, 30, 60, dtype=np.float32), (40, 1))[None])
-    cfg["room_gate"] = {"threshold": 0.3, "weights": [0.5, 0.5], "background": "recording-median", "rooms": 1}
+    cfg["room_gate"] = {"threshold": 0.3, "weights": [0.5, 0.5], "background": "recording-median", "rooms": 1,
+                        "fallback": {"arch": cfg["arch"], "background": "static-heat"}}
     return write_model_dir(cnn_dir.parent / "gated", cfg, {WEIGHTS: weights_writer(model),
                                                              TREES: lambda p: p.write_bytes(trees),
-                                                             "rooms.safetensors": rooms_writer(room)})
+                                                             "rooms.safetensors": rooms_writer(room),
+                                                             FALLBACK: weights_writer(model)})
 
 
 def test_a_model_with_a_room_gate_runs_without_torch(model_dir, tmp_path):  # noqa: F811
@@ -189,16 +200,17 @@ def test_a_model_with_a_room_gate_runs_without_torch(model_dir, tmp_path):  # no
     rec = _recording(tmp_path / "rec.h5")
     code = (f"import actline, numpy as np; from actline.data.thermal_h5 import read_recording_h5; "
             f"r = actline.load({str(out)!r}); rec = read_recording_h5({str(rec)!r}); "
-            f"c = r.classifier; calls = []; t = c.trees; "
+            f"c = r.classifier; calls = []; t, f = c.trees, c.fallback; "
             f"c.trees = type('S', (), {{'probs': lambda s, w, b=None: calls.append(len(w)) or t.probs(w)}})(); "
+            f"c.fallback = type('S', (), {{'probs': lambda s, w, b=None: calls.append(-len(w)) or f.probs(w)}})(); "
             f"p = r.predict(rec.frames[:32]); import json; "
-            f"print(json.dumps([r.gated, p.label, len(calls), r.room_similarity(rec.background())]))")
+            f"print(json.dumps([r.gated, p.label, calls, r.room_similarity(rec.background()), type(f).__name__]))")
     run = _run_without_torch(tmp_path, code=code)
     assert run.returncode == 0, run.stderr
-    gated_flag, label, calls, sim = json.loads(run.stdout.splitlines()[-1])
-    assert gated_flag and label in CLASSES and calls == 1 and sim < 0.3
+    gated_flag, label, calls, sim, fallback = json.loads(run.stdout.splitlines()[-1])
+    assert gated_flag and label in CLASSES and sorted(calls) == [-1, 1] and sim < 0.3 and fallback == "OnnxClassifier"
     pred = _run_without_torch(tmp_path, "predict", str(out), str(rec), "--json", "--stride", "8")
-    assert pred.returncode == 0 and "unfamiliar, the CNN fused with the trees" in pred.stderr, pred.stderr
+    assert pred.returncode == 0 and "unfamiliar, the fallback CNN fused with the trees" in pred.stderr, pred.stderr
 
 
 def test_commands_that_need_torch_say_which_extra_in_one_line(model_dir, tmp_path):  # noqa: F811

@@ -143,8 +143,9 @@ def predict(
     t0 = float(rec.timestamps[0])
     if rec_obj.gated:  # on stderr, so --json output stays one prediction per line
         sim, gate = rec_obj.room_similarity(rec.background()), rec_obj.classifier.threshold
+        fallback = "the fallback CNN" if rec_obj.classifier.fallback is not None else "the CNN"
         err.print(f"room: similarity {sim:.2f} to the nearest training room (gate at {gate:g}): "
-                  + ("unfamiliar, the CNN fused with the trees" if sim < gate else "familiar, the CNN alone"))
+                  + (f"unfamiliar, {fallback} fused with the trees" if sim < gate else "familiar, the CNN alone"))
     if as_json:  # time_s from the recording's first frame, as in the table; timestamp_s on the recording's clock
         for idx, t, p in preds:
             print(json.dumps({"frame_idx": idx, "time_s": round(t - t0, 3), "timestamp_s": round(t, 3), **p.to_dict(),
