@@ -13,9 +13,10 @@ the sensors one core keeps up with at that frame rate (CPU time grows linearly w
 model's batches and every per-frame step do); plus the same without the model (intake alone).
 
 With ``--gate``, the same network again on ONNX Runtime with a room gate (raw windows; its trees on
-window statistics fitted to random statistics, which costs the same as real ones), once with the
-sensors' own room as its training room (the gate only compares) and once with another room (every
-run also computes window statistics and runs the trees): what the gate costs a stream.
+window statistics fitted to random statistics, which costs the same as real ones; the same network
+again as its static-heat fallback CNN), once with the sensors' own room as its training room (the gate
+only compares) and once with another room (every run also computes window statistics, runs the trees
+and the fallback CNN): what the gate costs a stream.
 """
 
 from __future__ import annotations
@@ -49,7 +50,15 @@ def _default_model(tmp: Path) -> Path:
 
 def _gated(model_dir: Path, out: Path, room: np.ndarray) -> Path:
     """``model_dir``'s network on raw windows with a room gate whose one training room is ``room``."""
-    from actline.modeldir.directory import TREES, WEIGHTS, read_config, rooms_writer, weights_writer, write_model_dir
+    from actline.modeldir.directory import (
+        FALLBACK,
+        TREES,
+        WEIGHTS,
+        read_config,
+        rooms_writer,
+        weights_writer,
+        write_model_dir,
+    )
     from actline.modeldir.load import load_model_dir
     from actline.models.room_gate import room_fingerprint
     from actline.models.window_stats import N_STATS
@@ -63,9 +72,11 @@ def _gated(model_dir: Path, out: Path, room: np.ndarray) -> Path:
     est = fit_estimator("gbm", rng.normal(0, 1, (20 * k, N_STATS)), np.arange(20 * k) % k)
     trees = to_onnx(est, k, {"pipeline": "clip-classifier", "classes": cfg["classes"], "arch": {"name": "features"},
                              "window": {**cfg["window"], "background": "recording-median"}})
-    cfg["room_gate"] = {"threshold": 0.3, "weights": [0.5, 0.5], "background": "recording-median", "rooms": 1}
+    cfg["room_gate"] = {"threshold": 0.3, "weights": [0.5, 0.5], "background": "recording-median", "rooms": 1,
+                        "fallback": {"arch": cfg["arch"], "background": "static-heat"}}
     return write_model_dir(out, cfg, {WEIGHTS: weights_writer(model), TREES: lambda p: p.write_bytes(trees),
-                                      "rooms.safetensors": rooms_writer(room_fingerprint(room[None]))})
+                                      "rooms.safetensors": rooms_writer(room_fingerprint(room[None])),
+                                      FALLBACK: weights_writer(model)})
 
 
 class NoModel:
@@ -119,7 +130,7 @@ def main() -> None:
                     for k in range(args.sensors)]
         if args.gate:  # the sensors' room (the frames' median) as the training room, then a room unlike it
             rooms = {"familiar room": np.median(base, axis=0),
-                     "unfamiliar room, trees every run": np.tile(np.linspace(15, 30, w, dtype=np.float32), (h, 1))}
+                     "unfamiliar room, trees and fallback CNN every run": np.tile(np.linspace(15, 30, w, dtype=np.float32), (h, 1))}
             for what, room in rooms.items():
                 gated = _gated(model_dir, Path(tmp) / what.split(",")[0].replace(" ", "-"), room)
                 export_model(gated, gated.parent / f"{gated.name}.onnx")
