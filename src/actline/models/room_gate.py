@@ -19,9 +19,10 @@ seen by the sensor with the training recordings' rooms and fuses the two only wh
 The threshold (0.3) was chosen on realistic tuning sets 100–114 only, the static-heat fallback on
 sets 103–114 and confirmed, by a rule written first, on fresh sets 115–120 (docs/results.md). The
 model directory holds the training fingerprints (``rooms.safetensors``), the trees (``trees.onnx``)
-and the fallback CNN (``fallback.safetensors``, or ``fallback.onnx`` once exported); the gate needs the empty-room image of each window's recording, which callers
-pass as ``background`` (``Recording.background()``, or the stream's running background); without
-it, each window's own frames give an estimate (:func:`~actline.data.background.estimate_window_background`).
+and the fallback CNN (``fallback.safetensors``, or ``fallback.onnx`` once exported). The gate needs
+the empty-room image of each window's recording, which callers pass as ``background``
+(``Recording.background()``, or the stream's running background); without it, each window's own
+frames give an estimate (:func:`~actline.data.background.estimate_window_background`).
 """
 
 from __future__ import annotations

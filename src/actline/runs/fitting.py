@@ -165,7 +165,7 @@ def fit_fallback(ds: ClipDataset, train, cfg: TrainConfig, fitted: Fitted, bank:
     if not cfg.room_gate or cfg.gate_fallback in (None, "none", cfg.background) \
             or not room_gate_applies(name, cfg.background):
         return None
-    tag = lambda desc, *a: progress(f"fallback {desc}", *a) if progress else None  # noqa: E731
+    tag = (lambda desc, *a: progress(f"fallback {desc}", *a)) if progress else None  # noqa: E731
     return fit_torch(ds, train, replace(cfg, model=name, background=cfg.gate_fallback), bank, tag,
                      checkpoints / "fallback" if checkpoints else None)
 
