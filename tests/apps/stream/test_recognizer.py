@@ -105,6 +105,26 @@ class GatedClassifier(FakeClassifier):
         return np.ones(np.asarray(background).shape[:-2])
 
 
+@pytest.mark.parametrize("fps", [2.0, 6.0, 10.0, 30.0])
+def test_a_time_window_model_runs_once_its_seconds_are_covered_at_any_frame_rate(fps):
+    """8-s windows of 32 steps (the 40x60 default): 32 frames span 3.1 s at 10 fps, too few seconds for the
+    window, and 15.5 s at 2 fps; the stream and the hub wait for the seconds, not a count of frames."""
+    from actline.apps.stream.hub import StreamHub
+
+    cfg = {"classes": CLASSES, "window": {"length": 32, "mode": "time", "fps": 4.0}}
+    n = int(12 * fps)
+    sr = StreamingRecognizer(Recognizer(FakeClassifier(), cfg), StreamConfig(alerts={}))
+    first = None
+    for i in range(n):
+        sr.push(np.full((4, 4), 20.0, np.float32), i / fps)
+        first = i / fps if first is None and sr.runs else first
+    assert sr.runs and first == pytest.approx(31 / 4.0, abs=1 / fps)  # the first run once 7.75 s are in
+    hub = StreamHub(Recognizer(FakeClassifier(), cfg), StreamConfig(alerts={}))
+    for i in range(n):
+        hub.process([(s, i / fps, np.full((4, 4), 20.0, np.float32)) for s in ("A", "B")])
+    assert all(hub._sensor(s).runs for s in ("A", "B"))
+
+
 def test_a_gated_model_gets_the_streams_running_empty_room():
     cfg = {"classes": CLASSES, "window": {"length": 8, "mode": "index", "fps": 10.0}}
     gated = GatedClassifier()

@@ -118,6 +118,9 @@ class _Ring:
         idx = (self.head - k + np.arange(k)) % self.n
         return self.frames[idx], self.times[idx]
 
+    def oldest(self) -> float:
+        return float(self.times[(self.head - self.count) % self.n])
+
 
 class StreamingRecognizer:
     def __init__(self, recognizer, cfg: StreamConfig | None = None, collector=None, sensor: str | None = None):
@@ -130,6 +133,9 @@ class StreamingRecognizer:
         spec = recognizer.spec
         self.length = spec.length
         self.window_s = spec.length / spec.fps if spec.mode == "time" else None
+        # a time window is due once its seconds are covered, whatever the frame rate (32 frames span 3 s
+        # at 10 fps and 16 s at 2 fps); an index window once it has its frames
+        self.need_s = (spec.length - 1) / spec.fps if spec.mode == "time" else None
         # a time window needs every frame of its seconds: room for sensors up to 40 fps
         self.span = self.length if spec.mode == "index" else max(4 * self.length, int(self.window_s * 40) + 1)
         self.every = self.cfg.every_frames or max(1, self.length // 4)
@@ -212,7 +218,9 @@ class StreamingRecognizer:
         return max(self.length * med, 1.0)
 
     def _due(self, t: float) -> bool:
-        if self.ring.count < self.length:
+        if self.need_s is None and self.ring.count < self.length:
+            return False
+        if self.need_s is not None and (self.ring.count < 2 or t - self.ring.oldest() < self.need_s):
             return False
         if self.last_run_t is None:
             return True
