@@ -2,8 +2,10 @@
 
 Run: .venv/bin/python benchmarks/streaming.py [--model MODEL_DIR] [--sensors 24] [--seconds 60] [--fps 10] [--gate]
 
-Without --model, a randomly initialised thermal_r2plus1d for 40x60 frames and 64-frame windows (the
-default recipe's shape, background subtraction on) is saved and exported to a temporary directory.
+Without --model, a randomly initialised network shaped as the default recipe makes it for 40x60
+sensors (thermal_r2plus1d_lite on 8-s windows resampled at 4 steps/s, raw temperatures) is saved and
+exported to a temporary directory; ``--old-default`` measures the previous default instead
+(thermal_r2plus1d on 64-frame windows, the recording's background subtracted).
 ``--sensors`` simulated sensors each send ``--fps`` frames a second for ``--seconds`` of sensor time,
 as binary payloads, through :class:`StreamHub` exactly as MQTT intake feeds it (decoding, per-sensor
 background, ring buffer, windows, the model every quarter window batched across the sensors due in
@@ -36,14 +38,16 @@ from actline.apps.stream.recognizer import StreamConfig
 from actline.infer import Recognizer
 
 
-def _default_model(tmp: Path) -> Path:
+def _default_model(tmp: Path, old: bool = False) -> Path:
     from actline.modeldir.directory import save_model_dir
     from actline.models import create_model
+    from actline.train.config import LARGE_SENSOR_WINDOW
 
     torch.manual_seed(0)
-    model = create_model("thermal_r2plus1d", num_classes=14).eval()
+    model = create_model("thermal_r2plus1d" if old else "thermal_r2plus1d_lite", num_classes=14).eval()
+    length, mode, fps, background = (64, "index", 10.0, "recording-median") if old else LARGE_SENSOR_WINDOW
     cfg = {"pipeline": "clip-classifier", "arch": model.arch, "classes": [f"c{i}" for i in range(14)],
-           "window": {"length": 64, "mode": "index", "fps": 10.0, "background": "recording-median"},
+           "window": {"length": length, "mode": mode, "fps": fps, "background": background},
            "preprocessing": {"frame_shape": [40, 60]}}
     return save_model_dir(tmp / "model", model, cfg)
 
@@ -115,10 +119,11 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--fps", type=float, default=10.0)
     ap.add_argument("--gate", action="store_true", help="also the same network behind a room gate (see above)")
+    ap.add_argument("--old-default", action="store_true", help="the previous default network and window (see above)")
     args = ap.parse_args()
     torch.set_num_threads(1)  # one core
     with tempfile.TemporaryDirectory() as tmp:
-        model_dir = args.model or _default_model(Path(tmp))
+        model_dir = args.model or _default_model(Path(tmp), args.old_default)
         onnx_path = Path(tmp) / "model.onnx"
         export_model(model_dir, onnx_path)
         backends = {"PyTorch": Recognizer.load(model_dir), "ONNX Runtime": Recognizer.load(onnx_path, threads=1)}
@@ -136,8 +141,9 @@ def main() -> None:
                 export_model(gated, gated.parent / f"{gated.name}.onnx")
                 backends[f"ONNX Runtime, room gate, {what}"] = Recognizer.load(gated.parent / f"{gated.name}.onnx",
                                                                                threads=1)
-        print(f"{args.sensors} sensors x {args.seconds:.0f} s at {args.fps:g} fps, {h}x{w} frames, window "
-              f"{r0.spec.length}, model every {r0.spec.length // 4} frames batched across sensors, 1 thread")
+        print(f"{args.sensors} sensors x {args.seconds:.0f} s at {args.fps:g} fps, {h}x{w} frames, "
+              f"{r0.config['arch']['name']} on windows of {r0.spec.length} {r0.spec.mode} steps, background "
+              f"{r0.background}, model every {r0.spec.length // 4} frames batched across sensors, 1 thread")
         print(f"| backend | CPU s per s of sensor time ({args.sensors} sensors) | sensors per core | model runs | "
               "mean batch |")
         print("|---|---:|---:|---:|---:|")
