@@ -153,6 +153,20 @@ def test_frames_a_sensor_cannot_take_are_refused_and_counted():
     assert st["frames"] == 2 and st["errors"] == {"frame": 3}
 
 
+def test_a_sensor_whose_window_cannot_be_cut_is_counted_and_the_others_go_on():
+    hub = StreamHub(FakeRecognizer(), _cfg())
+    hub.process([(s, 0.0, np.full((16, 16), 20.0)) for s in ("A", "B")])
+
+    def broken():
+        raise ActlineError("stream", "too few frames")
+
+    hub.sensors["A"].window = broken
+    hub.process([(s, i / 10, np.full((16, 16), 20.0)) for i in range(1, 40) for s in ("A", "B")])
+    st = hub.status()["sensors"]
+    assert st["A"]["model_runs"] == 0 and st["A"]["errors"]["window"] > 0
+    assert st["B"]["model_runs"] > 0 and not st["B"]["errors"]
+
+
 def test_shards_split_sensors_by_a_stable_hash():
     import hashlib
 

@@ -101,7 +101,7 @@ class StreamHub:
             self.stats.setdefault(sensor, SensorStats()).errors[reason] += 1
         n = self.errors[reason]
         if n <= 10 or n % 1000 == 0:  # every error is counted; the log says the first ones and then every 1000th
-            log.warning("%s: frame refused (%s, %d so far): %s", sensor, reason, n, why)
+            log.warning("%s: %s refused (%d so far): %s", sensor, reason, n, why)
 
     def _emit(self, events) -> None:
         for ev in events:
@@ -155,7 +155,15 @@ class StreamHub:
         return is_due
 
     def _run(self, due: list[StreamingRecognizer]) -> None:
-        wins = [sr.window() for sr in due]
+        ready = []
+        for sr in due:
+            try:
+                ready.append((sr, sr.window()))
+            except ActlineError as exc:  # one sensor's window that cannot be cut must not stop the others
+                self._refuse(sr.sensor, "window", exc)
+        if not ready:
+            return
+        due, wins = [sr for sr, _ in ready], [w for _, w in ready]
         rooms = [sr.room() for sr in due]
         probs = self.r.probs(np.stack(wins), None if any(r is None for r in rooms) else np.stack(rooms))
         self.batches[len(due)] += 1
