@@ -218,10 +218,11 @@ class StreamingRecognizer:
         return max(self.length * med, 1.0)
 
     def _due(self, t: float) -> bool:
-        if self.need_s is None and self.ring.count < self.length:
-            return False
-        if self.need_s is not None and (self.ring.count < 2 or t - self.ring.oldest() < self.need_s):
-            return False
+        if self.need_s is None:
+            if self.ring.count < self.length:
+                return False
+        elif self.ring.count < self.ring.n and (self.ring.count < 2 or t - self.ring.oldest() < self.need_s):
+            return False  # a full ring is as much as the window can get (sensors over 40 fps)
         if self.last_run_t is None:
             return True
         if self.cfg.every_s:
