@@ -24,6 +24,7 @@ from actline.data.dataset import (
     remove_background,
     window_indices,
 )
+from actline.models.room_gate import room_gate_of
 
 
 @dataclass
@@ -66,12 +67,13 @@ class Recognizer:
     @property
     def gated(self) -> bool:
         """Whether the model has a room gate (it then reads each recording's empty-room image)."""
-        return hasattr(self.classifier, "similarity")
+        return room_gate_of(self.classifier) is not None
 
     def room_similarity(self, background) -> float | None:
         """How like its training rooms the room behind ``background`` ([H, W] °C) is, by the room gate's
         measure (cosine similarity of fingerprints, 1: a training room); None for a model without a gate."""
-        return float(self.classifier.similarity(np.asarray(background, np.float32))) if self.gated else None
+        gate = room_gate_of(self.classifier)
+        return None if gate is None else float(gate.similarity(np.asarray(background, np.float32)))
 
     def room(self, frames, background=None, where: str = "frames"):
         """The empty room the gate compares, [H, W]: ``background`` if given, else estimated from ``frames``

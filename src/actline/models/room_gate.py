@@ -37,6 +37,13 @@ from actline.models.classifier import fuse_probs
 DEFAULT_THRESHOLD = 0.3  # chosen on tuning sets only (benchmarks/room_gate.py, docs/results.md)
 
 
+def room_gate_of(classifier) -> RoomGate | None:
+    """The :class:`RoomGate` a classifier is, or wraps (behind the rare-class guard); None without one."""
+    while classifier is not None and not isinstance(classifier, RoomGate):
+        classifier = classifier.__dict__.get("inner")  # the guard's wrapped classifier; no forwarding
+    return classifier
+
+
 def room_fingerprint(background) -> np.ndarray:
     """[..., H, W] empty-room image(s) -> [..., H*W] unit vectors (the room, its median temperature removed)."""
     b = np.asarray(background, dtype=np.float64)

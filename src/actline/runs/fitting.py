@@ -21,6 +21,7 @@ from actline.modeldir.directory import ONNX, TREES, WEIGHTS, write_model_dir
 from actline.modeldir.directory import weights_writer
 from actline.models import create_model
 from actline.models.classifier import FusionClassifier, TorchClassifier
+from actline.models.room_gate import room_gate_of
 from actline.models.window_stats import window_stats
 from actline.train.classifier import fit_classifier, make_model
 from actline.train.config import TrainConfig, room_gate_applies
@@ -60,7 +61,7 @@ class WindowBank:
     def rooms_for(self, classifier, samples) -> np.ndarray | None:
         """[N, H, W]: the empty-room image of each sample's recording, for a classifier with a room gate
         (None for any other: nothing reads it)."""
-        if not hasattr(classifier, "similarity"):
+        if room_gate_of(classifier) is None:
             return None
         return recording_backgrounds(self.ds, [s.recording_id for s in samples])
 
@@ -216,12 +217,12 @@ def recording_backgrounds(ds: ClipDataset, recording_ids) -> np.ndarray:
 def gate_report(clf, bank: WindowBank, samples) -> dict | None:
     """What the room gate did on ``samples`` (None for a model without one): its threshold, each recording's
     similarity to the nearest training room, which CNN it fuses with the trees, and on how many windows."""
-    similarity = getattr(clf, "similarity", None)
-    if similarity is None or not samples:
+    gate = room_gate_of(clf)
+    if gate is None or not samples:
         return None
     recs = sorted({s.recording_id for s in samples})
-    sims = dict(zip(recs, (float(v) for v in similarity(recording_backgrounds(bank.ds, recs)))))
-    return {"threshold": clf.threshold, "training_rooms": len(clf.fingerprints),
-            "fallback": f"CNN on {clf.fallback_background} windows" if clf.fallback is not None else "the CNN itself",
+    sims = dict(zip(recs, (float(v) for v in gate.similarity(recording_backgrounds(bank.ds, recs)))))
+    return {"threshold": gate.threshold, "training_rooms": len(gate.fingerprints),
+            "fallback": f"CNN on {gate.fallback_background} windows" if gate.fallback is not None else "the CNN itself",
             "similarity": {r: round(v, 3) for r, v in sims.items()},
-            "fused_windows": sum(sims[s.recording_id] < clf.threshold for s in samples), "windows": len(samples)}
+            "fused_windows": sum(sims[s.recording_id] < gate.threshold for s in samples), "windows": len(samples)}

@@ -9,6 +9,7 @@ from actline.apps.stream import FailureCollector, StreamConfig, StreamingRecogni
 from actline.core.errors import ActlineError
 from actline.data.thermal_h5 import read_thermal_dataset
 from actline.infer import Recognizer
+from actline.models.room_gate import RoomGate
 
 CLASSES = ["idle", "walk", "lying down-lying with risk"]
 LEVEL = {20.0: 0, 25.0: 1, 30.0: 2}  # the frame temperature says which class the fake model sees
@@ -90,19 +91,16 @@ def test_uncertain_and_contradicted_windows_are_collected_in_a_readable_layout(t
     assert next(iter(ds.recordings.values())).frames.shape == (8, 4, 4)
 
 
-class GatedClassifier(FakeClassifier):
-    """A classifier with a room gate: it keeps the empty rooms the stream passes."""
+class GatedClassifier(RoomGate):
+    """A room gate around the fake model: it keeps the empty rooms the stream passes."""
 
     def __init__(self):
-        super().__init__()
+        super().__init__(FakeClassifier(), FakeClassifier(), np.ones((1, 16), np.float32))
         self.rooms = []
 
     def probs(self, wins, background=None):
         self.rooms.append(None if background is None else np.array(background))
-        return super().probs(wins)
-
-    def similarity(self, background):
-        return np.ones(np.asarray(background).shape[:-2])
+        return self.cnn.probs(wins)
 
 
 @pytest.mark.parametrize("fps", [2.0, 6.0, 10.0, 30.0, 60.0])
