@@ -19,7 +19,7 @@ import numpy as np
 
 from actline.data.nagoya import read_nagoya
 from actline.metrics.classification import per_class, summary_metrics
-from actline.runs.classifier import train_run
+from actline.runs.clip_run import train_run
 from actline.train.config import load_config
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "nagoya-fir16"

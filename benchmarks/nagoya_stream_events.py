@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from actline.apps.stream import evaluate as ev
+from actline.apps.stream import event_replay as ev
 from actline.data.nagoya import read_nagoya
-from actline.runs.classifier import train_run
+from actline.runs.clip_run import train_run
 from actline.train.config import load_config
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "nagoya-fir16"

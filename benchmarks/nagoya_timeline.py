@@ -30,13 +30,13 @@ from actline.data.segments import segments_to_frames, steps_to_frames
 from actline.features.backbone import build_backbone
 from actline.features.cache import FeatureCache
 from actline.features.extract import Features
-from actline.infer.timeline import TimelinePipeline
+from actline.infer.timeline_pipeline import TimelinePipeline
 from actline.metrics.segmentation import SegmentationScores
-from actline.runs.classifier import train_run
+from actline.runs.clip_run import train_run
 from actline.runs.rundir import read_split
 from actline.train.config import load_config
-from actline.train.timeline import TimelineConfig, train_timeline
 from actline.train.timeline_data import recording_sequences
+from actline.train.timeline_fit import TimelineConfig, train_timeline
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "nagoya-fir16"
 ROWS = ("clip classifier, sliding", "per-timestep MLP (earlier system)", "MS-TCN", "MS-TCN + smoothing")

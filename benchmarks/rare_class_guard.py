@@ -25,9 +25,9 @@ from realistic_accuracy import RARE, data_set, one_run
 
 from actline.data import WindowSpec, load_dataset
 from actline.metrics.classification import summary_metrics
-from actline.modeldir.load import load_classifier
-from actline.models.classifier import RareClassGuard
-from actline.runs.evaluate import held_out_samples
+from actline.modeldir.reader import load_classifier
+from actline.models.contract import RareClassGuard
+from actline.runs.evaluate_model import held_out_samples
 from actline.runs.fitting import WindowBank
 
 

@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from actline.data.load import load_dataset
-from actline.data.synth_thermal import SynthConfig, generate_thermal_dataset
-from actline.runs.classifier import train_run
+from actline.data.formats import load_dataset
+from actline.data.synth.thermal_set import SynthConfig, generate_thermal_dataset
+from actline.runs.clip_run import train_run
 from actline.train.config import load_config
 
 HEADLINE = ("top1", "mean_class_accuracy", "mean_class_accuracy_mmaction2", "macro_f1")

@@ -26,8 +26,8 @@ from rare_class_guard import held_out, probs_on
 from realistic_accuracy import RARE, data_set, one_run
 
 from actline.metrics.classification import summary_metrics
-from actline.modeldir.load import load_classifier
-from actline.models.classifier import RareClassGuard, fuse_probs
+from actline.modeldir.reader import load_classifier
+from actline.models.contract import RareClassGuard, fuse_probs
 from actline.models.room_gate import room_fingerprint
 
 GUARD = 60

@@ -14,8 +14,8 @@ import json
 import statistics
 from pathlib import Path
 
-from actline.data.load import load_dataset
-from actline.runs.classifier import train_run
+from actline.data.formats import load_dataset
+from actline.runs.clip_run import train_run
 from actline.train.config import load_config
 
 KEYS = ("top1", "mean_class_accuracy", "macro_f1")

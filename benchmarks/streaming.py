@@ -31,11 +31,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from actline.apps.export import export_model, thermal_example
+from actline.apps.onnx_export import export_model, thermal_example
 from actline.apps.stream.hub import StreamHub
 from actline.apps.stream.payloads import encode_binary
-from actline.apps.stream.recognizer import StreamConfig
 from actline.infer import Recognizer
+from actline.infer.streaming import StreamConfig
 
 
 def _default_model(tmp: Path, old: bool = False) -> Path:
@@ -63,7 +63,7 @@ def _gated(model_dir: Path, out: Path, room: np.ndarray) -> Path:
         weights_writer,
         write_model_dir,
     )
-    from actline.modeldir.load import load_model_dir
+    from actline.modeldir.reader import load_model_dir
     from actline.models.room_gate import room_fingerprint
     from actline.models.window_stats import N_STATS
     from actline.train.features_model import fit_estimator, to_onnx

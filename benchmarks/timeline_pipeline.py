@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from actline.data.synth_rgb import RGBSynthConfig, generate_rgb_dataset
+from actline.data.synth.assembly_video import RGBSynthConfig, generate_rgb_dataset
 from actline.data.video import VideoSpec, probe, video_chunks
 from actline.features.backbone import build_backbone
 from actline.features.extract import extract

@@ -28,9 +28,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the tests' settings and scoring helpers, so that nothing is copied
 
 from actline.cli import main  # noqa: E402
-from actline.data.synth_rgb import generate_rgb_dataset  # noqa: E402
+from actline.data.synth.assembly_video import generate_rgb_dataset  # noqa: E402
 from actline.evaluate.timelines import score_timelines  # noqa: E402
-from actline.infer.timeline import TimelinePipeline  # noqa: E402
+from actline.infer.timeline_pipeline import TimelinePipeline  # noqa: E402
 from tests.conftest import TIMELINE_ARGS, rgb_config  # noqa: E402
 from tests.models.test_temporal import context_task_accuracies  # noqa: E402
 from tests.train.test_timeline_pipeline import long_video_scores  # noqa: E402

@@ -22,8 +22,8 @@ from pathlib import Path
 import torch
 
 from actline.data import load_dataset
-from actline.data.synth_thermal import SynthConfig, generate_thermal_dataset
-from actline.runs.classifier import train_run
+from actline.data.synth.thermal_set import SynthConfig, generate_thermal_dataset
+from actline.runs.clip_run import train_run
 from actline.train.config import load_config
 
 OLD_DEFAULT = ["model=thermal_r2plus1d", "window=64", "window_mode=index", "background=recording-median",

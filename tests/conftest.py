@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from actline.data.synth_thermal import SynthConfig, generate_thermal_dataset
+from actline.data.synth.thermal_set import SynthConfig, generate_thermal_dataset
 
 SHARED_DATA = Path(os.environ.get("ACTLINE_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
 
@@ -39,14 +39,14 @@ def one_thread():
 @pytest.fixture(scope="session")
 def rgb(tmp_path_factory) -> Path:
     """Synthetic assembly clips (7 fine actions x 6) and two 50 s videos with ground truth."""
-    from actline.data.synth_rgb import generate_rgb_dataset
+    from actline.data.synth.assembly_video import generate_rgb_dataset
 
     return generate_rgb_dataset(tmp_path_factory.mktemp("rgb"), rgb_config())
 
 
 def rgb_config(seed: int = 1):
     """The ``rgb`` fixture's generator settings (benchmarks/timeline_test_spread.py varies the seed)."""
-    from actline.data.synth_rgb import RGBSynthConfig
+    from actline.data.synth.assembly_video import RGBSynthConfig
 
     return RGBSynthConfig(clips_per_action=6, long_videos=2, long_seconds=50, seed=seed)
 

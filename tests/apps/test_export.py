@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from actline.apps.export import export_model, thermal_example
+from actline.apps.onnx_export import export_model, thermal_example
 from actline.cli import main
 from actline.core.errors import ActlineError
 from actline.infer import Recognizer

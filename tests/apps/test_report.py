@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from actline.apps.report import build_report
+from actline.apps.html_report import build_report
 
 ARTIFACTS = Path(os.environ.get("ACTLINE_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts"))
 
 
 @pytest.fixture(scope="module")
 def training_run(synth_dir, tmp_path_factory):
-    from actline.runs.classifier import train_run
+    from actline.runs.clip_run import train_run
     from actline.train.config import load_config
 
     out = tmp_path_factory.mktemp("run") / "run"

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from actline.apps.export import export_model
+from actline.apps.onnx_export import export_model
 from actline.data.thermal_h5 import write_recording_h5
 from tests.apps.test_export import CLASSES, model_dir  # noqa: F401  (model_dir: the fixture, a small thermal CNN)
 
@@ -103,7 +103,7 @@ def test_an_onnx_timeline_runs_on_a_folder_without_torch(tmp_path):
     assert load.returncode == 0 and load.stdout.strip() == "OnnxTimelineBackend", load.stderr
 
 
-# `actline serve` builds its application with create_app (apps/serve/app.py:serve); the client is the
+# `actline serve` builds its application with create_app (apps/serve/http_app.py:serve); the client is the
 # serve tests' own: loopback base URL (the Host allow-list) and a bearer token (tests/apps/test_serve.py)
 SERVE_CODE = """
 import io, json, sys, time
@@ -172,7 +172,7 @@ def _gated(cnn_dir: Path) -> Path:
         weights_writer,
         write_model_dir,
     )
-    from actline.modeldir.load import load_model_dir
+    from actline.modeldir.reader import load_model_dir
     from actline.models.room_gate import room_fingerprint
     from actline.models.window_stats import N_STATS
     from actline.train.features_model import fit_estimator, to_onnx

@@ -174,7 +174,7 @@ def test_a_failed_write_ends_the_job_and_frees_its_slot(small, monkeypatch):
 
 
 def test_jobs_past_their_deadline_fail_and_leave_nothing(models, monkeypatch):
-    from actline.apps.serve import timeline as tl
+    from actline.apps.serve import timeline_jobs as tl
     from actline.data.limits import current_limits
 
     def stuck(pipeline, path):

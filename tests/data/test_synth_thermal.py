@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from actline.data import load_dataset
-from actline.data.synth_thermal import (
+from actline.data.synth.thermal_set import (
     SENTINEL_C,
     THERMAL_CLASSES,
     SynthConfig,
@@ -77,7 +77,7 @@ def test_deterministic_for_a_seed(tmp_path):
 
 
 def test_sensor_quirks_are_present():
-    from actline.data.synth_thermal import simulate_recording
+    from actline.data.synth.thermal_set import simulate_recording
 
     found_sentinel = found_clip = found_gap = False
     for r in range(10):

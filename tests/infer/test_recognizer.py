@@ -8,7 +8,7 @@ from actline.core.errors import ActlineError
 from actline.core.hashing import sha256_file
 from actline.infer import Recognizer
 from actline.modeldir.directory import save_model_dir
-from actline.modeldir.load import load_model_dir
+from actline.modeldir.reader import load_model_dir
 from actline.models import create_model
 
 CLASSES = ["a", "b", "c"]

@@ -11,14 +11,14 @@ import actline
 from actline.core.errors import ActlineError
 from actline.data.video import write_video
 from actline.features.backbone import build_backbone, rgb_normalisation
-from actline.infer.timeline import TimelinePipeline
+from actline.infer.timeline_pipeline import TimelinePipeline
 from actline.models import create_model
-from actline.train.timeline import TimelineConfig, save_timeline_model
+from actline.train.timeline_fit import TimelineConfig, save_timeline_model
 
 
 def test_torch_and_onnx_backends_give_the_same_segments(timeline_model, rgb, tmp_path):
     pytest.importorskip("onnxruntime")
-    from actline.apps.export import export_model
+    from actline.apps.onnx_export import export_model
 
     export_model(timeline_model, tmp_path / "onnx")
     torch_pipe, onnx_pipe = actline.load(timeline_model), actline.load(tmp_path / "onnx")
@@ -71,7 +71,7 @@ def test_the_input_normalisation_comes_from_the_model_config(tmp_path):
     assert other.encoder.mean != pipe.encoder.mean and not np.allclose(other.features(video).x, feats.x, atol=1e-3)
 
     pytest.importorskip("onnxruntime")
-    from actline.apps.export import export_model
+    from actline.apps.onnx_export import export_model
 
     export_model(tmp_path / "m", tmp_path / "onnx")
     onnx_cfg = json.loads((tmp_path / "onnx" / "config.json").read_text())

@@ -6,7 +6,7 @@ import pytest
 
 import actline
 from actline.cli import main
-from actline.models.classifier import FusionClassifier, RareClassGuard
+from actline.models.contract import FusionClassifier, RareClassGuard
 
 
 class Fixed:

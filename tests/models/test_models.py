@@ -97,7 +97,7 @@ def test_weights_saved_by_0_3_0_load_as_trained(tmp_path, temporal):
     # 0.3.0 put a weightless module first in the skip path (its convolution was skip.1, its norm skip.2);
     # a directory it wrote must load through the strict loader and predict exactly as the model did
     from actline.modeldir.directory import save_model_dir
-    from actline.modeldir.load import load_model_dir
+    from actline.modeldir.reader import load_model_dir
 
     torch.manual_seed(0)
     model = create_model("thermal_r2plus1d_lite", 3, temporal=temporal).eval()

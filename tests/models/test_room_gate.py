@@ -5,7 +5,7 @@ import pytest
 
 from actline.core.errors import ActlineError
 from actline.data.dataset import remove_background
-from actline.models.classifier import RareClassGuard, fuse_probs
+from actline.models.contract import RareClassGuard, fuse_probs
 from actline.models.room_gate import RoomGate, room_fingerprint
 
 

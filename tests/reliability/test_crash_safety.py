@@ -38,7 +38,7 @@ while True:
 @pytest.mark.slow
 def test_killed_writers_leave_loadable_files(tmp_path):
     from actline.data.segments import read_segments
-    from actline.modeldir.load import load_model_dir
+    from actline.modeldir.reader import load_model_dir
 
     rng = np.random.default_rng(0)
     seen_models = 0

@@ -127,7 +127,7 @@ def test_thermal_h5_random_bytes(scratch, data):
 
 @pytest.fixture(scope="module")
 def thermal_dir(tmp_path_factory):
-    from actline.data.synth_thermal import SynthConfig, generate_thermal_dataset
+    from actline.data.synth.thermal_set import SynthConfig, generate_thermal_dataset
 
     return generate_thermal_dataset(tmp_path_factory.mktemp("t") / "d", SynthConfig(n_recordings=2, duration_s=20, seed=1))
 

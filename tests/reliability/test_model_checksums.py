@@ -10,7 +10,7 @@ import torch
 from actline.core.errors import ActlineError
 from actline.infer import Recognizer
 from actline.modeldir.directory import save_model_dir
-from actline.modeldir.load import load_model_dir
+from actline.modeldir.reader import load_model_dir
 from actline.models import create_model
 
 

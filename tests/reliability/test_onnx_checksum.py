@@ -8,7 +8,7 @@ import shutil
 import pytest
 import torch
 
-from actline.apps.export import export_model
+from actline.apps.onnx_export import export_model
 from actline.core.errors import ActlineError
 from actline.infer import Recognizer
 from actline.modeldir.directory import save_model_dir

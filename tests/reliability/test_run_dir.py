@@ -52,7 +52,7 @@ def test_the_cli_refuses_with_one_line_and_exit_2(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_metrics_json_is_written_last(small_data, tmp_path, monkeypatch, one_thread):
-    from actline.runs.classifier import train_run
+    from actline.runs.clip_run import train_run
     from actline.train.config import TrainConfig
 
     renamed = []  # every file actline writes goes through an atomic rename

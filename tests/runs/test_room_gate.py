@@ -13,8 +13,8 @@ from actline.apps.serve import ServeConfig, create_app
 from actline.cli import main
 from actline.core.errors import ActlineError
 from actline.data import load_dataset
-from actline.models.classifier import OnnxClassifier, TorchClassifier, fuse_probs
-from actline.modeldir.load import build_torch
+from actline.models.contract import OnnxClassifier, TorchClassifier, fuse_probs
+from actline.modeldir.reader import build_torch
 from actline.models.room_gate import RoomGate
 
 TOKEN = "test-token-0123456789abcdef"

@@ -8,9 +8,9 @@ import torch
 
 from actline.cli import main
 from actline.data import load_dataset
-from actline.data.synth_thermal import SynthConfig, generate_thermal_dataset
+from actline.data.synth.thermal_set import SynthConfig, generate_thermal_dataset
 from actline.infer import Recognizer
-from actline.train.classifier import fit_classifier
+from actline.train.clip_fit import fit_classifier
 from actline.train.config import TrainConfig, load_config
 
 FAST = ["window=16", "epochs=12", "batch_size=16", "lr=3e-3", "num_threads=2"]
@@ -85,7 +85,7 @@ def test_train_bad_data_dir_is_a_clear_error(tmp_path):
 
 
 def test_seed_ensemble_is_one_model_dir(small_data, tmp_path):
-    from actline.runs.classifier import train_run
+    from actline.runs.clip_run import train_run
 
     cfg = load_config(None, ["window=8", "epochs=1", "seeds=2", "num_threads=2", "background=recording-median"])
     metrics = train_run(small_data, tmp_path / "run", cfg)
@@ -100,7 +100,7 @@ def test_seed_ensemble_is_one_model_dir(small_data, tmp_path):
 
 
 def test_same_seed_same_weights(tmp_path):
-    from actline.runs.classifier import train_run
+    from actline.runs.clip_run import train_run
 
     data = generate_thermal_dataset(tmp_path / "d", SynthConfig(n_recordings=3, duration_s=30.0, seed=4))
     cfg = load_config(None, ["window=8", "epochs=1", "num_threads=1"])

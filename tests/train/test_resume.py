@@ -11,7 +11,7 @@ import time
 import pytest
 
 from actline.core.errors import ActlineError
-from actline.runs.classifier import train_run
+from actline.runs.clip_run import train_run
 from actline.train.config import load_config
 
 # Both runs happen on the same machine with the same thread count, so their floating-point sums come in the

@@ -68,7 +68,7 @@ def long_video_scores(timelines, rgb) -> tuple[dict, dict]:
 
 def test_smoothing_reduces_fragmentation(timeline_model, rgb):
     from actline.features.cache import FeatureCache
-    from actline.infer.timeline import Decoding, TimelinePipeline
+    from actline.infer.timeline_pipeline import Decoding, TimelinePipeline
 
     tm = TimelinePipeline.load(timeline_model)
     feats = tm.features(rgb / "long" / "video_00.mp4", FeatureCache(rgb / "cache"))
@@ -102,7 +102,7 @@ def test_timeline_model_exports_to_onnx_with_parity(timeline_model, tmp_path):
     pytest.importorskip("onnxruntime")
     import onnxruntime as ort
 
-    from actline.apps.export import export_model
+    from actline.apps.onnx_export import export_model
     from actline.features.backbone import load_backbone_dir
 
     r = export_model(timeline_model, tmp_path / "onnx")
@@ -121,9 +121,9 @@ def test_exported_timeline_runs_with_onnx_runtime_alone(timeline_model, rgb, tmp
     import subprocess
     import sys
 
-    from actline.apps.export import export_model
+    from actline.apps.onnx_export import export_model
     from actline.features.cache import FeatureCache
-    from actline.infer.timeline import TimelinePipeline
+    from actline.infer.timeline_pipeline import TimelinePipeline
 
     export_model(timeline_model, tmp_path / "onnx")
     video = rgb / "long" / "video_00.mp4"

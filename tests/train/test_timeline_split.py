@@ -7,8 +7,8 @@ from actline.data.nagoya import read_nagoya
 from actline.features.backbone import build_backbone
 from actline.features.cache import FeatureCache
 from actline.modeldir.directory import CHECKSUMS
-from actline.train.timeline import TimelineConfig
 from actline.train.timeline_data import open_source, recording_data
+from actline.train.timeline_fit import TimelineConfig
 
 
 def test_clip_run_records_the_held_out_clips(timeline_model, rgb):

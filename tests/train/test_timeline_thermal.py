@@ -46,7 +46,7 @@ def test_thermal_recordings_need_a_thermal_encoder(tmp_path, capsys):
 
 
 def test_thermal_timeline_report_renders_the_recording_as_video(tmp_path, one_thread):
-    from actline.apps.report import build_report
+    from actline.apps.html_report import build_report
 
     data = _tiny_dataset(tmp_path / "nag", n=90)
     ds = read_nagoya(data, unlabelled="none")

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from actline.data import load_dataset
 from actline.data.inspect import render_montage, summarize
-from actline.data.synth_thermal import SynthConfig, generate_thermal_dataset
-from actline.infer.load import load
-from actline.runs.classifier import train_run
+from actline.data.synth.thermal_set import SynthConfig, generate_thermal_dataset
+from actline.infer.loader import load
+from actline.runs.clip_run import train_run
 from actline.runs.rundir import read_split
 from actline.train.config import load_config
 

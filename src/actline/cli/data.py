@@ -25,7 +25,7 @@ def synth(
     force: bool = typer.Option(False, help="Replace OUT_DIR if it exists."),
 ):
     """Write a synthetic thermal data set in the ThermalDataGen format (frames/*.h5 + COCO keyframes)."""
-    from actline.data.synth_thermal import SynthConfig, generate_thermal_dataset
+    from actline.data.synth.thermal_set import SynthConfig, generate_thermal_dataset
 
     if out_dir.exists() and not force:
         raise ActlineError(out_dir, "already exists (use --force to replace it)")
@@ -82,7 +82,7 @@ def synth_video(
     force: bool = typer.Option(False, help="Write into OUT_DIR even if it exists."),
 ):
     """Write synthetic assembly-line clips in the earlier system's folder layout, and long videos with known timelines."""
-    from actline.data.synth_rgb import RGBSynthConfig, generate_rgb_dataset
+    from actline.data.synth.assembly_video import RGBSynthConfig, generate_rgb_dataset
 
     if out_dir.exists() and not force:
         raise ActlineError(out_dir, "already exists (use --force to write into it)")

@@ -21,7 +21,7 @@ def export(
     atol: float = typer.Option(1e-4, help="Largest allowed difference of the probabilities, ONNX Runtime vs PyTorch."),
 ):
     """Export for ONNX Runtime with classes and preprocessing in the metadata; verified before success."""
-    from actline.apps.export import export_model
+    from actline.apps.onnx_export import export_model
 
     if fmt != "onnx":
         raise ActlineError("--format", f"unknown export format {fmt!r} (known: onnx)")

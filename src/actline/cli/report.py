@@ -20,7 +20,7 @@ def report(
                                                  "for --video (default: computed now)."),
 ):
     """One self-contained HTML report (opens from disk, no server, no network)."""
-    from actline.apps.report import build_report
+    from actline.apps.html_report import build_report
 
     path = build_report(run, out_path, video, timeline_file)
     out.print(f"wrote {path}")

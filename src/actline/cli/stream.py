@@ -86,8 +86,8 @@ def evaluate_stream(
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ):
     """Replay every recording as live and judge alerts as events: recall, delay, false alarms per hour."""
-    from actline.apps.stream.evaluate import EvaluateOptions
-    from actline.apps.stream.evaluate import evaluate_stream as run
+    from actline.apps.stream.event_replay import EvaluateOptions
+    from actline.apps.stream.event_replay import evaluate_stream as run
     from actline.cli.render import print_json
 
     opts = EvaluateOptions(alerts=alert, group=group, every=every, ema=ema, enter=enter, exit=exit_, plot=plot,

@@ -92,7 +92,7 @@ def cv(
     cfg = load_config(config, [*set_, *([f"model={model}"] if model else [])])
     with progress_for(quiet) as progress:
         result = cross_validate(data, out_dir, cfg, folds, repeats, group_by, progress, overwrite)
-    from actline.apps.report import build_report
+    from actline.apps.html_report import build_report
 
     page = build_report(out_dir, out_dir / "report.html")
     print_cv(result, as_json)
@@ -111,7 +111,7 @@ def evaluate(
 ):
     """Evaluate a saved model on a data set beside the baselines fitted on its own training data."""
     from actline.core.atomic import write_json
-    from actline.runs.evaluate import evaluate_model_dir
+    from actline.runs.evaluate_model import evaluate_model_dir
 
     metrics = evaluate_model_dir(model_dir, data, split)
     print_metrics(metrics, as_json)
@@ -212,7 +212,7 @@ def demo(
 ):
     """The main job on built-in synthetic data: data -> train -> evaluate on unseen recordings -> predict -> report."""
     from actline.apps.demo import make_data, predict_held_out, train_and_evaluate
-    from actline.apps.report import build_report
+    from actline.apps.html_report import build_report
 
     with out.status(f"generating a synthetic thermal data set ({preset} preset)"):
         data, summary = make_data(out_dir, seed, preset, recordings, duration)

@@ -4,4 +4,4 @@ Models and training never see a file format, only recordings, samples and window
 """
 
 from actline.data.dataset import ClipDataset, Recording, Sample, WindowSpec  # noqa: F401
-from actline.data.load import load_dataset  # noqa: F401
+from actline.data.formats import load_dataset  # noqa: F401

@@ -53,7 +53,7 @@ class Backbone:
 def build_backbone(name: str = "r3d_18", weights: str | None = "KINETICS400_V1", seed: int = 0) -> Backbone:
     """A frozen feature extractor by name (see the module doc)."""
     from actline.modeldir.directory import read_config
-    from actline.modeldir.load import load_model_dir
+    from actline.modeldir.reader import load_model_dir
     from actline.models import create_model
 
     path = Path(name)
@@ -96,7 +96,7 @@ def rgb_normalisation(name: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
 
 def load_backbone_dir(path: Path) -> Backbone:
     """The backbone saved inside a timeline model directory."""
-    from actline.modeldir.load import load_model_dir
+    from actline.modeldir.reader import load_model_dir
 
     model, cfg = load_model_dir(path)
     fb = cfg.get("feature_backbone", {})

@@ -111,7 +111,7 @@ def extract_many(inputs: list[Path], name: str, weights: str | None, spec: Video
     split round-robin over ``workers`` processes (or over the ranks of ``torchrun``), one shared cache,
     each file computed by exactly one worker."""
     from actline.core.distributed import rank_and_world
-    from actline.data.load import find_inputs
+    from actline.data.formats import find_inputs
     from actline.features.backbone import build_backbone
 
     backbone = build_backbone(name, weights)

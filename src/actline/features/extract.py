@@ -17,7 +17,7 @@ from actline.core.errors import ActlineError
 from actline.core.progress import Progress
 from actline.data.chunks import recording_chunks
 from actline.data.dataset import Recording
-from actline.data.load import is_thermal_input, load_recording
+from actline.data.formats import is_thermal_input, load_recording
 from actline.data.video import VideoSpec, prefetch, video_chunks
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from actline.core.atomic import write_text
 from actline.core.errors import ActlineError
 from actline.core.progress import Progress
-from actline.data.load import find_inputs
+from actline.data.formats import find_inputs
 from actline.data.segments import Segment, write_segments
 from actline.features.cache import FeatureCache
 from actline.infer.decoding import Decoding

@@ -26,7 +26,7 @@ def _bar(segs: list[Segment], width: int, height: int, duration: float, colours:
 def display_frames(source: str | Path, max_width: int = 960) -> tuple[Iterator[tuple[float, np.ndarray]], float, float]:
     """(iterator of (t, RGB frame), fps, duration) to show a source: a video as it is (scaled down to
     ``max_width``), or a thermal recording as a heat map (1st-99.5th percentile, inferno, enlarged)."""
-    from actline.data.load import is_thermal_input, load_recording
+    from actline.data.formats import is_thermal_input, load_recording
 
     source = Path(source)
     if is_thermal_input(source):

@@ -3,7 +3,7 @@
 Frames are ``[T, H, W]`` float32 °C. The window rule (length, index or time mode) comes from the
 model directory, so callers pass raw frames (and timestamps for time-based models).
 
-The probabilities come from any :class:`~actline.models.classifier.WindowClassifier`: PyTorch
+The probabilities come from any :class:`~actline.models.contract.WindowClassifier`: PyTorch
 (a model directory), or ONNX Runtime (an ``.onnx`` export, or a tree model), whose ONNX path
 imports neither torch nor torchvision, so an edge device needs neither.
 """
@@ -59,7 +59,7 @@ class Recognizer:
     def load(cls, path: str | Path, device: str = "cpu", backend: str | None = None, threads: int = 0) -> "Recognizer":
         """A model directory (PyTorch, or ONNX Runtime for tree models) or an exported ``.onnx`` file
         (ONNX Runtime, no torch import)."""
-        from actline.modeldir.load import load_classifier
+        from actline.modeldir.reader import load_classifier
 
         classifier, cfg = load_classifier(path, device=device, backend=backend, threads=threads)
         return cls(classifier, cfg)

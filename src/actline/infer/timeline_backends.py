@@ -3,7 +3,7 @@
 A backend is three runners: ``encoder`` (raw chunks → one feature vector each; an
 :class:`~actline.features.extract.Encoder`), ``stage1(x)`` (features ``[T, D]`` → coarse probabilities
 ``[T, C]``) and ``stage2(family, x)`` (→ fine probabilities of that family). Everything else (chunking,
-decoding, segments, fine labels) is :class:`~actline.infer.timeline.TimelinePipeline`'s, written once.
+decoding, segments, fine labels) is :class:`~actline.infer.timeline_pipeline.TimelinePipeline`'s, written once.
 Both encoders prepare their input with :func:`~actline.features.extract.model_input` from the
 normalisation saved in the model's config. The ONNX backend imports no torch.
 """
@@ -26,7 +26,7 @@ class TorchTimelineBackend:
 
     def __init__(self, path: Path, device: str = "cpu"):
         from actline.features.backbone import load_backbone_dir
-        from actline.modeldir.load import load_model_dir
+        from actline.modeldir.reader import load_model_dir
 
         self.registry = read_json_object(path / "stage2" / REGISTRY_JSON)
         self.backbone = self.encoder = load_backbone_dir(path / "backbone")

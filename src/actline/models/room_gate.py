@@ -10,7 +10,7 @@ seen by the sensor with the training recordings' rooms and fuses the two only wh
   (:func:`room_fingerprint`); its **familiarity** is the cosine similarity to the nearest training
   recording's fingerprint (1: the same room; seen rooms measured 0.47–1.00, unseen 0.03–0.63);
 - below ``threshold`` the probabilities are the fusion (normalised weighted geometric mean, as
-  :class:`~actline.models.classifier.FusionClassifier`) of a **fallback CNN** and the trees on
+  :class:`~actline.models.contract.FusionClassifier`) of a **fallback CNN** and the trees on
   windows minus the empty room; elsewhere they are the CNN's, unchanged. The fallback CNN is a second
   network trained on windows with only the static heat removed (``static-heat``: floor pattern and
   hot furniture gone, a still person kept), so that it reads the person rather than the room; a
@@ -32,7 +32,7 @@ import numpy as np
 from actline.core.errors import ActlineError
 from actline.data.background import estimate_window_background
 from actline.data.dataset import remove_background
-from actline.models.classifier import fuse_probs
+from actline.models.contract import fuse_probs
 
 DEFAULT_THRESHOLD = 0.3  # chosen on tuning sets only (benchmarks/room_gate.py, docs/results.md)
 

@@ -20,7 +20,7 @@ from actline.core.atomic import write_json
 from actline.data import ClipDataset, load_dataset
 from actline.evaluate.steps import headline
 from actline.metrics.classification import HEADLINE, per_class, summary_metrics
-from actline.runs.classifier import train_run
+from actline.runs.clip_run import train_run
 from actline.train.config import TrainConfig
 
 log = logging.getLogger(__name__)

@@ -20,10 +20,10 @@ from actline.metrics.classification import summary_metrics
 from actline.modeldir.directory import ONNX, TREES, WEIGHTS, write_model_dir
 from actline.modeldir.directory import weights_writer
 from actline.models import create_model
-from actline.models.classifier import FusionClassifier, TorchClassifier
+from actline.models.contract import FusionClassifier, TorchClassifier
 from actline.models.room_gate import room_gate_of
 from actline.models.window_stats import window_stats
-from actline.train.classifier import fit_classifier, make_model
+from actline.train.clip_fit import fit_classifier, make_model
 from actline.train.config import TrainConfig, room_gate_applies
 from actline.train.features_model import fit_estimator, to_onnx
 
@@ -110,7 +110,7 @@ def fit_torch(ds: ClipDataset, train, cfg: TrainConfig, bank: WindowBank, progre
 
 def fit_features(ds: ClipDataset, train, cfg: TrainConfig, bank: WindowBank) -> Fitted:
     """Window statistics into ``cfg.estimator`` (gradient boosting by default); saved as ONNX."""
-    from actline.models.classifier import OnnxClassifier
+    from actline.models.contract import OnnxClassifier
 
     k = len(ds.classes)
     est = fit_estimator(cfg.estimator, bank.stats(train, window_spec(cfg), cfg.background), ds.labels(train),

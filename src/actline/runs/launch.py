@@ -45,7 +45,7 @@ def launch(data: Path, out: Path, cfg, devices: int = 1, num_nodes: int = 1, res
 
     Returns the run's metrics on the process that wrote them, ``None`` on the other ranks.
     """
-    from actline.train.distributed import run_distributed
+    from actline.train.ddp import run_distributed
 
     if num_nodes > 1 and not under_launcher():
         raise ActlineError("--num-nodes", f"{num_nodes} machines: start this command on each with torchrun, e.g. "
@@ -56,13 +56,13 @@ def launch(data: Path, out: Path, cfg, devices: int = 1, num_nodes: int = 1, res
         if not is_main_process():
             return None
         return json.loads((out / METRICS).read_text(encoding="utf-8"))
-    from actline.runs.classifier import train_run
+    from actline.runs.clip_run import train_run
 
     return train_run(data, out, cfg, progress=progress, resume=resume, overwrite=overwrite)
 
 
 def train_rank(data: str, out: str, cfg, resume: bool, overwrite: bool) -> None:
     """One rank of a distributed run (module level, so that spawned processes can import it)."""
-    from actline.runs.classifier import train_run
+    from actline.runs.clip_run import train_run
 
     train_run(data, out, cfg, resume=resume, overwrite=overwrite)

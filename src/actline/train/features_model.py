@@ -1,13 +1,13 @@
 """The ``features`` model: window statistics into a scikit-learn classifier, saved as ONNX (no pickle).
 
 Training needs scikit-learn and skl2onnx; running the saved model needs only NumPy and ONNX
-Runtime (:class:`~actline.models.classifier.OnnxClassifier` computes the statistics and feeds the
+Runtime (:class:`~actline.models.contract.OnnxClassifier` computes the statistics and feeds the
 trees). The same builders make the classical baseline that every run reports.
 
 Estimators: ``gbm`` (scikit-learn's ``GradientBoostingClassifier``; its histogram variant does not
 convert with the skl2onnx and scikit-learn versions we support), ``forest`` (extremely randomised
 trees) and ``logistic`` (standardised logistic regression). Class weights enter as sample weights,
-tempered by ``power`` (see :func:`actline.train.classifier.class_weights`).
+tempered by ``power`` (see :func:`actline.train.clip_fit.class_weights`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import json
 
 import numpy as np
 
-from actline.models.classifier import WINDOW_STATS_INPUT
+from actline.models.contract import WINDOW_STATS_INPUT
 from actline.models.window_stats import N_STATS
 
 ESTIMATORS = ("gbm", "forest", "logistic")

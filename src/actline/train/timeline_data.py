@@ -65,7 +65,7 @@ class TimelineData:
 def open_source(data, cfg, train_ids: list[str] | None = None) -> Source:
     """``data``: a clip folder, a thermal data set directory, or a loaded :class:`~actline.data.ClipDataset`
     (only ``train_ids`` of its recordings). Refuses data a timeline model cannot learn from, by name."""
-    from actline.data.load import detect_format, load_dataset
+    from actline.data.formats import detect_format, load_dataset
 
     if not isinstance(data, ClipDataset) and _is_dataset_dir(Path(data)):
         kw = {"unlabelled": cfg.background_class} if detect_format(data) == "nagoya-csv" else {}
@@ -93,7 +93,7 @@ def load_timeline_data(src: Source, cfg, backbone: Backbone, progress: Progress 
 
 def _is_dataset_dir(path: Path) -> bool:
     """A thermal data set (ThermalDataGen or Nagoya layout) rather than a clip folder."""
-    from actline.data.load import detect_format
+    from actline.data.formats import detect_format
 
     try:
         detect_format(path)

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from actline.data.synth_room import Room, render_people, sensor_readout
-from actline.data.synth_story import RISK, RISK_T, person_track
+from actline.data.synth.realistic_room import Room, render_people, sensor_readout
+from actline.data.synth.realistic_story import RISK, RISK_T, person_track
 from actline.infer import Recognizer
 
 CLASSES = ["nobody", "walking", RISK]

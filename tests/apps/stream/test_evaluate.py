@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from actline.apps.stream.evaluate import annotated_events, frame_labels
+from actline.apps.stream.event_replay import annotated_events, frame_labels
 from actline.cli import main
 from tests.conftest import shared_path
 
@@ -14,7 +14,7 @@ from tests.conftest import shared_path
 def synth_model(synth_dir, tmp_path_factory):
     import torch
 
-    from actline.data.load import load_dataset
+    from actline.data.formats import load_dataset
     from actline.modeldir.directory import save_model_dir
     from actline.models import create_model
 

@@ -241,8 +241,8 @@ def test_the_broker_url():
 def test_a_webhook_is_retried_and_never_blocks(tmp_path):
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    from actline.apps.stream.recognizer import Event
     from actline.apps.stream.sinks import WebhookSink
+    from actline.infer.streaming import Event
 
     got, calls = [], []
 
@@ -279,7 +279,7 @@ def test_a_webhook_is_retried_and_never_blocks(tmp_path):
 
 def test_the_stream_command_follows_mqtt_sensors(broker, small_model_and_recording, tmp_path, one_thread):
     from actline.cli import main
-    from actline.data.load import load_recording
+    from actline.data.formats import load_recording
 
     host, port = broker
     model, rec_path = small_model_and_recording

@@ -14,8 +14,8 @@ Endpoints: ``POST /v1/predict`` (one window), ``POST /v1/timeline`` (an upload b
 ``docs/service.md`` says what is guaranteed.
 """
 
-from actline.apps.serve.app import create_app, serve
-from actline.apps.serve.config import ServeConfig
+from actline.apps.serve.http_app import create_app, serve
 from actline.apps.serve.jobs import JobQueue
+from actline.apps.serve.settings import ServeConfig
 
 __all__ = ["JobQueue", "ServeConfig", "create_app", "serve"]

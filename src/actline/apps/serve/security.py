@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from fastapi import HTTPException, Request
 
-from actline.apps.serve.config import ServeConfig, is_loopback
+from actline.apps.serve.settings import ServeConfig, is_loopback
 
 log = logging.getLogger("actline.serve")
 NON_SIMPLE_TYPES = ("application/json", "application/octet-stream", "application/x-npy")

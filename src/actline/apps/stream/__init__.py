@@ -9,13 +9,13 @@
 """
 
 from actline.apps.stream.collector import FailureCollector
-from actline.apps.stream.recognizer import (
+from actline.apps.stream.state import load_state, save_state
+from actline.infer.streaming import (
            Event,
            StreamConfig,
            StreamingRecognizer,
            parse_alerts,
 )
-from actline.apps.stream.state import load_state, save_state
 
 __all__ = ["Event", "FailureCollector", "StreamConfig", "StreamingRecognizer", "load_state", "parse_alerts",
            "save_state"]

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from actline.apps.stream.payloads import decode
-from actline.apps.stream.recognizer import StreamingRecognizer
 from actline.core.errors import ActlineError
+from actline.infer.streaming import StreamingRecognizer
 
 log = logging.getLogger("actline.stream")
 

@@ -24,6 +24,6 @@ def replay_frames(sr, frames: np.ndarray, timestamps: np.ndarray, speed: float =
 
 def empty_room_frames(path: str | Path) -> np.ndarray:
     """Frames of a recording made while nobody was in view (to seed the background)."""
-    from actline.data.load import load_recording
+    from actline.data.formats import load_recording
 
     return load_recording(Path(path)).frames

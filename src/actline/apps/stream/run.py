@@ -30,7 +30,7 @@ class StreamOptions:
 
 
 def stream_config(recognizer, opts: StreamOptions):
-    from actline.apps.stream.recognizer import StreamConfig, parse_alerts
+    from actline.infer.streaming import StreamConfig, parse_alerts
 
     return StreamConfig(every_frames=opts.every, ema=opts.ema, enter=opts.enter, exit=opts.exit,
                         alerts=parse_alerts(opts.alerts, recognizer.classes))
@@ -65,11 +65,11 @@ def run_stream(model: str | Path, opts: StreamOptions, on_event=None) -> dict:
 
 def _run_replay(recog, cfg, opts: StreamOptions, on_event) -> dict:
     from actline.apps.stream.collector import FailureCollector
-    from actline.apps.stream.recognizer import StreamingRecognizer
     from actline.apps.stream.replay import empty_room_frames, replay_frames
     from actline.apps.stream.sinks import emit_all
     from actline.apps.stream.state import load_state, save_state
-    from actline.data.load import load_recording
+    from actline.data.formats import load_recording
+    from actline.infer.streaming import StreamingRecognizer
 
     rec = load_recording(Path(opts.replay))
     collector = FailureCollector(opts.collect, recog.classes) if opts.collect else None

@@ -95,7 +95,7 @@ def load_state(root: str | Path, sr) -> str | None:
 
 
 def _restore_stream(sr, meta: dict, arrays: dict, where: Path) -> None:
-    from actline.apps.stream.recognizer import _Ring
+    from actline.infer.streaming import _Ring
 
     frames, times = arrays["frames"], arrays["times"]
     if frames.ndim != 3 or len(frames) != sr.span or times.shape != (sr.span,):

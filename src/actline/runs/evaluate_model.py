@@ -19,8 +19,8 @@ from actline.data import WindowSpec, load_dataset
 from actline.data.splits import make_split
 from actline.evaluate import baselines as bl
 from actline.evaluate.steps import evaluate_with_baselines
-from actline.modeldir.load import load_classifier
-from actline.runs.classifier import CLASSICAL_DIR
+from actline.modeldir.reader import load_classifier
+from actline.runs.clip_run import CLASSICAL_DIR
 from actline.runs.fitting import WindowBank, gate_report, majority_recall
 from actline.runs.rundir import SPLIT, fingerprint, read_split
 from actline.train.config import TrainConfig, apply

@@ -39,7 +39,7 @@ from actline.modeldir.directory import (
     write_checksums,
     write_sidecar,
 )
-from actline.modeldir.load import build_torch, companion, load_model_dir
+from actline.modeldir.reader import build_torch, companion, load_model_dir
 
 OPSET = 17
 
@@ -194,7 +194,7 @@ def _companions(model_dir: Path, cfg: dict, out: Path) -> list[Path]:
 def export_timeline(model_dir: Path, out: Path, atol: float = 1e-4) -> dict:
     """``backbone.onnx``, ``stage1.onnx``, ``stage2/<family>.onnx``, the registry and ``config.json`` (the
     model's, with everything the backbone's input needs under ``features``: kind, background, mean, std)."""
-    from actline.infer.timeline import TimelinePipeline
+    from actline.infer.timeline_pipeline import TimelinePipeline
 
     pipe = TimelinePipeline.load(model_dir, backend="torch")
     torch_backend, spec, bb = pipe.backend, pipe.spec, pipe.backend.backbone

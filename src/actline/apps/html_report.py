@@ -219,7 +219,7 @@ def _video_data_uri(source: Path, max_width: int = 480) -> str:
 def timeline_sections(model_dir: Path, video: Path, timeline: Path | None) -> tuple[str, list[str], str]:
     from actline.core.plotting import palette
     from actline.data.segments import read_segments
-    from actline.infer.load import load
+    from actline.infer.loader import load
 
     tm = load(model_dir)
     segs = read_segments(timeline) if timeline is not None else tm.run(video)

@@ -4,7 +4,7 @@
   torch model from its ``arch`` and weights file (a room gate's fallback CNN too). The architecture
   is first built on PyTorch's meta device and its shapes compared with the weights file, so a config
   cannot ask for an unbounded model and no memory is allocated before the check.
-- :func:`load_classifier`: any clip classifier as a :class:`~actline.models.classifier.WindowClassifier`:
+- :func:`load_classifier`: any clip classifier as a :class:`~actline.models.contract.WindowClassifier`:
   a torch model directory, a tree model directory (``model.onnx``), or an exported ``.onnx`` file.
 """
 
@@ -87,7 +87,7 @@ def load_classifier(path: str | Path, device: str = "cpu", backend: str | None =
     ``model.onnx``, as a tree model does) runs on ONNX Runtime and anything else on PyTorch, except
     where torch is not installed and the directory holds its ``model.onnx`` export: ONNX Runtime.
     """
-    from actline.models.classifier import OnnxClassifier, TorchClassifier, guarded
+    from actline.models.contract import OnnxClassifier, TorchClassifier, guarded
 
     path = Path(path)
     if path.suffix == ".onnx":
@@ -128,7 +128,7 @@ def _default_backend(path: Path) -> str:
 def _fusion(path: Path, cfg: dict, device: str, backend: str, threads: int):
     """A fusion model directory: its CNN (``model.safetensors``, or ``model.onnx`` once exported) and its
     tree model on window statistics (``trees.onnx``), fused as the config's weights say."""
-    from actline.models.classifier import OnnxClassifier, TorchClassifier
+    from actline.models.contract import OnnxClassifier, TorchClassifier
 
     if backend == "onnx":
         cnn = OnnxClassifier(verify(path, ONNX), threads)
@@ -139,7 +139,7 @@ def _fusion(path: Path, cfg: dict, device: str, backend: str, threads: int):
 
 def _with_trees(cnn, trees: Path, arch: dict, threads: int):
     """A fusion model's CNN member fused with its tree model (``trees.onnx``, verified first)."""
-    from actline.models.classifier import FusionClassifier, OnnxClassifier
+    from actline.models.contract import FusionClassifier, OnnxClassifier
 
     verify_file(trees)
     return FusionClassifier([cnn, OnnxClassifier(trees, threads)], arch.get("weights", [0.5, 0.5]))
@@ -148,7 +148,7 @@ def _with_trees(cnn, trees: Path, arch: dict, threads: int):
 def _onnx_file(path: Path, threads: int):
     """An ``.onnx`` file, verified first: against its directory's ``checksums.json`` when that lists it,
     else against the ``<file>.sha256`` that export writes beside it."""
-    from actline.models.classifier import OnnxClassifier, guarded
+    from actline.models.contract import OnnxClassifier, guarded
 
     if not path.is_file():
         raise ActlineError(path, "ONNX model not found (make one with `actline export MODEL --format onnx`)")
@@ -186,7 +186,7 @@ def _room_gate(clf, cfg: dict, trees: Path, rooms: Path, where: Path, threads: i
                device: str = "cpu"):
     """``clf`` behind the room gate its config names (``room_gate``), or unchanged when it names none.
     ``fallback``: where its fallback CNN lies (safetensors weights, or an ONNX export), if it names one."""
-    from actline.models.classifier import OnnxClassifier, TorchClassifier
+    from actline.models.contract import OnnxClassifier, TorchClassifier
     from actline.models.room_gate import RoomGate
 
     gate = cfg.get("room_gate")

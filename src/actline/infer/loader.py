@@ -35,12 +35,12 @@ def model_kind(path: str | Path) -> str:
 
 
 def load(path: str | Path, device: str = "cpu", backend: str | None = None, threads: int = 0):
-    """A Recognizer (clip classifiers) or a :class:`~actline.infer.timeline.TimelinePipeline` (timeline
+    """A Recognizer (clip classifiers) or a :class:`~actline.infer.timeline_pipeline.TimelinePipeline` (timeline
     models), by what ``path`` holds; ``backend`` ("torch" or "onnx") may insist on one."""
     if model_kind(path) == CLASSIFIER:
         from actline.infer.recognizer import Recognizer
 
         return Recognizer.load(path, device=device, backend=backend, threads=threads)
-    from actline.infer.timeline import TimelinePipeline
+    from actline.infer.timeline_pipeline import TimelinePipeline
 
     return TimelinePipeline.load(path, backend=backend, device=device, threads=threads)

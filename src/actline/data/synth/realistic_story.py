@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from actline.data.synth_room import POSES, Room
+from actline.data.synth.realistic_room import POSES, Room
 
 RISK, BED = "lying down-lying with risk", "lying down-lying on the bed/couch"
 NORMAL_T, RISK_T, BED_T = ("transition-normal transition", "transition-lying with risk transition",

@@ -1,8 +1,8 @@
 """What both synthetic thermal presets share: classes, sensor constants, the configuration
 (:class:`SynthConfig`, :data:`PRESETS`), boxes and the COCO writer.
 
-The presets themselves live in :mod:`actline.data.synth_easy` ("easy") and
-:mod:`actline.data.synth_realistic` ("realistic"); :mod:`actline.data.synth_thermal` writes either.
+The presets themselves live in :mod:`actline.data.synth.easy` ("easy") and
+:mod:`actline.data.synth.realistic` ("realistic"); :mod:`actline.data.synth.thermal_set` writes either.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ A room (:class:`EasyRoom`) has a cooler, slightly uneven floor, a (slightly warm
 sometimes a heater that clips the sensor at 45 °C, and its own sensor placement (height -> body
 size, mirror and flip), contrast and noise. A person seen from above is a warm anisotropic
 Gaussian blob (:class:`Body`) whose shape follows the posture (:data:`POSE`, :func:`pose_at`).
-What the person does over time is :mod:`actline.data.synth_easy`.
+What the person does over time is :mod:`actline.data.synth.easy`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from actline.data.synth_common import CLIP_MAX_C, SynthConfig, centre_box
+from actline.data.synth.common import CLIP_MAX_C, SynthConfig, centre_box
 
 # Body shape seen from above: (major, minor) semi-axes in pixels at nominal height, and
 # temperature contrast over the floor in °C (a standing head is nearer the sensor: warmer).

@@ -24,11 +24,11 @@ from actline.core.distributed import is_main_process
 from actline.data import ClipDataset, load_dataset
 from actline.data.splits import Split, make_split
 from actline.evaluate import baselines as bl
-from actline.evaluate.plots import plot_confusion, plot_curves
+from actline.evaluate.run_plots import plot_confusion, plot_curves
 from actline.evaluate.steps import evaluate_with_baselines
 from actline.metrics.classification import confusion
 from actline.modeldir.directory import FALLBACK, ONNX, ROOMS, TREES, rooms_writer, weights_writer, write_model_dir
-from actline.models.classifier import OnnxClassifier, RareClassGuard, guarded
+from actline.models.contract import OnnxClassifier, RareClassGuard, guarded
 from actline.models.room_gate import RoomGate, room_fingerprint
 from actline.runs.fitting import (
     Fitted,
@@ -116,7 +116,7 @@ def room_gate(ds: ClipDataset, split: Split, cfg: TrainConfig, fitted: Fitted, c
 
 def class_guard(ds: ClipDataset, split: Split, cfg: TrainConfig) -> dict:
     """The rare-class guard and decision prior of the model's config (see
-    :class:`~actline.models.classifier.RareClassGuard`)."""
+    :class:`~actline.models.contract.RareClassGuard`)."""
     counts = np.bincount(ds.labels(split.train), minlength=len(ds.classes))
     return {"min_examples": cfg.rare_class_min, "prior_power": cfg.prior_power,
             "factors": RareClassGuard.factors_for(counts, cfg.rare_class_min, cfg.prior_power)}

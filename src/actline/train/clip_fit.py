@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from actline.core.distributed import rank_and_world
 from actline.metrics.classification import summary_metrics
 from actline.models import create_model
-from actline.models.classifier import TorchClassifier
+from actline.models.contract import TorchClassifier
 from actline.models.registry import model_info
 from actline.train.augment import augment_batch
 from actline.train.config import TrainConfig

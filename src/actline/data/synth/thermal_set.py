@@ -5,14 +5,14 @@ Two presets, chosen with ``SynthConfig(preset=...)`` and written by :func:`gener
     generate_thermal_dataset(out, SynthConfig(seed=3))                        # "easy" (the default)
     generate_thermal_dataset(out, SynthConfig(preset="realistic", seed=101))  # like real recordings
 
-- ``"easy"`` (:mod:`actline.data.synth_easy`, its scene :mod:`actline.data.synth_easy_room`): fast
+- ``"easy"`` (:mod:`actline.data.synth.easy`, its scene :mod:`actline.data.synth.easy_room`): fast
   and forgiving, for tests. Warm bodies (anisotropic Gaussian blobs) on a cooler, slightly uneven
   floor perform the 14 classes over time with plausible motion: walking paths, sitting on chairs,
   lying on a (slightly warm) bed or on the floor, falls as fast transitions. Each recording has
   its own room, sensor placement (height -> body size, mirror and flip), temperature range, noise
   level, frame rate with jitter and gaps, and some have dead-pixel sentinel bands (-273.2 °C) or a
   heater that clips at 45.0 °C. Defaults: 8 recordings of 150 s, a keyframe every 3 s.
-- ``"realistic"`` (:mod:`actline.data.synth_realistic`): reproduces the measured properties of real
+- ``"realistic"`` (:mod:`actline.data.synth.realistic`): reproduces the measured properties of real
   40x60 ceiling recordings (``thermal-40x60-facts.md``): ~84 s and ~500 frames per recording
   arriving in bursts with gaps, ~18 °C floors, hot furniture, 50-100-pixel people, sentinels,
   two orders of magnitude of class imbalance, and rooms (``<LOCATION>_R<k>`` sensor ids) that
@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from actline.core.atomic import atomic_dir
-from actline.data.synth_common import (
+from actline.data.synth.common import (
     CLIP_MAX_C,
     PRESETS,
     SENTINEL_C,
@@ -41,8 +41,8 @@ from actline.data.synth_common import (
     SynthConfig,
     write_annotations,
 )
-from actline.data.synth_easy import simulate_recording, write_easy_recording
-from actline.data.synth_realistic import generate_realistic_dataset
+from actline.data.synth.easy import simulate_recording, write_easy_recording
+from actline.data.synth.realistic import generate_realistic_dataset
 
 __all__ = ["THERMAL_CLASSES", "SENTINEL_C", "CLIP_MAX_C", "PRESETS", "SynthConfig", "generate_thermal_dataset",
            "simulate_recording"]
@@ -65,5 +65,5 @@ def generate_thermal_dataset(out: str | Path, cfg: SynthConfig | None = None, ov
         for r in range(cfg.n_recordings):
             write_easy_recording(tmp / "frames", cfg, r, images, annotations)
         # the generator named in the annotations' info stays this module: the file format is unchanged
-        write_annotations(tmp / "annotations", images, annotations, cfg, root_rng, "actline.data.synth_thermal")
+        write_annotations(tmp / "annotations", images, annotations, cfg, root_rng, "actline.data.synth.thermal_set")
     return out

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from actline.data.synth_common import CLIP_MAX_C, SENTINEL_C, centre_box
+from actline.data.synth.common import CLIP_MAX_C, SENTINEL_C, centre_box
 
 # Head, torso, legs as (offset along the body axis, semi-axis along, semi-axis across, °C over
 # the floor), in pixels at the nominal sensor height. Postures overlap on purpose: seen from

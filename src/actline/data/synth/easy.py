@@ -5,7 +5,7 @@ A recording's person follows a schedule of steady states joined by the transitio
 (:func:`schedule`), at anchors that suit each state (a bed, a chair, a wall, where they stood);
 walking follows piecewise-linear paths. Frames arrive at the recording's own rate with jitter and
 gaps (:func:`timestamps`); a visitor sometimes walks through, and some recordings have dead-pixel
-sentinel bands. The scene itself (room, sensor, bodies) is :mod:`actline.data.synth_easy_room`.
+sentinel bands. The scene itself (room, sensor, bodies) is :mod:`actline.data.synth.easy_room`.
 Every random draw comes from the recording's own generator, in a fixed order: a seed gives the
 same data set, bit for bit.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from actline.data.synth_common import (
+from actline.data.synth.common import (
     BASE_MS,
     SENTINEL_C,
     THERMAL_CLASSES,
@@ -25,7 +25,7 @@ from actline.data.synth_common import (
     image_entry,
     mac_address,
 )
-from actline.data.synth_easy_room import Body, EasyRoom, lerp_body, pose_at, upright_body
+from actline.data.synth.easy_room import Body, EasyRoom, lerp_body, pose_at, upright_body
 from actline.data.thermal_h5 import write_recording_h5
 
 Schedule = list[tuple[str, float, float]]

@@ -13,12 +13,12 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from actline.apps.serve import info, predict, timeline
-from actline.apps.serve.config import ServeConfig
+from actline.apps.serve import info, predict, timeline_jobs
 from actline.apps.serve.info import Metrics
 from actline.apps.serve.jobs import JobQueue
 from actline.apps.serve.predict import PredictPool
 from actline.apps.serve.security import warn_if_exposed
+from actline.apps.serve.settings import ServeConfig
 from actline.core.errors import ActlineError
 
 DESCRIPTION = """Action recognition and timelines from thermal recordings and videos.
@@ -31,7 +31,7 @@ service has a token."""
 
 def load_models(paths: list[str | Path]) -> tuple[Any, Any]:
     """(clip classifier or None, timeline pipeline or None), each opened with ``actline.load``."""
-    from actline.infer.load import CLASSIFIER, load, model_kind
+    from actline.infer.loader import CLASSIFIER, load, model_kind
 
     found: dict[str, Any] = {}
     for p in paths:
@@ -55,7 +55,7 @@ class Service:
 
     @classmethod
     def start(cls, cfg: ServeConfig, recognizer, timeline_model) -> Service:
-        jobs = JobQueue(partial(timeline.run_timeline, timeline_model), size=cfg.queue_size, workers=cfg.job_workers,
+        jobs = JobQueue(partial(timeline_jobs.run_timeline, timeline_model), size=cfg.queue_size, workers=cfg.job_workers,
                         timeout_s=cfg.job_timeout_s, keep=cfg.keep_jobs, limits=cfg.limits)
         return cls(cfg, recognizer, timeline_model, jobs, PredictPool(cfg.predict_workers, cfg.predict_backlog),
                    Metrics(jobs.active))
@@ -79,7 +79,7 @@ def create_app(models: list[str | Path], cfg: ServeConfig | None = None) -> Fast
 
     app = FastAPI(title="actline", version="1", description=DESCRIPTION, lifespan=lifespan,
                   docs_url=None, redoc_url=None, openapi_url=None)  # served by info.ops, behind the token
-    for router in (info.public, info.api, info.ops, predict.router, timeline.router):
+    for router in (info.public, info.api, info.ops, predict.router, timeline_jobs.router):
         app.include_router(router)
     app.middleware("http")(_count)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=cfg.host_names())  # outermost: checked first

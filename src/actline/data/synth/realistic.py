@@ -5,7 +5,7 @@ Built to match what real 40x60 ceiling recordings measure (``thermal-40x60-facts
 - **Rooms.** Recordings come from a few locations (``<LOCATION>_R<k>`` sensor ids, 1-4 recordings
   each, unevenly). Each location is nearly one scenario (mostly lying on the bed, mostly lying on
   the floor, mostly sitting, mostly standing) and has its own floor temperature (~18 °C), furniture,
-  hot objects and sensor placement (:class:`~actline.data.synth_room.Room`), so a room never seen
+  hot objects and sensor placement (:class:`~actline.data.synth.realistic_room.Room`), so a room never seen
   is a real domain shift.
 - **Time.** ~84 s and ~500 frames per recording: the sensor's own rate (6-31 fps) inside short
   bursts, the bursts ~6 frames/s on average, so 64 frames span ~10 s and ~10 % of the intervals
@@ -26,15 +26,15 @@ from pathlib import Path
 import numpy as np
 
 from actline.core.atomic import atomic_dir
-from actline.data.synth_common import (
+from actline.data.synth.common import (
     BASE_MS,
     annotation_entry,
     image_entry,
     mac_address,
     write_annotations,
 )
-from actline.data.synth_room import Room, person_box, render_people, sensor_readout
-from actline.data.synth_story import Track, label_at, person_track, story, visitor_story
+from actline.data.synth.realistic_room import Room, person_box, render_people, sensor_readout
+from actline.data.synth.realistic_story import Track, label_at, person_track, story, visitor_story
 from actline.data.thermal_h5 import write_recording_h5
 
 MAIN = {"bed": "lying down-lying on the bed/couch", "floor": "lying down-lying with risk", "sitting": "sitting",
@@ -66,7 +66,7 @@ def generate_realistic_dataset(out: str | Path, cfg, overwrite: bool = False) ->
                     annotations.append(annotation_entry(len(annotations) + 1, image["id"], box, track.labels[idx],
                                                         obj_id, hidden))
         write_annotations(tmp / "annotations", images, annotations, cfg, np.random.default_rng(cfg.seed),
-                          "actline.data.synth_realistic")
+                          "actline.data.synth.realistic")
     return out
 
 

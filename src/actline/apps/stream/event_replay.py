@@ -67,10 +67,10 @@ def annotated_events(kind: str, labels: np.ndarray, times: np.ndarray, classes: 
 
 def evaluate_stream(model: str | Path, data: str | Path, opts: EvaluateOptions) -> dict:
     from actline.apps.stream.baseline import baseline_alerts
-    from actline.apps.stream.recognizer import StreamConfig, StreamingRecognizer, default_alerts, parse_alerts
     from actline.apps.stream.replay import replay_frames
-    from actline.data.load import detect_format, load_dataset
+    from actline.data.formats import detect_format, load_dataset
     from actline.infer import Recognizer
+    from actline.infer.streaming import StreamConfig, StreamingRecognizer, default_alerts, parse_alerts
 
     recog = Recognizer.load(model)
     alerts = parse_alerts(opts.alerts, recog.classes)
@@ -109,7 +109,7 @@ def evaluate_stream(model: str | Path, data: str | Path, opts: EvaluateOptions) 
               "events": {k: {"model": pool(v["model"]), "baseline": pool(v["baseline"])} for k, v in scores.items()},
               "states": {c: pool(v) for c, v in states.items()}}
     if opts.plot:
-        from actline.apps.stream.plots import plot_timeline
+        from actline.apps.stream.event_plots import plot_timeline
 
         rid = opts.plot_recording or next((r for r, tl in timelines.items() if any(
             annotated_events(kinds[0], tl[1], tl[0], ds.classes))), next(iter(timelines)))
