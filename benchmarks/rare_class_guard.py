@@ -23,10 +23,10 @@ import numpy as np
 import torch
 from realistic_accuracy import RARE, data_set, one_run
 
-from actline.data import WindowSpec, load_dataset
+from actline.data import WindowRule, load_dataset
 from actline.metrics.classification import summary_metrics
+from actline.modeldir.parts.class_guard import RareClassGuard
 from actline.modeldir.reader import load_classifier
-from actline.models.contract import RareClassGuard
 from actline.runs.evaluate_model import held_out_samples
 from actline.runs.fitting import WindowBank
 
@@ -41,7 +41,7 @@ def held_out(run: Path):
 def probs_on(clf, cfg: dict, ds, samples) -> np.ndarray:
     """``clf``'s probabilities on ``samples``, cut and background-subtracted as its config says."""
     w = cfg["window"]
-    return clf.probs(WindowBank(ds).get(samples, WindowSpec(int(w["length"]), w["mode"], float(w["fps"])), w["background"]))
+    return clf.probs(WindowBank(ds).get(samples, WindowRule.from_dict(w)))
 
 
 def held_out_probs(run: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -89,7 +89,7 @@ class FixedProbs:
     def __init__(self, prob: np.ndarray):
         self.prob, self.num_classes, self.feature_dim = prob, prob.shape[1], 0
 
-    def probs(self, windows, background=None) -> np.ndarray:
+    def probs(self, windows, rooms=None) -> np.ndarray:
         return self.prob
 
 

@@ -6,7 +6,7 @@ Run: .venv/bin/python benchmarks/room_gate.py --out runs/guard [--seeds 100 ... 
 Uses the runs of ``benchmarks/rare_class_guard.py`` under the same --out (trained there if missing): the
 default CNN (guard, prior and gate off) and, in each run's ``baselines/classical``, the trees on window
 statistics with their own background (``recording-median``). A held-out recording is *unfamiliar* when its
-room fingerprint (``actline.models.room_gate.room_fingerprint``) has cosine similarity below the threshold
+room fingerprint (``actline.modeldir.parts.room_gate.room_fingerprint``) has cosine similarity below the threshold
 to every training recording's. Compared, all with the rare-class guard at 60 applied last: the CNN alone,
 the trees alone, their fusion everywhere (``fuse_probs``: geometric mean, equal weights), and the gate (the
 fusion on unfamiliar recordings, the CNN elsewhere), which is what ``RoomGate`` does; this script chose its
@@ -26,9 +26,10 @@ from rare_class_guard import held_out, probs_on
 from realistic_accuracy import RARE, data_set, one_run
 
 from actline.metrics.classification import summary_metrics
+from actline.modeldir.parts.class_guard import RareClassGuard
+from actline.modeldir.parts.room_gate import room_fingerprint
 from actline.modeldir.reader import load_classifier
-from actline.models.contract import RareClassGuard, fuse_probs
-from actline.models.room_gate import room_fingerprint
+from actline.models.contract import fuse_probs
 
 GUARD = 60
 
@@ -39,7 +40,7 @@ def run_parts(run: Path) -> dict:
     trees, trees_cfg = load_classifier(run / "baselines" / "classical")
     train = json.loads((run / "split.json").read_text())["train"]["recordings"]
     held = {s.recording_id for s in samples}
-    fp = {r: room_fingerprint(ds.recordings[r].background()) for r in held | set(train)}
+    fp = {r: room_fingerprint(ds.recordings[r].empty_room()) for r in held | set(train)}
     sim = {r: max(float(fp[r] @ fp[t]) for t in train) for r in held}
     return {"y": ds.labels(samples), "cnn": probs_on(cnn, cfg, ds, samples), "trees": probs_on(trees, trees_cfg, ds, samples),
             "counts": np.asarray(cfg["train_class_counts"]), "sim": np.array([sim[s.recording_id] for s in samples])}

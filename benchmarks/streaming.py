@@ -35,7 +35,7 @@ from actline.apps.onnx_export import export_model, thermal_example
 from actline.apps.stream.hub import StreamHub
 from actline.apps.stream.payloads import encode_binary
 from actline.infer import Recognizer
-from actline.infer.streaming import StreamConfig
+from actline.infer.stream_config import StreamConfig
 
 
 def _default_model(tmp: Path, old: bool = False) -> Path:
@@ -54,17 +54,11 @@ def _default_model(tmp: Path, old: bool = False) -> Path:
 
 def _gated(model_dir: Path, out: Path, room: np.ndarray) -> Path:
     """``model_dir``'s network on raw windows with a room gate whose one training room is ``room``."""
-    from actline.modeldir.directory import (
-        FALLBACK,
-        TREES,
-        WEIGHTS,
-        read_config,
-        rooms_writer,
-        weights_writer,
-        write_model_dir,
-    )
+    from actline.modeldir.directory import WEIGHTS, read_config, weights_writer, write_model_dir
+    from actline.modeldir.parts.fallback import FALLBACK
+    from actline.modeldir.parts.room_gate import room_fingerprint, rooms_writer
+    from actline.modeldir.parts.trees import TREES
     from actline.modeldir.reader import load_model_dir
-    from actline.models.room_gate import room_fingerprint
     from actline.models.window_stats import N_STATS
     from actline.train.features_model import fit_estimator, to_onnx
 
@@ -92,7 +86,7 @@ class NoModel:
     def __getattr__(self, name):
         return getattr(self.r, name)
 
-    def probs(self, windows, background=None):
+    def probs(self, windows, rooms=None):
         return np.full((len(windows), len(self.r.classes)), 1 / len(self.r.classes), np.float32)
 
 
@@ -100,7 +94,7 @@ def simulate(recog, payloads: list[list[bytes]], fps: float) -> dict:
     """Feed every sensor's payloads tick by tick; CPU seconds, model runs and batch sizes."""
     hub = StreamHub(recog, StreamConfig(alerts={}))
     n_sensors, n = len(payloads), len(payloads[0])
-    stagger = max(1, hub.cfg.every_frames or recog.spec.length // 4)
+    stagger = max(1, hub.cfg.every_frames or recog.rule.length // 4)
     cpu0 = time.process_time()
     for tick in range(n + stagger):
         items = [(f"S{k:03d}", payloads[k][tick - k % stagger]) for k in range(n_sensors)
@@ -142,8 +136,8 @@ def main() -> None:
                 backends[f"ONNX Runtime, room gate, {what}"] = Recognizer.load(gated.parent / f"{gated.name}.onnx",
                                                                                threads=1)
         print(f"{args.sensors} sensors x {args.seconds:.0f} s at {args.fps:g} fps, {h}x{w} frames, "
-              f"{r0.config['arch']['name']} on windows of {r0.spec.length} {r0.spec.mode} steps, background "
-              f"{r0.background}, model every {r0.spec.length // 4} frames batched across sensors, 1 thread")
+              f"{r0.config['arch']['name']} on windows of {r0.rule.length} {r0.rule.mode} steps, background "
+              f"{r0.background}, model every {r0.rule.length // 4} frames batched across sensors, 1 thread")
         print(f"| backend | CPU s per s of sensor time ({args.sensors} sensors) | sensors per core | model runs | "
               "mean batch |")
         print("|---|---:|---:|---:|---:|")

@@ -163,17 +163,11 @@ def _gated(cnn_dir: Path) -> Path:
     """``cnn_dir`` made a 40x60 CNN on raw temperatures with a room gate: trees on window statistics, one
     training room, unlike the recording below, so the trees are consulted, and a fallback CNN (the same
     weights, which is enough to see it run)."""
-    from actline.modeldir.directory import (
-        FALLBACK,
-        TREES,
-        WEIGHTS,
-        read_config,
-        rooms_writer,
-        weights_writer,
-        write_model_dir,
-    )
+    from actline.modeldir.directory import WEIGHTS, read_config, weights_writer, write_model_dir
+    from actline.modeldir.parts.fallback import FALLBACK
+    from actline.modeldir.parts.room_gate import room_fingerprint, rooms_writer
+    from actline.modeldir.parts.trees import TREES
     from actline.modeldir.reader import load_model_dir
-    from actline.models.room_gate import room_fingerprint
     from actline.models.window_stats import N_STATS
     from actline.train.features_model import fit_estimator, to_onnx
 
@@ -204,7 +198,7 @@ def test_a_model_with_a_room_gate_runs_without_torch(model_dir, tmp_path):  # no
             f"c.trees = type('S', (), {{'probs': lambda s, w, b=None: calls.append(len(w)) or t.probs(w)}})(); "
             f"c.fallback = type('S', (), {{'probs': lambda s, w, b=None: calls.append(-len(w)) or f.probs(w)}})(); "
             f"p = r.predict(rec.frames[:32]); import json; "
-            f"print(json.dumps([r.gated, p.label, calls, r.room_similarity(rec.background()), type(f).__name__]))")
+            f"print(json.dumps([r.gated, p.label, calls, r.room_similarity(rec.empty_room()), type(f).__name__]))")
     run = _run_without_torch(tmp_path, code=code)
     assert run.returncode == 0, run.stderr
     gated_flag, label, calls, sim, fallback = json.loads(run.stdout.splitlines()[-1])

@@ -37,7 +37,7 @@ def test_foreground_is_held_while_warm_and_released_when_the_person_leaves():
         m.update(f, i * 0.1)
         fg_frames.append(m.fg[12:18, 21:25].all())
     assert all(fg_frames[320:1100]) and not any(fg_frames[1140:])
-    assert np.abs(m.background[10:20, 20:26] - floor[10:20, 20:26]).mean() < 0.3
+    assert np.abs(m.room[10:20, 20:26] - floor[10:20, 20:26]).mean() < 0.3
     assert m.fg[2:5, 40:48].sum() == 0
 
 
@@ -47,13 +47,13 @@ def test_sentinels_are_ignored_and_the_state_round_trips():
     m = BackgroundModel((40, 60))
     for i, f in enumerate(frames):
         m.update(f, i * 0.1)
-    assert m.background.min() > 15
+    assert m.room.min() > 15
     meta, arrays = m.state()
     again = BackgroundModel.from_state(meta, arrays)
     for i, f in enumerate(frames[:20]):
         m.update(f, 10 + i * 0.1)
         again.update(f, 10 + i * 0.1)
-    np.testing.assert_array_equal(again.background, m.background)
+    np.testing.assert_array_equal(again.room, m.room)
     with pytest.raises(ActlineError, match="not a background state"):
         BackgroundModel.from_state({**meta, "version": 99}, arrays)
     with pytest.raises(ActlineError, match="expected a 40x60 frame"):

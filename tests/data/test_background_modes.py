@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from actline.data.dataset import remove_background, static_heat
+from actline.data.window import remove_background, static_heat
 
 
 def _room():

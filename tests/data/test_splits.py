@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from actline.core.errors import ActlineError
-from actline.data import WindowSpec, load_dataset
+from actline.data import WindowRule, load_dataset
 from actline.data.splits import group_folds, make_split
 
 
@@ -21,12 +21,12 @@ def test_by_recording_never_shares_a_recording(ds):
 
 
 def test_given_split_overlap_is_counted_and_warned(ds):
-    sp = make_split(ds, "given", spec=WindowSpec(length=64))
+    sp = make_split(ds, "given", spec=WindowRule(length=64))
     assert len(sp.train) == len(ds.subset("train")) and len(sp.eval) == len(ds.subset("val"))
     assert sp.overlapping_eval > 0
     assert f"{sp.overlapping_eval} of {len(sp.eval)} evaluation windows overlap" in sp.warning
     # a 1-frame window overlaps far less than a 64-frame one
-    assert make_split(ds, "given", spec=WindowSpec(length=1)).overlapping_eval < sp.overlapping_eval
+    assert make_split(ds, "given", spec=WindowRule(length=1)).overlapping_eval < sp.overlapping_eval
 
 
 def test_kfold_covers_each_sample_once(ds):

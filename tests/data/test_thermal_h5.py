@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from actline.core.errors import ActlineError
-from actline.data import Recording, Sample, WindowSpec, load_dataset
-from actline.data.dataset import fill_invalid, window_indices
+from actline.data import Recording, Sample, WindowRule, load_dataset
 from actline.data.thermal_h5 import keyframe_label, read_recording_h5
+from actline.data.window import fill_invalid
 
 
 def test_keyframe_label_rule():
@@ -25,18 +25,18 @@ def _rec(n=10):
 
 def test_index_window_repeats_edge_frames():
     rec = _rec(10)
-    idx = window_indices(rec, 0, WindowSpec(length=8))
+    idx = WindowRule(length=8).indices(rec.timestamps, 0)
     assert idx.tolist() == [0, 0, 0, 0, 0, 1, 2, 3]  # frame_idx-4 .. frame_idx+3
-    idx = window_indices(rec, 9, WindowSpec(length=8))
+    idx = WindowRule(length=8).indices(rec.timestamps, 9)
     assert idx.tolist() == [5, 6, 7, 8, 9, 9, 9, 9]
-    idx = window_indices(rec, 5, WindowSpec(length=64))
+    idx = WindowRule(length=64).indices(rec.timestamps, 5)
     assert len(idx) == 64 and idx[0] == 0 and idx[32] == 5 and idx[-1] == 9
 
 
 def test_time_window_resamples_by_timestamps():
     rec = _rec(10)
     rec.timestamps = np.array([0, 0.1, 0.2, 0.3, 1.3, 1.4, 1.5, 1.6, 1.7, 1.8])  # a 1 s gap
-    idx = window_indices(rec, 4, WindowSpec(length=4, mode="time", fps=5.0))  # t = 0.9, 1.1, 1.3, 1.5
+    idx = WindowRule(length=4, mode="time", fps=5.0).indices(rec.timestamps, 4)  # t = 0.9, 1.1, 1.3, 1.5
     assert idx.tolist() == [3, 3, 4, 6]
 
 
@@ -50,7 +50,7 @@ def test_fill_invalid_replaces_sentinels_with_frame_median():
 
 def test_window_of_real_sample_shape(synth_dir):
     ds = load_dataset(synth_dir)
-    win = ds.window(ds.samples[0], WindowSpec(length=64))
+    win = ds.window(ds.samples[0], WindowRule(length=64))
     assert win.shape == (64, 40, 60) and win.dtype == np.float32 and win.min() > -100
 
 

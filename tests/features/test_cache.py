@@ -6,6 +6,7 @@ from actline.core.errors import ActlineError
 from actline.data.chunks import recording_chunks
 from actline.data.dataset import Recording
 from actline.data.video import VideoSpec, write_video
+from actline.data.window import WindowRule
 from actline.features.backbone import build_backbone
 from actline.features.cache import FeatureCache, extract
 
@@ -75,6 +76,6 @@ def test_thermal_chunks_cover_the_recording():
     frames = np.full((37, 8, 8), 21.0, np.float32)
     frames[5, 2, 2] = -273.2  # a dead pixel is filled
     rec = Recording("r", frames, np.arange(37) * 0.1, group="g")
-    chunks = list(recording_chunks(rec, chunk=16, stride=8))
+    chunks = list(recording_chunks(rec, WindowRule(length=16), stride=8))
     assert [round(s, 2) for s, _, _ in chunks] == [0.0, 0.8, 1.6, 2.1]  # the last is aligned to the end
     assert all(c.shape == (16, 8, 8) and c.min() > 0 for _, _, c in chunks)

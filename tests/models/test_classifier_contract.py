@@ -6,7 +6,8 @@ import pytest
 
 import actline
 from actline.cli import main
-from actline.models.contract import FusionClassifier, RareClassGuard
+from actline.modeldir.parts.class_guard import RareClassGuard
+from actline.modeldir.parts.fusion import FusionClassifier
 
 
 class Fixed:
@@ -15,7 +16,7 @@ class Fixed:
     def __init__(self, p, dim=3):
         self.p, self.num_classes, self.feature_dim = np.asarray(p, dtype=np.float64), len(p), dim
 
-    def probs(self, windows, background=None):
+    def probs(self, windows, rooms=None):
         return np.repeat(self.p[None], len(windows), axis=0)
 
     def features(self, windows):

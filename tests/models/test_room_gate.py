@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 
 from actline.core.errors import ActlineError
-from actline.data.dataset import remove_background
-from actline.models.contract import RareClassGuard, fuse_probs
-from actline.models.room_gate import RoomGate, room_fingerprint
+from actline.data.window import remove_background
+from actline.modeldir.parts.class_guard import RareClassGuard
+from actline.modeldir.parts.room_gate import RoomGate, room_fingerprint
+from actline.models.contract import fuse_probs
 
 
 class Fixed:
@@ -15,7 +16,7 @@ class Fixed:
     def __init__(self, p):
         self.p, self.num_classes, self.feature_dim, self.seen = np.asarray(p, np.float32), len(p), 0, []
 
-    def probs(self, windows, background=None):
+    def probs(self, windows, rooms=None):
         self.seen.append(np.array(windows))
         return np.repeat(self.p[None], len(windows), axis=0)
 

@@ -50,7 +50,7 @@ def test_features_model_through_every_command(features_run, synth_dir, tmp_path,
     rec, onnx = actline.load(model), actline.load(model / "model.onnx")
     ds = load_dataset(synth_dir)
     r = ds.recordings[sorted(ds.recordings)[0]]
-    spec = rec.spec
+    spec = rec.rule
     exact = r.frames[: 200].astype(np.float64).round(2)  # two decimals keep the JSON body under the service's cap
     frames = exact.astype(np.float32)
     stamps = r.timestamps[: 200] if spec.mode == "time" else None

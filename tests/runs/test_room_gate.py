@@ -15,7 +15,7 @@ from actline.core.errors import ActlineError
 from actline.data import load_dataset
 from actline.models.contract import OnnxClassifier, TorchClassifier, fuse_probs
 from actline.modeldir.reader import build_torch
-from actline.models.room_gate import RoomGate
+from actline.modeldir.parts.room_gate import RoomGate
 
 TOKEN = "test-token-0123456789abcdef"
 
@@ -48,17 +48,17 @@ def test_the_run_writes_and_scores_the_gate(gated_run, synth_dir):
     # what the recognizer says is the fallback CNN on static-heat windows fused with the trees on
     # background-subtracted windows
     rec = actline.load(model)
-    assert rec.gated and rec.room_similarity(load_dataset(synth_dir).recordings[split["eval"]["recordings"][0]].background()) < 1
+    assert rec.gated and rec.room_similarity(load_dataset(synth_dir).recordings[split["eval"]["recordings"][0]].empty_room()) < 1
     ds = load_dataset(synth_dir)
     r = ds.recordings[split["eval"]["recordings"][0]]
     out = rec.predict_recording(r, stride=40, k=1)
     fallback = TorchClassifier(build_torch(model / "fallback.safetensors", cfg["arch"], model))
     trees = OnnxClassifier(model / "trees.onnx")
     c = out[0][0]
-    from actline.data.dataset import fill_invalid, remove_background, window_indices
+    from actline.data.window import fill_invalid, remove_background
 
-    win = fill_invalid(r.frames[window_indices(r, c, rec.spec)])[None]
-    minus = lambda mode: remove_background(win[0], r.background(), mode)[None]  # noqa: E731
+    win = fill_invalid(r.frames[rec.rule.indices(r.timestamps, c)])[None]
+    minus = lambda mode: remove_background(win[0], r.empty_room(), mode)[None]  # noqa: E731
     want = fuse_probs([fallback.probs(minus("static-heat")), trees.probs(minus("recording-median"))],
                       [0.5, 0.5]) * np.asarray(cfg["class_guard"]["factors"])
     np.testing.assert_allclose(out[0][2].probs, (want / want.sum())[0], atol=1e-5)
@@ -106,7 +106,7 @@ def test_evaluate_predict_stream_serve_and_export_apply_the_gate(gated_run, synt
     r = ds.recordings[sorted(ds.recordings)[0]]
     exact = r.frames[:200].astype(np.float64).round(2)  # two decimals keep the JSON body under the service's cap
     frames = exact.astype(np.float32)
-    stamps = r.timestamps[:200] if rec.spec.mode == "time" else None
+    stamps = r.timestamps[:200] if rec.rule.mode == "time" else None
     a, b = rec.predict(frames, stamps), onnx.predict(frames, stamps)
     assert a.label == b.label and abs(a.confidence - b.confidence) < 1e-4
     # inside its directory too: model.onnx with fallback.onnx beside it, on ONNX Runtime throughout
@@ -114,11 +114,12 @@ def test_evaluate_predict_stream_serve_and_export_apply_the_gate(gated_run, synt
     inside = actline.load(model, backend="onnx")
     assert isinstance(inside.classifier.inner.fallback, OnnxClassifier)
     assert abs(inside.predict(frames, stamps).confidence - a.confidence) < 1e-4
-    bg = r.background()
-    assert rec.predict(frames, stamps, background=bg).label == onnx.predict(frames, stamps, background=bg).label
+    bg = r.empty_room()
+    assert rec.predict(frames, stamps, room=bg).label == onnx.predict(frames, stamps, room=bg).label
 
     # companions are tied to their export: another model's rooms, even with a valid checksum file, are refused
-    from actline.modeldir.directory import rooms_writer, write_sidecar
+    from actline.modeldir.directory import write_sidecar
+    from actline.modeldir.parts.room_gate import rooms_writer
 
     foreign = out.parent / "fall.rooms.safetensors"
     rooms_writer(np.ones((2, rec.frame_shape[0] * rec.frame_shape[1]), np.float32))(foreign)
@@ -159,7 +160,8 @@ def test_a_changed_or_missing_room_file_is_refused(gated_run, tmp_path):
 
 
 def test_a_bad_gate_config_or_room_file_gets_one_line(gated_run, tmp_path, monkeypatch):
-    from actline.modeldir.directory import rooms_writer, write_checksums
+    from actline.modeldir.directory import write_checksums
+    from actline.modeldir.parts.room_gate import rooms_writer
 
     model = tmp_path / "model"
     shutil.copytree(gated_run / "model", model)
@@ -197,6 +199,6 @@ def test_a_bad_gate_config_or_room_file_gets_one_line(gated_run, tmp_path, monke
     (model / "config.json").write_text(json.dumps(cfg))
     shutil.copy(gated_run / "model" / "fallback.safetensors", model / "fallback.safetensors")
     write_checksums(model)
-    monkeypatch.setattr("actline.modeldir.directory.MAX_ROOMS_BYTES", 1000)  # the size is checked before reading
+    monkeypatch.setattr("actline.modeldir.parts.room_gate.MAX_ROOMS_BYTES", 1000)  # the size is checked before reading
     with pytest.raises(ActlineError, match="rooms.safetensors: too large for room fingerprints"):
         actline.load(model)

@@ -105,7 +105,7 @@ def test_a_nagoya_day_held_out_then_the_model_evaluated_on_it(tmp_path, capsys):
 
 
 def test_decision_prior_rides_in_the_model_directory(synth_dir, tmp_path):
-    from actline.models.contract import RareClassGuard
+    from actline.modeldir.parts.class_guard import RareClassGuard
 
     run = tmp_path / "prior"
     main(["train", "--data", str(synth_dir), "--out", str(run), "--model", "features", "--quiet",

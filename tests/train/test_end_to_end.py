@@ -54,7 +54,7 @@ def test_train_evaluate_predict(small_data, tmp_path, capsys):
     assert len(lines) == len(keyframes) and all("true" in x for x in lines)
     recog = Recognizer.load(run / "model")
     rec = ds.recordings[rec_path.stem]
-    p = recog.predict(rec.frames[keyframes[0].frame_idx - 8: keyframes[0].frame_idx + 8], background=rec.background())
+    p = recog.predict(rec.frames[keyframes[0].frame_idx - 8: keyframes[0].frame_idx + 8], room=rec.empty_room())
     assert p.label == lines[0]["label"] and p.confidence == pytest.approx(lines[0]["confidence"], abs=1e-3)
     t_key = float(rec.timestamps[keyframes[0].frame_idx])
     assert lines[0]["timestamp_s"] == pytest.approx(t_key, abs=1e-3)  # the recording's clock
@@ -95,7 +95,7 @@ def test_seed_ensemble_is_one_model_dir(small_data, tmp_path):
     assert recog.background == "recording-median"
     ds = load_dataset(small_data)
     rec = next(iter(ds.recordings.values()))
-    p = recog.predict(rec.frames[:8], background=rec.background())
+    p = recog.predict(rec.frames[:8], room=rec.empty_room())
     assert p.label in ds.classes
 
 

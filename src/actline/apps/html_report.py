@@ -189,7 +189,7 @@ def _examples(run: Path, m: dict, per_class: int = 3) -> str:
             if rec is None:
                 continue
             frame = rec.frames[int(r["frame_idx"])]
-            bg = rec.background()
+            bg = rec.empty_room()
             fig, ax = plt.subplots(figsize=(1.4, 1.4 * frame.shape[0] / frame.shape[1]))
             ax.imshow(np.where(frame <= -100, np.nan, frame - bg), cmap="inferno", vmin=-0.5, vmax=4)
             ax.axis("off")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import shutil
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -25,13 +26,10 @@ import torch.nn as nn
 from actline.core.atomic import atomic_dir, atomic_path, write_json
 from actline.core.errors import ActlineError
 from actline.core.hashing import sha256_file
+from actline.modeldir import parts
 from actline.modeldir.directory import (
     CONFIG,
-    FALLBACK,
-    FALLBACK_ONNX,
     ONNX,
-    ROOMS,
-    TREES,
     WEIGHTS,
     add_file,
     read_config,
@@ -39,7 +37,8 @@ from actline.modeldir.directory import (
     write_checksums,
     write_sidecar,
 )
-from actline.modeldir.reader import build_torch, companion, load_model_dir
+from actline.modeldir.parts import companion
+from actline.modeldir.reader import build_torch, load_model_dir
 
 OPSET = 17
 
@@ -105,6 +104,51 @@ def _export(module: nn.Module, example: np.ndarray, path: Path, dynamic: dict, m
     return diff
 
 
+@dataclass
+class ExportJob:
+    """What a composite part (:mod:`actline.modeldir.parts`) needs to put its files beside a CNN's export:
+    into the model directory itself (``inside``, checksummed with it), or beside an outside ``.onnx`` as
+    ``<stem>.<name>`` with a sidecar checksum each."""
+
+    model_dir: Path
+    config: dict
+    out: Path
+    inside: bool
+    example: np.ndarray
+    atol: float
+    meta: dict  # the main export's metadata config, which a part's own export shares (classes, window, ...)
+    written: list[Path] = field(default_factory=list)
+    diffs: dict = field(default_factory=dict)
+
+    def copy(self, name: str) -> None:
+        """A part that travels as it is (trees, rooms): verified, then copied beside an outside export."""
+        if self.inside:
+            return
+        target = companion(self.out, name)
+        with atomic_path(target, suffix=Path(name).suffix) as tmp:
+            shutil.copyfile(verify(self.model_dir, name), tmp)
+        self.written += [target, write_sidecar(target)]
+
+    def export_torch(self, weights: str, arch: dict, name: str, role: str) -> None:
+        """A part that is a torch network (``weights``, built from ``arch``): exported and checked like the main one."""
+        module = _Softmax(build_torch(verify(self.model_dir, weights), arch, self.model_dir / CONFIG), dim=1)
+        meta = {k: self.meta[k] for k in ("pipeline", "classes", "window", "preprocessing", "input", "output")}
+        write = self.writer(module, {**meta, "arch": arch, "role": role}, name)
+        if self.inside:
+            add_file(self.model_dir, name, write)
+            return
+        target = companion(self.out, name)
+        with atomic_path(target, suffix=".onnx") as tmp:
+            write(tmp)
+        self.written += [target, write_sidecar(target)]
+
+    def writer(self, module, meta: dict, name: str):
+        def write(p: Path) -> None:
+            self.diffs[name] = _export(module, self.example, p, {0: "batch"}, {
+                "actline_config": json.dumps(meta), "classes": json.dumps(self.config["classes"])}, self.atol)
+        return write
+
+
 def export_classifier(model_dir: Path, out: Path, atol: float = 1e-4, batch: int = 2) -> dict:
     cfg = read_config(model_dir)
     if not (model_dir / WEIGHTS).is_file() and (model_dir / ONNX).is_file():  # a tree model is ONNX already
@@ -119,76 +163,27 @@ def export_classifier(model_dir: Path, out: Path, atol: float = 1e-4, batch: int
     if not shape:
         raise ActlineError(model_dir, "config.json has no preprocessing.frame_shape; cannot build the example input")
     example = thermal_example((batch, 1, int(cfg["window"]["length"]), *shape))
-    meta_cfg = {k: cfg[k] for k in ("pipeline", "classes", "window", "preprocessing", "metrics", "arch", "class_guard",
-                                    "room_gate") if k in cfg}
-    meta_cfg["input"] = "[batch, 1, T, H, W] float32 °C, sentinels filled (actline.data.dataset.fill_invalid)"
-    meta_cfg["output"] = "[batch, K] class probabilities"
-    inside = out.resolve().parent == model_dir.resolve()
-    fallback = _fallback(model_dir, cfg, meta_cfg)  # (module, its metadata) or None
-    diffs = {}
-
-    def export(module, meta: dict, name: str):
-        def write(p: Path) -> None:
-            diffs[name] = _export(module, example, p, {0: "batch"}, {"actline_config": json.dumps(meta),
-                                                                    "classes": json.dumps(cfg["classes"])}, atol)
-        return write
-
-    if inside:  # into the model directory: written and checksummed with it, the fallback first
-        if fallback:
-            add_file(model_dir, FALLBACK_ONNX, export(*fallback, FALLBACK_ONNX))
-        add_file(model_dir, out.name, export(_Softmax(model, dim=1), meta_cfg, "model"))
-    else:  # the files it needs travel beside it first, tied to it by their checksums in its metadata
-        written = _companions(model_dir, cfg, out)
-        try:
-            if fallback:
-                target = companion(out, FALLBACK_ONNX)
-                with atomic_path(target, suffix=".onnx") as tmp:
-                    export(*fallback, FALLBACK_ONNX)(tmp)
-                written += [target, write_sidecar(target)]
-            meta_cfg["companions"] = {name: sha256_file(companion(out, name)) for name in companion_names(cfg)}
-            export(_Softmax(model, dim=1), meta_cfg, "model")(out)
-        except BaseException:
-            for p in written:
-                p.unlink(missing_ok=True)
-            raise
-        write_sidecar(out)
-    return {"path": str(out), "max_abs_diff": max(diffs.values()), "input_shape": list(example.shape),
-            **({"fallback_max_abs_diff": diffs[FALLBACK_ONNX]} if fallback else {})}
-
-
-def _fallback(model_dir: Path, cfg: dict, meta_cfg: dict):
-    """A room gate's fallback CNN (``fallback.safetensors``) as a module to export, with its metadata."""
-    fb = (cfg.get("room_gate") or {}).get("fallback")
-    if not fb:
-        return None
-    module = build_torch(verify(model_dir, FALLBACK), fb.get("arch"), model_dir / CONFIG)
-    meta = {k: meta_cfg[k] for k in ("pipeline", "classes", "window", "preprocessing", "input", "output")}
-    meta.update(arch=fb["arch"], role=f"the room gate's fallback CNN: windows minus their {fb['background']} "
-                                      "background (actline.data.dataset.remove_background)")
-    return _Softmax(module, dim=1), meta
-
-
-def companion_names(cfg: dict) -> list[str]:
-    """The files a model's CNN needs beside it: a fusion model's trees, a room gate's trees, rooms and
-    fallback CNN."""
-    gate, fusion = cfg.get("room_gate") or {}, (cfg.get("arch") or {}).get("name") == "fusion"
-    return ([TREES] if gate or fusion else []) + ([ROOMS] if gate else []) + \
-        ([FALLBACK_ONNX] if gate.get("fallback") else [])
-
-
-def _companions(model_dir: Path, cfg: dict, out: Path) -> list[Path]:
-    """The files copied beside an exported CNN, each verified and given its own checksum: the trees of a
-    fusion model or of a room gate, and the gate's training-room fingerprints (``<stem>.trees.onnx``,
-    ``<stem>.rooms.safetensors``; ``Recognizer.load`` finds them there). Returns the files written."""
-    written = []
-    for name in companion_names(cfg):
-        if name == FALLBACK_ONNX:  # exported, not copied (export_classifier)
-            continue
-        target = companion(out, name)
-        with atomic_path(target, suffix=Path(name).suffix) as tmp:
-            shutil.copyfile(verify(model_dir, name), tmp)
-        written += [target, write_sidecar(target)]
-    return written
+    meta = {k: cfg[k] for k in ("pipeline", "classes", "window", "preprocessing", "metrics", "arch", "class_guard",
+                                "room_gate") if k in cfg}
+    meta["input"] = "[batch, 1, T, H, W] float32 °C, sentinels filled (actline.data.window.fill_invalid)"
+    meta["output"] = "[batch, K] class probabilities"
+    job = ExportJob(model_dir, cfg, out, out.resolve().parent == model_dir.resolve(), example, atol, meta)
+    try:  # the parts first: an outside export's metadata ties it to them by their checksums
+        for part in parts.active(cfg):
+            if part.export is not None:
+                part.export(job)
+        if job.inside:
+            add_file(model_dir, out.name, job.writer(_Softmax(model, dim=1), meta, "model"))
+        else:
+            meta["companions"] = {name: sha256_file(companion(out, name)) for name in parts.part_files(cfg, "onnx")}
+            job.writer(_Softmax(model, dim=1), meta, "model")(out)
+            write_sidecar(out)
+    except BaseException:
+        for p in job.written:
+            p.unlink(missing_ok=True)
+        raise
+    extra = {f"{Path(n).stem}_max_abs_diff": d for n, d in job.diffs.items() if n != "model"}
+    return {"path": str(out), "max_abs_diff": max(job.diffs.values()), "input_shape": list(example.shape), **extra}
 
 
 def export_timeline(model_dir: Path, out: Path, atol: float = 1e-4) -> dict:

@@ -64,12 +64,13 @@ def data_inspect(
 
 
 def _window_spec(length: int, mode: str, fps: float):
-    from actline.data import WindowSpec
+    from actline.data import WindowRule
 
     try:
-        return WindowSpec(length=length, mode=mode, fps=fps)
-    except ValueError as exc:
-        raise ActlineError("--window", str(exc)) from None
+        return WindowRule(length=length, mode=mode, fps=fps)
+    except ActlineError as exc:  # name the option at fault
+        option = {"window.mode": "--window-mode", "window.fps": "--window-fps"}.get(str(exc.where), "--window")
+        raise ActlineError(option, exc.message) from None
 
 
 @app.command("synth-video")

@@ -142,10 +142,10 @@ def predict(
     preds = rec_obj.predict_recording(rec, centres=centres, stride=stride, k=top_k)
     t0 = float(rec.timestamps[0])
     if rec_obj.gated:  # on stderr, so --json output stays one prediction per line
-        from actline.models.room_gate import room_gate_of
+        from actline.modeldir.parts.room_gate import room_gate_of
 
         room_gate = room_gate_of(rec_obj.classifier)
-        sim, gate = rec_obj.room_similarity(rec.background()), room_gate.threshold
+        sim, gate = rec_obj.room_similarity(rec.empty_room()), room_gate.threshold
         fallback = "the fallback CNN" if room_gate.fallback is not None else "the CNN"
         err.print(f"room: similarity {sim:.2f} to the nearest training room (gate at {gate:g}): "
                   + (f"unfamiliar, {fallback} fused with the trees" if sim < gate else "familiar, the CNN alone"))

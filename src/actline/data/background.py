@@ -96,7 +96,7 @@ class BackgroundModel:
         return self.bg is not None
 
     @property
-    def background(self) -> np.ndarray:
+    def room(self) -> np.ndarray:
         """The current estimate (during warm-up: the median of the frames so far)."""
         if self.bg is not None:
             return self.bg
@@ -225,4 +225,4 @@ def estimate_window_background(frames, timestamps=None, cfg: BackgroundConfig | 
     ts = [None] * len(x) if timestamps is None else [float(t) for t in timestamps]
     for f, t in zip(x, ts):
         m.update(f, t)
-    return m.background.copy()
+    return m.room.copy()

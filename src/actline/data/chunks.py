@@ -1,4 +1,4 @@
-"""Thermal recordings as model input without torch: cut into fixed-length chunks of their own frames."""
+"""Thermal recordings as an encoder's input without torch: its windows, slid along the recording."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Iterator
 import numpy as np
 
 from actline.core.errors import ActlineError
-from actline.data.dataset import Recording, fill_invalid, subtract_background
+from actline.data.dataset import Recording
+from actline.data.window import WindowRule
 
 
 def chunk_starts(n: int, chunk: int, stride: int) -> np.ndarray:
@@ -18,22 +19,20 @@ def chunk_starts(n: int, chunk: int, stride: int) -> np.ndarray:
     return np.asarray(starts, dtype=np.int64)
 
 
-def recording_chunks(rec: Recording, chunk: int, stride: int, background: str = "none"
+def recording_chunks(rec: Recording, rule: WindowRule, stride: int, batch: int = 64
                      ) -> Iterator[tuple[float, float, np.ndarray]]:
-    """(start_s, end_s, [chunk, H, W] °C) windows over a recording's own frames (no resampling).
-
-    A thermal encoder was trained on windows of its sensor's frames, so it sees the same here;
-    sentinels are filled, and the empty room subtracted when the encoder was trained that way.
-    """
+    """(start_s, end_s, [T, H, W] °C) windows of a recording, cut by the encoder's own ``rule`` (the one it was
+    trained with: length, mode, background, sentinel fill) and centred every ``stride`` frames
+    (:meth:`WindowRule.centres`). Times are seconds from the recording's first frame; a window ends one
+    frame interval after its last frame."""
     if rec.n_frames == 0:
         raise ActlineError(rec.source or rec.id, "the recording has no frames")
-    frames = rec.frames
-    bg = rec.background() if background == "recording-median" else None
     ts = rec.timestamps - rec.timestamps[0]
     dt = float(np.median(np.diff(ts))) if rec.n_frames > 1 else 0.1
-    for s in chunk_starts(rec.n_frames, chunk, stride):
-        idx = np.clip(np.arange(s, s + chunk), 0, rec.n_frames - 1)  # a short recording repeats its last frame
-        win = fill_invalid(frames[idx])
-        if bg is not None:
-            win = subtract_background(win, bg)
-        yield float(ts[s]), float(ts[min(s + chunk, rec.n_frames) - 1] + dt), win
+    centres = rule.centres(rec.n_frames, stride)
+    room = rec.empty_room() if rule.background != "none" else None
+    for i in range(0, len(centres), batch):
+        part = centres[i:i + batch]
+        for c, win in zip(part, rule.cut_many(rec, part, room)):
+            idx = rule.indices(rec.timestamps, int(c))
+            yield float(ts[idx[0]]), float(ts[idx[-1]] + dt), win

@@ -1,4 +1,4 @@
-"""The shared in-memory types: Recording, Sample, ClipDataset, and window extraction."""
+"""The shared in-memory types: Recording, Sample, ClipDataset (windows are cut by :mod:`actline.data.window`)."""
 
 from __future__ import annotations
 
@@ -39,17 +39,17 @@ class Recording:
     def invalid_mask(self) -> np.ndarray:
         return self.frames <= INVALID_BELOW_C
 
-    def background(self, max_frames: int = 2000) -> np.ndarray:
+    def empty_room(self, max_frames: int = 2000) -> np.ndarray:
         """The empty room: per-pixel median over the recording (sentinels ignored), [H, W] °C.
 
         A ceiling sensor is static and people move over minutes, so the median of each pixel
         is the floor, the bed, the radiator: what background subtraction removes. Cached.
         """
-        bg = self.meta.get("_background")
-        if bg is None:
-            bg = estimate_background(self.frames, max_frames)
-            self.meta["_background"] = bg
-        return bg
+        room = self.meta.get("_empty_room")
+        if room is None:
+            room = estimate_background(self.frames, max_frames)
+            self.meta["_empty_room"] = room
+        return room
 
 
 def estimate_background(frames: np.ndarray, max_frames: int = 2000) -> np.ndarray:
@@ -77,98 +77,6 @@ class Sample:
     id: str = ""
 
 
-@dataclass(frozen=True)
-class WindowSpec:
-    """How a window is cut around a sample's centre frame.
-
-    ``mode="index"``: ``length`` consecutive frames ``c - length//2 .. c + length - length//2 - 1``,
-    repeating the edge frame past either end (the earlier system's rule).
-    ``mode="time"``: ``length`` instants ``1/fps`` apart centred the same way on the centre
-    frame's timestamp, each taking the latest frame at or before it (sample-and-hold), so
-    recordings at 6 or 30 fps give windows of the same duration.
-    """
-
-    length: int = 64
-    mode: str = "index"
-    fps: float = 10.0
-
-    def __post_init__(self):
-        if self.length < 1:
-            raise ValueError(f"window length must be >= 1, got {self.length}")
-        if self.mode not in ("index", "time"):
-            raise ValueError(f"window mode must be 'index' or 'time', got {self.mode!r}")
-        if self.mode == "time" and not self.fps > 0:
-            raise ValueError(f"window fps must be > 0, got {self.fps}")
-
-
-def window_indices(rec: Recording, center: int, spec: WindowSpec) -> np.ndarray:
-    offsets = np.arange(spec.length) - spec.length // 2
-    if spec.mode == "index":
-        idx = center + offsets
-    else:
-        t = rec.timestamps[center] + offsets / spec.fps
-        idx = np.searchsorted(rec.timestamps, t, side="right") - 1
-    return np.clip(idx, 0, rec.n_frames - 1)
-
-
-BACKGROUNDS = ("none", "recording-median", "static-heat")
-PERSON_WARMTH_C = (1.0, 12.0)  # a person reads 1-10 °C over the floor (real 40x60 data: 5.8-8.7 °C, p10-p90)
-
-
-def static_heat(bg: np.ndarray, warmth: tuple[float, float] = PERSON_WARMTH_C) -> np.ndarray:
-    """The part of an empty-room estimate that cannot be a person: the floor's unevenness and heat sources
-    hotter than any person. Pixels of ``bg`` as warm as a person over the floor are set to the floor.
-
-    A recording-wide median is the empty room only if people move; where someone lies or sits still for
-    most of the recording (a person in bed all night), the median holds them, and subtracting it erases
-    them. Keeping person-warm pixels out of what is subtracted keeps that person, while lamps, heaters
-    and the floor pattern still go.
-    """
-    bg = np.asarray(bg, dtype=np.float32)
-    floor = float(np.median(bg))
-    excess = bg - floor
-    return np.where((excess > warmth[0]) & (excess < warmth[1]), np.float32(floor), bg)
-
-
-def remove_background(win: np.ndarray, bg: np.ndarray, mode: str) -> np.ndarray:
-    """``mode``: "none" (unchanged), "recording-median" (subtract ``bg``), "static-heat" (subtract only
-    what cannot be a person, :func:`static_heat`)."""
-    if mode == "none":
-        return win
-    if mode == "static-heat":
-        bg = static_heat(bg)
-    elif mode != "recording-median":
-        raise ValueError(f"unknown background mode {mode!r} (known: {', '.join(BACKGROUNDS)})")
-    return subtract_background(win, bg)
-
-
-def subtract_background(win: np.ndarray, bg: np.ndarray) -> np.ndarray:
-    """Window minus the empty-room image, plus the room's mean temperature (stays in °C)."""
-    return (win - bg[None] + float(bg.mean())).astype(np.float32)
-
-
-def fill_invalid(frames: np.ndarray) -> np.ndarray:
-    """Replace sentinel pixels by the median of the valid pixels of the same frame.
-
-    A frame with no valid pixel takes the median of the whole window.
-    """
-    frames = np.asarray(frames, dtype=np.float32)
-    bad = frames <= INVALID_BELOW_C
-    if not bad.any():
-        return frames
-    out = frames.copy()
-    masked = np.where(bad, np.nan, frames)
-    with warnings.catch_warnings():  # all-NaN frames are expected here
-        warnings.simplefilter("ignore", RuntimeWarning)
-        per_frame = np.nanmedian(masked.reshape(len(frames), -1), axis=1)
-        overall = np.nanmedian(masked)
-    if np.isnan(overall):
-        overall = 20.0  # nothing valid at all: a neutral room temperature
-    per_frame = np.where(np.isnan(per_frame), overall, per_frame).astype(np.float32)
-    out[bad] = np.broadcast_to(per_frame[:, None, None], frames.shape)[bad]
-    return out
-
-
 @dataclass
 class ClipDataset:
     """A labelled data set: recordings, labelled window centres (samples) and class names."""
@@ -181,22 +89,15 @@ class ClipDataset:
     samples: list[Sample]
     warnings: list[str] = field(default_factory=list)
 
-    def window(self, sample: Sample, spec: WindowSpec, clean: bool = True, background: str = "none") -> np.ndarray:
-        """The [T, H, W] float32 window (°C) of one sample; sentinels filled when ``clean``.
+    def window(self, sample: Sample, rule) -> np.ndarray:
+        """The [T, H, W] float32 window (°C) of one sample, cut and cleaned by ``rule``
+        (:class:`~actline.data.window.WindowRule`: sentinels filled, its background removed)."""
+        return rule.cut(self.recordings[sample.recording_id], at=sample.frame_idx)
 
-        ``background="recording-median"`` subtracts the recording's empty-room estimate and adds
-        back its mean, so values stay in °C around the room temperature.
-        """
-        rec = self.recordings[sample.recording_id]
-        frames = rec.frames[window_indices(rec, sample.frame_idx, spec)]
-        win = fill_invalid(frames) if clean else np.asarray(frames, dtype=np.float32)
-        return win if background == "none" else remove_background(win, rec.background(), background)
-
-    def span_s(self, sample: Sample, spec: WindowSpec) -> tuple[float, float]:
+    def span_s(self, sample: Sample, rule) -> tuple[float, float]:
         """First and last timestamp covered by a sample's window."""
         rec = self.recordings[sample.recording_id]
-        idx = window_indices(rec, sample.frame_idx, spec)
-        return float(rec.timestamps[idx[0]]), float(rec.timestamps[idx[-1]])
+        return rule.span_s(rec.timestamps, sample.frame_idx)
 
     def labels(self, samples: list[Sample] | None = None) -> np.ndarray:
         return np.array([s.label for s in (self.samples if samples is None else samples)], dtype=np.int64)

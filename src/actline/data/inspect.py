@@ -7,12 +7,13 @@ from pathlib import Path
 import numpy as np
 
 from actline.core.errors import ActlineError
-from actline.data.dataset import ClipDataset, WindowSpec
+from actline.data.dataset import ClipDataset
 from actline.data.splits import make_split
+from actline.data.window import WindowRule
 
 
-def summarize(ds: ClipDataset, spec: WindowSpec | None = None, seed: int = 0) -> dict:
-    spec = spec or WindowSpec()
+def summarize(ds: ClipDataset, spec: WindowRule | None = None, seed: int = 0) -> dict:
+    spec = spec or WindowRule()
     recs = []
     for rec in ds.recordings.values():
         dts = rec.frame_intervals()
@@ -55,14 +56,14 @@ def summarize(ds: ClipDataset, spec: WindowSpec | None = None, seed: int = 0) ->
     }
 
 
-def render_montage(ds: ClipDataset, path: str | Path, spec: WindowSpec | None = None, per_class: int = 4,
+def render_montage(ds: ClipDataset, path: str | Path, spec: WindowRule | None = None, per_class: int = 4,
                    frames_per_example: int = 4, seed: int = 0) -> Path:
     """A PNG: one row per class, ``per_class`` example windows, each shown as a few frames."""
     from actline.core.plotting import pyplot, save_figure
 
     plt = pyplot()
 
-    spec = spec or WindowSpec()
+    spec = spec or WindowRule()
     rng = np.random.default_rng(seed)
     by_class = {i: [s for s in ds.samples if s.label == i] for i in range(len(ds.classes))}
     rows = [i for i, v in by_class.items() if v]

@@ -26,7 +26,8 @@ from sklearn.model_selection import GroupShuffleSplit, StratifiedGroupKFold
 
 from actline.core.atomic import write_json
 from actline.core.errors import ActlineError
-from actline.data.dataset import ClipDataset, Sample, WindowSpec
+from actline.data.dataset import ClipDataset, Sample
+from actline.data.window import WindowRule
 
 SPLITS = ("given", "by-recording", "by-location", "kfold", "holdout", "none")
 GROUPINGS = ("recording", "location")
@@ -86,7 +87,7 @@ def read_split(run: Path) -> dict:
         raise ActlineError(run / SPLIT, f"unreadable ({exc})") from None
 
 
-def count_overlap(ds: ClipDataset, train: list[Sample], evals: list[Sample], spec: WindowSpec) -> tuple[int, list[str]]:
+def count_overlap(ds: ClipDataset, train: list[Sample], evals: list[Sample], spec: WindowRule) -> tuple[int, list[str]]:
     """Evaluation samples whose window's time span intersects a training window of the same recording."""
     spans = defaultdict(list)
     for s in train:
@@ -104,9 +105,9 @@ def count_overlap(ds: ClipDataset, train: list[Sample], evals: list[Sample], spe
     return n, shared
 
 
-def make_split(ds: ClipDataset, name: str = "by-recording", spec: WindowSpec | None = None, fold: int = 0,
+def make_split(ds: ClipDataset, name: str = "by-recording", spec: WindowRule | None = None, fold: int = 0,
                n_folds: int = 5, seed: int = 0, group_by: str = "recording", holdout: list[str] | None = None) -> Split:
-    spec = spec or WindowSpec()
+    spec = spec or WindowRule()
     if name == "given":
         train, evals = ds.subset("train"), ds.subset("val")
         if not train or not evals:
@@ -161,7 +162,7 @@ def group_folds(ds: ClipDataset, n_folds: int = 5, seed: int = 0, group_by: str 
         return [(tr, ev) for tr, ev in splitter.split(np.zeros(len(labels)), labels, groups)]
 
 
-def inner_split(ds: ClipDataset, train: list[Sample], spec: WindowSpec, fraction: float, seed: int,
+def inner_split(ds: ClipDataset, train: list[Sample], spec: WindowRule, fraction: float, seed: int,
                 group_by: str = "recording") -> tuple[list[Sample], list[Sample]]:
     """Hold out a ``fraction`` of the training part for model selection, never leaking into it.
 

@@ -18,7 +18,8 @@ import torch.nn as nn
 
 from actline.core.errors import ActlineError
 from actline.core.hashing import state_digest
-from actline.features.extract import model_input
+from actline.data.window import WindowRule
+from actline.features.extract import encoder_window, model_input
 from actline.models.registry import KINETICS_MEAN, KINETICS_STD, model_info
 
 
@@ -28,8 +29,7 @@ class Backbone:
     dim: int
     kind: str  # "rgb" (uint8 video) or "thermal" (°C frames)
     digest: str
-    window: int | None = None  # for thermal encoders: the window length they were trained on
-    background: str = "none"
+    window: WindowRule | None = None  # for thermal encoders: the window rule they were trained with
     frame_shape: tuple[int, int] | None = None  # for thermal encoders: the sensor's H, W
     mean: tuple[float, ...] | None = None  # rgb: per-channel input normalisation (saved in config.json)
     std: tuple[float, ...] | None = None
@@ -45,8 +45,8 @@ class Backbone:
         return self.model.features(x.to(next(self.model.parameters()).device)).float().cpu().numpy()
 
     def config(self) -> dict:
-        return {"dim": self.dim, "kind": self.kind, "digest": self.digest, "window": self.window,
-                "background": self.background, "frame_shape": self.frame_shape,
+        return {"dim": self.dim, "kind": self.kind, "digest": self.digest,
+                "window": self.window.to_dict() if self.window else None, "frame_shape": self.frame_shape,
                 "mean": list(self.mean) if self.mean else None, "std": list(self.std) if self.std else None}
 
 
@@ -60,10 +60,9 @@ def build_backbone(name: str = "r3d_18", weights: str | None = "KINETICS400_V1",
     if path.is_dir():  # a trained actline model: its encoder
         cfg = read_config(path)
         model, _ = load_model_dir(path)
-        win = cfg.get("window", {})
         shape = cfg.get("preprocessing", {}).get("frame_shape")
         return Backbone(model, int(model.feature_dim), "thermal" if model.arch.get("in_chans", 1) == 1 else "rgb",
-                        state_digest(model.state_dict()), win.get("length"), win.get("background") or "none",
+                        state_digest(model.state_dict()), WindowRule.from_dict(cfg.get("window") or {}, path / "config.json"),
                         tuple(shape) if shape else None)
     torch.manual_seed(seed)  # random weights (tests, synthetic data) must be the same at every call
     info = model_info(name)
@@ -104,7 +103,7 @@ def load_backbone_dir(path: Path) -> Backbone:
     mean, std = fb.get("mean"), fb.get("std")
     if fb["kind"] == "rgb" and not (mean and std):  # written before the normalisation was saved with it
         mean, std = rgb_normalisation(model.arch["name"])
-    return Backbone(model, int(fb["dim"]), fb["kind"], fb["digest"], fb.get("window"), fb.get("background", "none"),
+    return Backbone(model, int(fb["dim"]), fb["kind"], fb["digest"], encoder_window(fb, path / "config.json"),
                     tuple(shape) if shape else None, tuple(mean) if mean else None, tuple(std) if std else None)
 
 

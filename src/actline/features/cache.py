@@ -38,7 +38,9 @@ class FeatureCache:
 
     def key(self, path: Path, encoder: Encoder, spec: VideoSpec) -> str:
         params = {"file_sha256": sha256_file(path), "backbone": encoder.name, "weights": encoder.digest,
-                  "kind": encoder.kind, "background": encoder.background, **spec.as_dict()}
+                  "kind": encoder.kind, **spec.as_dict()}
+        if encoder.window is not None:  # a thermal encoder's windows: its own rule, whatever chunk says
+            params.update(window=encoder.window.to_dict(), chunk=None)
         if getattr(encoder, "mean", None) is not None:  # the input normalisation changes the features too
             params.update(mean=[float(v) for v in encoder.mean], std=[float(v) for v in encoder.std])
         return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()

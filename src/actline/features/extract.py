@@ -19,6 +19,7 @@ from actline.data.chunks import recording_chunks
 from actline.data.dataset import Recording
 from actline.data.formats import is_thermal_input, load_recording
 from actline.data.video import VideoSpec, prefetch, video_chunks
+from actline.data.window import WindowRule
 
 
 @dataclass
@@ -37,7 +38,7 @@ class Encoder(Protocol):
     digest: str  # of the weights: part of the feature cache's key
     dim: int
     kind: str  # "rgb" (uint8 video) or "thermal" (°C frames)
-    background: str  # thermal: "none" or "recording-median" (the empty room subtracted)
+    window: WindowRule | None  # thermal: the window rule the encoder was trained with (None for rgb)
 
     def __call__(self, chunks: np.ndarray) -> np.ndarray: ...
 
@@ -54,12 +55,26 @@ def model_input(chunks: np.ndarray, kind: str, mean=None, std=None) -> np.ndarra
     return np.ascontiguousarray(chunks, dtype=np.float32)[:, None]
 
 
-def source_chunks(source: str | Path | Recording, kind: str, spec: VideoSpec, background: str = "none"
+def encoder_window(features: dict, where="config.json") -> WindowRule | None:
+    """The window rule of a thermal encoder from its saved ``features`` settings (None for RGB backbones).
+    Older timeline models saved only the window's length and background: consecutive frames."""
+    if features.get("kind") != "thermal":
+        return None
+    w = features.get("window")
+    if isinstance(w, dict):
+        return WindowRule.from_dict(w, where)
+    return WindowRule.from_dict({"length": w or 16, "background": features.get("background") or "none"}, where)
+
+
+def source_chunks(source: str | Path | Recording, kind: str, spec: VideoSpec, window: WindowRule | None = None
                   ) -> Iterator[tuple[float, float, np.ndarray]]:
-    """(start_s, end_s, chunk) over a video (resampled to ``spec``) or a thermal recording (its own frames)."""
+    """(start_s, end_s, chunk) over a video (resampled to ``spec``) or a thermal recording (the encoder's
+    ``window`` rule, every ``spec.stride`` frames)."""
     if isinstance(source, Recording) or kind == "thermal":
         rec = source if isinstance(source, Recording) else load_recording(Path(source))
-        return recording_chunks(rec, spec.chunk, spec.stride, background)
+        if window is None:
+            raise ActlineError(rec.source or rec.id, "a thermal recording needs a thermal encoder (with its window rule)")
+        return recording_chunks(rec, window, spec.stride)
     if is_thermal_input(Path(source)):
         raise ActlineError(source, "a thermal recording needs a thermal model (this one reads videos)")
     return video_chunks(source, spec)
@@ -88,7 +103,7 @@ def _batched(it: Iterable, n: int):
 def extract(source: str | Path | Recording, encoder: Encoder, spec: VideoSpec, batch: int = 8,
             progress: Progress | None = None) -> Features:
     """Features of every chunk of a video or thermal recording; decoding runs ahead in a worker thread."""
-    chunks = source_chunks(source, encoder.kind, spec, encoder.background)
+    chunks = source_chunks(source, encoder.kind, spec, encoder.window)
     task = f"features {getattr(source, 'id', None) or Path(source).name}"
     xs, times = [], []
     for group in _batched(prefetch(chunks, depth=2 * batch), batch):

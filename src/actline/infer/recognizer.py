@@ -1,7 +1,8 @@
 """``Recognizer.load(path).predict(frames)``: the earlier ``ThermalActionRecognizer.predict``, done safely.
 
-Frames are ``[T, H, W]`` float32 °C. The window rule (length, index or time mode) comes from the
-model directory, so callers pass raw frames (and timestamps for time-based models).
+Frames are ``[T, H, W]`` float32 °C. The window rule (:class:`~actline.data.window.WindowRule`: length,
+index or time mode, background, sentinel fill) comes from the model directory, so callers pass raw
+frames (and timestamps for time-based models).
 
 The probabilities come from any :class:`~actline.models.contract.WindowClassifier`: PyTorch
 (a model directory), or ONNX Runtime (an ``.onnx`` export, or a tree model), whose ONNX path
@@ -17,14 +18,9 @@ import numpy as np
 
 from actline.core.errors import ActlineError
 from actline.data.background import estimate_window_background
-from actline.data.dataset import (
-    Recording,
-    WindowSpec,
-    fill_invalid,
-    remove_background,
-    window_indices,
-)
-from actline.models.room_gate import room_gate_of
+from actline.data.dataset import Recording
+from actline.data.window import WindowRule
+from actline.modeldir.parts.room_gate import room_gate_of
 
 
 @dataclass
@@ -42,18 +38,19 @@ class Prediction:
 class Recognizer:
     def __init__(self, classifier, config: dict):
         self.classifier, self.config = classifier, config
+        where = config.get("_source", "model config") if isinstance(config, dict) else "model config"
         try:
             self.classes: list[str] = [str(c) for c in config["classes"]]
-            w = config["window"]
-            self.spec = WindowSpec(length=int(w["length"]), mode=str(w["mode"]), fps=float(w["fps"]))
-            if self.spec.length < 1:
-                raise ValueError(f"window length must be >= 1, got {self.spec.length}")
-            self.background = w.get("background", "none")
+            self.rule = WindowRule.from_dict(config["window"], where)
             shape = (config.get("preprocessing") or {}).get("frame_shape")
             self.frame_shape = tuple(int(v) for v in shape) if shape else None
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ActlineError(config.get("_source", "model config") if isinstance(config, dict) else "model config",
-                               f"incomplete model config ({type(exc).__name__}: {exc})") from None
+            raise ActlineError(where, f"incomplete model config ({type(exc).__name__}: {exc})") from None
+
+    @property
+    def background(self) -> str:
+        """What the model's windows have removed (``none``, ``recording-median`` or ``static-heat``)."""
+        return self.rule.background
 
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu", backend: str | None = None, threads: int = 0) -> "Recognizer":
@@ -69,19 +66,19 @@ class Recognizer:
         """Whether the model has a room gate (it then reads each recording's empty-room image)."""
         return room_gate_of(self.classifier) is not None
 
-    def room_similarity(self, background) -> float | None:
-        """How like its training rooms the room behind ``background`` ([H, W] °C) is, by the room gate's
-        measure (cosine similarity of fingerprints, 1: a training room); None for a model without a gate."""
+    def room_similarity(self, room) -> float | None:
+        """How like its training rooms the empty room ``room`` ([H, W] °C) is, by the room gate's measure
+        (cosine similarity of fingerprints, 1: a training room); None for a model without a gate."""
         gate = room_gate_of(self.classifier)
-        return None if gate is None else float(gate.similarity(np.asarray(background, np.float32)))
+        return None if gate is None else float(gate.similarity(np.asarray(room, np.float32)))
 
-    def room(self, frames, background=None, where: str = "frames"):
-        """The empty room the gate compares, [H, W]: ``background`` if given, else estimated from ``frames``
+    def room(self, frames, room=None, where: str = "frames"):
+        """The empty room the gate compares, [H, W]: ``room`` if given, else estimated from ``frames``
         (None for a model without a gate)."""
         if not self.gated:
             return None
-        if background is not None:
-            return np.asarray(background, dtype=np.float32)
+        if room is not None:
+            return np.asarray(room, dtype=np.float32)
         return estimate_window_background(self._check(frames, where))
 
     @property
@@ -103,63 +100,40 @@ class Recognizer:
             raise ActlineError(where, f"frames contain NaN or inf ({int((~np.isfinite(x)).sum())} values)")
         return x.astype(np.float32, copy=False)
 
-    def window(self, frames, timestamps=None, where: str = "frames", background=None) -> np.ndarray:
-        """The model's window cut from the middle of ``frames``, sentinels filled.
+    def window(self, frames, timestamps=None, where: str = "frames", room=None) -> np.ndarray:
+        """The model's window cut from the middle of ``frames`` by its window rule, sentinels filled.
 
-        For a model trained on background-subtracted windows, ``background`` is the empty-room
-        image [H, W] (e.g. ``Recording.background()``); without it the live streams' estimator runs over
-        the frames passed (:func:`~actline.data.background.estimate_window_background`: a pixel someone
-        moved over takes its cool value), which cannot see the floor under a person who never moves.
+        For a model trained on background-subtracted windows, ``room`` is the empty-room image [H, W]
+        (e.g. ``Recording.empty_room()``, or a stream's running estimate); without it the live streams'
+        estimator runs over the frames passed (:func:`~actline.data.background.estimate_window_background`:
+        a pixel someone moved over takes its cool value), which cannot see the floor under a person who
+        never moves.
         """
-        x = self._check(frames, where)
-        return self._remove_background(self._cut(x, timestamps, where), x, background, where)
-
-    def _remove_background(self, win, frames, background, where):
-        if self.background == "none":
-            return win
-        bg = estimate_window_background(frames) if background is None else np.asarray(background, dtype=np.float32)
-        if bg.shape != win.shape[1:]:
-            raise ActlineError(where, f"background must be {win.shape[1]}x{win.shape[2]}, got {bg.shape}")
-        return remove_background(win, bg, self.background)
-
-    def _cut(self, x: np.ndarray, timestamps, where: str) -> np.ndarray:
-        t = len(x)
-        if self.spec.mode == "index":
-            if t < self.spec.length:
-                raise ActlineError(where, f"too few frames: the model needs {self.spec.length}, got {t}")
-            s = (t - self.spec.length) // 2
-            return fill_invalid(x[s:s + self.spec.length])
-        if timestamps is None:
-            raise ActlineError(where, "this model resamples by time: pass timestamps (seconds) with the frames")
-        ts = np.asarray(timestamps, dtype=np.float64)
-        if ts.shape != (t,) or not np.isfinite(ts).all() or (np.diff(ts) < 0).any():
-            raise ActlineError(where, "timestamps must be finite, non-decreasing, one per frame")
-        need = (self.spec.length - 1) / self.spec.fps
-        if ts[-1] - ts[0] < 0.5 * need:
-            raise ActlineError(where, f"too few frames: the model needs about {need:.1f} s, got {ts[-1] - ts[0]:.1f} s")
-        rec = Recording("input", x, ts, "input")
-        return fill_invalid(x[window_indices(rec, t // 2, self.spec)])
+        return self.rule.cut(self._check(frames, where), timestamps, room=room, where=where)
 
     # ------------------------------------------------------------------ prediction
-    def probs(self, windows: np.ndarray, background=None) -> np.ndarray:
-        """[N, T, H, W] windows -> [N, K] probabilities. ``background``: the empty room(s) behind them
+    def probs(self, windows: np.ndarray, rooms=None) -> np.ndarray:
+        """[N, T, H, W] windows -> [N, K] probabilities. ``rooms``: the empty room(s) behind them
         ([H, W] or [N, H, W]), read by a room gate only."""
-        return self.classifier.probs(windows, background)
+        return self.classifier.probs(windows, rooms)
 
     def _pred(self, p: np.ndarray, k: int) -> Prediction:
         order = np.argsort(-p)[:k]
         return Prediction(self.classes[order[0]], float(p[order[0]]),
                           [(self.classes[i], float(p[i])) for i in order], p)
 
-    def predict(self, frames, timestamps=None, k: int = 3, background=None) -> Prediction:
-        win = self.window(frames, timestamps, background=background)
-        return self._pred(self.probs(win[None], self.room(frames, background))[0], k)
+    def predict(self, frames, timestamps=None, k: int = 3, room=None, **old) -> Prediction:
+        room = _room_arg(room, old)
+        win = self.window(frames, timestamps, room=room)
+        return self._pred(self.probs(win[None], self.room(frames, room))[0], k)
 
-    def predict_batch(self, batch, timestamps=None, k: int = 3, batch_size: int = 32, background=None) -> list[Prediction]:
+    def predict_batch(self, batch, timestamps=None, k: int = 3, batch_size: int = 32, room=None,
+                      **old) -> list[Prediction]:
+        room = _room_arg(room, old)
         timestamps = timestamps or [None] * len(batch)
-        wins = np.stack([self.window(f, t, where=f"frames[{i}]", background=background)
+        wins = np.stack([self.window(f, t, where=f"frames[{i}]", room=room)
                          for i, (f, t) in enumerate(zip(batch, timestamps))])
-        rooms = np.stack([self.room(f, background, f"frames[{i}]") for i, f in enumerate(batch)]) if self.gated else None
+        rooms = np.stack([self.room(f, room, f"frames[{i}]") for i, f in enumerate(batch)]) if self.gated else None
         probs = np.concatenate([self.probs(wins[i:i + batch_size], None if rooms is None else rooms[i:i + batch_size])
                                 for i in range(0, len(wins), batch_size)])
         return [self._pred(p, k) for p in probs]
@@ -169,15 +143,25 @@ class Recognizer:
         """Predictions for windows centred on ``centres`` (frame indices) or every ``stride`` frames."""
         self._check(rec.frames[:1], rec.source or rec.id)
         if centres is None:
-            stride = stride or max(1, self.spec.length // 2)
-            centres = list(range(self.spec.length // 2, max(rec.n_frames - self.spec.length // 2 + 1, 1), stride))
-            centres = centres or [rec.n_frames // 2]
+            n = self.rule.length
+            stride = stride or max(1, n // 2)
+            centres = list(range(n // 2, max(rec.n_frames - n // 2 + 1, 1), stride)) or [rec.n_frames // 2]
         out = []
-        bg = rec.background() if self.background != "none" or self.gated else None
+        room = rec.empty_room() if self.rule.background != "none" or self.gated else None
         for i in range(0, len(centres), batch_size):
             chunk = centres[i:i + batch_size]
-            wins = np.stack([self._remove_background(fill_invalid(rec.frames[window_indices(rec, c, self.spec)]),
-                                                     None, bg, rec.source or rec.id) for c in chunk])
-            for c, p in zip(chunk, self.probs(wins, bg)):
+            for c, p in zip(chunk, self.probs(self.rule.cut_many(rec, chunk, room), room)):
                 out.append((int(c), float(rec.timestamps[c]), self._pred(p, k)))
         return out
+
+
+def _room_arg(room, old: dict):
+    """``room``, or the ``background`` keyword it was called before 0.6 (one release of grace)."""
+    if set(old) - {"background"}:
+        raise TypeError(f"unexpected keyword arguments {sorted(set(old) - {'background'})}")
+    if "background" in old:
+        import warnings
+
+        warnings.warn("Recognizer.predict(background=...) is now room=...", DeprecationWarning, stacklevel=3)
+        return old["background"] if room is None else room
+    return room

@@ -18,86 +18,14 @@ sensors; :meth:`push` is the three in a row, with identical results.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from actline.core.errors import ActlineError
-from actline.data.background import BackgroundConfig, BackgroundModel
-
-DEFAULT_ALERT_S = 10.0
-
-
-@dataclass
-class StreamConfig:
-    every_frames: int | None = None  # run the model every N frames (default: a quarter window)
-    every_s: float | None = None  # ... or every S seconds of sensor time (overrides every_frames)
-    ema: float = 0.5  # weight of the newest probabilities
-    enter: float = 0.6
-    exit: float = 0.4
-    alerts: dict[str, float] | None = None  # class -> hold seconds; None: `...risk` and `fall...` classes, 10 s
-    max_gap_s: float | None = None  # default: the window's duration
-    background: BackgroundConfig = field(default_factory=BackgroundConfig)
-    collect_below: float = 0.5  # save windows whose top probability is below this
-    disagree_after: int = 3  # compare a window's prediction with the state this many runs later
-
-    def validate(self) -> StreamConfig:
-        if not 0 < self.ema <= 1:
-            raise ActlineError("stream", f"ema must be in (0, 1], got {self.ema}")
-        if not 0 <= self.exit <= self.enter <= 1:
-            raise ActlineError("stream", f"need 0 <= exit <= enter <= 1, got exit={self.exit}, enter={self.enter}")
-        if any(not (isinstance(v, (int, float)) and v >= 0) for v in (self.alerts or {}).values()):
-            raise ActlineError("stream", "alert hold times must be seconds >= 0")
-        self.background.validate()
-        return self
-
-
-def default_alerts(classes: list[str]) -> dict[str, float]:
-    return {c: DEFAULT_ALERT_S for c in classes if "risk" in c or c.startswith("fall")}
-
-
-def parse_alerts(specs: list[str], classes: list[str] | None = None) -> dict[str, float] | None:
-    """``["CLASS=SECONDS", ...]`` -> {class: seconds}; None for an empty list (the default alerts)."""
-    out = {}
-    for a in specs:
-        name, _, secs = a.rpartition("=")
-        try:
-            out[name] = float(secs)
-        except ValueError:
-            raise ActlineError("--alert", f"expected CLASS=SECONDS, got {a!r}") from None
-        if not name or not math.isfinite(out[name]) or out[name] < 0:
-            raise ActlineError("--alert", f"expected CLASS=SECONDS with SECONDS >= 0, got {a!r}")
-    if classes is not None and set(out) - set(classes):
-        raise ActlineError("--alert", f"{sorted(set(out) - set(classes))} are not classes of this model ({classes})")
-    return out or None
-
-
-def model_version(config: dict) -> str:
-    """A short id of the model: its weights' SHA-256 when the config has it, else its config's."""
-    sha = config.get("weights_sha256") if isinstance(config, dict) else None
-    if not isinstance(sha, str):
-        sha = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
-    return sha[:12]
-
-
-@dataclass
-class Event:
-    kind: str  # "state" | "alert" | "reset"
-    t: float
-    label: str | None
-    confidence: float
-    detail: dict = field(default_factory=dict)
-    sensor: str | None = None
-    model: str | None = None
-
-    def to_dict(self) -> dict:
-        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict())
+from actline.data.background import BackgroundModel
+from actline.data.window import WindowRule
+from actline.infer.stream_config import Event, StreamConfig, default_alerts, model_version
 
 
 class _Ring:
@@ -130,14 +58,14 @@ class StreamingRecognizer:
         unknown = set(self.alerts) - set(recognizer.classes)
         if unknown:
             raise ActlineError("stream", f"alert classes {sorted(unknown)} are not classes of this model")
-        spec = recognizer.spec
-        self.length = spec.length
-        self.window_s = spec.length / spec.fps if spec.mode == "time" else None
+        rule: WindowRule = recognizer.rule
+        self.length = rule.length
+        self.window_s = rule.length / rule.fps if rule.mode == "time" else None
         # a time window is due once its seconds are covered, whatever the frame rate (32 frames span 3 s
         # at 10 fps and 16 s at 2 fps); an index window once it has its frames
-        self.need_s = (spec.length - 1) / spec.fps if spec.mode == "time" else None
+        self.need_s = rule.seconds
         # a time window needs every frame of its seconds: room for sensors up to 40 fps
-        self.span = self.length if spec.mode == "index" else max(4 * self.length, int(self.window_s * 40) + 1)
+        self.span = self.length if rule.mode == "index" else max(4 * self.length, int(self.window_s * 40) + 1)
         self.every = self.cfg.every_frames or max(1, self.length // 4)
         self.collector, self.sensor, self.model = collector, sensor, model_version(recognizer.config)
         # the running empty room: for models that subtract it, and for a room gate, which compares it with
@@ -238,12 +166,12 @@ class StreamingRecognizer:
             frames, times = self.ring.last()
             keep = times >= times[-1] - self.window_s
             frames, times = frames[keep], times[keep]
-        bg = self.bg.background if self.uses_background else None
-        return self.r.window(frames, times, where="stream", background=bg)
+        room = self.bg.room if self.uses_background else None
+        return self.r.window(frames, times, where="stream", room=room)
 
     def room(self) -> np.ndarray | None:
         """The running empty room, for a model with a room gate (None otherwise)."""
-        return self.bg.background if getattr(self.r, "gated", False) and self.bg is not None else None
+        return self.bg.room if getattr(self.r, "gated", False) and self.bg is not None else None
 
     def apply(self, p: np.ndarray, win: np.ndarray | None = None) -> list[Event]:
         """Take the model's probabilities for the latest window: smoothing, state, alerts."""
@@ -264,6 +192,53 @@ class StreamingRecognizer:
             win = self.window()
             events += self.apply(self.r.probs(win[None], self.room())[0], win)
         return events
+
+    # ------------------------------------------------------------------ saved state
+    def state_dict(self) -> tuple[dict, dict[str, np.ndarray]]:
+        """(JSON-able values, arrays) that :meth:`load_state_dict` restores exactly: the frame buffer, the
+        smoothed probabilities, the state with its start and alert flag, and the empty room."""
+        meta = {"sensor": self.sensor, "model": self.model, "classes": self.r.classes, "window": self.r.rule.to_dict(),
+                "n_seen": self.n_seen, "since_run": self.since_run, "last_run_t": self.last_run_t, "runs": self.runs,
+                "smoothed": None if self.smoothed is None else [float(v) for v in self.smoothed],
+                "state": self.state, "state_since": self.state_since, "alerted": self.alerted}
+        arrays = {}
+        if self.ring is not None:
+            meta["ring"] = {"count": self.ring.count, "head": self.ring.head}
+            arrays.update(frames=self.ring.frames, times=self.ring.times)
+        if self.bg is not None:
+            meta["background"], bg_arrays = self.bg.state()
+            arrays.update({f"bg.{k}": np.ascontiguousarray(v) for k, v in bg_arrays.items()})
+        return meta, arrays
+
+    def load_state_dict(self, meta: dict, arrays: dict[str, np.ndarray], where="stream state") -> str:
+        """Restore what :meth:`state_dict` saved. The empty room is always taken; the rest only when the model
+        has the same classes and window rule (else the stream starts fresh). Returns what was restored."""
+        if "background" in meta:
+            self.bg = BackgroundModel.from_state(meta["background"], {k[3:]: v for k, v in arrays.items()
+                                                                      if k.startswith("bg.")}, str(where))
+        try:
+            same = meta.get("classes") == self.r.classes and WindowRule.from_dict(meta["window"], where) == self.r.rule
+        except (ActlineError, KeyError, TypeError):
+            same = False
+        if not same or "frames" not in arrays:
+            return "background restored (the model's classes or window differ: the state starts fresh)"
+        frames, times = arrays["frames"], arrays["times"]
+        if frames.ndim != 3 or len(frames) != self.span or times.shape != (self.span,):
+            raise ActlineError(where, f"frame buffer of shape {frames.shape} does not fit this model")
+        try:
+            ring = _Ring(self.span, frames.shape[1:])
+            ring.frames[:], ring.times[:] = frames, times
+            ring.count, ring.head = int(meta["ring"]["count"]), int(meta["ring"]["head"])
+            self.ring = ring
+            self.n_seen, self.since_run, self.runs = int(meta["n_seen"]), int(meta["since_run"]), int(meta["runs"])
+            self.last_run_t, self.state, self.state_since = meta["last_run_t"], meta["state"], meta["state_since"]
+            self.alerted = bool(meta["alerted"])
+            self.smoothed = None if meta["smoothed"] is None else np.asarray(meta["smoothed"], dtype=np.float64)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ActlineError(where, f"incomplete stream state ({type(exc).__name__}: {exc})") from None
+        if self.state is not None and self.state not in self.r.classes:
+            raise ActlineError(where, f"state {self.state!r} is not a class of this model")
+        return f"restored at t={self.last_t} (state {self.state!r})"
 
     # ------------------------------------------------------------------ decisions
     def _update_state(self, t: float) -> list[Event]:

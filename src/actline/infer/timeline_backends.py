@@ -16,7 +16,7 @@ import numpy as np
 
 from actline.core.errors import ActlineError
 from actline.core.jsonfile import read_json_object
-from actline.features.extract import model_input
+from actline.features.extract import encoder_window, model_input
 
 REGISTRY_JSON = "stage2_registry.json"
 
@@ -75,7 +75,7 @@ class OnnxEncoder:
         self.session = session
         self.name = f"{features.get('backbone')}+onnx"  # its own feature-cache entries (ONNX rounds differently)
         self.digest, self.dim = str(features.get("digest")), int(features["dim"])
-        self.kind, self.background = features["kind"], features.get("background") or "none"
+        self.kind, self.window = features["kind"], encoder_window(features)
         self.mean, self.std = features.get("mean"), features.get("std")
         if self.kind == "rgb" and not (self.mean and self.std):
             raise ActlineError("config.json", "this export predates saved input normalisation (features mean and "

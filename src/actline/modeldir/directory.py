@@ -2,7 +2,8 @@
 
 ``config.json`` holds the model's kind and arguments (``arch``, for ``create_model``), the classes,
 the window and preprocessing, the training config, metrics and a fingerprint of the data.
-Weights are ``model.safetensors`` (torch models) or ``model.onnx`` (tree models and exports).
+Weights are ``model.safetensors`` (torch models) or ``model.onnx`` (tree models and exports); the parts of
+a composite model (:mod:`actline.modeldir.parts`) lie beside them.
 ``checksums.json`` holds the SHA-256 of every other file; every load verifies the files it reads
 and refuses a directory without checksums. A directory is written to a temporary directory and
 renamed into place, so a crash leaves the old one or the new one, never a mix.
@@ -22,10 +23,6 @@ from actline.core.jsonfile import read_json
 
 WEIGHTS, ONNX, CONFIG, CHECKSUMS = "model.safetensors", "model.onnx", "config.json", "checksums.json"
 SIDECAR = ".sha256"  # beside a file exported on its own: <file>.sha256
-TREES = "trees.onnx"  # a fusion model's tree member, or the room gate's (window statistics in, probabilities out)
-FALLBACK, FALLBACK_ONNX = "fallback.safetensors", "fallback.onnx"  # the room gate's fallback CNN (and its export)
-ROOMS = "rooms.safetensors"  # the room gate's training-room fingerprints, [rooms, H*W] float32
-MAX_ROOMS_BYTES = 64 << 20  # ~7000 rooms of 40x60: far more than any training set has recordings
 FORMAT = "actline-model/1"
 MAX_CONFIG_BYTES = 16 << 20  # a config is a few KB; refuse to parse anything absurd
 
@@ -55,36 +52,6 @@ def weights_writer(model):
 
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     return lambda p: save_file(state, str(p), metadata={"format": FORMAT})
-
-
-def rooms_writer(fingerprints):
-    """What writes the room gate's fingerprints [rooms, H*W] as safetensors (no torch needed to read them)."""
-    import numpy as np
-    from safetensors.numpy import save_file
-
-    fp = np.ascontiguousarray(fingerprints, dtype=np.float32)
-    return lambda p: save_file({"fingerprints": fp}, str(p), metadata={"format": FORMAT})
-
-
-def read_rooms(path: Path, pixels: int):
-    """The room gate's fingerprints at ``path``, verified (:func:`verify_file`) and checked: size capped
-    before reading, then shape and values."""
-    import numpy as np
-    from safetensors import SafetensorError
-    from safetensors.numpy import load_file
-
-    path = verify_file(path)
-    if path.stat().st_size > MAX_ROOMS_BYTES:
-        raise ActlineError(path, f"too large for room fingerprints ({path.stat().st_size} bytes)")
-    try:
-        fp = load_file(str(path)).get("fingerprints")
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise ActlineError(path, f"cannot read room fingerprints: {exc}") from None
-    if fp is None or fp.ndim != 2 or fp.shape[0] < 1 or fp.shape[1] != pixels or fp.dtype != np.float32 \
-            or not np.isfinite(fp).all():
-        raise ActlineError(path, f"expected finite float32 'fingerprints' of shape [rooms, {pixels}], "
-                                 f"got {None if fp is None else (fp.dtype, fp.shape)}")
-    return fp
 
 
 def write_checksums(root: str | Path) -> Path:

@@ -4,9 +4,11 @@ A :class:`WindowClassifier` takes windows ``[N, T, H, W]`` float32 °C that are 
 the model's window rule, with sentinels filled and the background removed as its model
 directory says, and returns ``probs`` ``[N, K]`` and ``features`` ``[N, D]`` (the embedding
 before the classifier; for a model without a neural embedding, its window statistics).
-``probs`` also takes the empty-room image of each window's recording (``background``, [H, W] or
-[N, H, W]), which only the room gate (:mod:`actline.models.room_gate`) reads; callers that know it
-pass it, every other classifier ignores it. Evaluation, the recognizer, streaming, the service and export all talk to this contract only.
+``probs`` also takes the empty-room image of each window's recording (``rooms``, [H, W] or
+[N, H, W]), which only the room gate (:mod:`actline.modeldir.parts.room_gate`) reads; callers that know
+it pass it, every other classifier ignores it. Evaluation, the recognizer, streaming, the service and
+export all talk to this contract only; composite models (fusion, room gate, class guard:
+:mod:`actline.modeldir.parts`) wrap these two behind it.
 
 - :class:`TorchClassifier`: any registered torch model (``create_model``), CPU or GPU;
 - :class:`OnnxClassifier`: ONNX Runtime over either an exported model (windows in) or a tree
@@ -31,7 +33,7 @@ class WindowClassifier(Protocol):
     num_classes: int
     feature_dim: int
 
-    def probs(self, windows: np.ndarray, background: np.ndarray | None = None) -> np.ndarray: ...
+    def probs(self, windows: np.ndarray, rooms: np.ndarray | None = None) -> np.ndarray: ...
 
     def features(self, windows: np.ndarray) -> np.ndarray: ...
 
@@ -54,7 +56,7 @@ class TorchClassifier:
                 out.append(fn(xb[:, None].to(self.device)).float().cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, self.num_classes or 0), np.float32)
 
-    def probs(self, windows: np.ndarray, background=None) -> np.ndarray:
+    def probs(self, windows: np.ndarray, rooms=None) -> np.ndarray:
         import torch
 
         return self._run(windows, lambda x: torch.softmax(self.model(x), dim=1))
@@ -68,6 +70,7 @@ class OnnxClassifier:
 
     def __init__(self, model: str | Path | bytes, threads: int = 0):
         path = model if isinstance(model, bytes) else Path(model)
+        self.blob = model if isinstance(model, bytes) else None  # an in-memory model's bytes (saved as they are)
         where = "ONNX model" if isinstance(model, bytes) else path
         try:
             import onnxruntime as ort
@@ -95,7 +98,7 @@ class OnnxClassifier:
         else:
             self.feature_dim = int(self.config.get("feature_dim") or 0)
 
-    def probs(self, windows: np.ndarray, background=None) -> np.ndarray:
+    def probs(self, windows: np.ndarray, rooms=None) -> np.ndarray:
         x = self.features(windows) if self.on_stats else np.ascontiguousarray(windows, dtype=np.float32)[:, None]
         return self.session.run(None, {self.input: x})[0]
 
@@ -113,69 +116,3 @@ def fuse_probs(probs: list[np.ndarray], weights: list[float]) -> np.ndarray:
     logp = sum(w * np.log(np.clip(p, 1e-8, 1.0)) for p, w in zip(probs, weights))
     p = np.exp(logp - logp.max(axis=1, keepdims=True))
     return (p / p.sum(axis=1, keepdims=True)).astype(np.float32)
-
-
-class FusionClassifier:
-    """Late fusion: the normalised weighted geometric mean of its members' probabilities.
-
-    ``fusion`` models pair a CNN with the ``features`` model (window statistics into trees), trained on
-    the same windows: where a room is unlike the training rooms the two fail in different ways, and a
-    class must convince both. ``features`` concatenates the members' features.
-    """
-
-    def __init__(self, members: list, weights: list[float]):
-        self.members, self.weights = members, [float(w) for w in weights]
-        self.num_classes = members[0].num_classes
-        self.feature_dim = sum(m.feature_dim for m in members)
-
-    def probs(self, windows: np.ndarray, background=None) -> np.ndarray:
-        return fuse_probs([m.probs(windows, background) for m in self.members], self.weights)
-
-    def features(self, windows: np.ndarray) -> np.ndarray:
-        return np.concatenate([m.features(windows) for m in self.members], axis=1)
-
-    @property
-    def model(self):  # the torch member, when there is one (what ``Recognizer.model`` shows)
-        return next((m.model for m in self.members if hasattr(m, "model")), None)
-
-
-class RareClassGuard:
-    """Keeps a model off the classes it barely knows: a class seen ``n`` < ``min_examples`` times in
-    training has its probability scaled by ``n / min_examples``; with ``prior_power`` every class is
-    also weighed by its training frequency to that power (then renormalised).
-
-    A handful of windows cannot tell a model where a class ends, so in a room unlike its training
-    rooms a model may put most windows into such a class; with the guard it falls back on the classes
-    it knows well unless the evidence for the rare one is strong. The prior leans every decision
-    back towards the training frequencies, which the tempered class weights of training move away
-    from (off by default: on tuning data it did not pay, docs/results.md). The factors ride in the
-    model's config (``class_guard``), so every backend and every export applies the same ones.
-    """
-
-    def __init__(self, inner, factors):
-        self.inner, self.factors = inner, np.asarray(factors, dtype=np.float32)
-        self.num_classes, self.feature_dim = inner.num_classes, inner.feature_dim
-
-    @staticmethod
-    def factors_for(train_counts, min_examples: int, prior_power: float = 0.0) -> list[float]:
-        counts = np.asarray(train_counts, dtype=np.float64)
-        f = np.clip(counts / max(min_examples, 1), 0.0, 1.0) if min_examples > 0 else np.ones(len(counts))
-        if prior_power > 0:
-            f = f * (counts / max(float(counts.max()), 1.0)) ** prior_power
-        return [round(float(x), 4) for x in f]
-
-    def probs(self, windows: np.ndarray, background=None) -> np.ndarray:
-        p = self.inner.probs(windows, background) * self.factors
-        return p / np.maximum(p.sum(axis=1, keepdims=True), 1e-12)
-
-    def features(self, windows: np.ndarray) -> np.ndarray:
-        return self.inner.features(windows)
-
-    def __getattr__(self, name):  # model, session, config: whatever the wrapped classifier offers
-        return getattr(self.inner, name)
-
-
-def guarded(classifier, config: dict):
-    """``classifier`` wrapped in the RareClassGuard its config names (unchanged when it names none)."""
-    guard = (config or {}).get("class_guard")
-    return RareClassGuard(classifier, guard["factors"]) if guard and guard.get("factors") else classifier

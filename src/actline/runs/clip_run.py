@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,15 +22,17 @@ import yaml
 
 from actline.core.atomic import write_json, write_text
 from actline.core.distributed import is_main_process
-from actline.data import ClipDataset, load_dataset
+from actline.data import ClipDataset, WindowRule, load_dataset
 from actline.data.splits import Split, make_split
 from actline.evaluate import baselines as bl
 from actline.evaluate.run_plots import plot_confusion, plot_curves
 from actline.evaluate.steps import evaluate_with_baselines
 from actline.metrics.classification import confusion
-from actline.modeldir.directory import FALLBACK, ONNX, ROOMS, TREES, rooms_writer, weights_writer, write_model_dir
-from actline.models.contract import OnnxClassifier, RareClassGuard, guarded
-from actline.models.room_gate import RoomGate, room_fingerprint
+from actline.modeldir import parts
+from actline.modeldir.directory import ONNX, write_model_dir
+from actline.modeldir.parts.class_guard import RareClassGuard
+from actline.modeldir.parts.room_gate import RoomGate, room_fingerprint
+from actline.models.contract import OnnxClassifier
 from actline.runs.fitting import (
     Fitted,
     WindowBank,
@@ -38,7 +41,6 @@ from actline.runs.fitting import (
     gate_report,
     majority_recall,
     recording_backgrounds,
-    window_spec,
 )
 from actline.runs.rundir import (
     CONFIG_YAML,
@@ -75,7 +77,7 @@ def train_run(data: str | Path | ClipDataset, out: str | Path, cfg: TrainConfig,
         write_json(out / RUN_JSON, {"data": str(ds.root), "data_format": ds.format})  # what --resume needs
     for w in ds.warnings:
         log.warning(w)
-    split = make_split(ds, cfg.split, spec=window_spec(cfg), fold=cfg.fold, n_folds=cfg.n_folds, seed=cfg.seed,
+    split = make_split(ds, cfg.split, spec=cfg.rule(), fold=cfg.fold, n_folds=cfg.n_folds, seed=cfg.seed,
                        group_by=cfg.group_by, holdout=cfg.holdout)
     if split.warning:
         log.warning(split.warning)
@@ -91,14 +93,14 @@ def train_run(data: str | Path | ClipDataset, out: str | Path, cfg: TrainConfig,
     baseline = fit_classical_baseline(ds, split.train, cfg, bank) if split.train else None  # (model, which, scores)
     trees = baseline[0] if baseline else None
     gate = room_gate(ds, split, cfg, fitted, trees, fallback)
-    fitted.classifier = guarded(gate or fitted.classifier, {"class_guard": class_guard(ds, split, cfg)})
+    fitted.classifier = class_guard(gate or fitted.classifier, ds, split, cfg)
     metrics = evaluate_run(ds, split, fitted, cfg, bank, baseline)
     metrics.update({"model": cfg.model, "seeds": cfg.seeds, "data": str(ds.root), "data_format": ds.format,
                     "selection": fitted.selection, "train_time_s": round(time.time() - t_start, 1)})
     if fallback is not None:
         metrics["selection"] = {**fitted.selection, "gate_fallback": {"background": cfg.gate_fallback,
                                                                       **fallback.selection}}
-    write_run(out, ds, split, fitted, cfg, metrics, trees, gate, fallback)
+    write_run(out, ds, split, fitted, cfg, metrics, trees, fallback)
     return metrics
 
 
@@ -114,12 +116,11 @@ def room_gate(ds: ClipDataset, split: Split, cfg: TrainConfig, fitted: Fitted, c
                     fallback=fallback.classifier if fallback else None, fallback_background=cfg.gate_fallback)
 
 
-def class_guard(ds: ClipDataset, split: Split, cfg: TrainConfig) -> dict:
-    """The rare-class guard and decision prior of the model's config (see
-    :class:`~actline.models.contract.RareClassGuard`)."""
+def class_guard(classifier, ds: ClipDataset, split: Split, cfg: TrainConfig) -> RareClassGuard:
+    """``classifier`` behind the rare-class guard and decision prior of the run's config (see
+    :class:`~actline.modeldir.parts.class_guard.RareClassGuard`)."""
     counts = np.bincount(ds.labels(split.train), minlength=len(ds.classes))
-    return {"min_examples": cfg.rare_class_min, "prior_power": cfg.prior_power,
-            "factors": RareClassGuard.factors_for(counts, cfg.rare_class_min, cfg.prior_power)}
+    return RareClassGuard.for_counts(classifier, counts, cfg.rare_class_min, cfg.prior_power)
 
 
 def evaluate_run(ds: ClipDataset, split: Split, fitted: Fitted, cfg: TrainConfig, bank: WindowBank,
@@ -133,10 +134,10 @@ def evaluate_run(ds: ClipDataset, split: Split, fitted: Fitted, cfg: TrainConfig
                 "note": "trained on every sample (split none): no held-out figure exists for this model; "
                         "estimate one with `actline cv` on the same data and recipe"}
     y_ev = ds.labels(split.eval)
-    prob = fitted.classifier.probs(bank.get(split.eval, window_spec(cfg), cfg.background), bank.rooms_for(fitted.classifier, split.eval))
+    prob = fitted.classifier.probs(bank.get(split.eval, cfg.rule()), bank.rooms_for(fitted.classifier, split.eval))
     base = {"majority": bl.majority_probs(y_tr, len(y_ev), k), "chance": bl.chance_metrics(y_ev, k, seed=cfg.seed)}
     classical, which, inner = baseline
-    base["classical"] = classical.probs(bank.get(split.eval, window_spec(cfg), "recording-median"))
+    base["classical"] = classical.probs(bank.get(split.eval, classical_rule(cfg)))
     if split.overlapping_eval:
         times = lambda s: float(ds.recordings[s.recording_id].timestamps[s.frame_idx])  # noqa: E731
         base["nearest_in_time"] = bl.nearest_in_time_probs([(s.recording_id, times(s), s.label) for s in split.train],
@@ -154,46 +155,47 @@ def evaluate_run(ds: ClipDataset, split: Split, fitted: Fitted, cfg: TrainConfig
 
 def fit_classical_baseline(ds: ClipDataset, train, cfg: TrainConfig, bank: WindowBank):
     """What a practitioner tries first, on background-subtracted windows; returned as the deployable ONNX model."""
-    spec = window_spec(cfg)
-    which, est, inner = bl.fit_classical(bank.stats(train, spec, "recording-median"), ds.labels(train),
+    rule = classical_rule(cfg)
+    which, est, inner = bl.fit_classical(bank.stats(train, rule), ds.labels(train),
                                          ds.groups(train, by=cfg.group_by), len(ds.classes), cfg.seed)
     config = {"pipeline": PIPELINE, "classes": ds.classes, "arch": {"name": "features", "estimator": which},
-              "window": {"length": cfg.window, "mode": cfg.window_mode, "fps": cfg.window_fps,
-                         "background": "recording-median"}}
-    blob = to_onnx(est, len(ds.classes), config)
-    clf = OnnxClassifier(blob)
-    clf.blob = blob  # the room gate's trees.onnx, byte for byte
-    clf.save = lambda out: write_model_dir(out, config, {ONNX: lambda p: p.write_bytes(blob)})
-    return clf, which, inner
+              "window": rule.to_dict()}
+    return OnnxClassifier(to_onnx(est, len(ds.classes), config)), which, inner  # its bytes: the room gate's trees
+
+
+def classical_rule(cfg: TrainConfig) -> WindowRule:
+    """The classical baseline's windows: the model's, minus the recording's empty room."""
+    return replace(cfg.rule(), background="recording-median")
+
+
+def save_classical(clf: OnnxClassifier, out: Path) -> None:
+    """The classical baseline as a model directory (``baselines/classical/``), its ONNX bytes as fitted."""
+    write_model_dir(out, clf.config, {ONNX: lambda p: p.write_bytes(clf.blob)})
 
 
 def write_run(out: Path, ds: ClipDataset, split: Split, fitted: Fitted, cfg: TrainConfig, metrics: dict,
-              classical, gate: RoomGate | None, fallback: Fitted | None = None) -> None:
+              classical, fallback: Fitted | None = None) -> None:
+    """The run directory: the model directory (its main weights, and every composite part's files and config,
+    :func:`actline.modeldir.parts.save`), the classical baseline, the split, histories, plots and, last, the
+    metrics."""
     prob = metrics.pop("_prob", None)
     k, y_tr = len(ds.classes), ds.labels(split.train)
     frame_shape = list(next(iter(ds.recordings.values())).frames.shape[1:])
     model_config = {
         "pipeline": PIPELINE, "arch": plain(fitted.arch), "classes": ds.classes,
-        "window": {"length": cfg.window, "mode": cfg.window_mode, "fps": cfg.window_fps, "background": cfg.background},
+        "window": cfg.rule().to_dict(),
         "preprocessing": {"input": "[B, 1, T, H, W] float32 °C; sentinels (<= -100 °C) filled with the frame median",
                           "frame_shape": frame_shape, "normalisation": "inside the model (ThermalNorm) for thermal "
                           "models; window statistics for the features model"},
         "training": plain(cfg.to_dict()), "data_fingerprint": fingerprint(ds),
-        "train_class_counts": np.bincount(y_tr, minlength=k).tolist(), "class_guard": class_guard(ds, split, cfg),
+        "train_class_counts": np.bincount(y_tr, minlength=k).tolist(),
         "metrics": {key: metrics[key] for key in ("top1", "top5", "mean_class_accuracy", "macro_f1", "n") if key in metrics},
         "split": {"name": split.name, "eval_recordings": sorted({s.recording_id for s in split.eval})},
     }
-    extra = {}
-    if gate is not None:  # the trees and rooms beside the CNN (CONVENTIONS.md, model directory)
-        model_config["room_gate"] = {"threshold": gate.threshold, "weights": gate.weights,
-                                     "background": gate.trees_background, "rooms": len(gate.fingerprints)}
-        extra = {TREES: lambda p: p.write_bytes(classical.blob), ROOMS: rooms_writer(gate.fingerprints)}
-        if fallback is not None:
-            model_config["room_gate"]["fallback"] = {"arch": plain(fallback.arch), "background": gate.fallback_background}
-            extra[FALLBACK] = weights_writer(fallback.classifier.model)
-    fitted.save(out / "model", model_config, extra)
+    part_config, part_files = parts.save(fitted.classifier)
+    fitted.save(out / "model", {**model_config, **plain(part_config)}, part_files)
     if classical is not None:
-        classical.save(out / CLASSICAL_DIR)
+        save_classical(classical, out / CLASSICAL_DIR)
     write_split(out, split.to_json(ds))
     histories = fitted.histories + [{**h, "fallback": True} for h in (fallback.histories if fallback else [])]
     write_json(out / "history.json", histories)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from actline.core.errors import ActlineError
-from actline.data import WindowSpec, load_dataset
+from actline.data import WindowRule, load_dataset
 from actline.data.splits import make_split
 from actline.evaluate import baselines as bl
 from actline.evaluate.steps import evaluate_with_baselines
@@ -34,13 +34,12 @@ def evaluate_model_dir(model_dir: str | Path, data: str | Path, split_name: str 
     ds = load_dataset(data)
     if ds.classes != cfg["classes"]:
         raise ActlineError(data, f"classes differ from the model's ({len(ds.classes)} vs {len(cfg['classes'])})")
-    w = cfg["window"]
-    spec = WindowSpec(int(w["length"]), w["mode"], float(w["fps"]))
+    rule = WindowRule.from_dict(cfg["window"], model_dir / "config.json")
     same_data = fingerprint(ds) == cfg.get("data_fingerprint")
     if split_name:
         tcfg = apply(TrainConfig(), cfg.get("training", {}), str(model_dir))
         tcfg = replace(tcfg, split=split_name)
-        samples, what = make_split(ds, tcfg.split, spec, tcfg.fold, tcfg.n_folds, tcfg.seed, tcfg.group_by,
+        samples, what = make_split(ds, tcfg.split, rule, tcfg.fold, tcfg.n_folds, tcfg.seed, tcfg.group_by,
                                    tcfg.holdout).eval, f"the evaluation part of split {split_name!r}"
     elif same_data:
         samples, what = held_out_samples(model_dir, ds, cfg), "the part of its training data that its run held out"
@@ -50,16 +49,14 @@ def evaluate_model_dir(model_dir: str | Path, data: str | Path, split_name: str 
         raise ActlineError(data, "nothing to evaluate: the model was trained on all of this data (split none)")
     bank, k = WindowBank(ds), len(ds.classes)
     y = ds.labels(samples)
-    prob = clf.probs(bank.get(samples, spec, w.get("background", "none")), bank.rooms_for(clf, samples))
+    prob = clf.probs(bank.get(samples, rule), bank.rooms_for(clf, samples))
     counts = np.asarray(cfg.get("train_class_counts") or np.ones(k), dtype=np.int64)
     base = {"majority": bl.majority_probs(np.repeat(np.arange(k), counts), len(y), k),
             "chance": bl.chance_metrics(y, k)}
     classical_dir = model_dir.parent / CLASSICAL_DIR
     if classical_dir.is_dir():
         cl, ccfg = load_classifier(classical_dir)
-        cw = ccfg["window"]
-        base["classical"] = cl.probs(bank.get(samples, WindowSpec(int(cw["length"]), cw["mode"], float(cw["fps"])),
-                                              cw.get("background", "none")))
+        base["classical"] = cl.probs(bank.get(samples, WindowRule.from_dict(ccfg["window"], classical_dir)))
     m = evaluate_with_baselines(y, prob, ds.classes, base, extra={
         "evaluated_on": what, "data": str(ds.root), "same_data_as_training": same_data,
         "split": {"name": split_name or ("held-out part" if same_data else "all"), "n_train": int(counts.sum()),

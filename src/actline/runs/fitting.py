@@ -14,14 +14,14 @@ from typing import Callable
 import numpy as np
 import torch
 
-from actline.data import ClipDataset, WindowSpec
+from actline.data import ClipDataset, WindowRule
 from actline.data.splits import inner_split
 from actline.metrics.classification import summary_metrics
-from actline.modeldir.directory import ONNX, TREES, WEIGHTS, write_model_dir
-from actline.modeldir.directory import weights_writer
+from actline.modeldir.directory import ONNX, WEIGHTS, weights_writer, write_model_dir
+from actline.modeldir.parts.fusion import FusionClassifier
+from actline.modeldir.parts.room_gate import room_gate_of
 from actline.models import create_model
-from actline.models.contract import FusionClassifier, TorchClassifier
-from actline.models.room_gate import room_gate_of
+from actline.models.contract import TorchClassifier
 from actline.models.window_stats import window_stats
 from actline.train.clip_fit import fit_classifier, make_model
 from actline.train.config import TrainConfig, room_gate_applies
@@ -35,28 +35,23 @@ class Fitted:
     save: Callable[..., None]  # save(out, config, extra_files=None): writes the model directory
     histories: list[dict] = field(default_factory=list)
     selection: dict = field(default_factory=dict)
-    blob: Callable[[dict], bytes] | None = None  # tree models: their ONNX bytes with a given config inside
-
-
-def window_spec(cfg: TrainConfig, extra: int = 0) -> WindowSpec:
-    return WindowSpec(length=cfg.window + 2 * extra, mode=cfg.window_mode, fps=cfg.window_fps)
 
 
 class WindowBank:
-    """Windows cut once per (sample, window rule, background) and reused by every model of the run."""
+    """Windows cut once per (sample, window rule) and reused by every model of the run."""
 
     def __init__(self, ds: ClipDataset):
         self.ds, self.cache = ds, {}
 
-    def get(self, samples, spec: WindowSpec, background: str) -> np.ndarray:
-        """[N, T, H, W] float32 °C, sentinels filled, the background removed if asked."""
+    def get(self, samples, rule: WindowRule) -> np.ndarray:
+        """[N, T, H, W] float32 °C, cut and cleaned by ``rule`` (sentinels filled, its background removed)."""
         out = []
         for s in samples:
-            key = (s.recording_id, s.frame_idx, spec, background)
+            key = (s.recording_id, s.frame_idx, rule)
             if key not in self.cache:
-                self.cache[key] = self.ds.window(s, spec, background=background)
+                self.cache[key] = self.ds.window(s, rule)
             out.append(self.cache[key])
-        return np.stack(out) if out else np.zeros((0, spec.length, 1, 1), np.float32)
+        return np.stack(out) if out else np.zeros((0, rule.length, 1, 1), np.float32)
 
     def rooms_for(self, classifier, samples) -> np.ndarray | None:
         """[N, H, W]: the empty-room image of each sample's recording, for a classifier with a room gate
@@ -65,8 +60,8 @@ class WindowBank:
             return None
         return recording_backgrounds(self.ds, [s.recording_id for s in samples])
 
-    def stats(self, samples, spec: WindowSpec, background: str) -> np.ndarray:
-        return np.stack([window_stats(w) for w in self.get(samples, spec, background)]).astype(np.float32)
+    def stats(self, samples, rule: WindowRule) -> np.ndarray:
+        return np.stack([window_stats(w) for w in self.get(samples, rule)]).astype(np.float32)
 
 
 def fit_torch(ds: ClipDataset, train, cfg: TrainConfig, bank: WindowBank, progress=None,
@@ -77,9 +72,9 @@ def fit_torch(ds: ClipDataset, train, cfg: TrainConfig, bank: WindowBank, progre
     members, histories = [], []
     for i in range(cfg.seeds):
         seed = cfg.seed + i
-        tr, va = inner_split(ds, train, window_spec(cfg), cfg.inner_val_fraction, seed, cfg.group_by)
-        x_tr = torch.from_numpy(bank.get(tr, window_spec(cfg, jitter), cfg.background))[:, None]
-        x_va = torch.from_numpy(bank.get(va, window_spec(cfg), cfg.background))[:, None] if va else None
+        tr, va = inner_split(ds, train, cfg.rule(), cfg.inner_val_fraction, seed, cfg.group_by)
+        x_tr = torch.from_numpy(bank.get(tr, cfg.rule().widened(jitter)))[:, None]
+        x_va = torch.from_numpy(bank.get(va, cfg.rule()))[:, None] if va else None
         torch.manual_seed(seed)  # the initial weights are part of what a seed fixes
         model = make_model(cfg, k)
 
@@ -113,7 +108,7 @@ def fit_features(ds: ClipDataset, train, cfg: TrainConfig, bank: WindowBank) -> 
     from actline.models.contract import OnnxClassifier
 
     k = len(ds.classes)
-    est = fit_estimator(cfg.estimator, bank.stats(train, window_spec(cfg), cfg.background), ds.labels(train),
+    est = fit_estimator(cfg.estimator, bank.stats(train, cfg.rule()), ds.labels(train),
                         power=cfg.class_weight_power, seed=cfg.seed)
     arch = {"name": "features", "estimator": cfg.estimator, "num_classes": k}
 
@@ -126,21 +121,20 @@ def fit_features(ds: ClipDataset, train, cfg: TrainConfig, bank: WindowBank) -> 
 
     # score through the ONNX model exactly as it will be deployed
     return Fitted(OnnxClassifier(blob({"pipeline": "clip-classifier", "classes": ds.classes, "arch": arch})),
-                  arch, save, [], {"estimator": cfg.estimator}, blob=blob)
+                  arch, save, [], {"estimator": cfg.estimator})
 
 
 def fit_fusion(ds: ClipDataset, train, cfg: TrainConfig, bank: WindowBank, progress=None,
                checkpoints: Path | None = None) -> Fitted:
-    """A CNN (``cfg.fusion_cnn``) and the features model on the same windows, fused by their geometric mean."""
+    """A CNN (``cfg.fusion_cnn``) and the features model on the same windows, fused by their geometric mean
+    (its trees are saved by the fusion part, :mod:`actline.modeldir.parts.fusion`)."""
     cnn = fit_torch(ds, train, replace(cfg, model=cfg.fusion_cnn), bank, progress, checkpoints)
     trees = fit_features(ds, train, cfg, bank)
     weights = [cfg.fusion_cnn_weight, 1.0 - cfg.fusion_cnn_weight]
     arch = {"name": "fusion", "cnn": cnn.arch, "trees": trees.arch, "weights": weights}
 
     def save(out: Path, config: dict, extra: dict | None = None) -> None:
-        blob = trees.blob({**config, "arch": trees.arch})
-        write_model_dir(out, {**config, "arch": arch}, {WEIGHTS: weights_writer(cnn.classifier.model),
-                                                        TREES: lambda q: q.write_bytes(blob), **(extra or {})})
+        write_model_dir(out, {**config, "arch": arch}, {WEIGHTS: weights_writer(cnn.classifier.model), **(extra or {})})
 
     return Fitted(FusionClassifier([cnn.classifier, trees.classifier], weights), arch, save, cnn.histories,
                   {**cnn.selection, "fusion": {"members": [cfg.fusion_cnn, f"features ({cfg.estimator})"],
@@ -160,7 +154,7 @@ def fit_model(ds: ClipDataset, train, cfg: TrainConfig, bank: WindowBank, progre
 
 def fit_fallback(ds: ClipDataset, train, cfg: TrainConfig, fitted: Fitted, bank: WindowBank, progress=None,
                  checkpoints: Path | None = None) -> Fitted | None:
-    """The room gate's fallback CNN (models/room_gate.py): the fitted CNN's recipe again, on windows minus
+    """The room gate's fallback CNN (modeldir/parts/room_gate.py): the fitted CNN's recipe again, on windows minus
     ``cfg.gate_fallback`` (static-heat). None where there is no gate or the fallback is the CNN itself."""
     name = (fitted.selection.get("auto") or {}).get("winner", cfg.model)
     if not cfg.room_gate or cfg.gate_fallback in (None, "none", cfg.background) \
@@ -181,7 +175,7 @@ def fit_auto(ds: ClipDataset, train, cfg: TrainConfig, bank: WindowBank, progres
 
     ``fusion`` is scored as the fusion rule applied to the other two candidates' probabilities (the
     same members, so no third training)."""
-    tr, va = inner_split(ds, train, window_spec(cfg), 0.25, cfg.seed, cfg.group_by)
+    tr, va = inner_split(ds, train, cfg.rule(), 0.25, cfg.seed, cfg.group_by)
     if not va:
         tr, va = train, []
     y_va, scores, members = ds.labels(va), {}, {}
@@ -192,7 +186,7 @@ def fit_auto(ds: ClipDataset, train, cfg: TrainConfig, bank: WindowBank, progres
     if va:
         w = cfg.fusion_cnn_weight  # the fusion model's own rule over the same two members
         members["fusion"] = FusionClassifier([members[cnn], members["features"]], [w, 1 - w])
-        windows = bank.get(va, window_spec(cfg), cfg.background)
+        windows = bank.get(va, cfg.rule())
         scores = {n: {key: round(v, 2) for key, v in summary_metrics(y_va, m.probs(windows)).items()}
                   for n, m in members.items()}
     winner = max(scores, key=lambda n: (scores[n]["macro_f1"], scores[n]["top1"])) if scores else "features"
@@ -210,8 +204,8 @@ def majority_recall(y: np.ndarray, prob: np.ndarray, majority: int) -> float:
 
 
 def recording_backgrounds(ds: ClipDataset, recording_ids) -> np.ndarray:
-    """[N, H, W] float32: the empty-room image (``Recording.background()``, cached) of each recording named."""
-    return np.stack([ds.recordings[r].background() for r in recording_ids]).astype(np.float32)
+    """[N, H, W] float32: the empty-room image (``Recording.empty_room()``, cached) of each recording named."""
+    return np.stack([ds.recordings[r].empty_room() for r in recording_ids]).astype(np.float32)
 
 
 def gate_report(clf, bank: WindowBank, samples) -> dict | None:

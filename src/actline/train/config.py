@@ -9,9 +9,9 @@ from pathlib import Path
 import yaml
 
 from actline.core.errors import ActlineError
-from actline.data.dataset import BACKGROUNDS
 from actline.data.splits import GROUPINGS, SPLITS
-from actline.models.room_gate import DEFAULT_THRESHOLD
+from actline.data.window import BACKGROUNDS, WindowRule
+from actline.modeldir.parts.room_gate import DEFAULT_THRESHOLD
 
 NON_TORCH_MODELS = ("features", "fusion", "auto")  # recipes rather than registered torch models
 
@@ -64,7 +64,7 @@ class TrainConfig:
     # default: at 1 it won on tuning sets 100-108 but lost by recording on 109-114; over all fifteen no
     # power beat the guard alone with rooms held out and by recording at once (docs/results.md)
     prior_power: float = 0.0
-    # the room gate (models/room_gate.py): where a recording's empty room is less like every training room
+    # the room gate (modeldir/parts/room_gate.py): where a recording's empty room is less like every training room
     # than this (cosine similarity of fingerprints), fuse the CNN with the trees; 0: off. None: 0.3 for
     # CNNs on raw temperatures (chosen on tuning sets 100-114, docs/results.md), off otherwise
     room_gate: float | None = None
@@ -125,9 +125,13 @@ class TrainConfig:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    def rule(self) -> WindowRule:
+        """The window rule of a resolved config (:func:`resolve_defaults` fills what the data decides)."""
+        return WindowRule(length=self.window, mode=self.window_mode, fps=self.window_fps, background=self.background)
+
 
 def room_gate_applies(model: str, background: str | None) -> bool:
-    """The room gate (models/room_gate.py) reads the raw room and falls back on trees: it is for CNNs on
+    """The room gate (modeldir/parts/room_gate.py) reads the raw room and falls back on trees: it is for CNNs on
     raw temperatures (``model`` may be a training recipe or a fitted model's arch name)."""
     return background in (None, "none") and model not in ("features", "fusion")
 

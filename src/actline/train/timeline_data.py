@@ -24,7 +24,6 @@ import numpy as np
 from actline.core.errors import ActlineError
 from actline.core.progress import Progress
 from actline.data import ClipDataset
-from actline.data.chunks import chunk_starts
 from actline.data.clips import Clip, find_clips, label_summary
 from actline.data.splits import Split, split_json
 from actline.data.video import VideoSpec
@@ -172,12 +171,11 @@ def recording_sequences(ds, rec_ids: list[str], backbone: Backbone, spec: VideoS
     out = {}
     for i, rid in enumerate(rec_ids, start=1):
         rec = ds.recordings[rid]
-        starts = chunk_starts(rec.n_frames, spec.chunk, spec.stride)
+        centres = backbone.window.centres(rec.n_frames, spec.stride)  # the encoder's own windows
         src = Path(rec.source) if rec.source else None
         feats = cache.get(src, backbone, spec) if cache is not None and src is not None and src.is_file() else None
-        if feats is None or len(feats) != len(starts):  # the file does not hold these frames as they are: extract
+        if feats is None or len(feats) != len(centres):  # the file does not hold these frames as they are: extract
             feats = extract(rec, backbone, spec)
-        centres = np.minimum(starts + spec.chunk // 2, rec.n_frames - 1)
         labels = rec.frame_labels[centres] if rec.frame_labels is not None else np.full(len(centres), -1)
         out[rid] = (feats.x, labels.astype(np.int64), feats.times)
         if progress:

@@ -48,7 +48,7 @@ class BlobRule:
 
     num_classes, feature_dim = 3, 0
 
-    def probs(self, windows: np.ndarray, background=None) -> np.ndarray:
+    def probs(self, windows: np.ndarray, rooms=None) -> np.ndarray:
         out = np.full((len(windows), 3), 0.05, np.float32)
         for i, w in enumerate(windows):
             excess = w - np.median(w.reshape(len(w), -1), axis=1)[:, None, None]

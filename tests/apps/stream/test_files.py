@@ -66,7 +66,7 @@ def test_the_state_survives_a_restart_with_a_still_person(tmp_path):
     assert saved.name.startswith("s-")  # a sensor id that is no safe file name is hashed
     again = StreamingRecognizer(rule_recognizer(), StreamConfig(every_frames=8, alerts={RISK: 10.0}), sensor="SL1/x")
     assert "restored" in load_state(tmp_path, again)
-    np.testing.assert_array_equal(again.bg.background, sr.bg.background)
+    np.testing.assert_array_equal(again.bg.room, sr.bg.room)
     events = [e for f, t in zip(frames[cut:], times[cut:]) for e in again.push(f, float(t))]
     assert events == [] and again.state == RISK  # no new state, no second alert: it carried on
     (saved / "state.json").write_text("{}", encoding="utf-8")

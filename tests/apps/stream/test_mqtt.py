@@ -130,7 +130,7 @@ class SlowRecognizer:
     def __getattr__(self, name):
         return getattr(self.r, name)
 
-    def probs(self, windows, background=None):
+    def probs(self, windows, rooms=None):
         self.batches.append(len(windows))
         time.sleep(0.05)
         return self.r.probs(windows)
@@ -242,7 +242,7 @@ def test_a_webhook_is_retried_and_never_blocks(tmp_path):
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     from actline.apps.stream.sinks import WebhookSink
-    from actline.infer.streaming import Event
+    from actline.infer.stream_config import Event
 
     got, calls = [], []
 

@@ -9,7 +9,7 @@ from actline.apps.stream import FailureCollector, StreamConfig, StreamingRecogni
 from actline.core.errors import ActlineError
 from actline.data.thermal_h5 import read_thermal_dataset
 from actline.infer import Recognizer
-from actline.models.room_gate import RoomGate
+from actline.modeldir.parts.room_gate import RoomGate
 
 CLASSES = ["idle", "walk", "lying down-lying with risk"]
 LEVEL = {20.0: 0, 25.0: 1, 30.0: 2}  # the frame temperature says which class the fake model sees
@@ -23,7 +23,7 @@ class FakeClassifier:
     def __init__(self):
         self.windows = []
 
-    def probs(self, wins, background=None):
+    def probs(self, wins, rooms=None):
         self.windows.append(wins[0].copy())
         out = []
         for w in wins:
@@ -98,8 +98,8 @@ class GatedClassifier(RoomGate):
         super().__init__(FakeClassifier(), FakeClassifier(), np.ones((1, 16), np.float32))
         self.rooms = []
 
-    def probs(self, wins, background=None):
-        self.rooms.append(None if background is None else np.array(background))
+    def probs(self, wins, rooms=None):
+        self.rooms.append(None if rooms is None else np.array(rooms))
         return self.cnn.probs(wins)
 
 

@@ -70,7 +70,8 @@ def evaluate_stream(model: str | Path, data: str | Path, opts: EvaluateOptions) 
     from actline.apps.stream.replay import replay_frames
     from actline.data.formats import detect_format, load_dataset
     from actline.infer import Recognizer
-    from actline.infer.streaming import StreamConfig, StreamingRecognizer, default_alerts, parse_alerts
+    from actline.infer.stream_config import StreamConfig, default_alerts, parse_alerts
+    from actline.infer.streaming import StreamingRecognizer
 
     recog = Recognizer.load(model)
     alerts = parse_alerts(opts.alerts, recog.classes)

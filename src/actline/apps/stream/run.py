@@ -30,7 +30,7 @@ class StreamOptions:
 
 
 def stream_config(recognizer, opts: StreamOptions):
-    from actline.infer.streaming import StreamConfig, parse_alerts
+    from actline.infer.stream_config import StreamConfig, parse_alerts
 
     return StreamConfig(every_frames=opts.every, ema=opts.ema, enter=opts.enter, exit=opts.exit,
                         alerts=parse_alerts(opts.alerts, recognizer.classes))

@@ -1,6 +1,6 @@
 """Where events go: a JSON-lines log (appended, never truncated), a webhook, an MQTT topic, a callback.
 
-Every sink takes :class:`~actline.infer.streaming.Event` objects in ``emit(event)`` and must
+Every sink takes :class:`~actline.infer.stream_config.Event` objects in ``emit(event)`` and must
 never block frame intake: the webhook posts from its own thread through a bounded queue (events
 beyond it are dropped and counted), with a timeout and retries with backoff.
 """
