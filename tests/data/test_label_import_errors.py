@@ -126,6 +126,8 @@ CVAT = ('<annotations><version>{v}</version><meta><task><name>bed_a</name><size>
 CVAT_EXPORTS = {
     "a Label Studio export": (json.dumps([ls_task("bed_a", [TIMELINE])]), "not a CVAT XML export (not XML"),
     "another XML": ("<dataset><item/></dataset>", "not a CVAT XML export (root element <dataset>"),
+    "an unknown encoding (found by fuzzing)": ('<?xml version="1.0" encoding="Atf-8"?><annotations/>',
+                                               "not a CVAT XML export (not XML: unknown encoding"),
     "version 1.0": (CVAT.format(v="1.0", s=0, label="sit"), "CVAT XML version '1.0': actline reads version 1.1"),
     "a task that starts late": (CVAT.format(v="1.1", s=10, label="sit"), "starts at frame 10"),
     "an unknown class": (CVAT.format(v="1.1", s=0, label="dance"), "unknown class(es) ['dance']"),

@@ -60,7 +60,7 @@ def read_cvat_export(path: str | Path, limits: ReadLimits | None = None) -> Vide
         raise ActlineError(path, "XML with a document type or entities is not read (CVAT exports have none)")
     try:
         root = ET.fromstring(data)
-    except ET.ParseError as exc:
+    except (ET.ParseError, LookupError, ValueError) as exc:  # LookupError: an unknown encoding in the declaration
         raise ActlineError(path, f"not a CVAT XML export (not XML: {exc})") from None
     if root.tag != "annotations":
         raise ActlineError(path, f"not a CVAT XML export (root element <{root.tag}>, expected <annotations>)")
