@@ -27,6 +27,7 @@ def page_commands() -> list[str]:
     return [ln.strip() for block in page_blocks("bash") for ln in block.splitlines() if ln.strip().startswith("actline ")]
 
 
+@pytest.mark.slow  # 6-10 s: renders and imports twice
 def test_every_command_on_the_page_runs(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     synth = generate_thermal_dataset(tmp_path / "synth", SynthConfig(preset="realistic", n_recordings=2,
