@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 ARCH   := $(shell uname -m)
 
 # torch/torchvision builds that install from this machine's local wheel store
-# (no multi-gigabyte CUDA download): see README, "Installing".
+# (no multi-gigabyte CUDA download): see docs/getting-started.md, "Installing (what the Makefile does)".
 ifeq ($(ARCH),aarch64)
 TORCH_PINS := torch==2.9.1 torchvision==0.24.1
 else
