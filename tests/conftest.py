@@ -1,6 +1,11 @@
 from __future__ import annotations
 
 import os
+import shutil
+import socket
+import subprocess
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -96,3 +101,51 @@ def thermal_timeline_model(tmp_path_factory) -> Path:
           "--quiet", "--set", "stride=8", "--set", "epochs=1", "--set", "val_fraction=0", "--set", "num_threads=1",
           "--cache", str(root / "cache")])
     return root / "tl"
+
+
+@contextmanager
+def mosquitto(root: Path):
+    """A real Mosquitto (Debian's package; `make test` installs it) on a free loopback port, its
+    configuration and log under ``root``: yields (host, port, log file). Subscriptions are logged
+    (``<client> 1 <pattern>``), so a test can wait until a subscriber is listening. Skips the test
+    with the reason where it cannot start."""
+    pytest.importorskip("paho.mqtt.client", reason="paho-mqtt not installed (pip install 'actline[mqtt]')")
+    exe = shutil.which("mosquitto") or next((p for p in ("/usr/sbin/mosquitto",) if Path(p).is_file()), None)
+    if exe is None:
+        pytest.skip("mosquitto not installed (Debian package mosquitto; `make broker` installs it where it may)")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    conf, log = root / "mosquitto.conf", root / "mosquitto.log"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+                    "max_queued_messages 100000\nmax_inflight_messages 0\n"
+                    + "".join(f"log_type {t}\n" for t in ("error", "warning", "notice", "information", "subscribe")),
+                    encoding="utf-8")
+    with open(log, "w") as log_fh:
+        proc = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=log_fh)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                pytest.skip(f"mosquitto would not start: {log.read_text()[-300:]}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        else:
+            pytest.skip("mosquitto did not open its port within 10 s")
+        yield "127.0.0.1", port, log
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory):
+    """A real Mosquitto on a free loopback port, shared by the session's tests: (host, port)."""
+    with mosquitto(tmp_path_factory.mktemp("mosquitto")) as (host, port, _log):
+        yield host, port

@@ -224,6 +224,7 @@ def demo(
     recording, rows = predict_held_out(data, out_dir / "run")
     print_rows(rows, f"predictions on held-out recording {recording}", ("time_s", "true", "predicted", "confidence"))
     out.print(f"{sum(r['true'] == r['predicted'] for r in rows)}/{len(rows)} keyframes right on this recording")
+    out.print(f"held-out recording: {data / 'frames' / f'{recording}.h5'}", highlight=False)
     report = build_report(out_dir / "run", out_dir / "report.html")
     out.print(f"wrote {out_dir / 'montage.png'}, {out_dir / 'run' / 'metrics.json'}, {out_dir / 'run' / 'model'}")
     out.print(f"[bold]report: {report.resolve()}[/] (open it in a browser; it needs no server)")
