@@ -9,6 +9,7 @@ state at ``enter``, leave it only below ``exit``) and returns events:
 
 - ``state``: the state changed (``label`` is the new state, or ``None`` for "uncertain");
 - ``alert``: an alert class has been the state for at least its hold time (once per episode);
+- ``cleared``: the state (or a gap's reset) left an alerted class; ``detail.duration_s``: since the alert;
 - ``reset``: a gap longer than ``max_gap_s`` emptied the buffer (old and new frames never mix).
 
 Many sensors share one model through :class:`~actline.apps.stream.hub.StreamHub`, which calls the
@@ -85,7 +86,7 @@ def model_version(config: dict) -> str:
 
 @dataclass
 class Event:
-    kind: str  # "state" | "alert" | "reset"
+    kind: str  # "state" | "alert" | "cleared" | "reset"
     t: float
     label: str | None
     confidence: float
@@ -158,6 +159,7 @@ class StreamingRecognizer:
         self.state: str | None = None
         self.state_since: float | None = None
         self.alerted = False
+        self.alert_t: float | None = None  # when the episode's alert was raised
         self.pending: list = []  # (run index, t, window, probs) awaiting the later state (collector)
 
     @property
@@ -194,6 +196,7 @@ class StreamingRecognizer:
             if dt < 0:
                 raise ActlineError("stream", f"timestamp {t} goes back in time (last {last})")
             if dt > self._max_gap():
+                events += self._cleared(last)
                 events.append(self._event("reset", t, None, 0.0, {"gap_s": round(dt, 3)}))
                 self.reset()
         if self.ring is None:
@@ -277,14 +280,21 @@ class StreamingRecognizer:
         elif best != cur and s[best] >= self.cfg.enter:
             new = classes[best]
         if new != self.state:
+            events += self._cleared(t)
             self.state, self.state_since, self.alerted = new, t, False
             events.append(self._event("state", t, new, s[best] if new else s.max()))
         hold = self.alerts.get(self.state) if self.state else None
         if hold is not None and not self.alerted and t - self.state_since >= hold:
-            self.alerted = True
+            self.alerted, self.alert_t = True, t
             events.append(self._event("alert", t, self.state, s[classes.index(self.state)],
                                       {"held_s": round(t - self.state_since, 3)}))
         return events
+
+    def _cleared(self, t: float) -> list[Event]:  # the state leaves the class of this episode's alert
+        if not (self.alerted and self.state and self.smoothed is not None):
+            return []
+        conf = self.smoothed[self.r.classes.index(self.state)]
+        return [self._event("cleared", t, self.state, conf, {"duration_s": round(t - self.alert_t, 3)})]
 
     def _collect(self, t: float, win: np.ndarray, p: np.ndarray) -> None:
         k = int(p.argmax())

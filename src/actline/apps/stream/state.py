@@ -11,9 +11,7 @@ usual, so a state saved hours ago never mixes with new frames.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 from pathlib import Path
 
 import numpy as np
@@ -23,12 +21,12 @@ from actline.data.background import BackgroundModel
 
 FORMAT, VERSION = "actline-stream-state", 1
 MAX_STATE_BYTES = 64 << 20  # a 64-frame 40x60 buffer and background are ~0.7 MB
-_SAFE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$")
-
 
 def sensor_dirname(sensor: str) -> str:
     """A file name for a sensor id from the network: itself when harmless, else a hash."""
-    return sensor if _SAFE.match(sensor) else "s-" + hashlib.sha256(sensor.encode()).hexdigest()[:16]
+    from actline.core.hashing import safe_file_name
+
+    return safe_file_name(sensor)
 
 
 def _meta(sr) -> dict:
@@ -37,7 +35,8 @@ def _meta(sr) -> dict:
             "window": {"length": spec.length, "mode": spec.mode, "fps": spec.fps},
             "n_seen": sr.n_seen, "since_run": sr.since_run, "last_run_t": sr.last_run_t, "runs": sr.runs,
             "smoothed": None if sr.smoothed is None else [float(v) for v in sr.smoothed],
-            "state": sr.state, "state_since": sr.state_since, "alerted": sr.alerted}
+            "state": sr.state, "state_since": sr.state_since, "alerted": sr.alerted,
+            "alert_t": sr.alert_t}
     if sr.ring is not None:
         meta["ring"] = {"count": sr.ring.count, "head": sr.ring.head}
     return meta
@@ -108,6 +107,8 @@ def _restore_stream(sr, meta: dict, arrays: dict, where: Path) -> None:
         sr.n_seen, sr.since_run, sr.runs = int(meta["n_seen"]), int(meta["since_run"]), int(meta["runs"])
         sr.last_run_t, sr.state, sr.state_since = meta["last_run_t"], meta["state"], meta["state_since"]
         sr.alerted = bool(meta["alerted"])
+        alert_t = meta.get("alert_t", sr.state_since)  # states saved before "cleared" events: from the state's start
+        sr.alert_t = None if alert_t is None else float(alert_t)
         sr.smoothed = None if meta["smoothed"] is None else np.asarray(meta["smoothed"], dtype=np.float64)
     except (KeyError, TypeError, ValueError) as exc:
         raise ActlineError(where, f"incomplete stream state ({type(exc).__name__}: {exc})") from None
