@@ -67,6 +67,14 @@ def utc_stamp(t: float) -> str:
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(t))
 
 
+def size_text(n: float) -> str:
+    """Bytes for people: ``19.5 kB``, ``1.02 GB`` (powers of 1000, as ``--record-max-gb``)."""
+    for unit, k in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= k:
+            return f"{n / k:.3g} {unit}"
+    return f"{int(n)} B"
+
+
 def dir_bytes(d: Path) -> int:
     """The bytes of the files in ``d`` (not below it)."""
     total = 0
@@ -217,16 +225,16 @@ class Recorder:
     def _room(self, nbytes: int) -> bool:
         cap = self.cfg.max_bytes
         if cap is not None and self.scanned + self.pending + nbytes > cap:
-            self._stop(f"the cap of {cap / 1e9:g} GB (--record-max-gb) is reached: "
-                       f"{(self.scanned + self.pending) / 1e9:.3f} GB in {self.frames_dir}")
+            self._stop(f"the cap of {size_text(cap)} (--record-max-gb) is reached: "
+                       f"{size_text(self.scanned + self.pending)} in {self.frames_dir}")
         return self.stopped is None
 
     def _check_disk(self) -> None:
         self._room(0)
         free = shutil.disk_usage(self.frames_dir).free
         if free < self.cfg.min_free_bytes:
-            self._stop(f"the disk of {self.frames_dir} has {free / 1e6:.0f} MB free (recording keeps "
-                       f"{self.cfg.min_free_bytes / 1e6:.0f} MB free)")
+            self._stop(f"the disk of {self.frames_dir} has {size_text(free)} free (recording keeps "
+                       f"{size_text(self.cfg.min_free_bytes)} free)")
 
     def _stop(self, why: str) -> None:
         if self.stopped:

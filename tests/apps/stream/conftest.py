@@ -71,3 +71,12 @@ def broker(tmp_path_factory):
         proc.wait(5)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+@pytest.fixture(scope="session")
+def small_onnx_model(small_model_and_recording, tmp_path_factory) -> Path:
+    """The small model exported to ONNX: a stream subprocess starts in half a second, without torch."""
+    from actline.apps.onnx_export import export_model
+
+    model, _ = small_model_and_recording
+    return Path(export_model(model, tmp_path_factory.mktemp("onnx") / "model.onnx")["path"])
