@@ -142,7 +142,7 @@ def read_journal(path: str | Path, limits: ReadLimits | None = None) -> tuple[di
             raise ActlineError(path, f"journal header says {h}x{w} frames and {n_meta} bytes of metadata: refused")
         try:
             meta = json.loads(fh.read(n_meta))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
             raise ActlineError(path, f"journal metadata is not JSON ({type(exc).__name__})") from None
         if not isinstance(meta, dict) or not isinstance(meta.get("name"), str):
             raise ActlineError(path, "journal metadata names no recording")
@@ -154,7 +154,7 @@ def read_journal(path: str | Path, limits: ReadLimits | None = None) -> tuple[di
         rec = np.fromfile(fh, dtype=dtype, count=n)
     n = len(rec)
     frames, ts = rec["frame"], rec["t"]
-    bad = ~np.isfinite(frames.reshape(n, -1)).all(axis=1)
+    bad = ~np.isfinite(frames.reshape(n, h * w)).all(axis=1)
     bad[1:] |= np.diff(ts) < 0
     keep = int(bad.argmax()) if bad.any() else n
     torn = max(0, size - start) - n * dtype.itemsize

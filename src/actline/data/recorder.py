@@ -51,7 +51,7 @@ class RecordConfig:
     minutes: float = 10.0  # a recording spans at most this much of the sensor's clock
     flush_s: float = 5.0  # open recordings are fsync-ed this often (wall clock)
     max_bytes: int | None = None  # stop recording when frames/ would hold more
-    min_free_bytes: int = 256 << 20  # ... or when the disk has less than this free
+    min_free_bytes: int = 256_000_000  # ... or when the disk has less than this free
 
     def validate(self) -> RecordConfig:
         for name in ("minutes", "flush_s"):

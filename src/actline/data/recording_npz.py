@@ -10,6 +10,7 @@ refused.
 from __future__ import annotations
 
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,9 @@ from actline.data.limits import ReadLimits, current_limits
 from actline.data.thermal_h5_file import location_of
 
 MEMBERS = ("frames", "timestamps")
+# what a damaged zip or .npy member raises from zipfile, zlib and NumPy's header parser
+BROKEN = (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError, SyntaxError,
+          RecursionError)
 
 
 def _header(zf: zipfile.ZipFile, name: str, path: Path) -> tuple[tuple[int, ...], np.dtype]:
@@ -32,8 +36,8 @@ def _header(zf: zipfile.ZipFile, name: str, path: Path) -> tuple[tuple[int, ...]
             shape, _, dtype = read(fh)
     except KeyError:
         raise ActlineError(path, f"no '{name}' array (an NPZ recording holds {', '.join(MEMBERS)})") from None
-    except (ValueError, OSError, zipfile.BadZipFile) as exc:
-        raise ActlineError(path, f"'{name}' is not a readable array ({exc})") from None
+    except BROKEN as exc:
+        raise ActlineError(path, f"'{name}' is not a readable array ({type(exc).__name__}: {exc})") from None
     if dtype.hasobject or dtype.kind not in "iuf":
         raise ActlineError(path, f"'{name}' must be numeric, got dtype {dtype}")
     return shape, dtype
@@ -46,8 +50,8 @@ def read_recording_npz(path: str | Path, limits: ReadLimits | None = None) -> Re
         zf = zipfile.ZipFile(path)
     except FileNotFoundError:
         raise ActlineError(path, "file not found") from None
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise ActlineError(path, f"not a readable NPZ file ({exc})") from None
+    except BROKEN as exc:
+        raise ActlineError(path, f"not a readable NPZ file ({type(exc).__name__}: {exc})") from None
     with zf:
         shape, _ = _header(zf, "frames", path)
         if len(shape) != 3 or 0 in shape:
@@ -61,8 +65,8 @@ def read_recording_npz(path: str | Path, limits: ReadLimits | None = None) -> Re
                 frames = np.lib.format.read_array(fh, allow_pickle=False)
             with zf.open("timestamps.npy") as fh:
                 ts = np.lib.format.read_array(fh, allow_pickle=False)
-        except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
-            raise ActlineError(path, f"cannot read data (truncated or corrupt): {exc}") from None
+        except BROKEN as exc:
+            raise ActlineError(path, f"cannot read data (truncated or corrupt): {type(exc).__name__}: {exc}") from None
     frames = frames.astype(np.float32, copy=False)
     if not np.isfinite(frames).all():
         raise ActlineError(path, "'frames' contains NaN or inf")
