@@ -70,7 +70,8 @@ def stream(
               highlight=False)
     rec = s.get("recording")
     if rec:
-        out.print(f"recorded {rec['frames']} frames in {rec['files']} files under {rec['dir']}/frames"
+        out.print(f"recorded {rec['frames']} frames in {rec['files']} file{'' if rec['files'] == 1 else 's'} under "
+                  f"{rec['dir']}/frames"
                   + (f"; recording stopped: {rec['stopped']}" if rec["stopped"] else ""), highlight=False)
 
 

@@ -119,3 +119,18 @@ def test_a_restarted_stream_clears_its_alert_with_the_whole_duration(tmp_path):
     events = [e for i in range(20) for e in again.push(np.full((4, 4), 20.0), 4 + i / 10)]
     (c,) = [e for e in events if e.kind == "cleared"]
     assert alert_t is not None and c.detail["duration_s"] == pytest.approx(c.t - alert_t, abs=1e-3)
+
+
+def test_a_replay_takes_its_sensors_room_from_a_folder_or_says_it_has_none(small_model_and_recording, tmp_path,
+                                                                              one_thread, capsys):
+    from actline.cli import main
+
+    model, rec = small_model_and_recording  # the recording's sensor id is "rec"
+    argv = ["stream", str(model), "--replay", str(rec), "--speed", "0"]
+    _npz(tmp_path / "rooms" / "other.npz", _room(20.0))
+    with pytest.raises(SystemExit) as exc:
+        main(argv + ["--empty-room", str(tmp_path / "rooms")])
+    assert exc.value.code == 2 and "no empty room for sensor 'rec'" in capsys.readouterr().err
+    _npz(tmp_path / "rooms" / "rec" / "empty.npz", _room(20.0))
+    main(argv + ["--empty-room", str(tmp_path / "rooms")])
+    assert "300 frames" in capsys.readouterr().out
