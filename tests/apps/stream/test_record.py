@@ -173,3 +173,34 @@ def test_bad_recording_and_queue_settings_exit_in_one_line(bad, broker, small_mo
         main(["stream", str(model), "--mqtt", f"mqtt://{host}:{port}/b/+/frames", "--max-seconds", "1", *extra])
     err = capsys.readouterr().err.strip()
     assert exc.value.code == 2 and err.count("\n") == 0 and ("--record" in err or "--queue-bytes" in err)
+
+
+def test_the_summary_counts_what_the_intake_dropped(broker, small_onnx_model, capsys):
+    import threading
+    import time
+
+    from actline.cli import main
+
+    from .test_docs_commands import _free_port
+
+    host, port = broker
+    status = _free_port()
+    argv = ["stream", str(small_onnx_model), "--mqtt", f"mqtt://{host}:{port}/sum/+/frames", "--max-seconds", "4",
+            "--queue-bytes", "100", "--status-port", str(status)]  # under one 16x16 frame: every frame is dropped
+    runner = threading.Thread(target=main, args=(argv,))
+    runner.start()
+
+    def dropped() -> int:
+        try:
+            return _get(f"http://127.0.0.1:{status}/status")["dropped"].get("queue_bytes", 0)
+        except OSError:
+            return 0
+
+    probe = [encode_binary(np.zeros((16, 16)), 0.0)]
+    _wait(lambda: _publish_raw(host, port, "sum", "D1", probe) or dropped() > 0, timeout=20)  # subscribed
+    time.sleep(0.3)
+    before = dropped()
+    _publish_raw(host, port, "sum", "D1", [encode_binary(np.zeros((16, 16)), i / 10) for i in range(25)])
+    runner.join(30)
+    n = before + 25
+    assert f"0 frames from 0 sensors (0 refused, {n} dropped: queue_bytes {n})" in capsys.readouterr().out
