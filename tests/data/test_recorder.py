@@ -211,3 +211,24 @@ def test_flushes_reach_the_disk_on_time(tmp_path):
         synced.append(rec.open["A"].synced)
     assert synced[9] == 0 and synced[10] == 11 and synced[20] == 21  # an fsync every 5 s of wall clock
     rec.close()
+
+
+def test_a_file_that_cannot_be_written_stops_recording_and_its_frames_wait_in_the_journal(tmp_path, monkeypatch):
+    import actline.data.frame_journal as fj
+
+    def full(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as m:
+        m.setattr(fj, "write_recording_h5", full)
+        rec = Recorder(tmp_path, RecordConfig(minutes=0.05))
+        for i in range(60):  # two files of 30 frames, neither written
+            rec.add("A", T0 + i / 10, np.full((2, 2), float(i)))
+        rec.close()
+    assert "cannot write A_20251206T054640Z.h5 ([Errno 28] No space left on device)" in rec.status()["stopped"]
+    assert not rec.add("A", T0 + 7, np.zeros((2, 2))) and not list((tmp_path / "frames").glob("*.h5"))
+    again = Recorder(tmp_path)  # room again: the next start writes what waited
+    again.close()
+    recs = [read_recording_h5(p) for p in sorted((tmp_path / "frames").glob("*.h5"))]
+    np.testing.assert_array_equal(np.concatenate([r.frames[:, 0, 0] for r in recs]), np.arange(60))
+    assert len(again.status()["recovered"]) == 2

@@ -86,9 +86,8 @@ class JournalWriter:
             lock(self.fd, wait=True)
             self._write(HEADER.pack(MAGIC, VERSION, 0, h, w, len(blob)) + blob)
             os.fsync(self.fd)
-            if self.path.exists():
-                raise FileExistsError(self.path)
-            os.replace(tmp, self.path)
+            os.link(tmp, self.path)  # never replaces: FileExistsError if the name is taken
+            tmp.unlink()
             self.sync(directory=True)
         except BaseException:
             os.close(self.fd)

@@ -251,7 +251,7 @@ class Recorder:
                 convert_journal(rec.writer.path, self.frames_dir / f"{rec.name}.h5", rec.writer)
                 with self.lock:
                     self.files += 1
-            except (OSError, ActlineError) as exc:  # the journal stays, for the next start to recover
+            except Exception as exc:  # noqa: BLE001 - whatever it is, the journal stays for the next start to recover
                 with self.lock:
                     self._stop(f"cannot write {rec.name}.h5 ({exc}); its frames stay in {rec.writer.path.name}")
             finally:
