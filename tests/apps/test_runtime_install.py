@@ -82,8 +82,9 @@ def test_the_runtime_path_imports_no_training_dependency(model_dir, tmp_path):  
         rows = [json.loads(line) for line in pred.stdout.splitlines()]
         assert len(rows) >= 3 and all(r["label"] in CLASSES for r in rows)
     stream = _run_without_torch(tmp_path, "stream", str(model_dir), "--replay", str(rec), "--speed", "0",
-                                "--every", "4", "--events", str(tmp_path / "ev.jsonl"))
+                                "--every", "4", "--events", str(tmp_path / "ev.jsonl"), "--record", str(tmp_path / "kept"))
     assert stream.returncode == 0 and "48 frames" in stream.stdout, stream.stderr
+    assert "recorded 48 frames in 1 file under" in stream.stdout  # --record needs no torch either
 
     load = _run_without_torch(tmp_path, code=f"import actline; r = actline.load({str(model_dir)!r}); "
                                              "print(type(r.classifier).__name__, r.classes)")

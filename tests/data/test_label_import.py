@@ -12,7 +12,8 @@ import pytest
 
 from actline.cli import main
 from actline.data.labelled import LabelledSegment, read_segments_csv, relative_times, write_segments_csv
-from actline.data.recording_files import read_frames_folder, write_npz_recording
+from actline.data.recording_files import read_frames_folder
+from actline.data.recording_npz import write_npz_recording
 from actline.data.render_video import RenderSpec, render_recordings
 from actline.data.segments import Segment, segments_to_frames
 from actline.data.synth.thermal_set import SynthConfig, generate_thermal_dataset

@@ -9,7 +9,8 @@ import pytest
 
 from actline.cli import main
 from actline.data.limits import ReadLimits, read_limits
-from actline.data.recording_files import read_frames_folder, write_npz_recording
+from actline.data.recording_files import read_frames_folder
+from actline.data.recording_npz import write_npz_recording
 from actline.data.render_video import RenderSpec, render_recordings
 from tests.data.test_label_import import nagoya_text
 

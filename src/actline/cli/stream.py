@@ -12,9 +12,11 @@ from actline.cli.render import out
 
 
 def _print_event(ev) -> None:
-    style = {"alert": "bold red", "reset": "yellow"}.get(ev.kind, "")
+    style = {"alert": "bold red", "cleared": "green", "reset": "yellow"}.get(ev.kind, "")
     who = f"{ev.sensor:<10} " if ev.sensor and ev.kind else ""
     line = f"{who}{ev.t:8.2f} s  {ev.kind:<6} {ev.label or '-'}  ({ev.confidence:.2f})"
+    if ev.kind == "cleared":
+        line += f" after {ev.detail.get('duration_s', 0):.1f} s"
     out.print(f"[{style}]{line}[/]" if style else line, highlight=False)
 
 
@@ -33,12 +35,21 @@ def stream(
     enter: float = typer.Option(0.6, help="Smoothed probability to enter a state."),
     exit_: float = typer.Option(0.4, "--exit", help="Smoothed probability below which a state is left."),
     state_dir: Optional[Path] = typer.Option(None, "--state", help="Save and restore per-sensor stream state here."),
-    empty_room: Optional[Path] = typer.Option(None, help="A recording of the empty room: the background to start from."),
+    empty_room: list[str] = typer.Option([], help="The empty room each sensor's background starts from: a recording "
+                                         "(every sensor), SENSOR=FILE, or a folder of SENSOR.h5/.npz files or SENSOR/ "
+                                         "folders (repeatable)."),
     webhook: Optional[str] = typer.Option(None, help="Also POST each event as JSON here (retries, timeout)."),
     status_port: Optional[int] = typer.Option(None, help="Serve /healthz, /status, /metrics on this port."),
     status_host: str = typer.Option("127.0.0.1", help="Status address; beyond loopback $ACTLINE_TOKEN is required."),
     shard: Optional[str] = typer.Option(None, help="K/N: serve only the sensors whose id hashes to shard K of N."),
     max_seconds: Optional[float] = typer.Option(None, help="Stop MQTT intake after this long (default: Ctrl-C)."),
+    queue_bytes: int = typer.Option(256 << 20, help="Cap of the MQTT intake queue in bytes (beside 20,000 frames); "
+                                    "frames beyond it are dropped and counted."),
+    record: Optional[Path] = typer.Option(None, help="Record every sensor's frames here, as DIR/frames/SENSOR_START.h5."),
+    record_minutes: float = typer.Option(10.0, help="Start a new recorded file after this many minutes of sensor time."),
+    record_flush_s: float = typer.Option(5.0, help="Flush open recordings to disk this often (seconds)."),
+    record_max_gb: Optional[float] = typer.Option(None, help="Stop recording (not the stream) when DIR/frames "
+                                                  "would exceed this many GB."),
 ):
     """Follow sensors (MQTT) or replay a recording frame by frame, printing state changes and alerts."""
     from actline.apps.stream.run import StreamOptions, run_stream
@@ -46,11 +57,22 @@ def stream(
     opts = StreamOptions(replay=replay, mqtt=mqtt, speed=speed, events=events_out, collect=collect, alerts=alert,
                          every=every, ema=ema, enter=enter, exit=exit_, state_dir=state_dir, empty_room=empty_room,
                          webhook=webhook, status_port=status_port, status_host=status_host, shard=shard,
-                         max_seconds=max_seconds)
+                         max_seconds=max_seconds, queue_bytes=queue_bytes, record=record, record_minutes=record_minutes,
+                         record_flush_s=record_flush_s, record_max_gb=record_max_gb)
     s = run_stream(model, opts, on_event=_print_event)
-    out.print(f"{s['frames']} frames" + (f" from {s['sensors']} sensors ({s['refused']} refused)" if "sensors" in s else "")
+    dropped = s.get("dropped") or {}
+    why = ", ".join(f"{k} {v}" for k, v in sorted(dropped.items()) if v)
+    out.print(f"{s['frames']} frames" + (f" from {s['sensors']} sensors ({s['refused']} refused, "
+                                         f"{sum(dropped.values())} dropped{': ' + why if why else ''})"
+                                         if "sensors" in s else "")
               + f", {s['runs']} model runs, {s['events']} events"
-              + (f", {s['collected']} windows collected in {s['collect_dir']}" if s["collected"] is not None else ""))
+              + (f", {s['collected']} windows collected in {s['collect_dir']}" if s["collected"] is not None else ""),
+              highlight=False)
+    rec = s.get("recording")
+    if rec:
+        out.print(f"recorded {rec['frames']} frames in {rec['files']} file{'' if rec['files'] == 1 else 's'} under "
+                  f"{rec['dir']}/frames"
+                  + (f"; recording stopped: {rec['stopped']}" if rec["stopped"] else ""), highlight=False)
 
 
 def _fmt(v, spec: str = ".1f") -> str:

@@ -48,13 +48,17 @@ def is_thermal_input(path: str | Path) -> bool:
 
 
 def load_recording(path: str | Path) -> Recording:
-    """One thermal recording from one file: a ThermalDataGen ``.h5`` or a Nagoya ``.csv``/``.csv.gz``
-    (its start-up frames dropped, as :func:`~actline.data.nagoya.read_nagoya` does)."""
+    """One thermal recording from one file: a ThermalDataGen ``.h5``, an ``.npz`` (frames, timestamps) or a
+    Nagoya ``.csv``/``.csv.gz`` (its start-up frames dropped, as :func:`~actline.data.nagoya.read_nagoya` does)."""
     path = Path(path)
     if path.suffix.lower() in (".h5", ".hdf5"):
         from actline.data.thermal_h5 import read_recording_h5
 
         return read_recording_h5(path)
+    if path.suffix.lower() == ".npz":
+        from actline.data.recording_npz import read_recording_npz
+
+        return read_recording_npz(path)
     from actline.data.nagoya import UNSTABLE_FRAMES, read_nagoya_csv
 
     frames, ts, _ = read_nagoya_csv(path)

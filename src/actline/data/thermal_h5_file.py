@@ -136,8 +136,9 @@ def _attr(v):
 
 
 def write_recording_h5(path: Path, frames: np.ndarray, ts_ms: np.ndarray, sensor_id: str, mac: str = "",
-                       created_at: str | None = None) -> Path:
-    """One recording in the ThermalDataGen layout (gzip frames, int64 ms timestamps), atomically."""
+                       created_at: str | None = None, extra_attrs: dict | None = None) -> Path:
+    """One recording in the ThermalDataGen layout (gzip frames, int64 ms timestamps), atomically;
+    ``extra_attrs`` (scalars or strings) are added to the file's attributes."""
     n, h, w = frames.shape
     with atomic_path(path, suffix=".h5") as tmp, h5py.File(tmp, "w") as fh:
         fh.create_dataset("frames", data=frames, compression="gzip", compression_opts=4, chunks=(min(64, n), h, w))
@@ -146,7 +147,8 @@ def write_recording_h5(path: Path, frames: np.ndarray, ts_ms: np.ndarray, sensor
         attrs = {"sensor_id": sensor_id, "mac_address": mac, "frame_height": h, "frame_width": w,
                  "min_timestamp": int(np.min(ts_ms)), "max_timestamp": int(np.max(ts_ms)), "total_frames": n,
                  "created_at": created_at or dt.datetime.now(dt.timezone.utc).isoformat(), "compression": "gzip",
-                 "compression_level": 4, "corrupted_count": int((frames <= -100).any(axis=(1, 2)).sum())}
+                 "compression_level": 4, "corrupted_count": int((frames <= -100).any(axis=(1, 2)).sum()),
+                 **(extra_attrs or {})}
         for k, v in attrs.items():
             fh.attrs[k] = v
     return path

@@ -70,7 +70,7 @@ def model_version(config: dict) -> str:
 
 @dataclass
 class Event:
-    kind: str  # "state" | "alert" | "reset"
+    kind: str  # "state" | "alert" | "cleared" | "reset"
     t: float
     label: str | None
     confidence: float

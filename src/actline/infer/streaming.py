@@ -9,6 +9,7 @@ state at ``enter``, leave it only below ``exit``) and returns events:
 
 - ``state``: the state changed (``label`` is the new state, or ``None`` for "uncertain");
 - ``alert``: an alert class has been the state for at least its hold time (once per episode);
+- ``cleared``: the state (or a gap's reset) left an alerted class; ``detail.duration_s``: since the alert;
 - ``reset``: a gap longer than ``max_gap_s`` emptied the buffer (old and new frames never mix).
 
 Many sensors share one model through :class:`~actline.apps.stream.hub.StreamHub`, which calls the
@@ -86,6 +87,7 @@ class StreamingRecognizer:
         self.state: str | None = None
         self.state_since: float | None = None
         self.alerted = False
+        self.alert_t: float | None = None  # when the episode's alert was raised
         self.pending: list = []  # (run index, t, window, probs) awaiting the later state (collector)
 
     @property
@@ -122,6 +124,7 @@ class StreamingRecognizer:
             if dt < 0:
                 raise ActlineError("stream", f"timestamp {t} goes back in time (last {last})")
             if dt > self._max_gap():
+                events += self._cleared(last)
                 events.append(self._event("reset", t, None, 0.0, {"gap_s": round(dt, 3)}))
                 self.reset()
         if self.ring is None:
@@ -200,7 +203,7 @@ class StreamingRecognizer:
         meta = {"sensor": self.sensor, "model": self.model, "classes": self.r.classes, "window": self.r.rule.to_dict(),
                 "n_seen": self.n_seen, "since_run": self.since_run, "last_run_t": self.last_run_t, "runs": self.runs,
                 "smoothed": None if self.smoothed is None else [float(v) for v in self.smoothed],
-                "state": self.state, "state_since": self.state_since, "alerted": self.alerted}
+                "state": self.state, "state_since": self.state_since, "alerted": self.alerted, "alert_t": self.alert_t}
         arrays = {}
         if self.ring is not None:
             meta["ring"] = {"count": self.ring.count, "head": self.ring.head}
@@ -233,6 +236,8 @@ class StreamingRecognizer:
             self.n_seen, self.since_run, self.runs = int(meta["n_seen"]), int(meta["since_run"]), int(meta["runs"])
             self.last_run_t, self.state, self.state_since = meta["last_run_t"], meta["state"], meta["state_since"]
             self.alerted = bool(meta["alerted"])
+            # states saved before the cleared event: the alert was raised after the state began
+            self.alert_t = meta.get("alert_t", self.state_since if self.alerted else None)
             self.smoothed = None if meta["smoothed"] is None else np.asarray(meta["smoothed"], dtype=np.float64)
         except (KeyError, TypeError, ValueError) as exc:
             raise ActlineError(where, f"incomplete stream state ({type(exc).__name__}: {exc})") from None
@@ -252,14 +257,21 @@ class StreamingRecognizer:
         elif best != cur and s[best] >= self.cfg.enter:
             new = classes[best]
         if new != self.state:
+            events += self._cleared(t)
             self.state, self.state_since, self.alerted = new, t, False
             events.append(self._event("state", t, new, s[best] if new else s.max()))
         hold = self.alerts.get(self.state) if self.state else None
         if hold is not None and not self.alerted and t - self.state_since >= hold:
-            self.alerted = True
+            self.alerted, self.alert_t = True, t
             events.append(self._event("alert", t, self.state, s[classes.index(self.state)],
                                       {"held_s": round(t - self.state_since, 3)}))
         return events
+
+    def _cleared(self, t: float) -> list[Event]:  # the state leaves the class of this episode's alert
+        if not (self.alerted and self.state and self.smoothed is not None):
+            return []
+        conf = self.smoothed[self.r.classes.index(self.state)]
+        return [self._event("cleared", t, self.state, conf, {"duration_s": round(t - self.alert_t, 3)})]
 
     def _collect(self, t: float, win: np.ndarray, p: np.ndarray) -> None:
         k = int(p.argmax())

@@ -31,3 +31,12 @@ def small_model_and_recording(tmp_path_factory) -> tuple[Path, Path]:
         frames[i, y:y + 3, x:x + 3] += 5.0
     rec = write_recording_h5(root / "rec.h5", frames, 1_700_000_000_000 + np.arange(300) * 100, "rec")
     return model_dir, Path(rec)
+
+
+@pytest.fixture(scope="session")
+def small_onnx_model(small_model_and_recording, tmp_path_factory) -> Path:
+    """The small model exported to ONNX: a stream subprocess starts in half a second, without torch."""
+    from actline.apps.onnx_export import export_model
+
+    model, _ = small_model_and_recording
+    return Path(export_model(model, tmp_path_factory.mktemp("onnx") / "model.onnx")["path"])

@@ -10,7 +10,12 @@ sensors.
 
 A bad payload or frame (undecodable, wrong size, time going backwards) is refused: counted per
 sensor and reason, logged, never raised. ``status()`` and ``metrics()`` report per sensor (last
-frame time, frames per second, state, counts) for a status endpoint or the service to mount.
+frame time, frames per second, state, counts) for a status endpoint or the service to mount, with
+the frames the intake dropped (``count_drop``) and the recorder's state.
+
+With ``empty_rooms`` (:class:`~actline.apps.stream.empty_room.EmptyRooms`), a new sensor's background
+is seeded from its own empty room (unless its saved state restored one); with ``recorder``
+(:class:`~actline.data.recorder.Recorder`), every frame a sensor takes is recorded.
 """
 
 from __future__ import annotations
@@ -62,9 +67,12 @@ class SensorStats:
 
 class StreamHub:
     def __init__(self, recognizer, cfg, emit=None, shard: tuple[int, int] | None = None, state_dir=None,
-                 max_sensors: int = 10_000, collector=None):
+                 max_sensors: int = 10_000, collector=None, empty_rooms=None, recorder=None):
         self.r, self.cfg, self.emit, self.shard = recognizer, cfg, emit, shard
         self.state_dir, self.max_sensors, self.collector = state_dir, max_sensors, collector
+        self.empty_rooms, self.recorder = empty_rooms, recorder
+        self.dropped: Counter = Counter()  # reason -> frames the intake dropped before the hub saw them
+        self.drop_lock = threading.Lock()
         self.sensors: dict[str, StreamingRecognizer] = {}
         self.stats: dict[str, SensorStats] = {}
         self.errors: Counter = Counter()  # reason -> count, over all sensors
@@ -75,7 +83,7 @@ class StreamHub:
     def takes(self, sensor: str) -> bool:
         return self.shard is None or shard_of(sensor, self.shard[1]) == self.shard[0]
 
-    def _sensor(self, sensor: str) -> StreamingRecognizer | None:
+    def _sensor(self, sensor: str, shape=None) -> StreamingRecognizer | None:
         sr = self.sensors.get(sensor)
         if sr is None:
             if len(self.sensors) >= self.max_sensors:
@@ -91,9 +99,26 @@ class StreamHub:
                         log.info("%s: %s", sensor, said)
                 except ActlineError as exc:
                     log.error("%s: saved state not used: %s", sensor, exc)
-            self.sensors[sensor] = sr
             self.stats.setdefault(sensor, SensorStats())
+            self._seed(sensor, sr, None if shape is None else tuple(shape))
+            self.sensors[sensor] = sr
         return sr
+
+    def _seed(self, sensor: str, sr: StreamingRecognizer, shape: tuple | None) -> None:
+        bg = self.empty_rooms.for_sensor(sensor) if self.empty_rooms is not None and sr.bg is None else None
+        if bg is None:
+            return
+        if shape is not None and bg.shape != shape:  # a model without a fixed frame size: the sensor's frames decide
+            self._refuse(sensor, "empty_room", f"its empty room is {bg.shape[0]}x{bg.shape[1]}, its frames "
+                         f"{'x'.join(map(str, shape))}: not used")
+            return
+        sr.bg = bg
+
+    def count_drop(self, reason: str, n: int = 1) -> int:
+        """Count frames the intake dropped (called from the intake's thread): the total for ``reason``."""
+        with self.drop_lock:
+            self.dropped[reason] += n
+            return self.dropped[reason]
 
     def _refuse(self, sensor: str, reason: str, why) -> None:
         self.errors[reason] += 1
@@ -131,7 +156,7 @@ class StreamHub:
                 due = []
                 for sensor in list(queues):
                     q = queues[sensor]
-                    sr = self._sensor(sensor)
+                    sr = self._sensor(sensor, np.shape(q[0][1]))
                     while q and sr is not None:
                         if self._feed_one(sensor, sr, *q.popleft()):
                             due.append(sr)
@@ -151,6 +176,8 @@ class StreamHub:
         if st.last_wall is not None and now > st.last_wall:
             st.fps = 0.9 * st.fps + 0.1 / max(now - st.last_wall, 1e-3) if st.fps else 1 / max(now - st.last_wall, 1e-3)
         st.frames, st.last_t, st.last_wall = st.frames + 1, float(t), now
+        if self.recorder is not None:
+            self.recorder.add(sensor, t, frame)
         self._emit(events)
         return is_due
 
@@ -179,8 +206,13 @@ class StreamHub:
                            "state": getattr(self.sensors.get(s), "state", None), "frames": st.frames, "model_runs": st.runs,
                            "errors": dict(st.errors), "events": dict(st.events)}
                        for s, st in self.stats.items()}
-            return {"sensors": sensors, "errors": dict(self.errors), "skipped_other_shards": self.skipped,
-                    "batches": {str(k): v for k, v in sorted(self.batches.items())}}
+            with self.drop_lock:
+                dropped = dict(self.dropped)
+            st = {"sensors": sensors, "errors": dict(self.errors), "dropped": dropped, "skipped_other_shards": self.skipped,
+                  "batches": {str(k): v for k, v in sorted(self.batches.items())}}
+        if self.recorder is not None:
+            st["recording"] = self.recorder.status()
+        return st
 
     def save_states(self) -> int:
         from actline.apps.stream.state import save_state

@@ -5,8 +5,9 @@ system's CA certificates). The pattern has exactly one ``+`` level, whose value 
 (``sensors/+/frames`` takes ``sensors/SL14/frames`` as sensor ``SL14``). The password comes from
 ``ACTLINE_MQTT_PASSWORD``, never from the command line.
 
-paho-mqtt's network thread only puts ``(sensor, payload)`` into a bounded queue (frame intake
-never waits for the model); one worker thread drains it into :class:`StreamHub`, which decodes,
+paho-mqtt's network thread only puts ``(sensor, payload)`` into a queue bounded in messages and in
+bytes (frame intake never waits for the model; what does not fit is dropped, counted by reason in
+the hub); one worker thread drains it into :class:`StreamHub`, which decodes,
 refuses bad payloads (counted, logged) and runs the model batched across sensors. Events are
 published as JSON with QoS 1 and go to the other sinks (log file, webhook). Subscriptions are
 plain, never shared (``$share/...``): one sensor's frames must all reach the process that holds
@@ -28,6 +29,8 @@ from actline.core.errors import ActlineError
 log = logging.getLogger("actline.stream")
 PASSWORD_ENV = "ACTLINE_MQTT_PASSWORD"
 EVENTS_TOPIC = "actline/{sensor}/events"
+MAX_QUEUE, MAX_QUEUE_BYTES = 20_000, 256 << 20
+DROP_REASONS = ("queue_messages", "queue_bytes", "too_large", "topic")
 
 
 @dataclass
@@ -74,12 +77,15 @@ def parse_broker_url(url: str) -> BrokerURL:
 class MqttStream:
     """The intake client, the worker thread and the event publisher around one :class:`StreamHub`."""
 
-    def __init__(self, hub, url: str, max_queue: int = 20_000, client_id: str | None = None):
+    def __init__(self, hub, url: str, max_queue: int = MAX_QUEUE, client_id: str | None = None,
+                 max_bytes: int = MAX_QUEUE_BYTES):
         import paho.mqtt.client as mqtt
 
+        if max_queue < 1 or max_bytes < 1:
+            raise ActlineError("--queue-bytes", f"the intake queue needs room: got {max_queue} messages, {max_bytes} bytes")
         self.hub, self.url = hub, parse_broker_url(url)
         self.q: queue.Queue = queue.Queue(max_queue)
-        self.dropped = self.unmatched = 0
+        self.max_bytes, self.q_bytes, self.q_lock = max_bytes, 0, threading.Lock()
         self.connected = threading.Event()
         self.stop_flag = threading.Event()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or "")
@@ -104,17 +110,28 @@ class MqttStream:
         if not self.stop_flag.is_set():
             log.warning("MQTT disconnected (%s): reconnecting", reason_code)
 
+    def _drop(self, reason: str, why: str) -> None:
+        n = self.hub.count_drop(reason)
+        if n <= 10 or n % 1000 == 0:  # every drop is counted; the log says the first ones and then every 1000th
+            log.error("frame dropped (%s): %s; %d so far", reason, why, n)
+
     def _on_message(self, client, userdata, msg):
-        sensor = self.url.sensor_of(msg.topic)
+        from actline.apps.stream.payloads import MAX_PAYLOAD_BYTES
+
+        sensor, n = self.url.sensor_of(msg.topic), len(msg.payload)
         if sensor is None:
-            self.unmatched += 1
-            return
-        try:
-            self.q.put_nowait((sensor, bytes(msg.payload)))
-        except queue.Full:
-            self.dropped += 1
-            if self.dropped <= 10 or self.dropped % 1000 == 0:
-                log.error("intake queue full (the model cannot keep up): %d frames dropped", self.dropped)
+            return self._drop("topic", f"topic {msg.topic[:80]!r} names no sensor")
+        if n > MAX_PAYLOAD_BYTES:
+            return self._drop("too_large", f"{sensor}: a payload of {n} bytes (at most {MAX_PAYLOAD_BYTES})")
+        with self.q_lock:
+            if self.q_bytes + n > self.max_bytes:
+                return self._drop("queue_bytes", f"the intake queue holds {self.q_bytes} bytes (the model cannot keep up)")
+            try:
+                self.q.put_nowait((sensor, bytes(msg.payload)))
+            except queue.Full:
+                return self._drop("queue_messages", f"the intake queue holds {self.q.maxsize} frames "
+                                  "(the model cannot keep up)")
+            self.q_bytes += n
 
     def publish(self, events) -> None:
         for ev in events:
@@ -131,6 +148,8 @@ class MqttStream:
                     items.append(self.q.get_nowait())
                 except queue.Empty:
                     break
+            with self.q_lock:
+                self.q_bytes -= sum(len(p) for _, p in items)
             try:
                 self.hub.process(items)
             except Exception:  # noqa: BLE001 - one bad batch must not stop every sensor; it is logged whole
@@ -162,43 +181,54 @@ class MqttStream:
         self.client.loop_stop()
 
 
-def run_mqtt(recognizer, cfg, opts, on_event=None) -> dict:
+def run_mqtt(recognizer, cfg, opts, on_event=None, empty_rooms=None, recorder=None) -> dict:
     """``actline stream MODEL --mqtt URL``: run until ``opts.max_seconds`` pass or Ctrl-C."""
     from actline.apps.stream.collector import FailureCollector
     from actline.apps.stream.hub import StreamHub, parse_shard
     from actline.apps.stream.run import open_sinks
     from actline.apps.stream.sinks import emit_all
 
-    sinks = open_sinks(opts, on_event)
     collector = FailureCollector(opts.collect, recognizer.classes) if opts.collect else None
-    hub = StreamHub(recognizer, cfg, shard=parse_shard(opts.shard), state_dir=opts.state_dir, collector=collector)
-    stream = MqttStream(hub, opts.mqtt)
+    hub = StreamHub(recognizer, cfg, shard=parse_shard(opts.shard), state_dir=opts.state_dir, collector=collector,
+                    empty_rooms=empty_rooms, recorder=recorder)
+    stream = MqttStream(hub, opts.mqtt, max_bytes=opts.queue_bytes)
+    sinks = open_sinks(opts, on_event)
     hub.emit = lambda evs: (stream.publish(evs), emit_all(sinks, evs))
     server = None
-    if opts.status_port is not None:
-        from actline.apps.stream.status import serve_status
-
-        server = serve_status(hub, opts.status_host, opts.status_port)
-    stream.start()
-    started, last_save = time.monotonic(), time.monotonic()
     try:
-        while opts.max_seconds is None or time.monotonic() - started < opts.max_seconds:
-            time.sleep(0.2)
-            if opts.state_dir and time.monotonic() - last_save > 60:
-                hub.save_states()
-                last_save = time.monotonic()
+        if opts.status_port is not None:
+            from actline.apps.stream.status import serve_status
+
+            server = serve_status(hub, opts.status_host, opts.status_port)
+        stream.start()
+        _follow(hub, opts, recorder)
     except KeyboardInterrupt:
         pass
     finally:
         stream.stop()
-        if server is not None:
-            server.shutdown()
         if opts.state_dir:
             hub.save_states()
+        if recorder is not None:
+            recorder.close()
+        if server is not None:
+            server.shutdown()
         for s in sinks:
             s.close()
     st = hub.status()
     return {"frames": sum(v["frames"] for v in st["sensors"].values()), "sensors": len(st["sensors"]),
             "runs": sum(v["model_runs"] for v in st["sensors"].values()),
             "events": sum(sum(v["events"].values()) for v in st["sensors"].values()),
-            "refused": sum(st["errors"].values()), "dropped": stream.dropped, "collected": None, "collect_dir": None}
+            "refused": sum(st["errors"].values()), "dropped": st["dropped"], "recording": st.get("recording"),
+            "collected": None, "collect_dir": None}
+
+
+def _follow(hub, opts, recorder) -> None:
+    """The main thread while the worker streams: save states every minute, keep the recorder's time."""
+    started = last_save = time.monotonic()
+    while opts.max_seconds is None or time.monotonic() - started < opts.max_seconds:
+        time.sleep(0.2)
+        if recorder is not None:
+            recorder.tick()
+        if opts.state_dir and time.monotonic() - last_save > 60:
+            hub.save_states()
+            last_save = time.monotonic()

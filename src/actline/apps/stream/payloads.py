@@ -39,6 +39,7 @@ DTYPES = {1: np.dtype("<f4"), 2: np.dtype("<i2")}
 FLOAT32, INT16_CENTI = 1, 2
 MAX_SIDE = 512  # pixels per side; real ceiling sensors have 16-80
 MAX_JSON_BYTES = 4 << 20
+MAX_PAYLOAD_BYTES = max(MAX_JSON_BYTES, 20 + MAX_SIDE * MAX_SIDE * 4)  # larger is no frame: dropped at intake
 
 
 class PayloadError(ActlineError):

@@ -3,27 +3,22 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 
 
-def replay_frames(sr, frames: np.ndarray, timestamps: np.ndarray, speed: float = 0.0, emit=None) -> list:
-    """Push every frame (at ``speed`` times real time; 0: as fast as possible); the events, in order."""
+def replay_frames(sr, frames: np.ndarray, timestamps: np.ndarray, speed: float = 0.0, emit=None, record=None) -> list:
+    """Push every frame (at ``speed`` times real time; 0: as fast as possible); the events, in order.
+    ``record(t, frame)``, if given, takes each frame with its time on the recording's own clock."""
     events = []
     t0_wall, t0 = time.monotonic(), float(timestamps[0]) if len(timestamps) else 0.0
     for frame, ts in zip(frames, timestamps):
         if speed > 0:
             time.sleep(max(0.0, (ts - t0) / speed - (time.monotonic() - t0_wall)))
         new = sr.push(frame, float(ts) - t0)
+        if record is not None:
+            record(float(ts), frame)
         events += new
         if emit is not None and new:
             emit(new)
     return events
-
-
-def empty_room_frames(path: str | Path) -> np.ndarray:
-    """Frames of a recording made while nobody was in view (to seed the background)."""
-    from actline.data.formats import load_recording
-
-    return load_recording(Path(path)).frames

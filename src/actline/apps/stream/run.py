@@ -1,4 +1,8 @@
-"""``actline stream``: one library call behind the command, for a replayed file or live MQTT sensors."""
+"""``actline stream``: one library call behind the command, for a replayed file or live MQTT sensors.
+
+Options are checked, empty rooms read and recordings left by a crash recovered before any frame is
+taken, so a mistake stops the command at once (one line, non-zero exit), never mid-stream.
+"""
 
 from __future__ import annotations
 
@@ -25,8 +29,13 @@ class StreamOptions:
     status_host: str = "127.0.0.1"
     shard: str | None = None  # K/N
     state_dir: Path | None = None  # save and restore per-sensor stream state here
-    empty_room: Path | None = None  # a recording of the empty room: seeds the background
+    empty_room: list = field(default_factory=list)  # --empty-room values: FILE, SENSOR=FILE or a folder
     max_seconds: float | None = None  # stop MQTT intake after this long (default: until interrupted)
+    record: Path | None = None  # record every sensor's frames here (frames/<sensor>_<start>.h5)
+    record_minutes: float = 10.0  # a recorded file spans at most this much sensor time
+    record_flush_s: float = 5.0  # open recordings reach the disk this often
+    record_max_gb: float | None = None  # stop recording (not the stream) beyond this
+    queue_bytes: int = 256 << 20  # the MQTT intake queue's cap in bytes (beside its 20,000 messages)
 
 
 def stream_config(recognizer, opts: StreamOptions):
@@ -47,6 +56,25 @@ def open_sinks(opts: StreamOptions, on_event=None) -> list:
     return sinks
 
 
+def open_empty_rooms(recognizer, cfg, opts: StreamOptions):
+    """The ``--empty-room`` backgrounds, checked against the model's frame size (None without the option)."""
+    from actline.apps.stream.empty_room import EmptyRooms
+
+    values = opts.empty_room if isinstance(opts.empty_room, (list, tuple)) else [opts.empty_room]
+    values = [v for v in values if v]
+    return EmptyRooms(values, recognizer.frame_shape, cfg.background) if values else None
+
+
+def open_recorder(opts: StreamOptions):
+    """The ``--record`` recorder (journals a crash left behind recovered first), or None."""
+    if opts.record is None:
+        return None
+    from actline.data.recorder import RecordConfig, Recorder
+
+    cap = None if opts.record_max_gb is None else int(opts.record_max_gb * 1e9)
+    return Recorder(opts.record, RecordConfig(minutes=opts.record_minutes, flush_s=opts.record_flush_s, max_bytes=cap))
+
+
 def run_stream(model: str | Path, opts: StreamOptions, on_event=None) -> dict:
     """Replay a file (``opts.replay``) or follow MQTT sensors (``opts.mqtt``); events go to ``on_event``
     and the sinks the options name. Returns a summary (frames, model runs, events, ...)."""
@@ -54,18 +82,28 @@ def run_stream(model: str | Path, opts: StreamOptions, on_event=None) -> dict:
 
     if (opts.replay is None) == (opts.mqtt is None):
         raise ActlineError("stream", "give exactly one of --replay FILE or --mqtt URL")
+    if opts.queue_bytes < 1:
+        raise ActlineError("--queue-bytes", f"must be at least 1, got {opts.queue_bytes}")
     recog = Recognizer.load(model)
     cfg = stream_config(recog, opts)
+    rooms = open_empty_rooms(recog, cfg, opts)
     if opts.mqtt:
-        from actline.apps.stream.mqtt import run_mqtt
+        from actline.apps.stream.mqtt import parse_broker_url, run_mqtt
 
-        return run_mqtt(recog, cfg, opts, on_event)
-    return _run_replay(recog, cfg, opts, on_event)
+        parse_broker_url(opts.mqtt)  # a bad URL is refused before anything is opened
+    recorder = open_recorder(opts)
+    try:
+        if opts.mqtt:
+            return run_mqtt(recog, cfg, opts, on_event, rooms, recorder)
+        return _run_replay(recog, cfg, opts, on_event, rooms, recorder)
+    finally:
+        if recorder is not None:
+            recorder.close()
 
 
-def _run_replay(recog, cfg, opts: StreamOptions, on_event) -> dict:
+def _run_replay(recog, cfg, opts: StreamOptions, on_event, rooms, recorder) -> dict:
     from actline.apps.stream.collector import FailureCollector
-    from actline.apps.stream.replay import empty_room_frames, replay_frames
+    from actline.apps.stream.replay import replay_frames
     from actline.apps.stream.sinks import emit_all
     from actline.apps.stream.state import load_state, save_state
     from actline.data.formats import load_recording
@@ -75,15 +113,24 @@ def _run_replay(recog, cfg, opts: StreamOptions, on_event) -> dict:
     collector = FailureCollector(opts.collect, recog.classes) if opts.collect else None
     sr = StreamingRecognizer(recog, cfg, collector, sensor=rec.id)
     restored = load_state(opts.state_dir, sr) if opts.state_dir else None
-    if opts.empty_room:
-        sr.seed_background(empty_room_frames(opts.empty_room))
+    if rooms is not None and sr.bg is None:  # a background the saved state restored is newer than any file
+        sr.bg = rooms.for_sensor(rec.id)
+        if sr.bg is None:
+            raise ActlineError("--empty-room", f"no empty room for sensor {rec.id!r} (the recording {opts.replay})")
+        if sr.bg.shape != rec.frames.shape[1:]:
+            raise ActlineError("--empty-room", f"the empty room is {sr.bg.shape[0]}x{sr.bg.shape[1]}, the frames of "
+                               f"{opts.replay} {rec.frames.shape[1]}x{rec.frames.shape[2]}")
+    record = (lambda t, frame: recorder.add(rec.id, t, frame)) if recorder is not None else None
     sinks = open_sinks(opts, on_event)
     try:
-        events = replay_frames(sr, rec.frames, rec.timestamps, opts.speed, lambda evs: emit_all(sinks, evs))
+        events = replay_frames(sr, rec.frames, rec.timestamps, opts.speed, lambda evs: emit_all(sinks, evs), record)
     finally:
         for s in sinks:
             s.close()
+        if recorder is not None:
+            recorder.close()
     if opts.state_dir:
         save_state(opts.state_dir, sr)
     return {"frames": rec.n_frames, "runs": sr.runs, "events": len(events), "restored": restored,
-            "collected": len(collector) if collector else None, "collect_dir": opts.collect}
+            "collected": len(collector) if collector else None, "collect_dir": opts.collect,
+            "recording": recorder.status() if recorder is not None else None}

@@ -11,21 +11,19 @@ usual, so a state saved hours ago never mixes with new frames.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 from pathlib import Path
 
 from actline.core.errors import ActlineError
 
 FORMAT, VERSION = "actline-stream-state", 1
 MAX_STATE_BYTES = 64 << 20  # a 64-frame 40x60 buffer and background are ~0.7 MB
-_SAFE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$")
-
 
 def sensor_dirname(sensor: str) -> str:
     """A file name for a sensor id from the network: itself when harmless, else a hash."""
-    return sensor if _SAFE.match(sensor) else "s-" + hashlib.sha256(sensor.encode()).hexdigest()[:16]
+    from actline.core.hashing import safe_file_name
+
+    return safe_file_name(sensor)
 
 
 def save_state(root: str | Path, sr) -> Path:

@@ -4,7 +4,8 @@
 
 - ``GET /healthz``: ``{"ok": true, "sensors": N}`` (no token needed, nothing per sensor);
 - ``GET /status``: per sensor, the last frame's sensor time and age, frames per second, state,
-  counts of frames, model runs, refused frames by reason and events by kind;
+  counts of frames, model runs, refused frames by reason and events by kind; frames the intake
+  dropped, by reason; with ``--record``, the recorder (recording or stopped, and why);
 - ``GET /metrics``: the same as Prometheus metrics labelled by sensor.
 
 Beyond loopback (``--status-host``) the token is required (``ACTLINE_TOKEN``, sent as
@@ -53,7 +54,13 @@ def _collector(hub):
                     errors.add_metric([s, r], n)
                 for k, n in v["events"].items():
                     events.add_metric([s, k], n)
-            yield from (frames, runs, errors, events, fps, last, state)
+            dropped = CounterMetricFamily("actline_stream_dropped_frames", "Frames the intake dropped", labels=["reason"])
+            for r, n in st["dropped"].items():
+                dropped.add_metric([r], n)
+            yield from (frames, runs, errors, events, fps, last, state, dropped)
+            if "recording" in st:
+                yield GaugeMetricFamily("actline_stream_recording", "1 while --record records, 0 once it stopped",
+                                        value=1 if st["recording"]["recording"] else 0)
 
     return HubCollector()
 
