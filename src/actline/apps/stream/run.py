@@ -72,7 +72,7 @@ def _run_replay(recog, cfg, opts: StreamOptions, on_event) -> dict:
     from actline.infer.streaming import StreamingRecognizer
 
     rec = load_recording(Path(opts.replay))
-    collector = FailureCollector(opts.collect, recog.classes) if opts.collect else None
+    collector = FailureCollector(opts.collect, recog.classes, clock=float(rec.timestamps[0])) if opts.collect else None
     sr = StreamingRecognizer(recog, cfg, collector, sensor=rec.id)
     restored = load_state(opts.state_dir, sr) if opts.state_dir else None
     if opts.empty_room:
