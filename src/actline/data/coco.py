@@ -7,11 +7,15 @@ Every entry is checked, and a bad one named in a one-line :class:`~actline.core.
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from actline.core.atomic import write_text
 from actline.core.errors import ActlineError
 from actline.core.jsonfile import read_json_object
+
+WHOLE_FRAME = [0.5, 0.5, 1.0, 1.0]  # a box over the whole frame: the keyframe of a segment, which names no person
 
 
 def keyframe_label(category_ids: list[int]) -> int:
@@ -111,3 +115,38 @@ def read_coco(path: Path, id_to_class: dict[int, int], classes: list[str]):
     for image_id, labels in labels_of.items():
         img = images[image_id]
         yield str(image_id), str(img["sensor_id"]), int(img["frame_idx"]), keyframe_label(labels)
+
+
+# ------------------------------------------------------------------ writing (the synthetic generator and labelled data sets)
+def image_entry(sensor_id: str, ts_ms: int, idx: int, h: int, w: int, mac: str = "", image_id: str | None = None) -> dict:
+    """One keyframe (COCO image): ``id``, ``sensor_id`` (the recording) and ``frame_idx``, which the reader needs."""
+    return {"id": image_id or f"{sensor_id}_{ts_ms}", "sensor_id": sensor_id, "mac_address": mac, "timestamp": ts_ms,
+            "width": w, "height": h, "frame_idx": idx}
+
+
+def annotation_entry(n: int, image_id: str, bbox: list[float], label: str, category_id: int, obj_id: int,
+                     obscured: str | None = "0%") -> dict:
+    """One box of a keyframe; ``bbox`` is ``[centre x, centre y, width, height]`` normalised to 0-1."""
+    ann = {"id": n, "image_id": image_id, "bbox": bbox, "category_id": category_id, "category_name": label,
+           "object_id": obj_id}
+    if obscured is not None:
+        ann["attribute_obscured"] = obscured
+    return ann
+
+
+def class_ids(classes: list[str], class_to_id: dict[str, int] | None = None) -> dict[str, int]:
+    return dict(class_to_id) if class_to_id is not None else {c: i for i, c in enumerate(classes)}
+
+
+def write_coco(path: Path, images: list[dict], annotations: list[dict], classes: list[str], info: dict,
+               class_to_id: dict[str, int] | None = None) -> Path:
+    """A COCO keyframe file (atomically): ``info``, ``images``, ``annotations`` and one category per class."""
+    ids = class_ids(classes, class_to_id)
+    categories = [{"id": ids[c], "name": c} for c in classes]
+    return write_text(path, json.dumps({"info": info, "images": images, "annotations": annotations,
+                                        "categories": categories}, indent=1))
+
+
+def write_class_mapping(path: Path, classes: list[str], class_to_id: dict[str, int] | None = None) -> Path:
+    return write_text(path, json.dumps({"classes": list(classes), "class_to_id": class_ids(classes, class_to_id)},
+                                       indent=2))

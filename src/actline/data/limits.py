@@ -30,6 +30,7 @@ class ReadLimits:
     max_frame_values: int = 1 << 28  # frames x H x W of a thermal recording (1 GiB as float32)
     max_video_s: float = 24 * 3600.0  # seconds of video decoded from one file
     max_video_pixels: int = 1 << 26  # width x height of one video frame (8K UHD is 2^24.98)
+    max_label_bytes: int = 64 * MB  # a segments CSV, or a labelling tool's export (a day of segments is ~100 KB)
     deadline: float | None = None  # time.monotonic() after which reading stops with an error
 
     def check_values(self, where, shape: tuple[int, ...]) -> None:
@@ -37,6 +38,19 @@ class ReadLimits:
         if n > self.max_frame_values:
             raise ActlineError(where, f"frames of shape {tuple(shape)} hold {n:,} values, more than the limit of "
                                       f"{self.max_frame_values:,}")
+
+    def check_file_size(self, path, cap: int | None = None) -> int:
+        """The size of ``path`` in bytes, refused if over ``cap`` (default: ``max_label_bytes``) before it is read."""
+        cap = self.max_label_bytes if cap is None else cap
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            raise ActlineError(path, "file not found") from None
+        except OSError as exc:
+            raise ActlineError(path, f"unreadable ({type(exc).__name__}: {exc})") from None
+        if size > cap:
+            raise ActlineError(path, f"holds {size:,} bytes, more than the limit of {cap:,}")
+        return size
 
     def check_deadline(self, where) -> None:
         if self.deadline is not None and time.monotonic() > self.deadline:

@@ -8,11 +8,12 @@ The presets themselves live in :mod:`actline.data.synth.easy` ("easy") and
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+
+from actline.data import coco
 
 THERMAL_CLASSES = [
     "sitting",
@@ -112,13 +113,11 @@ def centre_box(y0: float, y1: float, x0: float, x1: float, h: int, w: int,
 
 
 def image_entry(sensor_id: str, mac: str, ts_ms: int, idx: int, h: int, w: int) -> dict:
-    return {"id": f"{sensor_id}_{ts_ms}", "sensor_id": sensor_id, "mac_address": mac, "timestamp": ts_ms,
-            "width": w, "height": h, "frame_idx": idx}
+    return coco.image_entry(sensor_id, ts_ms, idx, h, w, mac=mac)
 
 
 def annotation_entry(n: int, image_id: str, bbox: list[float], label: str, obj_id: int, obscured: str = "0%") -> dict:
-    return {"id": n, "image_id": image_id, "bbox": bbox, "category_id": THERMAL_CLASSES.index(label),
-            "category_name": label, "object_id": obj_id, "attribute_obscured": obscured}
+    return coco.annotation_entry(n, image_id, bbox, label, THERMAL_CLASSES.index(label), obj_id, obscured)
 
 
 def mac_address(rng: np.random.Generator) -> str:
@@ -131,17 +130,14 @@ def write_annotations(ann_dir: Path, images: list[dict], annotations: list[dict]
     protocol, ``cfg.val_fraction`` of the keyframes) and class_mapping.json."""
     val_ids = set(root_rng.choice([im["id"] for im in images], size=max(1, round(len(images) * cfg.val_fraction)),
                                   replace=False).tolist())
-    categories = [{"id": i, "name": c} for i, c in enumerate(THERMAL_CLASSES)]
     info = {"description": "actline synthetic thermal data", "generator": generator,
             "config": _jsonable(asdict(cfg)), "date_created": dt.datetime.now(dt.timezone.utc).isoformat()}
     for subset, keep in (("train", lambda i: i not in val_ids), ("val", lambda i: i in val_ids)):
         imgs = [im for im in images if keep(im["id"])]
         ids = {im["id"] for im in imgs}
-        anns = [a for a in annotations if a["image_id"] in ids]
-        (ann_dir / f"{subset}.json").write_text(json.dumps(
-            {"info": info, "images": imgs, "annotations": anns, "categories": categories}, indent=1))
-    (ann_dir / "class_mapping.json").write_text(json.dumps(
-        {"classes": THERMAL_CLASSES, "class_to_id": {c: i for i, c in enumerate(THERMAL_CLASSES)}}, indent=2))
+        coco.write_coco(ann_dir / f"{subset}.json", imgs, [a for a in annotations if a["image_id"] in ids],
+                        THERMAL_CLASSES, info)
+    coco.write_class_mapping(ann_dir / "class_mapping.json", THERMAL_CLASSES)
 
 
 def _jsonable(obj):
