@@ -70,7 +70,7 @@ class ReviewItem:
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
 
 
 def _new_id() -> str:
@@ -132,7 +132,7 @@ def read_items(directory: str | Path, answered: bool | None = None) -> list[Revi
             continue
         if answered is None or (item.answer is not None) == answered:
             items.append(item)
-    return items
+    return sorted(items, key=lambda i: (i.written_at, i.id))
 
 
 def read_item(directory: str | Path, item_id: str) -> ReviewItem:
