@@ -25,8 +25,6 @@ def label(
     from actline.apps.label import run_label
     from actline.apps.serve import ServeConfig
 
-    cfg = ServeConfig(host=host, port=port, token=token, allowed_hosts=tuple(allowed_host)).validate()
-    shown = f"[{host}]" if ":" in host else host
-    err.print(f"label page: http://{'127.0.0.1' if host in ('0.0.0.0', '::') else shown}:{port}/"
-              + ("#token=<your token>" if token else "") + "  (Ctrl+C stops it)", highlight=False)
-    run_label(data, review, cfg)
+    cfg = ServeConfig(host=host, port=port, token=token, allowed_hosts=tuple(allowed_host))
+    run_label(data, review, cfg, announce=lambda url: err.print(
+        f"label page: {url}" + ("#token=<your token>" if token else "") + "  (Ctrl+C stops it)", highlight=False))

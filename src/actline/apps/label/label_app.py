@@ -222,14 +222,16 @@ async def _actline_error(request: Request, exc: ActlineError):
     return JSONResponse({"detail": str(exc), "stale": isinstance(exc, StaleVersion)}, status_code=status)
 
 
-def run_label(data: str | Path, review: str | Path | None = None, cfg: ServeConfig | None = None) -> None:
-    """Serve the page with uvicorn until interrupted (refused beyond loopback without a token)."""
+def run_label(data: str | Path, review: str | Path | None = None, cfg: ServeConfig | None = None,
+              announce=None) -> None:
+    """Serve the page with uvicorn until interrupted (refused beyond loopback without a token); ``announce(url)``
+    is called once the data set has been opened."""
     import uvicorn
 
-    from actline.apps.serve.security import warn_if_exposed
-
     cfg = (cfg or ServeConfig()).validate()
-    warn_if_exposed(cfg)
     app = create_label_app(data, review, cfg)
+    if announce is not None:
+        host = "127.0.0.1" if cfg.host in ("0.0.0.0", "::", "") else f"[{cfg.host}]" if ":" in cfg.host else cfg.host
+        announce(f"http://{host}:{cfg.port}/")
     uvicorn.run(app, host=cfg.host, port=cfg.port, log_level="warning", timeout_keep_alive=5,
                 limit_concurrency=64, server_header=False)
