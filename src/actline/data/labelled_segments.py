@@ -182,9 +182,11 @@ def write_segments_csv(path: str | Path, segments: list[LabelledSegment]) -> Pat
 
 # ------------------------------------------------------------------ segments <-> keyframes
 def relative_times(rec: Recording) -> np.ndarray:
-    """Each frame's time in seconds since the recording's first frame."""
+    """Each frame's time in seconds since the recording's first frame, rounded to the microsecond: the
+    difference of two Unix times in float64 is off by up to ~2e-7 s, and a segment boundary written at a
+    frame's time (6 decimals in segments.csv) must still fall exactly on that frame."""
     ts = np.asarray(rec.timestamps, dtype=np.float64)
-    return ts - ts[0] if len(ts) else ts
+    return np.round(ts - ts[0], 6) if len(ts) else ts
 
 
 def keyframes(recording: Recording, segments: list[LabelledSegment], rule: KeyframeRule = KeyframeRule()
