@@ -12,10 +12,9 @@ temporary name and linked to its final name, which fails if the name exists (not
 overwritten), the ``.npz`` first and the ``.json`` second, so an item is visible (has its ``.json``)
 only once complete. :func:`answer_item` rewrites the ``.json`` atomically, under a lock on the folder.
 
-Readers cap every size before reading (the ``.json``, the ``.npz``, each array's declared shape and
-its uncompressed bytes) and refuse or skip a bad file with one line naming it. The ``.npz`` members
-are read with NumPy's header readers and ``allow_pickle`` never set
-(https://numpy.org/devdocs/reference/generated/numpy.lib.format.read_array_header_1_0.html).
+Readers cap every size before reading (the ``.json``, the ``.npz``, and through
+:func:`~actline.data.recording_files.read_npz_recording` each array's declared shape and its
+uncompressed bytes; nothing is unpickled) and refuse or skip a bad file with one line naming it.
 """
 
 from __future__ import annotations
@@ -26,7 +25,6 @@ import logging
 import math
 import re
 import secrets
-import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -35,6 +33,8 @@ import numpy as np
 from actline.core.atomic import atomic_path, directory_lock, write_json
 from actline.core.errors import ActlineError
 from actline.core.jsonfile import read_json_object
+from actline.data.limits import ReadLimits
+from actline.data.recording_files import read_npz_recording, write_npz_recording
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,7 @@ MAX_JSON_BYTES = 64 * 1024  # an item's .json is a few hundred bytes
 MAX_NPZ_BYTES = 64 << 20  # an item's .npz: a window of a few hundred 40x60 frames is a few MB
 MAX_FRAMES = 4096  # frames in one item (a 10 s window at 30 fps is 300)
 MAX_SIDE = 512  # pixels along either side of a frame
+MAX_VALUES = 1 << 24  # frames x H x W in one item (64 MB as float32; 4096 frames of 40x60 are 9.8 M)
 MAX_ITEMS = 100_000  # items listed from one folder
 MAX_TEXT = 200  # characters in a label, a recording name, a person's name, a model checksum
 ID_RE = re.compile(r"^\d{8}T\d{6}-[0-9a-f]{8}$")
@@ -98,8 +99,7 @@ def add_item(directory: str | Path, frames, timestamps, *, recording: str, start
     for _ in range(5):
         item_id = _new_id()
         try:
-            with atomic_path(directory / f"{item_id}.npz", suffix=".npz", exclusive=True) as tmp, open(tmp, "wb") as fh:
-                np.savez_compressed(fh, frames=x, timestamps=ts)
+            write_npz_recording(directory / f"{item_id}.npz", x, ts, exclusive=True)
         except FileExistsError:
             continue  # another writer took this id in the same second: draw another
         item = ReviewItem(id=item_id, **{k: meta[k] for k in ("recording", "start_s", "end_s", "top3", "source",
@@ -183,43 +183,9 @@ def read_item_frames(directory: str | Path, item_id: str) -> tuple[np.ndarray, n
         raise ActlineError(path, "file not found")
     if path.stat().st_size > MAX_NPZ_BYTES:
         raise ActlineError(path, f"too large for a review item ({path.stat().st_size} bytes, at most {MAX_NPZ_BYTES})")
-    try:
-        with zipfile.ZipFile(path) as zf:
-            names = sorted(zf.namelist())
-            if names != ["frames.npy", "timestamps.npy"]:
-                raise ActlineError(path, f"expected members frames.npy and timestamps.npy, found {names[:5]}")
-            frames = _member(zf, "frames.npy", path, 3, "<f4")
-            timestamps = _member(zf, "timestamps.npy", path, 1, "<f8")
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise ActlineError(path, f"not a readable .npz file: {exc}") from None
+    frames, timestamps = read_npz_recording(path, ReadLimits(max_frame_values=MAX_VALUES))
     _check_arrays(frames, timestamps, path)
     return frames, timestamps
-
-
-def _member(zf: zipfile.ZipFile, name: str, path: Path, ndim: int, dtype: str) -> np.ndarray:
-    from numpy.lib import format as npformat
-
-    info = zf.getinfo(name)
-    with zf.open(info) as fh:
-        try:
-            version = npformat.read_magic(fh)
-            reader = npformat.read_array_header_1_0 if version == (1, 0) else npformat.read_array_header_2_0
-            shape, fortran, got = reader(fh)
-        except ValueError as exc:
-            raise ActlineError(path, f"{name}: not a .npy array ({exc})") from None
-        if got != np.dtype(dtype) or fortran or len(shape) != ndim:
-            raise ActlineError(path, f"{name}: expected a {ndim}-d {np.dtype(dtype)} array in C order, "
-                                     f"got {len(shape)}-d {got}")
-        if shape[0] > MAX_FRAMES or any(s > MAX_SIDE for s in shape[1:]):
-            raise ActlineError(path, f"{name}: shape {shape} exceeds {MAX_FRAMES} frames of at most "
-                                     f"{MAX_SIDE}x{MAX_SIDE}")
-        nbytes = math.prod(shape) * got.itemsize
-        if info.file_size > nbytes + 4096:  # the header and the data, nothing else
-            raise ActlineError(path, f"{name}: {info.file_size} bytes declared for an array of {nbytes}")
-        data = fh.read(nbytes)
-    if len(data) != nbytes:
-        raise ActlineError(path, f"{name}: truncated ({len(data)} of {nbytes} bytes)")
-    return np.frombuffer(data, dtype=got).reshape(shape).copy()
 
 
 def _check_arrays(frames: np.ndarray, timestamps: np.ndarray, where) -> None:

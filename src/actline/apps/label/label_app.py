@@ -36,6 +36,7 @@ from actline.apps.serve.security import refuse_cross_site, require_token
 from actline.apps.serve.settings import ServeConfig
 from actline.core.errors import ActlineError
 from actline.data import review_queue
+from actline.data.heatmap import LUT, SENTINEL_RGB
 
 MAX_CHUNK = 512  # frames per /frames request (40x60: 2.4 MB)
 MAX_SAVE_BYTES = 8 << 20  # a save's JSON (a day of segments is ~100 KB)
@@ -84,7 +85,8 @@ def dataset(request: Request) -> dict:
         recs.append({"name": name, "frames": r.n_frames, "height": r.height, "width": r.width,
                      "duration_s": round(r.duration_s, 3), "segments": len(segments.get(name, []))})
     return {"name": svc.store.root.name, "classes": classes, "version": version, "recordings": recs,
-            "review": svc.queue is not None, "user": svc.user}
+            "review": svc.queue is not None, "user": svc.user,
+            "colours": {"lut": LUT.reshape(-1).tolist(), "sentinel": list(SENTINEL_RGB)}}  # the rendered videos' colours
 
 
 @api.get("/recordings/{name}")

@@ -35,6 +35,7 @@ LP.App = class {
   async start() {
     this.data = await LP.api.get("/api/dataset");
     this.version = this.data.version;
+    LP.setColours(this.data.colours);
     $("dataset-name").textContent = this.data.name;
     if (!$("who").value) $("who").value = this.data.user;
     this.renderRecordings(); this.renderClasses();
@@ -60,7 +61,8 @@ LP.App = class {
     this.player.open(new LP.FrameSource(name, meta), times);
     this.timeline.open(this.edits[name].segs, times);
     $("recording-name").textContent = name;
-    $("recording-info").textContent = `${meta.frames} frames, ${LP.clock(meta.duration_s, false)}, ${meta.width}×${meta.height}`;
+    $("recording-info").textContent = `${meta.frames} frames, ${LP.clock(meta.duration_s, false)}, ${meta.width}×${meta.height}, ` +
+      `colours ${meta.vmin}–${meta.vmax} °C (dead pixels cyan)`;
     this.renderRecordings();
     await this.player.seek(0);
     this.openedMs = performance.now() - t0; // the benchmark reads this

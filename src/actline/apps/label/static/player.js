@@ -35,20 +35,10 @@ LP.api = {
 };
 
 // ---------------------------------------------------------------- colours
-LP.lut = (() => {
-  // an "inferno"-like ramp: black, purple, red, orange, yellow, white
-  const stops = [[0, 0, 0, 4], [0.25, 87, 16, 110], [0.5, 188, 55, 84], [0.75, 249, 142, 9], [1, 252, 255, 164]];
-  const lut = new Uint8ClampedArray(256 * 3);
-  for (let i = 0; i < 256; i++) {
-    const x = i / 255;
-    let k = 0;
-    while (k < stops.length - 2 && x > stops[k + 1][0]) k++;
-    const [x0, ...a] = stops[k], [x1, ...b] = stops[k + 1];
-    const f = (x - x0) / (x1 - x0);
-    for (let c = 0; c < 3; c++) lut[i * 3 + c] = a[c] + f * (b[c] - a[c]);
-  }
-  return lut;
-})();
+// the colour ramp of actline's rendered videos (the server sends it: /api/dataset "colours"), black to white
+LP.lut = new Uint8ClampedArray(256 * 3).map((_, i) => (i % 3 === 0 ? i / 3 : 0));
+LP.sentinelRGB = [0, 200, 255];
+LP.setColours = (c) => { LP.lut = Uint8ClampedArray.from(c.lut); LP.sentinelRGB = c.sentinel; };
 
 LP.classColour = (k) => `hsl(${(k * 137.5) % 360}, 65%, 72%)`;
 
@@ -69,10 +59,10 @@ LP.HeatMap = class {
     this.frame = null;
   }
   draw(frame) {
-    const px = this.image.data, lut = LP.lut, lo = this.vmin, span = Math.max(1, this.vmax - this.vmin);
+    const px = this.image.data, lut = LP.lut, dead = LP.sentinelRGB, lo = this.vmin, span = Math.max(1, this.vmax - this.vmin);
     for (let i = 0, n = frame.length; i < n; i++) {
       const v = frame[i], o = i * 4;
-      if (v < LP.SENTINEL) { px[o] = 70; px[o + 1] = 160; px[o + 2] = 70; px[o + 3] = 255; continue; }
+      if (v < LP.SENTINEL) { px[o] = dead[0]; px[o + 1] = dead[1]; px[o + 2] = dead[2]; px[o + 3] = 255; continue; }
       const k = Math.max(0, Math.min(255, ((v - lo) * 255 / span) | 0)) * 3;
       px[o] = lut[k]; px[o + 1] = lut[k + 1]; px[o + 2] = lut[k + 2]; px[o + 3] = 255;
     }
