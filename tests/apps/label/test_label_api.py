@@ -46,7 +46,7 @@ def test_the_data_set_and_a_recording_in_chunks(client, labelled_data):
 @pytest.mark.parametrize("path, status, words", [
     ("/api/recordings/SL14_R1/frames?start=0&count=513", 400, "count <= 512"),
     ("/api/recordings/SL14_R1/frames?start=200&count=1", 400, "start < 200"),
-    ("/api/recordings/SL14_R1/frames?start=x", 422, ""),
+    ("/api/recordings/SL14_R1/frames?start=x", 400, "start: Input should be a valid integer"),
     ("/api/recordings/nope", 404, "no recording"),
     ("/api/recordings/..%2F..%2Fetc%2Fpasswd/times", 404, ""),
     ("/static/../label_app.py", 404, ""),
@@ -176,3 +176,20 @@ def test_without_a_queue_the_review_api_is_404(labelled_data):
         r = c.get("/api/review")
         assert r.status_code == 404 and "--review" in r.json()["detail"]
         assert c.get("/api/dataset").json()["review"] is False
+
+
+def test_a_data_set_with_keyframes_only_opens_and_its_first_save_writes_segments(synth_dir, tmp_path):
+    import shutil
+
+    data = shutil.copytree(synth_dir, tmp_path / "synth")  # actline synth: keyframes, no segments.csv
+    assert not (data / "annotations" / "segments.csv").exists()
+    with TestClient(create_label_app(data), base_url=LOCAL) as c:
+        ds = c.get("/api/dataset").json()
+        name = ds["recordings"][0]["name"]
+        meta = c.get(f"/api/recordings/{name}").json()
+        assert meta["segments"] and all(s[1] > s[0] for s in meta["segments"])  # runs of keyframes
+        assert _save(c, ds["version"], {name: meta["segments"][:1]}).status_code == 200
+    segs = read_segments_csv(data / "annotations" / "segments.csv")
+    assert [s for s in segs if s.recording == name] == [
+        type(segs[0])(name, *meta["segments"][0][:2], meta["segments"][0][2])]
+    assert {s.recording for s in segs} == {r["name"] for r in ds["recordings"]}  # the others' segments kept

@@ -128,6 +128,14 @@ def test_mark_save_reload_and_undo(label_server, labelled_data, browser):
     keys(browser, (Keys.CONTROL, Keys.SHIFT, "z"))
     assert len(rows(browser)) == 3
 
+    # a new class: typed in, then given to the selected segment, saved into the data set's classes
+    timeline_at(browser, 13.5).click().perform()
+    browser.find_element(By.ID, "new-class").send_keys("sit down\n")
+    assert rows(browser)[2][2] == "sit down"
+    keys(browser, (Keys.CONTROL, "s"))
+    wait_for(browser, "document.getElementById('status').textContent === 'saved'")
+    assert read_thermal_dataset(labelled_data).classes == ["idle", "walk", "fall", "sit down"]
+
 
 def test_review_confirm_and_correct_become_segments(label_server, labelled_data, review_dir, browser):
     from selenium.webdriver.common.by import By
@@ -205,3 +213,26 @@ def test_playback_follows_the_recordings_own_timestamps(label_server, browser):
     wait_for(browser, "LP.app.player.shown >= 121", timeout=4)  # the first frame after the gap, at its own time
     t = browser.execute_script("LP.app.player.pause(); return LP.app.player.t")
     assert t >= times[121] - 0.05
+
+
+def test_with_a_token_the_page_takes_it_from_the_address_or_asks(labelled_data, browser):
+    from selenium.webdriver.common.by import By
+
+    from actline.apps.label import create_label_app
+    from actline.apps.serve import ServeConfig
+
+    from .conftest import Server
+
+    token = "browser-test-token-0123456789"
+    server = Server(create_label_app(labelled_data, cfg=ServeConfig(token=token)))
+    try:
+        open_page(browser, server.url + "#token=" + token)
+        assert browser.execute_script("return location.hash") == ""  # not left in the address bar or history
+        browser.switch_to.new_window("tab")  # a new tab has no token yet: the page asks for it
+        browser.get(server.url)
+        wait_for(browser, "!document.getElementById('token-form').hidden")
+        assert browser.execute_script("return document.body.dataset.shownFrame") is None
+        browser.find_element(By.ID, "token-input").send_keys(token + "\n")
+        wait_for(browser, "LP.app.name === 'SL14_R1' && document.body.dataset.shownFrame === '0'")
+    finally:
+        server.stop()

@@ -25,6 +25,7 @@ from pathlib import Path
 import anyio
 import numpy as np
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
@@ -209,6 +210,7 @@ def create_label_app(data: str | Path, review: str | Path | None = None, cfg: Se
     app.include_router(api)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=cfg.host_names())
     app.add_exception_handler(ActlineError, _actline_error)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
     return app
 
 
@@ -222,6 +224,13 @@ def _user() -> str:
 async def _actline_error(request: Request, exc: ActlineError):
     status = 409 if isinstance(exc, StaleVersion) else 404 if "file not found" in exc.message else 400
     return JSONResponse({"detail": str(exc), "stale": isinstance(exc, StaleVersion)}, status_code=status)
+
+
+async def _invalid_request(request: Request, exc: RequestValidationError):
+    """FastAPI's own checks of query parameters, as one line."""
+    first = (exc.errors() or [{}])[0]
+    where = ".".join(str(x) for x in first.get("loc", ())[1:]) or "request"
+    return JSONResponse({"detail": f"{where}: {first.get('msg', 'invalid')}"}, status_code=400)
 
 
 def run_label(data: str | Path, review: str | Path | None = None, cfg: ServeConfig | None = None,

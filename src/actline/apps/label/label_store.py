@@ -37,6 +37,7 @@ class LabelStore:
                                           "`actline data import` writes one)")
         self.lock = threading.Lock()
         self._cache: dict[str, tuple[tuple[int, int], LazyRecording]] = {}
+        self._segments: tuple[str | None, dict] = (None, {})
 
     # ------------------------------------------------------------------ reading
     def names(self) -> list[str]:
@@ -62,19 +63,23 @@ class LabelStore:
     def version(self) -> str:
         return dataset_version(self.root)
 
-    def segments(self) -> dict[str, list[LabelledSegment]]:
-        """Every recording's segments: segments.csv, or drawn from the keyframes of a data set without one."""
+    def segments(self, version: str) -> dict[str, list[LabelledSegment]]:
+        """Every recording's segments: segments.csv, or drawn from the keyframes of a data set without one
+        (which reads every recording: hence kept until the version changes)."""
         from actline.data.labelled_store import _existing_segments  # the store's own reading of a data set
 
-        out: dict[str, list[LabelledSegment]] = {}
-        for s in _existing_segments(self.root):
-            out.setdefault(s.recording, []).append(s)
-        return out
+        if self._segments[0] != version:
+            out: dict[str, list[LabelledSegment]] = {}
+            for s in _existing_segments(self.root):
+                out.setdefault(s.recording, []).append(s)
+            self._segments = (version, out)
+        return self._segments[1]
 
     def state(self) -> tuple[str, list[str], dict[str, list[LabelledSegment]]]:
         """(version, classes, segments) read together, under the lock, so they belong to one version."""
         with self.lock:
-            return self.version(), self.classes(), self.segments()
+            version = self.version()
+            return version, self.classes(), self.segments(version)
 
     # ------------------------------------------------------------------ writing
     def save(self, segments_by_recording: dict[str, list[LabelledSegment]], classes: list[str],

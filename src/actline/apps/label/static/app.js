@@ -227,9 +227,9 @@ LP.App = class {
     if (which === "review") this.review.show(); else if (this.review) this.review.stop();
   }
   key(e) {
-    if (e.target.matches && e.target.matches("input, select, textarea")) return;
     const ctrl = e.ctrlKey || e.metaKey;
-    if (ctrl && e.key.toLowerCase() === "s") { e.preventDefault(); this.save(); return; }
+    if (ctrl && e.key.toLowerCase() === "s") { e.preventDefault(); this.save(); return; } // from anywhere, inputs too
+    if (e.target.matches && e.target.matches("input, select, textarea")) return;
     if (!$("review-view").hidden) { if (!ctrl && this.review.key(e)) e.preventDefault(); return; }
     if (ctrl && e.key.toLowerCase() === "z") { e.preventDefault(); this.undo(e.shiftKey); return; }
     if (ctrl && e.key.toLowerCase() === "y") { e.preventDefault(); this.undo(true); return; }
@@ -273,7 +273,7 @@ window.addEventListener("DOMContentLoaded", () => {
   $("token-form").onsubmit = (e) => {
     e.preventDefault();
     LP.api.token = $("token-input").value.trim(); sessionStorage.setItem("actline-token", LP.api.token);
-    $("token-form").hidden = true; $("label-view").hidden = false;
+    $("token-form").hidden = true; $("label-view").hidden = false; $("banner").hidden = true;
     LP.app.start().catch((e) => LP.app.error(e));
   };
   LP.app = new LP.App();
