@@ -1,6 +1,6 @@
 """How fast the label page opens a long recording and shows a frame after a seek, in headless Chromium.
 
-Run: .venv/bin/python benchmarks/label_page.py [--minutes 10] [--fps 30] [--seeks 40]
+Run: .venv/bin/python benchmarks/label_page.py [--minutes 10] [--fps 30] [--seeks 40] [--play-seconds 10]
 
 A data set with one 40x60 recording (default 10 minutes at 30 fps: 18,000 frames, jittered frame
 times, a 5 s gap) is written to a temporary directory; ``actline label``'s application serves it on
@@ -11,7 +11,7 @@ uvicorn on loopback, and headless Chromium opens the page. Measured inside the p
 - **page load**: from navigation to the first frame drawn (the page, its scripts, the data set list);
 - **seek, cold**: from a seek to a random time to its frame on the canvas, with nothing in the page's cache;
 - **seek, near**: a seek a few seconds on from the previous one (the chunk already fetched ahead);
-- **playback**: 10 s played at 4x speed, counting the animation frames that found their frame missing (stalls).
+- **playback**: 10 s (``--play-seconds``) played at 4x speed, counting the animation frames that found their frame missing (stalls).
 
 The baseline beside it: reading the whole recording at once (``read_recording_h5``), what opening
 it would cost without chunks, before any of it crossed the network.
@@ -65,10 +65,10 @@ SEEKS = """const [times, cold, done] = [arguments[0], arguments[1], arguments[ar
   return out; })().then(done, (e) => done('error: ' + e.message));"""
 PLAY = """const done = arguments[arguments.length - 1], p = LP.app.player;
 p.seek(arguments[0]).then(() => { p.stalls = 0; p.speed = 4; const shown = p.shown; p.play();
-  setTimeout(() => { p.pause(); done([p.stalls, p.shown - shown]); }, 10000); });"""
+  setTimeout(() => { p.pause(); done([p.stalls, p.shown - shown]); }, arguments[1] * 1000); });"""
 
 
-def measure(url: str, name: str, duration: float, seeks: int, rng) -> dict:
+def measure(url: str, name: str, duration: float, seeks: int, play_s: float, rng) -> dict:
     browser = chromium()
     browser.set_script_timeout(120)
     try:
@@ -84,7 +84,7 @@ def measure(url: str, name: str, duration: float, seeks: int, rng) -> dict:
         out["seek, cold"] = browser.execute_async_script(SEEKS, cold, True)
         near = [float(t) for t in np.clip(cold[-1] + np.cumsum(rng.uniform(0.5, 3.0, seeks)), 0, duration)]
         out["seek, near"] = browser.execute_async_script(SEEKS, near, False)
-        stalls, advanced = browser.execute_async_script(PLAY, duration / 4)
+        stalls, advanced = browser.execute_async_script(PLAY, duration / 4, play_s)
         for key, vals in out.items():
             if any(isinstance(v, str) for v in vals):
                 raise SystemExit(f"{key}: {vals}")
@@ -98,6 +98,7 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--fps", type=float, default=30.0)
     ap.add_argument("--seeks", type=int, default=40)
+    ap.add_argument("--play-seconds", type=float, default=10.0)
     args = ap.parse_args()
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as tmp:
@@ -109,7 +110,7 @@ def main() -> None:
         whole_ms = (time.perf_counter() - t0) * 1000
         server = Server(create_label_app(data))
         try:
-            r = measure(server.url, rec.id, rec.duration_s, args.seeks, rng)
+            r = measure(server.url, rec.id, rec.duration_s, args.seeks, args.play_seconds, rng)
         finally:
             server.stop()
     print(f"\nlabel page, one 40x60 recording of {rec.n_frames:,} frames ({args.minutes:g} min at {args.fps:g} fps), "
@@ -121,7 +122,7 @@ def main() -> None:
         p90 = vals[min(len(vals) - 1, int(0.9 * len(vals)))]
         print(f"| {key:<38} | {statistics.median(vals):>9.0f} | {p90:>8.0f} | {vals[-1]:>8.0f} | {len(vals):>3} |")
     print(f"| {'baseline: read the whole recording':<38} | {whole_ms:>9.0f} | {'':>8} | {'':>8} | {1:>3} |")
-    print(f"\nplayback at 4x for 10 s: {r['played']:,} frames of the recording went by, {r['stalls']} animation frames waited for data (stalls)")
+    print(f"\nplayback at 4x for {args.play_seconds:g} s: {r['played']:,} frames of the recording went by, {r['stalls']} animation frames waited for data (stalls)")
 
 
 if __name__ == "__main__":

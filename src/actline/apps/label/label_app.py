@@ -39,6 +39,7 @@ from actline.core.errors import ActlineError
 from actline.data import review_queue
 from actline.data.heatmap import LUT, SENTINEL_RGB
 
+CHUNK = 256  # frames the page asks for at a time (40x60: 1.2 MB)
 MAX_CHUNK = 512  # frames per /frames request (40x60: 2.4 MB)
 MAX_SAVE_BYTES = 8 << 20  # a save's JSON (a day of segments is ~100 KB)
 STATIC = {"index.html": "text/html", "style.css": "text/css", "player.js": "text/javascript",
@@ -97,7 +98,7 @@ def recording(name: str, request: Request) -> dict:
     version, classes, segments = svc.store.state()
     lo, hi = colour_range(r)
     return {"name": name, "frames": r.n_frames, "height": r.height, "width": r.width, "t0": float(r.timestamps[0]),
-            "duration_s": r.duration_s, "vmin": lo, "vmax": hi, "chunk": 256, "max_chunk": MAX_CHUNK,
+            "duration_s": r.duration_s, "vmin": lo, "vmax": hi, "chunk": CHUNK, "max_chunk": MAX_CHUNK,
             "segments": segment_rows(segments.get(name, [])), "classes": classes, "version": version}
 
 
@@ -109,7 +110,7 @@ def times(name: str, request: Request) -> Response:
 
 
 @api.get("/recordings/{name}/frames")
-def frames(name: str, request: Request, start: int = 0, count: int = 256) -> Response:
+def frames(name: str, request: Request, start: int = 0, count: int = CHUNK) -> Response:
     r = _recording(_service(request), name)
     if not 0 <= start < r.n_frames or not 1 <= count <= MAX_CHUNK:
         raise HTTPException(400, f"need 0 <= start < {r.n_frames} and 1 <= count <= {MAX_CHUNK}")
