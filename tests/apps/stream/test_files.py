@@ -47,6 +47,18 @@ def test_the_collector_stops_at_its_cap(tmp_path):
         np.zeros((8, 4, 4), np.float32), np.arange(8) * 0.1, [0.4, 0.3, 0.3], "low_confidence") is None
 
 
+def test_any_sensor_id_is_collected_under_a_safe_name_and_a_bad_window_does_not_stop_the_stream(tmp_path):
+    from actline.data.review_queue import read_items
+
+    col = FailureCollector(tmp_path / "q", CLASSES)
+    assert col.add(np.zeros((8, 4, 4), np.float32), np.arange(8) * 0.1, [0.4, 0.3, 0.3], "low_confidence",
+                   recording="../ward 3/SL14:a") is not None
+    assert [i.recording for i in read_items(tmp_path / "q")] == ["ward-3-SL14-a"]
+    assert col.add(np.full((8, 4, 4), np.nan, np.float32), np.arange(8) * 0.1, [0.4, 0.3, 0.3],
+                   "low_confidence", recording="SL14") is None  # refused (one warning), the stream goes on
+    assert len(col) == 1
+
+
 def test_the_events_log_is_appended_not_truncated(tmp_path, small_model_and_recording, one_thread):
     model, rec = small_model_and_recording
     log = tmp_path / "events.jsonl"

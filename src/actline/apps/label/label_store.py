@@ -38,6 +38,7 @@ class LabelStore:
         self.lock = threading.Lock()
         self._cache: dict[str, tuple[tuple[int, int], LazyRecording]] = {}
         self._segments: tuple[str | None, dict] = (None, {})
+        self._cache_lock = threading.Lock()
 
     # ------------------------------------------------------------------ reading
     def names(self) -> list[str]:
@@ -50,11 +51,14 @@ class LabelStore:
             raise KeyError(name)
         st = path.stat()
         key = (st.st_mtime_ns, st.st_size)
-        hit = self._cache.get(name)
+        with self._cache_lock:  # requests run in a thread pool
+            hit = self._cache.get(name)
         if hit is None or hit[0] != key:
-            if len(self._cache) >= MAX_CACHED:
-                self._cache.pop(next(iter(self._cache)))
-            hit = self._cache[name] = (key, LazyRecording(path))
+            hit = (key, LazyRecording(path))
+            with self._cache_lock:
+                while len(self._cache) >= MAX_CACHED:
+                    self._cache.pop(next(iter(self._cache)))
+                self._cache[name] = hit
         return hit[1]
 
     def classes(self) -> list[str]:

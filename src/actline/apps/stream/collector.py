@@ -10,9 +10,15 @@ several models.
 
 from __future__ import annotations
 
+import logging
+import re
 from pathlib import Path
 
 import numpy as np
+
+from actline.core.errors import ActlineError
+
+log = logging.getLogger(__name__)
 
 
 class FailureCollector:
@@ -34,9 +40,14 @@ class FailureCollector:
             return None
         ts = np.asarray(times, dtype=np.float64)
         start = float(ts[0] - (ts[0] if t0 is None else t0))
-        item_id = add_item(self.root, frames, ts + self.clock, recording=recording or "stream", start_s=start,
-                           end_s=start + float(ts[-1] - ts[0]), top3=top3_of(probs, self.classes), model=model,
-                           source="uncertain" if reason == "low_confidence" else "collect")
+        name = re.sub(r"[^A-Za-z0-9._-]", "-", recording or "stream").lstrip("._-")[:100] or "stream"
+        try:
+            item_id = add_item(self.root, frames, ts + self.clock, recording=name, start_s=start,
+                               end_s=start + float(ts[-1] - ts[0]), top3=top3_of(probs, self.classes), model=model,
+                               source="uncertain" if reason == "low_confidence" else "collect")
+        except (ActlineError, OSError) as exc:  # a full disk must not stop a live stream
+            log.warning("%s: window of %s not collected: %s", self.root, name, exc)
+            return None
         self.added.append(item_id)
         return item_id
 
