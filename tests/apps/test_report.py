@@ -2,12 +2,13 @@
 
 import os
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 
 from actline.apps.html_report import build_report
+
+from .browser import chromium
 
 ARTIFACTS = Path(os.environ.get("ACTLINE_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts"))
 
@@ -50,31 +51,13 @@ def test_report_refuses_what_it_cannot_show(tmp_path, timeline_model):
     assert not (tmp_path / "x.html").exists()
 
 
-def _chromium():
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver = shutil.which("chromedriver")
-    if not (path and driver):
-        pytest.skip("headless Chromium not installed (Debian packages chromium and chromium-driver; `make test` "
-                    "installs them where it may)")
-    webdriver = pytest.importorskip("selenium.webdriver")
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = path
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--autoplay-policy=no-user-gesture-required", "--window-size=1200,900"):
-        opts.add_argument(flag)
-    from selenium.webdriver.chrome.service import Service
-
-    return webdriver.Chrome(options=opts, service=Service(driver))
-
-
 def test_timeline_player_in_headless_chromium(timeline_model, rgb, tmp_path):
     video = rgb / "long" / "video_01.mp4"
     html_path = build_report(timeline_model, tmp_path / "timeline.html", video=video)
     text = html_path.read_text()
     _no_network(text)
     assert "data:video/webm;base64," in text
-    browser = _chromium()
+    browser = chromium()
     try:
         from selenium.webdriver.common.action_chains import ActionChains
         from selenium.webdriver.common.by import By

@@ -230,5 +230,9 @@ def test_a_file_that_cannot_be_written_stops_recording_and_its_frames_wait_in_th
     again = Recorder(tmp_path)  # room again: the next start writes what waited
     again.close()
     recs = [read_recording_h5(p) for p in sorted((tmp_path / "frames").glob("*.h5"))]
-    np.testing.assert_array_equal(np.concatenate([r.frames[:, 0, 0] for r in recs]), np.arange(60))
-    assert len(again.status()["recovered"]) == 2
+    kept = np.concatenate([r.frames[:, 0, 0] for r in recs])
+    # the first file's conversion fails in the background while frames still arrive: recording stops when
+    # the failure is seen, after the first file's 30 frames and before the end; nothing taken is lost
+    assert 30 <= len(kept) <= 60
+    np.testing.assert_array_equal(kept, np.arange(len(kept)))
+    assert len(again.status()["recovered"]) == len(recs) >= 1

@@ -28,7 +28,8 @@ def stream(
                                        "$ACTLINE_MQTT_PASSWORD); the '+' level is the sensor id."),
     speed: float = typer.Option(1.0, help="Replay speed (0: as fast as possible)."),
     events_out: Optional[Path] = typer.Option(None, "--events", help="Append events as JSON lines here."),
-    collect: Optional[Path] = typer.Option(None, help="Save uncertain or contradicted windows here for relabelling."),
+    collect: Optional[Path] = typer.Option(None, help="Add uncertain or contradicted windows to this review queue "
+                                           "folder (answer them with actline label --review)."),
     alert: list[str] = typer.Option([], help="CLASS=SECONDS: alert when CLASS is held that long (repeatable)."),
     every: Optional[int] = typer.Option(None, help="Run the model every N frames (default: a quarter window)."),
     ema: float = typer.Option(0.5, help="Weight of the newest probabilities in the moving average."),

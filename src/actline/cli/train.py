@@ -129,6 +129,8 @@ def predict(
     top_k: int = typer.Option(3, help="How many classes to list per window."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON lines instead of a table."),
     device: str = typer.Option("cpu", help="cpu or cuda."),
+    review: Optional[Path] = typer.Option(None, help="Add the most uncertain windows to this review queue folder."),
+    review_count: int = typer.Option(10, min=0, help="How many windows --review adds (lowest top probability)."),
 ):
     """Predict actions for the keyframes or sliding windows of one recording."""
     from actline.data.thermal_h5 import read_recording_h5
@@ -141,6 +143,11 @@ def predict(
         centres, truth = _keyframes_for(recording, rec)
     preds = rec_obj.predict_recording(rec, centres=centres, stride=stride, k=top_k)
     t0 = float(rec.timestamps[0])
+    if review is not None:  # on stderr, so --json output stays one prediction per line
+        from actline.infer.review_windows import queue_uncertain
+
+        ids = queue_uncertain(rec_obj, rec, preds, review, review_count, data=_dataset_root(recording))
+        err.print(f"{len(ids)} uncertain windows added to the review queue {review}", highlight=False)
     if rec_obj.gated:  # on stderr, so --json output stays one prediction per line
         from actline.modeldir.parts.room_gate import room_gate_of
 
@@ -166,10 +173,16 @@ def predict(
     out.print(t)
 
 
+def _dataset_root(recording: Path) -> Path | None:
+    """The ThermalDataGen directory holding this recording (``DIR/frames/<recording>.h5``), if it is in one."""
+    root = recording.resolve().parent.parent
+    return root if (root / "annotations" / "class_mapping.json").is_file() else None
+
+
 def _keyframes_for(recording: Path, rec):
     """Annotated keyframes of this recording when it sits in a ThermalDataGen directory."""
-    root = recording.resolve().parent.parent
-    if not (root / "annotations" / "class_mapping.json").is_file():
+    root = _dataset_root(recording)
+    if root is None:
         return None, {}
     from actline.data.thermal_h5 import read_thermal_dataset
 

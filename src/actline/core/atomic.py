@@ -50,8 +50,12 @@ def _fsync_tree(root: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_path(target: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
-    """Yield a temporary path in the target's directory; rename it onto ``target`` on success."""
+def atomic_path(target: str | os.PathLike, suffix: str = "", exclusive: bool = False) -> Iterator[Path]:
+    """Yield a temporary path in the target's directory; rename it onto ``target`` on success.
+
+    ``exclusive``: never replace an existing ``target`` (``FileExistsError``, the temporary file removed):
+    the file is hard-linked to its name, which fails if the name exists, atomically.
+    """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix + ".tmp", dir=target.parent)
@@ -63,7 +67,10 @@ def atomic_path(target: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     try:
         yield tmp_path
         fsync_path(tmp_path)
-        os.replace(tmp_path, target)
+        if exclusive:
+            os.link(tmp_path, target)  # no rename-without-replace in POSIX; a link refuses an existing name
+        else:
+            os.replace(tmp_path, target)
         fsync_path(target.parent)
     finally:
         if tmp_path.exists():
@@ -83,10 +90,17 @@ def write_json(target: str | os.PathLike, obj: Any) -> Path:
 @contextlib.contextmanager
 def _swap_lock(target: Path) -> Iterator[None]:
     """Hold the exclusive lock on directory swaps in ``target``'s parent."""
+    with directory_lock(target.parent):
+        yield
+
+
+@contextlib.contextmanager
+def directory_lock(directory: str | os.PathLike) -> Iterator[None]:
+    """An exclusive ``flock`` on a directory, for read-modify-write of the files in it (no lock file)."""
     if fcntl is None:
         yield
         return
-    fd = os.open(target.parent, os.O_RDONLY)
+    fd = os.open(directory, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

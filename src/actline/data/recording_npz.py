@@ -95,10 +95,11 @@ def _npy(zf: zipfile.ZipFile, path: Path, key: str, limits: ReadLimits, ndim: in
     return data.reshape(shape, order="F" if fortran else "C")
 
 
-def write_npz_recording(path: Path, frames: np.ndarray, timestamps_s: np.ndarray) -> Path:
-    """An NPZ recording (frames float32 °C, timestamps float64 s), written atomically."""
+def write_npz_recording(path: Path, frames: np.ndarray, timestamps_s: np.ndarray, exclusive: bool = False) -> Path:
+    """An NPZ recording (frames float32 °C, timestamps float64 s), written atomically; ``exclusive``: never
+    replacing an existing file (``FileExistsError``)."""
     from actline.core.atomic import atomic_path
 
-    with atomic_path(path, suffix=".npz") as tmp, open(tmp, "wb") as fh:
+    with atomic_path(path, suffix=".npz", exclusive=exclusive) as tmp, open(tmp, "wb") as fh:
         np.savez_compressed(fh, frames=np.asarray(frames, np.float32), timestamps=np.asarray(timestamps_s, np.float64))
     return Path(path)

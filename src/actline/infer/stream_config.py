@@ -60,12 +60,12 @@ def parse_alerts(specs: list[str], classes: list[str] | None = None) -> dict[str
     return out or None
 
 
-def model_version(config: dict) -> str:
-    """A short id of the model: its weights' SHA-256 when the config has it, else its config's."""
+def model_version(config: dict, chars: int | None = 12) -> str:
+    """A short id of the model (all of it if ``chars`` is None): its weights' SHA-256, else its config's."""
     sha = config.get("weights_sha256") if isinstance(config, dict) else None
     if not isinstance(sha, str):
         sha = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
-    return sha[:12]
+    return sha[:chars]
 
 
 @dataclass

@@ -74,7 +74,7 @@ class StreamingRecognizer:
         self.uses_background = getattr(recognizer, "background", "none") != "none" or getattr(recognizer, "gated", False)
         self.bg: BackgroundModel | None = None
         self.ring: _Ring | None = None
-        self.runs = self.n_frames = 0
+        self.runs, self.n_frames, self.first_t = 0, 0, None  # first_t: the first frame's time, for the collector
         self.reset()
 
     def reset(self) -> None:
@@ -88,7 +88,7 @@ class StreamingRecognizer:
         self.state_since: float | None = None
         self.alerted = False
         self.alert_t: float | None = None  # when the episode's alert was raised
-        self.pending: list = []  # (run index, t, window, probs) awaiting the later state (collector)
+        self.pending: list = []  # (run index, frames, times, probs) awaiting the later state (collector)
 
     @property
     def last_t(self) -> float | None:
@@ -134,6 +134,7 @@ class StreamingRecognizer:
                 self.bg = BackgroundModel(x.shape, self.cfg.background)
             self.bg.update(x, t)
         self.ring.append(x, t)
+        self.first_t = t if self.first_t is None else self.first_t
         self.n_seen += 1
         self.n_frames += 1
         self.since_run += 1
@@ -161,16 +162,17 @@ class StreamingRecognizer:
         return self.since_run >= self.every
 
     def window(self) -> np.ndarray:
-        """The model's window over the latest frames, by the Recognizer's own rule (the empty room removed
-        when the model was trained so)."""
-        if self.window_s is None:
-            frames, times = self.ring.last(self.length)
-        else:
-            frames, times = self.ring.last()
-            keep = times >= times[-1] - self.window_s
-            frames, times = frames[keep], times[keep]
+        """The model's window over the latest frames, by the Recognizer's rule (the empty room removed if trained so)."""
+        frames, times = self._raw_window()
         room = self.bg.room if self.uses_background else None
         return self.r.window(frames, times, where="stream", room=room)
+
+    def _raw_window(self) -> tuple[np.ndarray, np.ndarray]:  # the frames the window covers, as received
+        if self.window_s is None:
+            return self.ring.last(self.length)
+        frames, times = self.ring.last()
+        keep = times >= times[-1] - self.window_s
+        return frames[keep], times[keep]
 
     def room(self) -> np.ndarray | None:
         """The running empty room, for a model with a room gate (None otherwise)."""
@@ -186,7 +188,7 @@ class StreamingRecognizer:
         self.smoothed = p if self.smoothed is None else a * p + (1 - a) * self.smoothed
         events = self._update_state(t)
         if self.collector is not None and win is not None:
-            self._collect(t, win, p)
+            self._collect(p)
         return events
 
     def push(self, frame, timestamp: float) -> list[Event]:
@@ -273,13 +275,13 @@ class StreamingRecognizer:
         conf = self.smoothed[self.r.classes.index(self.state)]
         return [self._event("cleared", t, self.state, conf, {"duration_s": round(t - self.alert_t, 3)})]
 
-    def _collect(self, t: float, win: np.ndarray, p: np.ndarray) -> None:
-        k = int(p.argmax())
-        if p[k] < self.cfg.collect_below:
-            self.collector.add(win, self.ring.last(len(win))[1], self.r.classes[k], float(p[k]), "low_confidence")
-        self.pending.append((self.runs, t, win, p))
+    def _collect(self, p: np.ndarray) -> None:  # the frames as received, not the model's (resampled) input
+        frames, times = self._raw_window()
+        about = {"recording": self.sensor, "t0": self.first_t, "model": model_version(self.r.config, None)}
+        if p.max() < self.cfg.collect_below:
+            self.collector.add(frames, times, p, "low_confidence", **about)
+        self.pending.append((self.runs, frames, times, p))
         while self.pending and self.runs - self.pending[0][0] >= self.cfg.disagree_after:
-            _, _, w0, p0 = self.pending.pop(0)
-            k0 = int(p0.argmax())
-            if self.state is not None and self.r.classes[k0] != self.state and p0[k0] >= self.cfg.collect_below:
-                self.collector.add(w0, None, self.r.classes[k0], float(p0[k0]), f"disagrees_with_later:{self.state}")
+            _, f0, t0, p0 = self.pending.pop(0)
+            if self.state not in (None, self.r.classes[int(p0.argmax())]) and p0.max() >= self.cfg.collect_below:
+                self.collector.add(f0, t0, p0, f"disagrees_with_later:{self.state}", **about)

@@ -38,7 +38,7 @@ def documented(page: str, only: tuple[str, ...] = ()) -> list[str]:
     return cmds
 
 
-COMMANDS = documented("your-recordings.md") + documented("streaming.md", ("--record", "--empty-room", "--queue-bytes"))
+COMMANDS = documented("your-recordings.md", ("--mqtt",)) + documented("streaming.md", ("--record", "--empty-room", "--queue-bytes"))
 
 
 def frame(sensor: str, i: int) -> np.ndarray:

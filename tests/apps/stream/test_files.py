@@ -1,4 +1,4 @@
-"""Files the stream writes and reads: the failure collection, the events log, the per-sensor state."""
+"""Files the stream writes and reads: the review items it collects, the events log, the per-sensor state."""
 
 import json
 
@@ -13,33 +13,50 @@ from .still import RISK, fall_recording, rule_recognizer
 from .test_recognizer import CLASSES
 
 
-def test_a_collection_of_other_classes_is_refused_not_relabelled(tmp_path):
-    col = FailureCollector(tmp_path / "c", CLASSES)
-    col.add(np.zeros((8, 4, 4), np.float32), None, CLASSES[1], 0.3, "low_confidence")
-    before = (tmp_path / "c" / "annotations" / "class_mapping.json").read_text()
-    with pytest.raises(ActlineError, match="holds classes"):
-        FailureCollector(tmp_path / "c", ["walk", "idle", "lying down-lying with risk"])
-    assert (tmp_path / "c" / "annotations" / "class_mapping.json").read_text() == before
-    assert len(FailureCollector(tmp_path / "c", CLASSES)) == 1  # the same classes append
+def test_stream_collect_adds_review_items_the_queue_reads(tmp_path, small_model_and_recording, one_thread):
+    from actline.data.review_queue import read_item_frames, read_items
+    from actline.data.thermal_h5 import read_recording_h5
+
+    model, rec = small_model_and_recording
+    queue = tmp_path / "queue"
+    main(["stream", str(model), "--replay", str(rec), "--speed", "0", "--collect", str(queue), "--every", "4"])
+    items = read_items(queue)
+    assert items and all(i.source in ("uncertain", "collect") and i.answer is None for i in items)
+    recording = read_recording_h5(rec)
+    sha = json.loads((model / "config.json").read_text())["weights_sha256"]
+    for item in items[:3]:
+        frames, ts = read_item_frames(queue, item.id)
+        assert frames.shape == (8, 16, 16) and item.recording == recording.id and item.model == sha
+        first = int(np.searchsorted(recording.timestamps, ts[0]))  # the sensor clock; the frames as recorded
+        assert np.array_equal(frames, recording.frames[first:first + 8])
+        assert item.start_s == pytest.approx(ts[0] - recording.timestamps[0]) and item.end_s >= item.start_s
+        assert [c for c, _ in item.top3] != [] and set(c for c, _ in item.top3) <= {"c0", "c1", "c2"}
+    # a second run adds, and never rewrites, the first run's items
+    before = {p.name: p.read_bytes() for p in queue.iterdir()}
+    main(["stream", str(model), "--replay", str(rec), "--speed", "0", "--collect", str(queue), "--every", "4"])
+    assert all((queue / name).read_bytes() == data for name, data in before.items())
+    assert len(read_items(queue)) == min(2 * len(items), 1000)
 
 
-def test_a_collection_without_its_class_mapping_is_still_checked(tmp_path):
-    """train.json records the classes too: losing class_mapping.json must not let another model relabel it."""
-    col = FailureCollector(tmp_path / "c", CLASSES)
-    col.add(np.zeros((8, 4, 4), np.float32), None, CLASSES[1], 0.3, "low_confidence")
-    (tmp_path / "c" / "annotations" / "class_mapping.json").unlink()
-    with pytest.raises(ActlineError, match="train.json: this collection holds classes"):
-        FailureCollector(tmp_path / "c", list(reversed(CLASSES)))
-    assert len(FailureCollector(tmp_path / "c", CLASSES)) == 1
+def test_the_collector_stops_at_its_cap(tmp_path):
+    col = FailureCollector(tmp_path / "q", CLASSES, max_items=2)
+    for _ in range(3):
+        col.add(np.zeros((8, 4, 4), np.float32), np.arange(8) * 0.1, [0.4, 0.3, 0.3], "low_confidence")
+    assert len(col) == 2 and len(list((tmp_path / "q").glob("*.json"))) == 2
+    assert FailureCollector(tmp_path / "q", CLASSES, max_items=2).add(
+        np.zeros((8, 4, 4), np.float32), np.arange(8) * 0.1, [0.4, 0.3, 0.3], "low_confidence") is None
 
 
-def test_a_corrupt_collection_is_one_line(tmp_path):
-    ann = tmp_path / "c" / "annotations"
-    ann.mkdir(parents=True)
-    (ann / "train.json").write_text('{"images": [', encoding="utf-8")
-    with pytest.raises(ActlineError, match="corrupt collection file") as exc:
-        FailureCollector(tmp_path / "c", CLASSES)
-    assert "\n" not in str(exc.value) and "train.json" in str(exc.value)
+def test_any_sensor_id_is_collected_under_a_safe_name_and_a_bad_window_does_not_stop_the_stream(tmp_path):
+    from actline.data.review_queue import read_items
+
+    col = FailureCollector(tmp_path / "q", CLASSES)
+    assert col.add(np.zeros((8, 4, 4), np.float32), np.arange(8) * 0.1, [0.4, 0.3, 0.3], "low_confidence",
+                   recording="../ward 3/SL14:a") is not None
+    assert [i.recording for i in read_items(tmp_path / "q")] == ["ward-3-SL14-a"]
+    assert col.add(np.full((8, 4, 4), np.nan, np.float32), np.arange(8) * 0.1, [0.4, 0.3, 0.3],
+                   "low_confidence", recording="SL14") is None  # refused (one warning), the stream goes on
+    assert len(col) == 1
 
 
 def test_the_events_log_is_appended_not_truncated(tmp_path, small_model_and_recording, one_thread):

@@ -7,7 +7,7 @@ import pytest
 
 from actline.apps.stream import FailureCollector, StreamConfig, StreamingRecognizer
 from actline.core.errors import ActlineError
-from actline.data.thermal_h5 import read_thermal_dataset
+from actline.data.review_queue import read_item_frames, read_items
 from actline.infer import Recognizer
 from actline.modeldir.parts.room_gate import RoomGate
 
@@ -80,15 +80,19 @@ def test_a_gap_resets_instead_of_mixing_old_and_new_frames():
         sr.push(np.zeros((4, 4)), 1.0)
 
 
-def test_uncertain_and_contradicted_windows_are_collected_in_a_readable_layout(tmp_path):
+def test_uncertain_and_contradicted_windows_become_review_items(tmp_path):
     col = FailureCollector(tmp_path / "collect", CLASSES)
-    sr = StreamingRecognizer(FakeRecognizer(), StreamConfig(every_frames=4, alerts={}, ema=0.3), col)
-    _feed(sr, [20.0] * 40 + [22.5] * 12 + [20.0] * 30 + [25.0] * 8 + [20.0] * 40)
-    reasons = [im["actline_reason"] for im in col.images]
-    assert "low_confidence" in reasons and any(r.startswith("disagrees_with_later:idle") for r in reasons)
-    ds = read_thermal_dataset(tmp_path / "collect")
-    assert len(ds.samples) == len(col) and ds.classes == CLASSES
-    assert next(iter(ds.recordings.values())).frames.shape == (8, 4, 4)
+    sr = StreamingRecognizer(FakeRecognizer(), StreamConfig(every_frames=4, alerts={}, ema=0.3), col, sensor="SL14")
+    _feed(sr, [20.0] * 40 + [22.5] * 12 + [20.0] * 30 + [25.0] * 8 + [20.0] * 40, t0=1000.0)
+    items = read_items(tmp_path / "collect")
+    assert len(items) == len(col) and {i.source for i in items} == {"uncertain", "collect"}
+    unsure = next(i for i in items if i.source == "uncertain")
+    frames, ts = read_item_frames(tmp_path / "collect", unsure.id)
+    assert frames.shape == (8, 4, 4) and 22.5 in frames  # the frames as received: the odd level is in them
+    assert unsure.recording == "SL14" and unsure.start_s == pytest.approx(ts[0] - 1000.0)
+    assert unsure.top3[0][1] < 0.5 and {c for c, _ in unsure.top3} == set(CLASSES)
+    wrong = next(i for i in items if i.source == "collect")  # walk, while the settled state stayed idle
+    assert wrong.top3[0][0] == "walk" and wrong.top3[0][1] >= 0.5
 
 
 class GatedClassifier(RoomGate):

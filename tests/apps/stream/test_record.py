@@ -118,7 +118,7 @@ class SlowRecognizer:
     def __getattr__(self, name):
         return getattr(self.r, name)
 
-    def probs(self, windows, background=None):
+    def probs(self, windows, rooms=None):
         import time
 
         time.sleep(0.05)

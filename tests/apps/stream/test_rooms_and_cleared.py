@@ -54,7 +54,7 @@ def test_each_mqtt_sensor_starts_from_its_own_empty_room(broker, tmp_path):
         _publish_raw(host, port, "room", sensor, [encode_binary(np.full((16, 16), 25.0), i / 10) for i in range(3)])
     _wait(lambda: all(hub.stats.get(s) and hub.stats[s].frames == 3 for s in ("E1", "E2", "E3", "E4")))
     stream.stop()
-    got = {s: float(np.median(hub.sensors[s].bg.background)) for s in ("E1", "E2", "E3", "E4")}
+    got = {s: float(np.median(hub.sensors[s].bg.room)) for s in ("E1", "E2", "E3", "E4")}
     assert got == pytest.approx({"E1": 18.0, "E2": 21.25, "E3": 19.0, "E4": 17.0}, abs=0.1)
     assert hub.sensors["E1"].bg is not hub.sensors["E4"].bg and not hub.status()["errors"]
 

@@ -1,82 +1,55 @@
-"""Windows worth relabelling, saved as a ThermalDataGen data set that the readers take.
+"""Windows worth relabelling, added to a review queue (:mod:`actline.data.review_queue`).
 
-Windows the model is unsure about (top probability below ``collect_below``), or whose prediction
-the stream's settled state contradicts a few runs later, are written as ``frames/<id>.h5`` plus
-COCO keyframes labelled with the prediction (to be corrected), the reason and the confidence;
-``actline data inspect DIR`` reads it. A collection belongs to one class list: adding windows of
-a model with other classes would silently relabel the older ones, so that is refused.
+Windows the model is unsure about (top probability below ``collect_below``: source ``uncertain``),
+or whose prediction the stream's settled state contradicts a few runs later (source ``collect``),
+become review items: the window's frames as the sensor sent them (°C, the sensor's clock), the
+model's top 3 and its checksum. ``actline label --data DATA --review DIR`` shows them; an answer
+becomes a labelled segment of DATA. Each item names its own classes, so one folder may collect from
+several models.
 """
 
 from __future__ import annotations
 
+import logging
+import re
 from pathlib import Path
 
 import numpy as np
 
 from actline.core.errors import ActlineError
-from actline.core.jsonfile import read_json_object
 
-MAX_ANNOTATION_BYTES = 256 << 20  # a collection of 1000 windows is well under 1 MB
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        return read_json_object(path, MAX_ANNOTATION_BYTES, "a collection")
-    except ActlineError as exc:  # a file this collector wrote itself: say so
-        raise ActlineError(path, f"corrupt collection file: {exc.message}") from None
+log = logging.getLogger(__name__)
 
 
 class FailureCollector:
-    """Each window is one short recording with one keyframe at its middle."""
+    """Adds at most ``max_items`` items to the queue at ``root`` (counting those already there). ``clock`` is
+    added to the times the stream sees to give the sensor's clock (a replay's times start at 0)."""
 
-    def __init__(self, root: str | Path, classes: list[str], max_items: int = 1000):
-        self.root, self.classes, self.max_items = Path(root), list(classes), max_items
-        self.images: list[dict] = []
-        self.annotations: list[dict] = []
-        ann_dir = self.root / "annotations"
-        mapping, ann = ann_dir / "class_mapping.json", ann_dir / "train.json"
-        if mapping.is_file():
-            self._same_classes(mapping, _read_json(mapping).get("classes"))
-        if ann.is_file():  # append to an earlier collection
-            old = _read_json(ann)
-            images, annotations = old.get("images", []), old.get("annotations", [])
-            if not isinstance(images, list) or not isinstance(annotations, list):
-                raise ActlineError(ann, "corrupt collection file: 'images' and 'annotations' must be lists")
-            cats = old.get("categories")
-            if cats is not None:  # its own record of the classes, even if class_mapping.json is gone
-                if not isinstance(cats, list) or not all(isinstance(c, dict) for c in cats):
-                    raise ActlineError(ann, "corrupt collection file: 'categories' must be a list of objects")
-                self._same_classes(ann, [c.get("name") for c in cats])
-            self.images, self.annotations = images, annotations
+    def __init__(self, root: str | Path, classes: list[str], max_items: int = 1000, clock: float = 0.0):
+        self.root, self.classes, self.max_items, self.clock = Path(root), list(classes), max_items, clock
+        self.existing = len(list(self.root.glob("*.json"))) if self.root.is_dir() else 0
+        self.added: list[str] = []
 
-    def _same_classes(self, path: Path, old) -> None:
-        if old != self.classes:
-            raise ActlineError(path, f"this collection holds classes {old}, the model has {self.classes}: "
-                               "collect into another directory")
+    def add(self, frames: np.ndarray, times, probs, reason: str, *, recording: str | None = None,
+            t0: float | None = None, model: str | None = None) -> str | None:
+        """One window: ``frames`` [N, H, W] °C and ``times`` [N] s as the stream sees them; ``t0`` the first frame's
+        time of the recording or stream, so the item's ``start_s``/``end_s`` count from it. Returns the item id."""
+        from actline.data.review_queue import add_item, top3_of
 
-    def add(self, win: np.ndarray, times, label: str, confidence: float, reason: str) -> None:
-        from actline.core.atomic import write_json
-        from actline.data.thermal_h5 import write_recording_h5
-
-        if len(self.images) >= self.max_items:
-            return
-        n = len(win)
-        sensor = f"collected{len(self.images):05d}"
-        ts = np.asarray(times, dtype=np.float64) if times is not None else np.arange(n) * 0.1
-        ts_ms = np.round((ts - ts[0]) * 1000).astype(np.int64) + 1_700_000_000_000
-        write_recording_h5(self.root / "frames" / f"{sensor}.h5", win.astype(np.float32), ts_ms, sensor)
-        image_id = f"{sensor}_{int(ts_ms[n // 2])}"
-        self.images.append({"id": image_id, "sensor_id": sensor, "timestamp": int(ts_ms[n // 2]),
-                            "width": int(win.shape[2]), "height": int(win.shape[1]), "frame_idx": n // 2,
-                            "actline_reason": reason, "actline_confidence": round(confidence, 4)})
-        self.annotations.append({"id": len(self.annotations) + 1, "image_id": image_id, "bbox": [0, 0, 1, 1],
-                                 "category_id": self.classes.index(label), "category_name": label})
-        cats = [{"id": i, "name": c} for i, c in enumerate(self.classes)]
-        write_json(self.root / "annotations" / "class_mapping.json",
-                   {"classes": self.classes, "class_to_id": {c: i for i, c in enumerate(self.classes)}})
-        write_json(self.root / "annotations" / "train.json",
-                   {"info": {"description": "windows collected by actline stream for relabelling"},
-                    "images": self.images, "annotations": self.annotations, "categories": cats})
+        if self.existing + len(self.added) >= self.max_items:
+            return None
+        ts = np.asarray(times, dtype=np.float64)
+        start = float(ts[0] - (ts[0] if t0 is None else t0))
+        name = re.sub(r"[^A-Za-z0-9._-]", "-", recording or "stream").lstrip("._-")[:100] or "stream"
+        try:
+            item_id = add_item(self.root, frames, ts + self.clock, recording=name, start_s=start,
+                               end_s=start + float(ts[-1] - ts[0]), top3=top3_of(probs, self.classes), model=model,
+                               source="uncertain" if reason == "low_confidence" else "collect")
+        except (ActlineError, OSError) as exc:  # a full disk must not stop a live stream
+            log.warning("%s: window of %s not collected: %s", self.root, name, exc)
+            return None
+        self.added.append(item_id)
+        return item_id
 
     def __len__(self) -> int:
-        return len(self.images)
+        return len(self.added)

@@ -110,7 +110,7 @@ def _run_replay(recog, cfg, opts: StreamOptions, on_event, rooms, recorder) -> d
     from actline.infer.streaming import StreamingRecognizer
 
     rec = load_recording(Path(opts.replay))
-    collector = FailureCollector(opts.collect, recog.classes) if opts.collect else None
+    collector = FailureCollector(opts.collect, recog.classes, clock=float(rec.timestamps[0])) if opts.collect else None
     sr = StreamingRecognizer(recog, cfg, collector, sensor=rec.id)
     restored = load_state(opts.state_dir, sr) if opts.state_dir else None
     if rooms is not None and sr.bg is None:  # a background the saved state restored is newer than any file
