@@ -16,8 +16,8 @@ model = actline.load(sys.argv[1])
 rec = load_recording(sys.argv[2])
 room = rec.empty_room()  # the empty room (per-pixel median), for models that compare or subtract it
 fps = (rec.n_frames - 1) / (rec.timestamps[-1] - rec.timestamps[0])  # this recording's frame rate
-spec = model.spec  # the window the model looks at: `length` frames, or `length / fps` seconds resampled
-size = spec.length if spec.mode == "index" else round(spec.length / spec.fps * fps)
+rule = model.rule  # the window the model looks at: `length` frames, or `length / fps` seconds resampled
+size = rule.length if rule.mode == "index" else round(rule.length / rule.fps * fps)
 for start in range(0, rec.n_frames - size + 1, max(1, size // 2)):
     frames, times = rec.frames[start:start + size], rec.timestamps[start:start + size]
     p = model.predict(frames, times, room=room)

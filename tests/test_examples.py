@@ -129,7 +129,7 @@ def test_the_publisher_feeds_a_live_stream_in_every_payload_format(run, synth_di
             stdout, stderr = stream.communicate(timeout=60)
     assert stream.returncode == 0, stderr[-2000:]
     total = sum(r.n_frames for r in want.values())
-    assert f"{total} frames from 3 sensors (0 refused)" in stdout
+    assert f"{total} frames from 3 sensors (0 refused, 0 dropped)" in stdout
     assert st["errors"] == {}
     for sensor, rec in want.items():  # the header's timestamp field (and JSON's "t") arrive as published
         assert st["sensors"][sensor]["last_frame_t"] == pytest.approx(float(rec.timestamps[-1]), abs=1e-6)

@@ -48,6 +48,14 @@ class Recognizer:
             raise ActlineError(where, f"incomplete model config ({type(exc).__name__}: {exc})") from None
 
     @property
+    def spec(self) -> WindowRule:
+        """The window rule's name before 0.6 (one release of grace)."""
+        import warnings
+
+        warnings.warn("Recognizer.spec is now Recognizer.rule", DeprecationWarning, stacklevel=2)
+        return self.rule
+
+    @property
     def background(self) -> str:
         """What the model's windows have removed (``none``, ``recording-median`` or ``static-heat``)."""
         return self.rule.background
