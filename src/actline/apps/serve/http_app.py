@@ -20,6 +20,7 @@ from actline.apps.serve.predict import PredictPool
 from actline.apps.serve.security import warn_if_exposed
 from actline.apps.serve.settings import ServeConfig
 from actline.core.errors import ActlineError
+from actline.infer.room_cache import RoomCache
 
 DESCRIPTION = """Action recognition and timelines from thermal recordings and videos.
 
@@ -52,13 +53,15 @@ class Service:
     jobs: JobQueue
     predictions: PredictPool
     metrics: Metrics
+    rooms: RoomCache
 
     @classmethod
     def start(cls, cfg: ServeConfig, recognizer, timeline_model) -> Service:
         jobs = JobQueue(partial(timeline_jobs.run_timeline, timeline_model), size=cfg.queue_size, workers=cfg.job_workers,
                         timeout_s=cfg.job_timeout_s, keep=cfg.keep_jobs, limits=cfg.limits)
+        rooms = RoomCache(cfg.room_cache, cfg.room_ttl_s)
         return cls(cfg, recognizer, timeline_model, jobs, PredictPool(cfg.predict_workers, cfg.predict_backlog),
-                   Metrics(jobs.active))
+                   Metrics(jobs.active, rooms.__len__), rooms)
 
     def close(self) -> None:
         self.predictions.close()
