@@ -30,16 +30,18 @@ for `GET /v1/jobs/{id}`. Every endpoint but `/healthz` needs `Authorization: Bea
 service has a token."""
 
 
-def load_models(paths: list[str | Path]) -> tuple[Any, Any]:
-    """(clip classifier or None, timeline pipeline or None), each opened with ``actline.load``."""
-    from actline.infer.loader import CLASSIFIER, load, model_kind
+def load_models(paths: list[str | Path], backend: str | None = None) -> tuple[Any, Any]:
+    """(clip classifier or None, timeline pipeline or None), each opened with ``actline.load`` on the backend
+    ``backend`` names (:mod:`actline.apps.model_backend`: by default a directory's ONNX export where it has one)."""
+    from actline.apps.model_backend import open_model
+    from actline.infer.loader import CLASSIFIER, model_kind
 
     found: dict[str, Any] = {}
     for p in paths:
         kind = model_kind(p)
         if kind in found:
             raise ActlineError(p, f"a second {kind} model: the service runs one of each")
-        found[kind] = load(p)
+        found[kind] = open_model(p, backend)
     return found.get(CLASSIFIER), found.get("timeline")
 
 
@@ -70,7 +72,7 @@ class Service:
 
 def create_app(models: list[str | Path], cfg: ServeConfig | None = None) -> FastAPI:
     cfg = (cfg or ServeConfig()).validate()
-    recognizer, timeline_model = load_models(models)
+    recognizer, timeline_model = load_models(models, cfg.backend)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -47,12 +47,19 @@ def model_info(request: Request):
     if svc.recognizer is not None:
         r, c = svc.recognizer, svc.recognizer.config
         out["classifier"] = {"classes": r.classes, "window": c.get("window"), "preprocessing": c.get("preprocessing"),
-                             "metrics": c.get("metrics"), "backend": type(r.classifier).__name__}
+                             "metrics": c.get("metrics"), "backend": _runtime(r.classifier)}
     if svc.timeline is not None:
         t = svc.timeline
         out["timeline"] = {"classes": t.classes, "features": t.cfg.get("features"), "decoding": t.cfg.get("decoding"),
                            "metrics": t.cfg.get("metrics")}
     return out
+
+
+def _runtime(classifier) -> str:
+    """What runs the main network (OnnxClassifier, TorchClassifier) under the parts that wrap it."""
+    while classifier.__dict__.get("inner") is not None:
+        classifier = classifier.__dict__["inner"]
+    return type(classifier).__name__
 
 
 @ops.get("/metrics", include_in_schema=False)

@@ -34,6 +34,7 @@ class ServeConfig:
     allowed_hosts: tuple[str, ...] = ()  # Host header names accepted beside the local names and the bound host
     insecure_no_token: bool = False  # listen beyond loopback without a token (refused otherwise)
     limits: ReadLimits = field(default_factory=lambda: SERVICE_LIMITS)
+    backend: str | None = None  # onnx | torch; None: ONNX where a model directory holds its export (apps/model_backend.py)
 
     @property
     def max_body_bytes(self) -> int:
