@@ -198,9 +198,9 @@ def _sorted(x: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return np.sort(np.where(valid, x, np.float32(np.inf)), axis=0)
 
 
-def _median_of_first(s: np.ndarray, k: np.ndarray) -> np.ndarray:
-    """Per pixel, the median of the ``k`` smallest values of the sorted ``s`` [N, H, W] (``k`` >= 1), as
-    ``np.median`` computes it (the mean of the two middle values for an even count)."""
+def median_of_smallest(s: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """Along the first axis, the median of the ``k`` smallest values of the sorted ``s`` [N, ...] (``k`` [...],
+    counted as at least 1), as ``np.median`` computes it (the mean of the two middle values for an even count)."""
     k = np.maximum(k, 1)
     lo = np.take_along_axis(s, ((k - 1) // 2)[None], axis=0)[0]
     hi = np.take_along_axis(s, (k // 2)[None], axis=0)[0]
@@ -226,7 +226,7 @@ def _seed(x: np.ndarray, cfg: BackgroundConfig, low: bool = True) -> tuple[np.nd
     x = np.asarray(x, dtype=np.float32)
     valid = _valid(x)
     n_valid = valid.sum(axis=0)
-    med = _median_of_first(_sorted(x, valid), n_valid)
+    med = median_of_smallest(_sorted(x, valid), n_valid)
     if not n_valid.all():  # pixels dead in every frame take the median of every valid reading
         fallback = np.float32(np.median(x[valid])) if valid.any() else np.float32(20.0)
         med = np.where(n_valid > 0, med, fallback)
@@ -242,7 +242,7 @@ def _seed(x: np.ndarray, cfg: BackgroundConfig, low: bool = True) -> tuple[np.nd
         lo, hi = _percentile(ordered, 5), _percentile(ordered, 95)
         moved = (resid.max(axis=0) - resid.min(axis=0)) > 2 * cfg.enter * sigma
         n_below = (filled < ((lo + hi) / 2)[None]).sum(axis=0)
-        cool = _median_of_first(ordered, n_below)  # the n_below smallest are those below the midpoint
+        cool = median_of_smallest(ordered, n_below)  # the n_below smallest are those below the midpoint
         med = np.where(moved & (n_below > 0), cool, med)
     return med.astype(np.float32), sigma
 
