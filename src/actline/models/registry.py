@@ -63,7 +63,7 @@ def register(fn: Callable[..., "nn.Module"] | None = None, **meta):
 
 def _load_all() -> None:
     # importing the model modules fills the registry
-    from actline.models import ensemble, slowfast, temporal, thermal, thermal_edge, tv_video  # noqa: F401
+    from actline.models import ensemble, slowfast, temporal, thermal, tv_video  # noqa: F401
 
 
 def list_models(kind: str | None = None) -> list[str]:

@@ -16,8 +16,8 @@ as ``[T, 1, H, W]`` (time on the batch axis):
 Only the ``temporal="strided"`` design (the default) is rewritten; the result matches the original
 to float rounding (:func:`edge_form` checks it on an example window).
 
-:func:`thermal_r2plus1d_edge` registers a smaller design for 40x60 sensors whose int8 form fits
-256 kB of weights and 256 kB of tensor arena (docs/deployment.md): space pooled 4x first, narrower layers.
+The default 40x60 network (``thermal_r2plus1d_lite`` on 32-step windows) fits a microcontroller in int8
+as it is: about 80 kB of weights and 205 kB of tensor arena (``actline export --int8``, docs/deployment.md).
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from actline.core.errors import ActlineError
-from actline.models.registry import register
 from actline.models.thermal import Block2p1d, ThermalR2Plus1D
 
 
@@ -119,26 +118,26 @@ class EdgeR2Plus1D(nn.Module):
         return torch.softmax(self.fc(f), dim=1)
 
 
-def edge_form(model: nn.Module, frame_shape: tuple[int, int], length: int, atol: float = 1e-4) -> EdgeR2Plus1D:
-    """The trained ``model`` rewritten in 2-D operations, checked against it on a random window."""
+def edge_form(model: nn.Module, frame_shape: tuple[int, int], length: int, class_factors=None,
+              atol: float = 1e-4) -> EdgeR2Plus1D:
+    """The trained ``model`` rewritten in 2-D operations, checked against it on a random window.
+
+    ``class_factors``: a rare-class guard's factors (:mod:`actline.modeldir.parts.class_guard`), folded into
+    the classifier's bias as their logarithms (softmax(z + log f) is p * f renormalised), so the network's
+    output is the guarded model's."""
     if not isinstance(model, ThermalR2Plus1D):
         raise ActlineError("int8 export", f"{type(model).__name__} has no microcontroller form (the thermal "
-                                          "(2+1)D networks have: thermal_r2plus1d, thermal_r2plus1d_lite, "
-                                          "thermal_r2plus1d_edge)")
+                                          "(2+1)D networks have: thermal_r2plus1d, thermal_r2plus1d_lite)")
     edge = EdgeR2Plus1D(model.eval(), frame_shape).eval()
     x = 21.0 + torch.randn(1, 1, length, *frame_shape, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         want = torch.softmax(model(x), dim=1)
+        if class_factors is not None:
+            f = torch.as_tensor(class_factors, dtype=torch.float32).clamp_min(1e-8)  # a factor 0: never chosen
+            want = want * f / (want * f).sum(dim=1, keepdim=True)
+            edge.fc.bias += f.log()
         got = edge(x[0].transpose(0, 1))
     diff = float((want - got).abs().max())
     if not diff <= atol:
         raise ActlineError("int8 export", f"the 2-D form disagrees with the network by {diff:.1e}")
     return edge
-
-
-@register
-def thermal_r2plus1d_edge(num_classes: int, in_chans: int = 1, **kw) -> nn.Module:
-    """The (2+1)D design sized for a microcontroller's 256 kB at 40x60: space pooled 4x first, narrow layers
-    (int8: about 40 kB of weights)."""
-    kw = {"widths": (8, 16, 24, 32), "clip_c": 10.0, "input_pool": 4, **kw}
-    return ThermalR2Plus1D(num_classes, in_chans, **kw)
