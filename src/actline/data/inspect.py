@@ -8,8 +8,8 @@ import numpy as np
 
 from actline.core.errors import ActlineError
 from actline.data.dataset import ClipDataset
-from actline.data.splits import make_split
 from actline.data.rooms import room_likeness
+from actline.data.splits import make_split
 from actline.data.window import WindowRule
 
 
