@@ -148,18 +148,16 @@ def predict(
 
         ids = queue_uncertain(rec_obj, rec, preds, review, review_count, data=_dataset_root(recording))
         err.print(f"{len(ids)} uncertain windows added to the review queue {review}", highlight=False)
-    if rec_obj.gated:  # on stderr, so --json output stays one prediction per line
-        from actline.modeldir.parts.room_gate import room_gate_of
-
-        room_gate = room_gate_of(rec_obj.classifier)
-        sim, gate = rec_obj.room_similarity(rec.empty_room()), room_gate.threshold
-        fallback = "the fallback CNN" if room_gate.fallback is not None else "the CNN"
-        err.print(f"room: similarity {sim:.2f} to the nearest training room (gate at {gate:g}): "
-                  + (f"unfamiliar, {fallback} fused with the trees" if sim < gate else "familiar, the CNN alone"))
+    room = rec_obj.room_report(rec.empty_room())
+    if room is not None:  # on stderr, so --json output stays one prediction per line
+        err.print(f"room: {'NEW' if room['new'] else 'familiar'} (similarity {room['similarity']:.2f} to the nearest "
+                  f"training room; new below {room['new_below']:g})" + (f": {room['advice']}" if room["new"] else ""),
+                  highlight=False)
     if as_json:  # time_s from the recording's first frame, as in the table; timestamp_s on the recording's clock
         for idx, t, p in preds:
             print(json.dumps({"frame_idx": idx, "time_s": round(t - t0, 3), "timestamp_s": round(t, 3), **p.to_dict(),
-                              **({"true": truth[idx]} if idx in truth else {})}))
+                              **({"true": truth[idx]} if idx in truth else {}),
+                              **({"new_room": room["new"], "room_similarity": room["similarity"]} if room else {})}))
         return
     t = Table(title=f"{recording.name}: {len(preds)} windows ({'keyframes' if centres else 'sliding'})")
     for col in ("frame", "time s", "prediction", "conf", "top-k") + (("true",) if truth else ()):
