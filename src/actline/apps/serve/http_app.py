@@ -29,8 +29,8 @@ for `GET /v1/jobs/{id}`. Every endpoint but `/healthz` needs `Authorization: Bea
 service has a token."""
 
 
-def load_models(paths: list[str | Path]) -> tuple[Any, Any]:
-    """(clip classifier or None, timeline pipeline or None), each opened with ``actline.load``."""
+def load_models(paths: list[str | Path], device: str = "cpu", threads: int = 0) -> tuple[Any, Any]:
+    """(clip classifier or None, timeline pipeline or None), each opened with ``actline.load`` on ``device``."""
     from actline.infer.loader import CLASSIFIER, load, model_kind
 
     found: dict[str, Any] = {}
@@ -38,7 +38,7 @@ def load_models(paths: list[str | Path]) -> tuple[Any, Any]:
         kind = model_kind(p)
         if kind in found:
             raise ActlineError(p, f"a second {kind} model: the service runs one of each")
-        found[kind] = load(p)
+        found[kind] = load(p, device=device, threads=threads)
     return found.get(CLASSIFIER), found.get("timeline")
 
 
@@ -67,7 +67,7 @@ class Service:
 
 def create_app(models: list[str | Path], cfg: ServeConfig | None = None) -> FastAPI:
     cfg = (cfg or ServeConfig()).validate()
-    recognizer, timeline_model = load_models(models)
+    recognizer, timeline_model = load_models(models, cfg.device, cfg.threads)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
