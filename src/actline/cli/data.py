@@ -126,6 +126,6 @@ def synth_video(
                          seed=seed)
     with progress_for(quiet) as progress:
         generate_rgb_dataset(out_dir, cfg, overwrite=overwrite, progress=progress)
-    say(f"wrote {out_dir / 'clips'} and {out_dir / 'long'}")
+    say("wrote " + " and ".join(str(out_dir / d) for d in ("clips", "long") if (out_dir / d).is_dir()))
     out = shlex.quote(str(out_dir))
     next_step(f"actline train-timeline --data {out}/clips --out MODEL, then actline timeline MODEL {out}/long")

@@ -94,6 +94,9 @@ def table_option():
 
 def _check_device(ctx, param, value):
     if value is not None and not _DEVICE.fullmatch(value):
+        if value.lower() in ("gpu", "cuda0", "nvidia"):  # what people call a GPU, spelled as torch does
+            raise ActlineError(param.opts[0], f"unknown value {value!r}; did you mean 'cuda'? (choose from "
+                                              f"{', '.join(DEVICES)})")
         raise ActlineError(param.opts[0], unknown_value(value, DEVICES))
     return value
 
