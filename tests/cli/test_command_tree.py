@@ -70,7 +70,7 @@ def test_a_data_set_is_always_the_data_option():
 
 def test_writers_write_to_out_and_overwrite_replaces():
     for name, cmd in COMMANDS.items():
-        opts, short = _options(cmd), _short(name)
+        opts = _options(cmd)
         assert not any(re.match(r"out|output", a.name) for a in _arguments(cmd)), f"{name}: output as an argument"
         assert "--force" not in opts, f"{name}: --force (the spelling is --overwrite)"
         if "--out" in opts:
