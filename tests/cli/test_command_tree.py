@@ -32,6 +32,7 @@ TABLES = {"data inspect", "train", "cv", "evaluate", "predict", "models", "score
           "analyze", "evaluate-stream"}
 LONG_JOBS = {"synth", "synth-video", "train", "cv", "evaluate", "demo", "train-timeline", "timeline",
              "features extract", "evaluate-stream", "data render"}
+MODEL_FIRST = {"evaluate", "predict", "timeline", "export", "stream", "evaluate-stream", "serve"}
 RUN_MODELS = {"train", "cv", "evaluate", "demo", "predict", "train-timeline", "timeline", "features extract", "stream",
               "evaluate-stream", "serve"}
 
@@ -54,7 +55,7 @@ def _commands_with(option: str) -> set[str]:
 
 def test_the_lists_name_real_commands():
     names = {_short(n) for n in COMMANDS}
-    for listed in (READ_DATA, set(WRITERS), TABLES, LONG_JOBS, RUN_MODELS):
+    for listed in (READ_DATA, set(WRITERS), TABLES, LONG_JOBS, RUN_MODELS, MODEL_FIRST):
         assert listed <= names, listed - names
 
 
@@ -66,6 +67,23 @@ def test_a_data_set_is_always_the_data_option():
         data_like = [p for p in cmd.params if p.name in ("data", "data_dir", "dataset")]
         assert all(p.opts == ["--data"] and p.metavar == "DIR" for p in data_like), name
     assert _commands_with("--data") == READ_DATA
+
+
+def test_a_model_is_the_first_argument_and_inputs_follow_it():
+    """``actline predict MODEL RECORDINGS...``, ``actline timeline MODEL INPUTS...``: several inputs of one kind
+    come as arguments after the model."""
+    firsts = {}
+    for name, cmd in COMMANDS.items():
+        args = _arguments(cmd)
+        assert all(a.metavar and a.metavar.isupper() for a in args), f"{name}: arguments named in capitals"
+        assert not [a for a in args[1:] if a.metavar in ("MODEL", "MODELS")], f"{name}: a model after another argument"
+        if args:
+            firsts[_short(name)] = args[0].metavar
+        if args and args[0].metavar == "MODEL":
+            assert all(a.nargs == -1 for a in args[1:]), f"{name}: inputs after the model are one list"
+    assert {n for n, m in firsts.items() if m in ("MODEL", "MODELS")} == MODEL_FIRST
+    assert firsts["predict"] == firsts["timeline"] == "MODEL"
+    assert [a.metavar for a in _arguments(COMMANDS["actline predict"])] == ["MODEL", "RECORDINGS"]
 
 
 def test_writers_write_to_out_and_overwrite_replaces():

@@ -47,6 +47,7 @@ def version() -> str:
 
 def _print_version(value: bool) -> None:
     if value:
+        tables.reset()  # eager: before the callback below
         out.print(f"actline {version()}", highlight=False)
         raise typer.Exit()
 
@@ -59,6 +60,14 @@ def _options(_version: bool = typer.Option(False, "--version", is_eager=True, ca
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: user errors, and commands whose extra is not installed, print one line and exit 2."""
+    tables.reset()
+    try:
+        _run(argv)
+    finally:
+        tables.reset()  # a caller in the same process (a test, a script) gets the messages console back on stdout
+
+
+def _run(argv: list[str] | None) -> None:
     try:
         app(args=argv, standalone_mode=False)
     except ActlineError as exc:

@@ -15,7 +15,7 @@ from actline.cli.render import next_step, say
 
 @app.command()
 def export(
-    model_dir: Path = typer.Argument(..., help="A clip-classifier or timeline model directory."),
+    model_dir: Path = typer.Argument(..., metavar="MODEL", help="A clip-classifier or timeline model directory."),
     fmt: str = choice("onnx", "--format", lambda: ("onnx",), "onnx", help="Only onnx for now."),
     out_path: Optional[Path] = out_option("Default: MODEL/model.onnx (classifier), MODEL/onnx/ (timeline).", None),
     atol: float = typer.Option(1e-4, help="Largest allowed difference of the probabilities, ONNX Runtime vs PyTorch."),

@@ -17,8 +17,10 @@ from actline.core.errors import ActlineError
 
 @app.command()
 def predict(
-    model_dir: Path = typer.Argument(..., help="Model directory (RUN/model), or an exported .onnx file."),
-    recordings: list[Path] = typer.Argument(..., help="Recording files (frames/<sensor_id>.h5), one or more."),
+    model_dir: Path = typer.Argument(..., metavar="MODEL",
+                                     help="Model directory (RUN/model), or an exported .onnx file."),
+    recordings: list[Path] = typer.Argument(..., metavar="RECORDINGS",
+                                            help="Recording files (frames/<sensor_id>.h5), one or more."),
     stride: Optional[int] = typer.Option(None, help="Sliding windows every STRIDE frames (default: the "
                                          "annotated keyframes if the data set has them, else half a window)."),
     top_k: int = typer.Option(3, help="How many classes to list per window."),
@@ -64,7 +66,8 @@ def _predict_one(rec_obj, recording: Path, stride, top_k: int, review, review_co
     if as_json:  # time_s from the recording's first frame, as in the table; timestamp_s on the recording's clock
         for idx, t, p in preds:
             print(json.dumps({"recording": rec.id, "frame_idx": idx, "time_s": round(t - t0, 3),
-                              "timestamp_s": round(t, 3), **p.to_dict(), **({"true": truth[idx]} if idx in truth else {})}))
+                              "timestamp_s": round(t, 3), **p.to_dict(),
+                              **({"true": truth[idx]} if idx in truth else {})}))
         return
     t = Table(f"{recording.name}: {len(preds)} windows ({'keyframes' if centres else 'sliding'})",
               [">frame", ">time s", "prediction", ">conf", "top-k", *(["true"] if truth else [])])

@@ -14,7 +14,8 @@ from actline.cli.render import say
 
 @app.command()
 def report(
-    run: Path = typer.Argument(..., help="A training run directory, or a timeline model directory."),
+    run: Path = typer.Argument(..., metavar="RUN_OR_MODEL",
+                               help="A training run directory, or a timeline model directory."),
     out_path: Path = out_option("HTML file to write.", Path("report.html")),
     video: Optional[Path] = typer.Option(None, help="Timeline models: the video or thermal recording to show."),
     timeline_file: Optional[Path] = typer.Option(None, "--timeline", help="Timeline models: a timeline already made "

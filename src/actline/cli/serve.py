@@ -13,7 +13,8 @@ from actline.cli.options import device_option, flag, threads_option
 
 @app.command()
 def serve(
-    models: list[Path] = typer.Argument(..., help="A clip classifier (model dir or .onnx) and/or a timeline model."),
+    models: list[Path] = typer.Argument(..., metavar="MODELS",
+                                        help="A clip classifier (model dir or .onnx) and/or a timeline model."),
     host: str = typer.Option("127.0.0.1", help="Interface to listen on; beyond loopback a token is required."),
     port: int = typer.Option(8000, help="Port to listen on."),
     token: str = typer.Option(None, envvar="ACTLINE_TOKEN", help="API token (prefer the ACTLINE_TOKEN variable)."),

@@ -27,7 +27,8 @@ def _print_event(ev) -> None:
 
 @app.command()
 def stream(
-    model: Path = typer.Argument(..., help="Model directory, or an exported .onnx file (runs without torch)."),
+    model: Path = typer.Argument(..., metavar="MODEL",
+                                 help="Model directory, or an exported .onnx file (runs without torch)."),
     replay: Optional[Path] = typer.Option(None, help="Recording to replay as a live sensor (.h5, Nagoya .csv/.csv.gz)."),
     mqtt: Optional[str] = typer.Option(None, help="mqtt[s]://[user@]host:port/sensors/+/frames (password: "
                                        "$ACTLINE_MQTT_PASSWORD); the '+' level is the sensor id."),
@@ -114,7 +115,7 @@ def _print_events_table(rep: dict) -> None:
 @app.command("evaluate-stream")
 @moved_to("--data", 1)
 def evaluate_stream(
-    model: Path = typer.Argument(..., help="Model directory, or an exported .onnx file."),
+    model: Path = typer.Argument(..., metavar="MODEL", help="Model directory, or an exported .onnx file."),
     data: Path = data_option("Data set whose recordings are replayed (ThermalDataGen or Nagoya)."),
     alert: list[str] = typer.Option([], help="CLASS=SECONDS: alert when CLASS is held that long (repeatable)."),
     group: Optional[str] = typer.Option(None, help="Only recordings of this group (a Nagoya day, a room)."),

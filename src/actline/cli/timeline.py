@@ -46,9 +46,11 @@ def _formats():
 
 @app.command()
 def score(
-    pred: Path = typer.Argument(..., help="Predicted timeline: a file (.json/.csv segments, .txt frame-wise) "
+    pred: Path = typer.Argument(..., metavar="PRED",
+                                help="Predicted timeline: a file (.json/.csv segments, .txt frame-wise) "
                                 "or a directory of them."),
-    gt: Path = typer.Argument(..., help="Ground truth in the same form (a directory: files matched by name)."),
+    gt: Path = typer.Argument(..., metavar="GT",
+                              help="Ground truth in the same form (a directory: files matched by name)."),
     fps: float = typer.Option(30.0, help="Frame rate used to sample segment files."),
     bg: list[str] = typer.Option([], "--bg", help="Background class left out of Edit and F1 (repeatable)."),
     level: str = choice("label", "--level", _levels, "label|fine",
@@ -67,7 +69,8 @@ def score(
 
 @features_app.command("extract")
 def features_extract(
-    inputs: list[Path] = typer.Argument(..., help="Videos, thermal recordings, or directories of them."),
+    inputs: list[Path] = typer.Argument(..., metavar="INPUTS",
+                                        help="Videos, thermal recordings, or directories of them."),
     backbone: str = typer.Option("r3d_18", help="torchvision video model, registered model, or a trained model dir."),
     weights: str = typer.Option("KINETICS400_V1", help="Weight enum name, DEFAULT, a local .pth file, or none."),
     cache: Optional[Path] = typer.Option(None, help="Cache directory (default: $XDG_CACHE_HOME/actline/features)."),
@@ -135,9 +138,11 @@ def train_timeline_cmd(
 
 @app.command()
 def timeline(
-    model_dir: Path = typer.Argument(..., help="Timeline model directory (actline train-timeline), or its ONNX "
+    model_dir: Path = typer.Argument(..., metavar="MODEL",
+                                     help="Timeline model directory (actline train-timeline), or its ONNX "
                                      "export (MODEL/onnx: runs with ONNX Runtime alone)."),
-    inputs: list[Path] = typer.Argument(..., help="Videos, thermal recordings, or directories of them."),
+    inputs: list[Path] = typer.Argument(..., metavar="INPUTS",
+                                        help="Videos, thermal recordings, or directories of them."),
     out_dir: Path = out_option("Directory for the outputs.", Path("timelines")),
     formats: list[str] = choice(["json", "csv"], "--format", _formats, "json|csv|srt|frames|overlay",
                                 help="json, csv, srt, frames (MS-TCN text), overlay (mp4); repeatable."),
@@ -164,7 +169,8 @@ def timeline(
 
 @app.command()
 def analyze(
-    timelines: list[Path] = typer.Argument(..., help="Timeline files (.json/.csv) or directories of them."),
+    timelines: list[Path] = typer.Argument(..., metavar="TIMELINES",
+                                           help="Timeline files (.json/.csv) or directories of them."),
     out_dir: Path = out_option("Directory for summary.json, steps.csv, timelines.png."),
     as_json: bool = json_option("Print the summary as JSON."),
     _table: Optional[str] = table_option(),

@@ -154,7 +154,7 @@ def cv(
 
 @app.command()
 def evaluate(
-    model_dir: Path = typer.Argument(..., help="Model directory (RUN/model)."),
+    model_dir: Path = typer.Argument(..., metavar="MODEL", help="Model directory (RUN/model)."),
     data: Path = data_option(),
     split: Optional[str] = choice(None, "--split", _splits, "given|by-recording|by-location|kfold|holdout|none",
                                   help="Split (default: every sample of data the model never saw, or the held-out "
