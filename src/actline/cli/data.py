@@ -48,6 +48,10 @@ def synth(
     duration: Optional[float] = typer.Option(None, help="Seconds per recording (default: the preset's)."),
     locations: Optional[int] = typer.Option(None, help="Rooms the recordings come from (realistic preset)."),
     seed: int = typer.Option(0, help="Random seed: the same seed writes the same data."),
+    calibration: Optional[str] = typer.Option(None, help="Realistic preset: instead of the data set, a calibration "
+                                              "recording for each location named (comma-separated; 'all' for every "
+                                              "one) of the data set these options describe: the same rooms, a short "
+                                              "session in which the person does each of the room's activities once."),
     overwrite: bool = overwrite_option("OUT"),
     quiet: bool = quiet_option(),
 ):
@@ -57,12 +61,18 @@ def synth(
     if out_dir.exists() and not overwrite:
         raise ActlineError(out_dir, "already exists (add --overwrite to replace it)")
     try:
-        cfg = SynthConfig(preset=preset, n_recordings=recordings, duration_s=duration, n_locations=locations, seed=seed)
+        rooms = None if calibration is None else tuple(r for r in calibration.split(",") if r.strip() not in ("", "all"))
+        cfg = SynthConfig(preset=preset, n_recordings=recordings, duration_s=duration, n_locations=locations, seed=seed,
+                          calibration=rooms)
     except ValueError as exc:
         raise ActlineError("synth", str(exc)) from None
-    what = f"{cfg.n_recordings} recordings of {cfg.duration_s:g} s, {preset} preset"
+    what = (f"calibration sessions, {preset} preset" if calibration is not None
+            else f"{cfg.n_recordings} recordings of {cfg.duration_s:g} s, {preset} preset")
     with nullcontext() if quiet else err.status(f"generating {what}"):
-        path = generate_thermal_dataset(out_dir, cfg, overwrite=overwrite)
+        try:
+            path = generate_thermal_dataset(out_dir, cfg, overwrite=overwrite)
+        except ValueError as exc:  # a location the data set does not have
+            raise ActlineError("--calibration", str(exc)) from None
     say(f"wrote {path} ({what})")
     data = shlex.quote(str(path))
     next_step(f"actline data inspect --data {data}, then actline train --data {data} --out RUN")
