@@ -108,3 +108,21 @@ def test_timeline_json_lists_segments(timeline_model, rgb, tmp_path, capsys):
     written = json.loads((tmp_path / "tl" / f"{video.stem}.json").read_text())
     assert [s["label"] for s in row["segments"]] == [s["label"] for s in written["segments"]]
     assert sum(row["value_category_shares"].values()) == pytest.approx(100, abs=0.5)
+
+
+def test_models_say_their_pipeline_and_mark_the_defaults(capsys):
+    from actline.train.config import TrainConfig
+    from actline.train.timeline_fit import TimelineConfig
+
+    main(["models", "--json"])
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["ms_tcn"]["pipeline"] == rows["temporal_mlp"]["pipeline"] == "timeline"
+    assert rows["thermal_r2plus1d_lite"]["pipeline"] == rows["auto"]["pipeline"] == "clip-classifier"
+    defaults = {r["pipeline"]: name for name, r in rows.items() if r["default"]}
+    assert defaults == {"clip-classifier": TrainConfig().model, "timeline": TimelineConfig().temporal_model}
+    main(["models"])  # piped: plain columns, the defaults starred and listed first in their pipeline
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split()[:3] == ["name", "pipeline", "kind"]
+    assert lines[2].split()[:3] == [TrainConfig().model, "*", "clip-classifier"]
+    starred = [ln.split()[0] for ln in lines if " * " in ln]
+    assert starred == [TrainConfig().model, TimelineConfig().temporal_model]
