@@ -84,3 +84,9 @@ def test_current_spellings_pass_untouched(capsys):
     cmd = dict(leaf_commands())["actline evaluate-stream"]
     args = ["MODEL", "--data", "D", "--alert", "--force=1", "--", "--no-quiet"]  # option values and after -- are values
     assert modernize(cmd, args) == args and not capsys.readouterr().err
+
+
+def test_a_moved_argument_goes_before_a_double_dash(capsys):
+    cmd = dict(leaf_commands())["actline data inspect"]
+    assert modernize(cmd, ["--", "DIR"]) == ["--data", "DIR", "--"]
+    assert _notices(capsys.readouterr().err) == [f"deprecated: write --data DIR, not DIR alone{SUFFIX}"]

@@ -57,7 +57,6 @@ class ActlineGroup(_FlagsAsFlags, TyperGroup):
 
 
 class ActlineCommand(_FlagsAsFlags, TyperCommand):
-
     def parse_args(self, ctx, args):
         return super().parse_args(ctx, modernize(self, list(args)))
 
@@ -106,4 +105,5 @@ def _move_positional(cmd, result: list[str], positions: list[int]) -> list[str]:
         return result
     value = result.pop(positions[index])
     notice(f"write {option} {value}, not {value} alone")
-    return [*result, option, value]
+    end = result.index("--") if "--" in result else len(result)  # options go before a "--"
+    return [*result[:end], option, value, *result[end:]]
