@@ -22,7 +22,8 @@ from actline.cli.tree import leaf_commands, root_context
 COMMANDS = dict(leaf_commands())
 CTX = root_context()
 
-READ_DATA = {"train", "cv", "evaluate", "train-timeline", "evaluate-stream", "data inspect", "data render", "label"}
+READ_DATA = {"train", "cv", "evaluate", "train-timeline", "evaluate-stream", "data inspect", "data render", "label",
+             "export"}  # export --int8 calibrates on the training data
 # writers: True where an existing output is refused unless --overwrite replaces it
 WRITERS = {"synth": True, "synth-video": True, "train": True, "cv": True, "train-timeline": True, "data import": True,
            "data render": True, "evaluate": False, "demo": False, "timeline": False, "analyze": False,
@@ -166,6 +167,7 @@ def test_one_option_name_means_one_thing():
     metavars: dict[str, set] = {}
     for cmd in COMMANDS.values():
         for option, p in _options(cmd).items():
-            if option in ("--data", "--out", "--json", "--table", "--quiet", "--overwrite", "--device", "--threads"):
+            if option in ("--data", "--out", "--json", "--table", "--quiet", "--overwrite", "--device", "--threads",
+                          "--backend"):
                 metavars.setdefault(option, set()).add(p.metavar)
     assert all(len(v) == 1 for v in metavars.values()), metavars

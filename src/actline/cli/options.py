@@ -111,6 +111,18 @@ def threads_option():
                         help="CPU threads for the model (0: the runtime's default, every core).")
 
 
+def _backends():
+    from actline.apps.model_backend import BACKENDS
+
+    return BACKENDS
+
+
+def backend_option():
+    return choice(None, "--backend", _backends, "onnx|torch",
+                  help="onnx or torch (default: ONNX where a model directory holds its export; onnx exports one first "
+                       "where it does not, which needs torch).")
+
+
 def runtime_overrides(device: Optional[str], threads: int) -> list[str]:
     """``--device`` and ``--threads`` as training settings (``device=``, ``num_threads=``), when given."""
     return [*([f"device={device}"] if device else []), *([f"num_threads={threads}"] if threads else [])]

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from actline.cli.app import app
-from actline.cli.options import device_option, flag, threads_option
+from actline.cli.options import backend_option, device_option, flag, threads_option
 
 
 @app.command()
@@ -28,6 +28,7 @@ def serve(
     job_timeout: float = typer.Option(600.0, help="A timeline job fails after this many s (its files removed)."),
     device: Optional[str] = device_option(),
     threads: int = threads_option(),
+    backend: Optional[str] = backend_option(),
 ):
     """HTTP service: /v1/predict, /v1/timeline + /v1/jobs/{id}, /v1/model, /healthz, /metrics, /docs."""
     from actline.apps.serve import ServeConfig
@@ -36,5 +37,5 @@ def serve(
     run(models, ServeConfig(host=host, port=port, token=token, allowed_hosts=tuple(allowed_host),
                             public_metrics=public_metrics, insecure_no_token=insecure_no_token, max_body_mb=max_body_mb,
                             max_window_mb=max_window_mb,
-                            timeout_s=timeout, queue_size=queue, job_timeout_s=job_timeout,
+                            timeout_s=timeout, queue_size=queue, job_timeout_s=job_timeout, backend=backend,
                             device=device or "auto", threads=threads))

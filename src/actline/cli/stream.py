@@ -9,7 +9,15 @@ import typer
 
 from actline.cli.app import app
 from actline.cli.command import moved_to
-from actline.cli.options import data_option, device_option, json_option, quiet_option, table_option, threads_option
+from actline.cli.options import (
+    backend_option,
+    data_option,
+    device_option,
+    json_option,
+    quiet_option,
+    table_option,
+    threads_option,
+)
 from actline.cli.render import out, print_json, progress_for, say
 from actline.cli.tables import Table, print_table
 
@@ -59,6 +67,7 @@ def stream(
                                                   "would exceed this many GB."),
     device: Optional[str] = device_option(),
     threads: int = threads_option(),
+    backend: Optional[str] = backend_option(),
 ):
     """Follow sensors (MQTT) or replay a recording frame by frame, printing state changes and alerts."""
     from actline.apps.stream.run import StreamOptions, run_stream
@@ -67,8 +76,8 @@ def stream(
                          every=every, ema=ema, enter=enter, exit=exit_, state_dir=state_dir, empty_room=empty_room,
                          webhook=webhook, status_port=status_port, status_host=status_host, shard=shard,
                          max_seconds=max_seconds, queue_bytes=queue_bytes, record=record, record_minutes=record_minutes,
-                         record_flush_s=record_flush_s, record_max_gb=record_max_gb, device=device or "auto",
-                         threads=threads)
+                         record_flush_s=record_flush_s, record_max_gb=record_max_gb, backend=backend,
+                         device=device or "auto", threads=threads)
     s = run_stream(model, opts, on_event=_print_event)
     dropped = s.get("dropped") or {}
     why = ", ".join(f"{k} {v}" for k, v in sorted(dropped.items()) if v)
