@@ -36,7 +36,8 @@ import torch
 
 import actline
 from actline.apps.model_backend import resolve
-from actline.modeldir.parts.room_gate import room_fingerprint, room_gate_of
+from actline.data.rooms import KnownRooms
+from actline.modeldir.parts.room_gate import room_gate_of
 
 SPAN = 320  # frames around the keyframe handed to predict (what `actline predict` hands it)
 TOKEN = "benchmark-token-0123456789"
@@ -104,20 +105,20 @@ def measure(model: Path, rec, backend: str, repeats: int) -> dict:
         net = net.__dict__["inner"]
     rows = {"network": _timed(lambda w: net.probs(w[None]), repeats, [(w[4],) for w in wins])}
     gate = room_gate_of(r.classifier)
-    saved = None if gate is None else gate.fingerprints
+    saved = None if gate is None else gate.known
     if gate is not None:
-        gate.fingerprints = room_fingerprint(room[None])  # a familiar room: the network alone answers
+        gate.known = KnownRooms(room[None])  # a familiar room: the network alone answers
     rows["predict, room known"] = _timed(lambda f, ts: r.predict(f, ts, room=room), repeats, [w[:2] for w in wins])
     if gate is not None:
-        gate.fingerprints = room_fingerprint(np.tile(np.linspace(15, 30, room.shape[1], dtype=np.float32),
-                                                     (room.shape[0], 1))[None])  # unlike it: fallback and trees
+        gate.known = KnownRooms(np.tile(np.linspace(15, 30, room.shape[1], dtype=np.float32),
+                                        (room.shape[0], 1))[None])  # unlike it: fallback and trees
         rows["predict, room known, unfamiliar"] = _timed(lambda f, ts: r.predict(f, ts, room=room), repeats,
                                                          [w[:2] for w in wins])
-        gate.fingerprints = room_fingerprint(room[None])
+        gate.known = KnownRooms(room[None])
     rows["predict, first call"] = _timed(lambda f, ts: r.predict(f, ts), repeats, [w[:2] for w in wins])
     rows.update(_service_rows(model, backend, r, wins, repeats))
     if gate is not None:
-        gate.fingerprints = saved
+        gate.known = saved
     return rows
 
 

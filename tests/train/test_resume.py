@@ -65,12 +65,14 @@ def test_resume_after_kill_matches_an_uninterrupted_run(synth_dir, tmp_path):
 def test_a_run_started_before_the_room_gate_or_its_fallback_resumes_without_them(tmp_path):
     from actline.runs.launch import resume_overrides
 
-    old, mid, new = tmp_path / "old.yaml", tmp_path / "mid.yaml", tmp_path / "new.yaml"
+    old, mid, v05, new = (tmp_path / f"{n}.yaml" for n in ("old", "mid", "v05", "new"))
     old.write_text("model: thermal_r2plus1d_lite\nbackground: none\n")  # saved by 0.3.1: no room_gate yet
     mid.write_text("model: thermal_r2plus1d_lite\nbackground: none\nroom_gate: 0.3\n")  # 0.4.0: no fallback CNN
-    new.write_text("model: thermal_r2plus1d_lite\nbackground: none\nroom_gate: 0.3\ngate_fallback: static-heat\n")
-    assert resume_overrides(old) == ["room_gate=0.0", "gate_fallback=none"]
-    assert resume_overrides(mid) == ["gate_fallback=none"] and resume_overrides(new) == []
+    v05.write_text("model: thermal_r2plus1d_lite\nbackground: none\nroom_gate: 0.3\ngate_fallback: static-heat\n")
+    new.write_text(v05.read_text() + "room_measure: highpass-residual\n")
+    assert resume_overrides(old) == ["room_gate=0.0", "gate_fallback=none", "room_measure=fingerprint"]
+    assert resume_overrides(mid) == ["gate_fallback=none", "room_measure=fingerprint"]
+    assert resume_overrides(v05) == ["room_measure=fingerprint"] and resume_overrides(new) == []
     (tmp_path / "bad.yaml").write_text("- a list\n")
     with pytest.raises(ActlineError, match="bad.yaml: not a mapping of settings"):
         resume_overrides(tmp_path / "bad.yaml")

@@ -22,7 +22,7 @@ def resume_settings(run: Path) -> tuple[Path, Path]:
 
 # settings added to the recipe after 0.3.1, with the value that keeps an earlier run's behaviour: a run
 # started before them and resumed now finishes as it would have
-LATER_SETTINGS = {"room_gate": 0.0, "gate_fallback": "none"}
+LATER_SETTINGS = {"room_gate": 0.0, "gate_fallback": "none", "room_measure": "fingerprint"}
 
 
 def resume_overrides(config_yaml: Path) -> list[str]:

@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from actline.core.errors import ActlineError
+from actline.data.rooms import MEASURES
 from actline.data.splits import GROUPINGS, SPLITS
 from actline.data.window import BACKGROUNDS, WindowRule
 from actline.modeldir.parts.room_gate import DEFAULT_THRESHOLD
@@ -73,6 +74,9 @@ class TrainConfig:
     # is on (it beat the CNN itself there with rooms held out, tuning sets 103-120, docs/results.md);
     # "none": the CNN itself, no second network (half the training time)
     gate_fallback: str | None = None
+    # how the room gate tells a new room (actline.data.rooms.KnownRooms): highpass-residual since 0.6;
+    # fingerprint, the measure before it (its threshold 0.3)
+    room_measure: str = "highpass-residual"
     sampler: str = "shuffle"  # "shuffle" or "balanced"
     label_smoothing: float = 0.05
     early_stop_metric: str = "macro_f1"
@@ -108,6 +112,7 @@ class TrainConfig:
              "room_gate applies to CNNs on raw temperatures (background none; features and fusion use the "
              "trees everywhere): set room_gate=0"),
             (self.background is None or self.background in BACKGROUNDS, f"background must be one of {', '.join(BACKGROUNDS)}"),
+            (self.room_measure in MEASURES, f"room_measure must be one of {', '.join(MEASURES)}"),
             (self.gate_fallback is None or self.gate_fallback in BACKGROUNDS,
              f"gate_fallback must be one of {', '.join(BACKGROUNDS)}"),
             (self.epochs >= 1 and self.batch_size >= 1, "epochs and batch_size must be >= 1"),
