@@ -77,6 +77,10 @@ class TrainConfig:
     # how the room gate tells a new room (actline.data.rooms.KnownRooms): highpass-residual since 0.6;
     # fingerprint, the measure before it (its threshold 0.3)
     room_measure: str = "highpass-residual"
+    # the class of time outside every annotated action (actline.data.background_class; the same setting as timeline
+    # training's): frames outside every segment, or farther than half a window from every keyframe, with window
+    # samples there. None: no such class
+    background_class: str | None = None
     sampler: str = "shuffle"  # "shuffle" or "balanced"
     label_smoothing: float = 0.05
     early_stop_metric: str = "macro_f1"
@@ -112,6 +116,8 @@ class TrainConfig:
              "room_gate applies to CNNs on raw temperatures (background none; features and fusion use the "
              "trees everywhere): set room_gate=0"),
             (self.background is None or self.background in BACKGROUNDS, f"background must be one of {', '.join(BACKGROUNDS)}"),
+            (self.background_class is None or (isinstance(self.background_class, str) and self.background_class.strip()),
+             "background_class must be a class name (or null: no such class)"),
             (self.room_measure in MEASURES, f"room_measure must be one of {', '.join(MEASURES)}"),
             (self.gate_fallback is None or self.gate_fallback in BACKGROUNDS,
              f"gate_fallback must be one of {', '.join(BACKGROUNDS)}"),
@@ -141,7 +147,8 @@ def room_gate_applies(model: str, background: str | None) -> bool:
     return background in (None, "none") and model not in ("features", "fusion")
 
 
-NAMED_NONE = ("background", "gate_fallback")  # settings where "none" is a value (no background removed), not "unset"
+# settings where "none" is a value (no background removed; a class named "none"), not "unset" (null is)
+NAMED_NONE = ("background", "gate_fallback", "background_class")
 
 
 def _coerce(value, current):
