@@ -21,6 +21,11 @@ from actline.cli.options import (
 from actline.cli.render import out, print_json, progress_for, say
 from actline.cli.tables import Table, print_table
 
+def alert_option():
+    return typer.Option([], help="CLASS=SECONDS: alert when CLASS is held that long (repeatable; default: the "
+                        "model's alerts.json, else ...risk and fall... classes held 10 s).")
+
+
 FEW_HOURS = 1.0  # false alarms per hour from less time than this outside events are flagged as rough
 
 
@@ -44,11 +49,14 @@ def stream(
     events_out: Optional[Path] = typer.Option(None, "--events", help="Append events as JSON lines here."),
     collect: Optional[Path] = typer.Option(None, help="Add uncertain or contradicted windows to this review queue "
                                            "folder (answer them with actline label --review)."),
-    alert: list[str] = typer.Option([], help="CLASS=SECONDS: alert when CLASS is held that long (repeatable)."),
+    alert: list[str] = alert_option(),
     every: Optional[int] = typer.Option(None, help="Run the model every N frames (default: a quarter window)."),
-    ema: float = typer.Option(0.5, help="Weight of the newest probabilities in the moving average."),
-    enter: float = typer.Option(0.6, help="Smoothed probability to enter a state."),
-    exit_: float = typer.Option(0.4, "--exit", help="Smoothed probability below which a state is left."),
+    ema: Optional[float] = typer.Option(None, help="Weight of the newest probabilities in the moving average "
+                                        "(default: the model's alerts.json, else 0.5)."),
+    enter: Optional[float] = typer.Option(None, help="Smoothed probability to enter a state (default: the model's "
+                                          "alerts.json, else 0.6)."),
+    exit_: Optional[float] = typer.Option(None, "--exit", help="Smoothed probability below which a state is left "
+                                          "(default: the model's alerts.json, else 0.4)."),
     state_dir: Optional[Path] = typer.Option(None, "--state", help="Save and restore per-sensor stream state here."),
     empty_room: list[str] = typer.Option([], help="The empty room each sensor's background starts from: a recording "
                                          "(every sensor), SENSOR=FILE, or a folder of SENSOR.h5/.npz files or SENSOR/ "
@@ -87,6 +95,8 @@ def stream(
               + f", {s['runs']} model runs, {s['events']} events"
               + (f", {s['collected']} windows collected in {s['collect_dir']}" if s["collected"] is not None else ""),
               highlight=False)
+    if s.get("alerts_from"):
+        say(f"alert setting: {s['alerts_from']}")
     rec = s.get("recording")
     if rec:
         out.print(f"recorded {rec['frames']} frames in {rec['files']} file{'' if rec['files'] == 1 else 's'} under "
@@ -104,21 +114,50 @@ def _span(hours: float) -> str:
     return f"{s:.0f} s" if s < 120 else f"{s / 60:.1f} min" if s < 7200 else f"{hours:.1f} h"
 
 
+def _interval(p: dict) -> str:
+    ci = p.get("false_alarms_per_hour_95")
+    return "-" if ci is None else f"{ci[0]:.1f}-{ci[1]:.1f}"
+
+
 def _print_events_table(rep: dict) -> None:
     alerts = ", ".join(f"{c} held {v:g} s" for c, v in rep["alerts"].items())
-    say(f"{rep['recordings']} recordings, {_span(rep['hours'])} replayed; alerts: {alerts}")
+    st = rep["stream"]
+    say(f"{rep['recordings']} recordings, {_span(rep['hours'])} replayed; alerts: {alerts}; enter {st['enter']:g}, "
+        f"exit {st['exit']:g}, ema {st['ema']:g}" + (f" (from {rep['alerts_from']})" if rep.get("alerts_from") else ""))
     table = Table("events and states", ["events of", "who", ">events", ">recall %", ">delay median s", ">delay p90 s",
-                                        ">false alarms / h", ">time outside events"])
+                                        ">false alarms / h", ">95 % interval", ">time outside events"])
     rows = [(k, who, v[who]) for k, v in rep["events"].items() for who in ("model", "baseline")]
     rows += [(c, "state", p) for c, p in rep["states"].items()]
     for name, who, p in rows:
         table.add_row(name, who, str(p["events"]), _fmt(p["recall"]), _fmt(p["delay_median_s"], ".2f"),
-                      _fmt(p["delay_p90_s"], ".2f"), _fmt(p["false_alarms_per_hour"]), _span(p["hours_outside"]))
+                      _fmt(p["delay_p90_s"], ".2f"), _fmt(p["false_alarms_per_hour"]), _interval(p),
+                      _span(p["hours_outside"]))
     print_table(table)
     least = min((p["hours_outside"] for _, _, p in rows), default=0.0)
     if least < FEW_HOURS:
         say(f"warning: false alarms per hour rest on as little as {_span(least)} outside events (under "
             f"{FEW_HOURS:g} h): a rough figure; replay more recordings for a firm one")
+    _print_false_alarms(rep)
+
+
+def _print_false_alarms(rep: dict) -> None:
+    for kind, rows in rep.get("false_alarms_by_location", {}).items():
+        table = Table(f"false alarms of {kind} by room", ["room", ">recordings", ">time outside events",
+                                                          ">false alarms", ">per hour", ">95 % interval"])
+        for r in rows:
+            table.add_row(r["location"], str(r["recordings"]), _span(r["hours_outside"]), str(r["false_alarms"]),
+                          _fmt(r["false_alarms_per_hour"]), _interval(r))
+        print_table(table)
+    if rep.get("false_alarms"):
+        table = Table("every false alarm", ["recording", ">t s", "alert", "state before", "annotated"])
+        for a in rep["false_alarms"]:
+            table.add_row(a["recording"], f"{a['t']:.1f}", a["alert"] or "-", a["state_before"] or "uncertain",
+                          a["annotated"] or "unannotated")
+        print_table(table)
+    if rep.get("collected"):
+        c = rep["collected"]
+        say(f"added {c['false-alarm']} false alarms and {c['miss']} missed events to the review queue {c['dir']} "
+            f"(answer them with actline label --data DATA --review {c['dir']})")
 
 
 @app.command("evaluate-stream")
@@ -126,14 +165,19 @@ def _print_events_table(rep: dict) -> None:
 def evaluate_stream(
     model: Path = typer.Argument(..., metavar="MODEL", help="Model directory, or an exported .onnx file."),
     data: Path = data_option("Data set whose recordings are replayed (ThermalDataGen or Nagoya)."),
-    alert: list[str] = typer.Option([], help="CLASS=SECONDS: alert when CLASS is held that long (repeatable)."),
+    alert: list[str] = alert_option(),
     group: Optional[str] = typer.Option(None, help="Only recordings of this group (a Nagoya day, a room)."),
     every: Optional[int] = typer.Option(None, help="Run the model every N frames (default: a quarter window)."),
-    ema: float = typer.Option(0.5, help="Weight of the newest probabilities in the moving average."),
-    enter: float = typer.Option(0.6, help="Smoothed probability to enter a state."),
-    exit_: float = typer.Option(0.4, "--exit", help="Smoothed probability below which a state is left."),
+    ema: Optional[float] = typer.Option(None, help="Weight of the newest probabilities in the moving average "
+                                        "(default: the model's alerts.json, else 0.5)."),
+    enter: Optional[float] = typer.Option(None, help="Smoothed probability to enter a state (default: the model's "
+                                          "alerts.json, else 0.6)."),
+    exit_: Optional[float] = typer.Option(None, "--exit", help="Smoothed probability below which a state is left "
+                                          "(default: the model's alerts.json, else 0.4)."),
     plot: Optional[Path] = typer.Option(None, help="Write a timeline picture of one recording here (PNG)."),
     plot_recording: Optional[str] = typer.Option(None, help="Which recording to picture (default: one with an event)."),
+    collect: Optional[Path] = typer.Option(None, help="Add every false alarm and missed event to this review queue "
+                                           "folder (answer them with actline label --review)."),
     device: Optional[str] = device_option(),
     threads: int = threads_option(),
     quiet: bool = quiet_option(),
@@ -146,8 +190,8 @@ def evaluate_stream(
 
     with progress_for(quiet) as progress:
         opts = EvaluateOptions(alerts=alert, group=group, every=every, ema=ema, enter=enter, exit=exit_, plot=plot,
-                               plot_recording=plot_recording, device=device or "auto", threads=threads,
-                               progress=progress)
+                               plot_recording=plot_recording, collect=collect, device=device or "auto",
+                               threads=threads, progress=progress)
         rep = run(model, data, opts)
     print_json(rep) if as_json else _print_events_table(rep)
     if rep.get("plot"):
