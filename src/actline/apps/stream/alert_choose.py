@@ -48,12 +48,12 @@ def choose_alerts(model: str | Path, data: str | Path, opts: ChooseOptions) -> d
         opts = replace(opts, max_false_alarms_per_hour=1.0)
     _check_trade_off(opts)
     ds, left_out = _data(data, mcfg)
-    kinds = _kinds(mcfg["classes"], ds.classes, opts.events)
+    kinds = event_kinds(mcfg["classes"], ds.classes, opts.events)
     if opts.out is None:
         with tempfile.TemporaryDirectory(prefix="actline-alerts-") as tmp:
-            traces, folds = _fold_traces(ds, mcfg, model, opts, Path(tmp), kinds)
+            traces, folds = fold_traces(ds, mcfg, model, opts, Path(tmp), kinds)
     else:
-        traces, folds = _fold_traces(ds, mcfg, model, opts, Path(opts.out), kinds)
+        traces, folds = fold_traces(ds, mcfg, model, opts, Path(opts.out), kinds)
     return _decide(model, data, mcfg, opts, traces, folds, kinds, left_out)
 
 
@@ -76,7 +76,7 @@ def _data(data, mcfg: dict):
     return replace(ds, recordings=keep, samples=[s for s in ds.samples if s.recording_id in keep]), len(ds.recordings) - len(keep)
 
 
-def _kinds(model_classes: list[str], data_classes: list[str], asked: list[str]) -> dict[str, list[tuple]]:
+def event_kinds(model_classes: list[str], data_classes: list[str], asked: list[str]) -> dict[str, list[tuple]]:
     """Event kind -> the class sets whose alerts may count for it."""
     from actline.apps.stream.alert_search import candidates
     from actline.apps.stream.event_replay import event_kind
@@ -105,7 +105,7 @@ def fold_config(mcfg: dict, model: Path, k: int, n_folds: int, group_by: str, ov
     return load_settings(cfg, None, overrides).validate()
 
 
-def _fold_traces(ds, mcfg: dict, model: Path, opts: ChooseOptions, out: Path, kinds: dict):
+def fold_traces(ds, mcfg: dict, model: Path, opts: ChooseOptions, out: Path, kinds: dict):
     from actline.apps.stream.alert_search import trace_recording
     from actline.apps.stream.event_replay import annotated_events, frame_labels
     from actline.infer import Recognizer

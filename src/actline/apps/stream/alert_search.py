@@ -116,8 +116,11 @@ def search(recog, traces: list[Trace], kinds: dict[str, list[tuple[str, ...]]], 
                 scores = [score_recording(tr.events[kind], alert_times(tr, s, since, idx, hold), tr.duration, grace_s)
                           for tr, (s, since) in zip(traces, sims)]
                 opts.append({"alerts": {c: float(hold) for c in classes}, "scores": scores, **pool(scores)})
+            if len(kinds) > 1:  # with several kinds of events, one may go without alerts (its events missed)
+                scores = [score_recording(tr.events[kind], [], tr.duration, grace_s) for tr in traces]
+                opts.append({"alerts": {}, "scores": scores, **pool(scores)})
             per_kind.append(_front(opts))
-        rows += [_combine(combo, ema, enter, exit) for combo in product(*per_kind)]
+        rows += [_combine(combo, ema, enter, exit) for combo in product(*per_kind) if any(o["alerts"] for o in combo)]
         if progress:
             progress("alert settings searched", j + 1, len(globals_))
     return rows
