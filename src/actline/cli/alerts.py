@@ -8,7 +8,17 @@ from typing import Optional
 import typer
 
 from actline.cli.app import alerts_app
-from actline.cli.options import choice, data_option, json_option, quiet_option, table_option
+from actline.cli.options import (
+    choice,
+    data_option,
+    device_option,
+    json_option,
+    out_option,
+    quiet_option,
+    runtime_overrides,
+    table_option,
+    threads_option,
+)
 from actline.cli.render import next_step, print_json, progress_for, say
 from actline.cli.tables import Table, print_table
 
@@ -33,8 +43,10 @@ def choose(
     event: list[str] = typer.Option([], help="The events to alert on: a class, or fall on Nagoya (repeatable; default: "
                                     "the model's ...risk and fall... classes)."),
     set_: list[str] = typer.Option([], "--set", help="Change a setting of the folds' training: --set epochs=10"),
-    out_dir: Optional[Path] = typer.Option(None, "--out", help="Keep the folds' runs here (complete runs of the same "
-                                           "recipe are reused; default: a temporary directory)."),
+    out_dir: Optional[Path] = out_option("Keep the folds' runs here (complete runs of the same recipe are reused; "
+                                         "default: a temporary directory).", None),
+    device: Optional[str] = device_option(),
+    threads: int = threads_option(),
     quiet: bool = quiet_option(),
     as_json: bool = json_option("Print what was written as JSON."),
     _table: Optional[str] = table_option(),
@@ -48,7 +60,8 @@ def choose(
     with progress_for(quiet) as progress:
         doc = choose_alerts(model, data, ChooseOptions(
             group_by=group_by, folds=folds, max_false_alarms_per_hour=max_false_alarms_per_hour, min_recall=min_recall,
-            events=event, overrides=set_, out=out_dir, progress=progress))
+            events=event, overrides=[*set_, *runtime_overrides(device, threads)], out=out_dir,
+            device=device or "auto", threads=threads, progress=progress))
     if as_json:
         return print_json(doc)
     _print_choice(doc)

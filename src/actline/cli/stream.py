@@ -21,6 +21,7 @@ from actline.cli.options import (
 from actline.cli.render import out, print_json, progress_for, say
 from actline.cli.tables import Table, print_table
 
+
 def alert_option():
     return typer.Option([], help="CLASS=SECONDS: alert when CLASS is held that long (repeatable; default: the "
                         "model's alerts.json, else ...risk and fall... classes held 10 s).")

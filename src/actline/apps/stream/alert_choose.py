@@ -32,6 +32,8 @@ class ChooseOptions:
     overrides: list[str] = field(default_factory=list)  # key=value settings of the folds' training
     out: Path | None = None  # the folds' runs (default: a temporary directory); complete runs there are reused
     grace_s: float = 5.0
+    device: str = "cpu"  # where the folds' models replay (auto: a GPU when there is one)
+    threads: int = 0  # their CPU threads (0: the runtime's default)
     progress: object = None
 
 
@@ -124,7 +126,7 @@ def fold_traces(ds, mcfg: dict, model: Path, opts: ChooseOptions, out: Path, kin
         if not reuse:
             train_run(ds, run, cfg, progress=opts.progress, overwrite=True)
         held = read_split(run)["eval"]["recordings"]
-        recog = Recognizer.load(run / "model")
+        recog = Recognizer.load(run / "model", device=opts.device, threads=opts.threads)
         for i, rid in enumerate(held, start=1):
             rec = ds.recordings[rid]
             tr = trace_recording(recog, rec)
