@@ -28,6 +28,7 @@ from actline.data import ClipDataset, WindowRule, load_dataset
 from actline.data.background_class import add_background_class
 from actline.evaluate import baselines as bl
 from actline.evaluate.steps import evaluate_with_baselines
+from actline.metrics.classification import confusion
 from actline.core.hashing import sha256_file
 from actline.modeldir.directory import (
     CHECKSUMS,
@@ -205,8 +206,10 @@ def _before_after(before, after, ds: ClipDataset, samples: list, mcfg: dict, mod
         base["classical"] = cl.probs(bank.get(samples, WindowRule.from_dict(ccfg["window"], classical)))
     res = {}
     for name, clf in (("before", before), ("after", after)):
-        m = evaluate_with_baselines(y, clf.probs(wins, rooms), ds.classes, base)
+        prob = clf.probs(wins, rooms)
+        m = evaluate_with_baselines(y, prob, ds.classes, base)
         res[name] = {key: m[key] for key in ("top1", "mean_class_accuracy", "macro_f1", "n", "per_class")}
+        res[name]["confusion"] = confusion(y, prob, k).tolist()  # rows: true class, columns: predicted
         res.setdefault("baselines", m["baselines"])
     res["recordings"] = sorted({s.recording_id for s in samples})
     return json.loads(json.dumps(res, default=float))
