@@ -13,6 +13,7 @@ from actline.cli.options import (
     backend_option,
     data_option,
     device_option,
+    flag,
     json_option,
     quiet_option,
     table_option,
@@ -177,6 +178,7 @@ def evaluate_stream(
                                           "(default: the model's alerts.json, else 0.4)."),
     plot: Optional[Path] = typer.Option(None, help="Write a timeline picture of one recording here (PNG)."),
     plot_recording: Optional[str] = typer.Option(None, help="Which recording to picture (default: one with an event)."),
+    held_out: bool = flag("--held-out", "Only the recordings the model's training run held out (its split)."),
     collect: Optional[Path] = typer.Option(None, help="Add every false alarm and missed event to this review queue "
                                            "folder (answer them with actline label --review)."),
     device: Optional[str] = device_option(),
@@ -191,7 +193,8 @@ def evaluate_stream(
 
     with progress_for(quiet) as progress:
         opts = EvaluateOptions(alerts=alert, group=group, every=every, ema=ema, enter=enter, exit=exit_, plot=plot,
-                               plot_recording=plot_recording, collect=collect, device=device or "auto",
+                               plot_recording=plot_recording, collect=collect, held_out=held_out,
+                               device=device or "auto",
                                threads=threads, progress=progress)
         rep = run(model, data, opts)
     print_json(rep) if as_json else _print_events_table(rep)

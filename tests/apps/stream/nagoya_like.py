@@ -13,17 +13,17 @@ DAYS = ("20170203", "20170206", "20170209")
 
 def _story(rng: np.random.Generator, n: int) -> tuple[np.ndarray, list[tuple[int, int, str]]]:
     frames = (20.0 + rng.normal(0, 0.08, (n, 16, 16))).astype(np.float32)
-    fall = int(rng.integers(150, 190))
-    segs = [(40, 110, "walk1"), (fall, fall + 15, "falling1" if rng.random() < 0.5 else "falling2"),
-            (fall + 17, fall + 95, "lie"), (fall + 96, fall + 110, "standup"), (fall + 111, fall + 160, "walk2")]
+    fall = int(rng.integers(110, 130))  # the story ends by frame 250: recordings of 25 s and more
+    segs = [(30, 80, "walk1"), (fall, fall + 15, "falling1" if rng.random() < 0.5 else "falling2"),
+            (fall + 17, fall + 70, "lie"), (fall + 71, fall + 85, "standup"), (fall + 86, fall + 120, "walk2")]
     for i in range(n):
-        if 40 <= i <= 110 or fall + 96 <= i <= fall + 160:  # walking across
+        if 30 <= i <= 80 or fall + 71 <= i <= fall + 120:  # walking across
             y, x, h, w = 6, 1 + (i * 7 // 20) % 12, 3, 3
-        elif 110 < i < fall:  # standing still
+        elif 80 < i < fall:  # standing still
             y, x, h, w = 6, 8, 3, 3
         elif fall <= i <= fall + 16:  # falling: the blob stretches
             y, x, h, w = 6, 8, 3, 3 + (i - fall) // 4
-        elif fall + 17 <= i < fall + 96:  # lying: long and still
+        elif fall + 17 <= i < fall + 71:  # lying: long and still
             y, x, h, w = 7, 7, 2, 7
         else:
             continue

@@ -42,6 +42,11 @@ def test_the_nagoya_route_runs_through_the_command_line(tmp_path):
     report = (out / "report.txt").read_text()
     assert f"(from {model / 'alerts.json'})" in report and "baseline" in report and "95 % interval" in report
     assert "false alarms of fall by room" in report and "20170209" in report
+    # --held-out: the recordings the training run held out (here the reported day), the same alert setting
+    held = subprocess.run([sys.executable, "-m", "actline.cli", "evaluate-stream", str(model), "--data", str(data),
+                           "--held-out", "--json", "--quiet"], env=env, capture_output=True, text=True, timeout=120)
+    rep = json.loads(held.stdout)
+    assert rep["recordings"] == 2 and rep["alerts"] == setting["alerts"] and rep["alerts_from"].endswith("alerts.json")
     items = read_items(out / "review")
     assert items and {i.source for i in items} <= {"false-alarm", "miss"}
     assert all(i.recording.startswith("20170209") for i in items)

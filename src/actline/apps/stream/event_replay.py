@@ -33,6 +33,7 @@ class EvaluateOptions:
     exit: float | None = None
     grace_s: float = 5.0
     collect: Path | None = None  # false alarms and misses into this review queue
+    held_out: bool = False  # only the recordings the model's run held out (its split)
     plot: Path | None = None  # a timeline picture of one recording
     plot_recording: str | None = None  # which (default: the first with an alert-class event)
     device: str = "cpu"  # where a torch model runs (auto: a GPU when there is one)
@@ -87,6 +88,12 @@ def evaluate_stream(model: str | Path, data: str | Path, opts: EvaluateOptions) 
     cfg = StreamConfig(every_frames=opts.every, ema=setting["ema"], enter=setting["enter"], exit=setting["exit"],
                        alerts=alerts)
     ds, recs = replay_set(data, opts.group)
+    if opts.held_out:
+        held = set((recog.config.get("split") or {}).get("eval_recordings") or [])
+        recs = [r for r in recs if r.id in held]
+        if not recs:
+            raise ActlineError("--held-out", f"none of the recordings {model} was held out from is in {data}"
+                               + (f" (group {opts.group})" if opts.group else ""))
     unknown = set(recog.classes) - set(ds.classes)
     kinds = sorted({event_kind(c, ds.classes) for c in alerts})
     scores = {k: {"model": [], "baseline": []} for k in kinds}
