@@ -89,4 +89,7 @@ def _print_choice(doc: dict) -> None:
     say(f"chosen ({', '.join(f'{k} {v:g}' for k, v in doc['trade_off'].items())}): {describe(m)}: recall "
         f"{m['recall']:.1f} % ({m['detected']}/{m['events']}), {m['false_alarms_per_hour']:.2f} false alarms per hour "
         f"({m['false_alarms']} in {m['hours_outside']:.2f} h outside events)")
+    if not m["detected"]:
+        say("warning: this setting alerts on none of the held-out events; a better model (more epochs, more data, "
+            "--set background_class=none) or a looser trade-off would")
     say(f"wrote {doc['path']}")
