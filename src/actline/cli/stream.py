@@ -88,7 +88,10 @@ def stream(
                          max_seconds=max_seconds, queue_bytes=queue_bytes, record=record, record_minutes=record_minutes,
                          record_flush_s=record_flush_s, record_max_gb=record_max_gb, backend=backend,
                          device=device or "auto", threads=threads)
-    s = run_stream(model, opts, on_event=_print_event)
+    _print_stream_summary(run_stream(model, opts, on_event=_print_event))
+
+
+def _print_stream_summary(s: dict) -> None:
     dropped = s.get("dropped") or {}
     why = ", ".join(f"{k} {v}" for k, v in sorted(dropped.items()) if v)
     out.print(f"{s['frames']} frames" + (f" from {s['sensors']} sensors ({s['refused']} refused, "

@@ -126,10 +126,7 @@ def evaluate_stream(model: str | Path, data: str | Path, opts: EvaluateOptions) 
               "alerts_from": setting["source"],
               "stream": {"every": sr.every, "ema": cfg.ema, "enter": cfg.enter, "exit": cfg.exit},
               "events": {k: {"model": pool(v["model"]), "baseline": pool(v["baseline"])} for k, v in scores.items()},
-              "states": {c: pool(v) for c, v in states.items()},
-              "false_alarms": log.alarms, "false_alarms_by_location": {k: log.by_location(k) for k in kinds}}
-    if opts.collect:
-        report["collected"] = {"dir": str(opts.collect), **log.collected}
+              "states": {c: pool(v) for c, v in states.items()}, **log.report(kinds)}
     if opts.plot:
         report["plot"] = _plot(opts, timelines, kinds, ds, data)
     return report

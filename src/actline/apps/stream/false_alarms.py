@@ -100,3 +100,10 @@ class AlarmLog:
                          "false_alarms": n, "false_alarms_per_hour": n / hours if hours > 0 else None,
                          "false_alarms_per_hour_95": rate_interval(n, hours)})
         return sorted(rows, key=lambda r: (-(r["false_alarms_per_hour"] or 0), r["location"]))
+
+    def report(self, kinds: list[str]) -> dict:
+        """What ``evaluate-stream`` reports: every false alarm, false alarms by location, what was collected."""
+        out = {"false_alarms": self.alarms, "false_alarms_by_location": {k: self.by_location(k) for k in kinds}}
+        if self.collect:
+            out["collected"] = {"dir": str(self.collect), **self.collected}
+        return out
