@@ -36,7 +36,8 @@ from actline.runs.clip_run import train_run
 from actline.runs.rundir import read_split
 from actline.train.config import load_config
 from actline.train.timeline_data import recording_sequences
-from actline.train.timeline_fit import TimelineConfig, train_timeline
+from actline.runs.timeline_run import train_timeline
+from actline.train.timeline_fit import TimelineConfig
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "nagoya-fir16"
 ROWS = ("clip classifier, sliding", "per-timestep MLP (earlier system)", "MS-TCN", "MS-TCN + smoothing")

@@ -7,7 +7,8 @@ from actline.train.config import load_config
 def test_yaml_then_overrides(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("model: thermal_frame_tcn\nlr: 0.01\naugment:\n  hflip: 0.0\n")
-    cfg = load_config(path, ["lr=0.5", "augment.vflip=0", "model_kwargs={dropout: 0.1}", "seeds=3"])
+    cfg, given = load_config(path, ["lr=0.5", "augment.vflip=0", "model_kwargs={dropout: 0.1}", "seeds=3"])
+    assert given == {"model", "lr", "augment", "model_kwargs", "seeds"}
     assert cfg.model == "thermal_frame_tcn" and cfg.lr == 0.5 and cfg.seeds == 3
     assert cfg.augment.hflip == 0.0 and cfg.augment.vflip == 0.0 and cfg.model_kwargs == {"dropout": 0.1}
 
@@ -39,7 +40,7 @@ def test_windows_and_background_come_from_the_data_unless_set(shape, sets, want)
     from actline.train.config import resolve_defaults
 
     cfg = resolve_defaults(load_config(None, sets), shape).validate()
-    assert (cfg.window, cfg.window_mode, cfg.window_fps, cfg.background) == want
+    assert (cfg.window.length, cfg.window.mode, cfg.window.fps, cfg.window.background) == want
 
 
 def test_a_models_own_recipe_never_overrides_the_user():
@@ -60,17 +61,17 @@ def test_the_room_gate_is_on_for_cnns_on_raw_temperatures(shape, sets, want):
     from actline.train.config import resolve_defaults
 
     cfg = resolve_defaults(load_config(None, sets), shape).validate()
-    assert (cfg.room_gate, cfg.gate_fallback) == want
+    assert (cfg.room_gate.threshold, cfg.room_gate.fallback) == want
 
 
 def test_a_room_gate_that_cannot_work_is_refused():
     from actline.train.config import resolve_defaults
 
-    with pytest.raises(ActlineError, match=r"room_gate must be in \[0, 1\]"):
+    with pytest.raises(ActlineError, match=r"room_gate.threshold must be in \[0, 1\]"):
         load_config(None, ["room_gate=2"])
     with pytest.raises(ActlineError, match=r"room_gate applies to CNNs on raw temperatures \(background none"):
         resolve_defaults(load_config(None, ["room_gate=0.3"]), (16, 16)).validate()
     with pytest.raises(ActlineError, match="room_gate applies to CNNs on raw temperatures"):
         load_config(None, ["model=fusion", "room_gate=0.3"])
-    with pytest.raises(ActlineError, match="gate_fallback must be one of none, recording-median, static-heat"):
+    with pytest.raises(ActlineError, match="room_gate.fallback must be one of none, recording-median, static-heat"):
         load_config(None, ["gate_fallback=mean"])

@@ -63,14 +63,24 @@ def test_resume_after_kill_matches_an_uninterrupted_run(synth_dir, tmp_path):
 
 
 def test_a_run_started_before_the_room_gate_or_its_fallback_resumes_without_them(tmp_path):
-    from actline.runs.launch import resume_overrides
+    from actline.runs.rundir import CLIP, RunDir
 
-    old, mid, new = tmp_path / "old.yaml", tmp_path / "mid.yaml", tmp_path / "new.yaml"
-    old.write_text("model: thermal_r2plus1d_lite\nbackground: none\n")  # saved by 0.3.1: no room_gate yet
-    mid.write_text("model: thermal_r2plus1d_lite\nbackground: none\nroom_gate: 0.3\n")  # 0.4.0: no fallback CNN
-    new.write_text("model: thermal_r2plus1d_lite\nbackground: none\nroom_gate: 0.3\ngate_fallback: static-heat\n")
-    assert resume_overrides(old) == ["room_gate=0.0", "gate_fallback=none"]
-    assert resume_overrides(mid) == ["gate_fallback=none"] and resume_overrides(new) == []
-    (tmp_path / "bad.yaml").write_text("- a list\n")
-    with pytest.raises(ActlineError, match="bad.yaml: not a mapping of settings"):
-        resume_overrides(tmp_path / "bad.yaml")
+    def resumed(config_yaml: str):
+        run = tmp_path / str(len(list(tmp_path.iterdir())))
+        run.mkdir()
+        (run / "run.json").write_text('{"data": "somewhere"}')
+        (run / "config.yaml").write_text(config_yaml)
+        cfg = RunDir(run, CLIP).resumed_settings([]).config
+        return cfg.room_gate.threshold, cfg.room_gate.fallback
+
+    assert resumed("model: thermal_r2plus1d_lite\nbackground: none\n") == (0.0, "none")  # saved by 0.3.1: no gate
+    assert resumed("model: thermal_r2plus1d_lite\nbackground: none\nroom_gate: 0.3\n") == (0.3, "none")  # 0.4.0
+    assert resumed("background: none\nroom_gate: 0.3\ngate_fallback: static-heat\n") == (0.3, "static-heat")
+    assert resumed("window: {background: none}\nroom_gate: {threshold: 0.3, fallback: static-heat}\n") \
+        == (0.3, "static-heat")  # saved since the settings were grouped
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "run.json").write_text('{"data": "somewhere"}')
+    (bad / "config.yaml").write_text("- a list\n")
+    with pytest.raises(ActlineError, match="config.yaml: not a mapping of settings"):
+        RunDir(bad, CLIP).resumed_settings([])
