@@ -27,9 +27,9 @@ class EvaluateOptions:
     alerts: list[str] = field(default_factory=list)  # CLASS=SECONDS
     group: str | None = None  # only recordings of this group (a Nagoya day, a room)
     every: int | None = None
-    ema: float = 0.5
-    enter: float = 0.6
-    exit: float = 0.4
+    ema: float | None = None  # None: StreamConfig's (as are enter and exit)
+    enter: float | None = None
+    exit: float | None = None
     grace_s: float = 5.0
     plot: Path | None = None  # a timeline picture of one recording
     plot_recording: str | None = None  # which (default: the first with an alert-class event)
@@ -78,7 +78,7 @@ def evaluate_stream(model: str | Path, data: str | Path, opts: EvaluateOptions) 
     alerts = default_alerts(recog.classes) if alerts is None else alerts
     if not alerts:
         raise ActlineError("--alert", f"no alert class: name one with --alert CLASS=SECONDS ({recog.classes})")
-    cfg = StreamConfig(every_frames=opts.every, ema=opts.ema, enter=opts.enter, exit=opts.exit, alerts=alerts)
+    cfg = StreamConfig.given(every_frames=opts.every, ema=opts.ema, enter=opts.enter, exit=opts.exit, alerts=alerts)
     nagoya_day = opts.group is not None and detect_format(data) == "nagoya-csv"
     ds = load_dataset(data, days=[opts.group]) if nagoya_day else load_dataset(data)  # read only that day
     recs = [r for r in ds.recordings.values() if opts.group is None or r.group == opts.group]
@@ -106,7 +106,7 @@ def evaluate_stream(model: str | Path, data: str | Path, opts: EvaluateOptions) 
         timelines[rec.id] = (t, labels, events, base)
     report = {"model": str(model), "data": str(data), "group": opts.group, "recordings": len(recs),
               "hours": sum(float(tl[0][-1]) for tl in timelines.values()) / 3600, "alerts": alerts,
-              "stream": {"every": sr.every, "ema": opts.ema, "enter": opts.enter, "exit": opts.exit},
+              "stream": {"every": sr.every, "ema": cfg.ema, "enter": cfg.enter, "exit": cfg.exit},
               "events": {k: {"model": pool(v["model"]), "baseline": pool(v["baseline"])} for k, v in scores.items()},
               "states": {c: pool(v) for c, v in states.items()}}
     if opts.plot:

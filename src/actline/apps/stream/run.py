@@ -21,9 +21,9 @@ class StreamOptions:
     collect: Path | None = None  # save windows for relabelling here
     alerts: list[str] = field(default_factory=list)  # CLASS=SECONDS
     every: int | None = None
-    ema: float = 0.5
-    enter: float = 0.6
-    exit: float = 0.4
+    ema: float | None = None  # None: StreamConfig's (as are enter and exit)
+    enter: float | None = None
+    exit: float | None = None
     webhook: str | None = None
     status_port: int | None = None
     status_host: str = "127.0.0.1"
@@ -41,8 +41,8 @@ class StreamOptions:
 def stream_config(recognizer, opts: StreamOptions):
     from actline.infer.stream_config import StreamConfig, parse_alerts
 
-    return StreamConfig(every_frames=opts.every, ema=opts.ema, enter=opts.enter, exit=opts.exit,
-                        alerts=parse_alerts(opts.alerts, recognizer.classes))
+    return StreamConfig.given(every_frames=opts.every, ema=opts.ema, enter=opts.enter, exit=opts.exit,
+                              alerts=parse_alerts(opts.alerts, recognizer.classes))
 
 
 def open_sinks(opts: StreamOptions, on_event=None) -> list:
