@@ -93,7 +93,7 @@ def test_set_errors_name_the_key_and_what_it_expects():
 
 
 def test_old_flat_spellings_still_work_with_one_line_each_on_stderr(tmp_path, capsys):
-    from actline.train import settings
+    from actline.train import config_io as settings
 
     settings._warned.clear()
     old = ["window=24", "window_mode=time", "window_fps=6", "background=none", "room_gate=0.2",
@@ -150,6 +150,6 @@ def test_each_engine_default_is_written_once():
     assert TimelineConfig().engine(3).grad_clip == EngineConfig.grad_clip
     with pytest.raises(TypeError):
         EngineConfig()  # how long to train is each pipeline's own setting
-    from actline.train.settings import load_settings
+    from actline.train.config_io import load_settings
 
     assert load_settings(TimelineConfig(), None, ["background_class=none", "grad_clip=1"]).background_class == "none"

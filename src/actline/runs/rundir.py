@@ -30,7 +30,7 @@ from actline.core.atomic import write_json, write_text
 from actline.core.errors import ActlineError
 from actline.data.splits import SPLIT, read_split, write_split
 from actline.train.config import LoadedConfig, TrainConfig
-from actline.train.settings import apply, load_settings, parse_override, renamed
+from actline.train.config_io import apply, load_settings, parse_override, renamed
 from actline.train.timeline_fit import TimelineConfig
 
 __all__ = ["CLIP", "CONFIG_YAML", "METRICS", "RUN_JSON", "SPLIT", "TIMELINE", "Pipeline", "RunDir", "fingerprint",

@@ -18,7 +18,7 @@ from actline.core.errors import ActlineError
 from actline.data.splits import GROUPINGS, SPLITS
 from actline.data.window import BACKGROUNDS, WindowRule
 from actline.modeldir.parts.room_gate import DEFAULT_THRESHOLD
-from actline.train.settings import apply, deprecated, load_settings
+from actline.train.config_io import apply, deprecated, load_settings
 
 __all__ = ["AugmentConfig", "EngineConfig", "FusionConfig", "LoadedConfig", "RoomGateConfig", "TrainConfig",
            "WindowConfig", "apply", "load_config", "load_settings", "resolve_defaults", "room_gate_applies"]

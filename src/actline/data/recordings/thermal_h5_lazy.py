@@ -1,6 +1,6 @@
 """One ``frames/<recording>.h5`` read a slice at a time: a 10-minute recording opens without reading its frames.
 
-:class:`LazyRecording` checks the file as :func:`~actline.data.thermal_h5_file.read_recording_h5` does
+:class:`LazyRecording` checks the file as :func:`~actline.data.recordings.thermal_h5_file.read_recording_h5` does
 (datasets stored in this file, numeric, shapes within the read limits) and reads the timestamps once;
 :meth:`LazyRecording.read` then reads only the frames asked for (HDF5 decompresses the chunks they
 touch). The label page serves recordings this way.
@@ -17,7 +17,7 @@ import numpy as np
 
 from actline.core.errors import ActlineError
 from actline.data.limits import ReadLimits, current_limits
-from actline.data.thermal_h5_file import REQUIRED_H5, _dataset
+from actline.data.recordings.thermal_h5_file import REQUIRED_H5, _dataset
 
 
 @contextlib.contextmanager

@@ -18,7 +18,7 @@ import numpy as np
 from actline.core.errors import ActlineError
 from actline.data.dataset import Recording
 from actline.data.limits import ReadLimits, current_limits
-from actline.data.thermal_h5_file import location_of
+from actline.data.recordings.thermal_h5_file import location_of
 
 NPZ_KEYS = ("frames", "timestamps")
 # what a damaged zip or .npy member raises from zipfile, zlib and NumPy's header parser
