@@ -10,6 +10,11 @@ import typer
 from actline.cli.app import app
 from actline.cli.render import out
 
+# the stream's smoothing, shared by both commands; unset, each is StreamConfig's default (the numbers in the help)
+EMA = typer.Option(None, help="Weight of the newest probabilities in the moving average (default 0.5).")
+ENTER = typer.Option(None, help="Smoothed probability to enter a state (default 0.6).")
+EXIT = typer.Option(None, "--exit", help="Smoothed probability below which a state is left (default 0.4).")
+
 
 def _print_event(ev) -> None:
     style = {"alert": "bold red", "cleared": "green", "reset": "yellow"}.get(ev.kind, "")
@@ -32,11 +37,7 @@ def stream(
                                            "folder (answer them with actline label --review)."),
     alert: list[str] = typer.Option([], help="CLASS=SECONDS: alert when CLASS is held that long (repeatable)."),
     every: Optional[int] = typer.Option(None, help="Run the model every N frames (default: a quarter window)."),
-    ema: Optional[float] = typer.Option(None, help="Weight of the newest probabilities in the moving average "
-                                        "(default 0.5)."),
-    enter: Optional[float] = typer.Option(None, help="Smoothed probability to enter a state (default 0.6)."),
-    exit_: Optional[float] = typer.Option(None, "--exit", help="Smoothed probability below which a state is left "
-                                          "(default 0.4)."),
+    ema: Optional[float] = EMA, enter: Optional[float] = ENTER, exit_: Optional[float] = EXIT,
     state_dir: Optional[Path] = typer.Option(None, "--state", help="Save and restore per-sensor stream state here."),
     empty_room: list[str] = typer.Option([], help="The empty room each sensor's background starts from: a recording "
                                          "(every sensor), SENSOR=FILE, or a folder of SENSOR.h5/.npz files or SENSOR/ "
@@ -103,11 +104,7 @@ def evaluate_stream(
     alert: list[str] = typer.Option([], help="CLASS=SECONDS: alert when CLASS is held that long (repeatable)."),
     group: Optional[str] = typer.Option(None, help="Only recordings of this group (a Nagoya day, a room)."),
     every: Optional[int] = typer.Option(None, help="Run the model every N frames (default: a quarter window)."),
-    ema: Optional[float] = typer.Option(None, help="Weight of the newest probabilities in the moving average "
-                                        "(default 0.5)."),
-    enter: Optional[float] = typer.Option(None, help="Smoothed probability to enter a state (default 0.6)."),
-    exit_: Optional[float] = typer.Option(None, "--exit", help="Smoothed probability below which a state is left "
-                                          "(default 0.4)."),
+    ema: Optional[float] = EMA, enter: Optional[float] = ENTER, exit_: Optional[float] = EXIT,
     plot: Optional[Path] = typer.Option(None, help="Write a timeline picture of one recording here (PNG)."),
     plot_recording: Optional[str] = typer.Option(None, help="Which recording to picture (default: one with an event)."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
