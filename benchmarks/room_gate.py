@@ -25,9 +25,9 @@ import torch
 from rare_class_guard import held_out, probs_on
 from realistic_accuracy import RARE, data_set, one_run
 
+from actline.data.rooms import room_fingerprint
 from actline.metrics.classification import summary_metrics
 from actline.modeldir.parts.class_guard import RareClassGuard
-from actline.modeldir.parts.room_gate import room_fingerprint
 from actline.modeldir.reader import load_classifier
 from actline.models.contract import fuse_probs
 

@@ -54,9 +54,9 @@ def _default_model(tmp: Path, old: bool = False) -> Path:
 
 def _gated(model_dir: Path, out: Path, room: np.ndarray) -> Path:
     """``model_dir``'s network on raw windows with a room gate whose one training room is ``room``."""
+    from actline.data.rooms import room_fingerprint, rooms_writer
     from actline.modeldir.directory import WEIGHTS, read_config, weights_writer, write_model_dir
     from actline.modeldir.parts.fallback import FALLBACK
-    from actline.modeldir.parts.room_gate import room_fingerprint, rooms_writer
     from actline.modeldir.parts.trees import TREES
     from actline.modeldir.reader import load_model_dir
     from actline.models.window_stats import N_STATS

@@ -164,9 +164,9 @@ def _gated(cnn_dir: Path) -> Path:
     """``cnn_dir`` made a 40x60 CNN on raw temperatures with a room gate: trees on window statistics, one
     training room, unlike the recording below, so the trees are consulted, and a fallback CNN (the same
     weights, which is enough to see it run)."""
+    from actline.data.rooms import room_fingerprint, rooms_writer
     from actline.modeldir.directory import WEIGHTS, read_config, weights_writer, write_model_dir
     from actline.modeldir.parts.fallback import FALLBACK
-    from actline.modeldir.parts.room_gate import room_fingerprint, rooms_writer
     from actline.modeldir.parts.trees import TREES
     from actline.modeldir.reader import load_model_dir
     from actline.models.window_stats import N_STATS

@@ -183,6 +183,19 @@ def test_realistic_preset_lies_in_every_evaluation_range(realistic_dir):
     assert 50 <= s["keyframes"] <= 66
 
 
+def test_realistic_rooms_are_as_alike_as_real_ones(realistic_dir, tmp_path):
+    """By their empty-room fingerprints, a real recording's nearest recording of another location scores
+    0.57-0.96 (median 0.86) and of its own location 0.78-0.98 (thermal-40x60-facts.md, "How alike are
+    rooms?"); rooms that look nothing alike (0.02-0.12, as the preset's did before 0.6) make a room gate
+    look good that never fires on real rooms."""
+    from actline.data.rooms import room_likeness
+
+    for root in (realistic_dir, generate_thermal_dataset(tmp_path / "d", SynthConfig(preset="realistic", seed=REALISTIC_SEED + 3))):
+        like = room_likeness(load_dataset(root))
+        assert like["other"][0] >= 0.5 and 0.65 <= like["other"][1] <= 0.95, like
+        assert like["same"] is None or like["same"][1] >= 0.8, like
+
+
 def test_realistic_recordings_are_grouped_by_location(realistic_dir):
     ds = load_dataset(realistic_dir)
     ids = list(ds.recordings)
@@ -266,3 +279,28 @@ def test_bbox_is_centre_format(tmp_path):
                 warm[name].append(frame[r - 1:r + 2, c - 1:c + 2].max() > 1.5)
         assert np.mean(warm["centre"]) > 0.9, cfg.preset
         assert np.mean(warm["corner"]) < 0.5, cfg.preset
+
+
+def test_a_calibration_session_is_recorded_in_the_same_rooms(tmp_path):
+    """`synth --calibration`: one recording per location of the same data set, in which the person does each
+    of the room's activities once, in the same room (its empty room is nearest to its own location's)."""
+    from actline.cli import main
+    from actline.data.rooms import room_fingerprint
+
+    cfg = SynthConfig(preset="realistic", n_recordings=6, seed=REALISTIC_SEED + 4)
+    data = load_dataset(generate_thermal_dataset(tmp_path / "d", cfg))
+    main(["synth", str(tmp_path / "cal"), "--recordings", "6", "--seed", str(REALISTIC_SEED + 4), "--calibration", "all"])
+    cal = load_dataset(tmp_path / "cal")
+    locations = {r.group for r in data.recordings.values()}
+    assert {r.id for r in cal.recordings.values()} == {f"{loc}_C1" for loc in locations}
+    rooms = {r: room_fingerprint(x.empty_room()) for r, x in data.recordings.items()}
+    for rid, rec in cal.recordings.items():
+        labels = {cal.classes[s.label] for s in cal.samples if s.recording_id == rid}
+        assert {"walking", "standing", "sitting", "lying down-lying with risk"} <= labels and len(labels) >= 6
+        fp = room_fingerprint(rec.empty_room())
+        nearest = max(rooms, key=lambda r: float(fp @ rooms[r]))
+        assert nearest.split("_")[0] == rec.group
+    with pytest.raises(SystemExit) as exc:  # a location the data set lacks: one line, exit 2
+        main(["synth", str(tmp_path / "x"), "--recordings", "6", "--seed", str(REALISTIC_SEED + 4), "--calibration",
+              "SL999"])
+    assert exc.value.code == 2 and not (tmp_path / "x").exists()

@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 
 from actline.core.errors import ActlineError
+from actline.data.rooms import room_fingerprint
 from actline.data.window import remove_background
 from actline.modeldir.parts.class_guard import RareClassGuard
-from actline.modeldir.parts.room_gate import RoomGate, room_fingerprint
+from actline.modeldir.parts.room_gate import RoomGate
 from actline.models.contract import fuse_probs
 
 

@@ -22,6 +22,10 @@ def synth(
     duration: Optional[float] = typer.Option(None, help="Seconds per recording (default: the preset's)."),
     locations: Optional[int] = typer.Option(None, help="Rooms the recordings come from (realistic preset)."),
     seed: int = typer.Option(0, help="Random seed: the same seed writes the same data."),
+    calibration: Optional[str] = typer.Option(None, help="Realistic preset: instead of the data set, a calibration "
+                                              "recording for each location named (comma-separated; 'all' for every "
+                                              "one) of the data set these options describe: the same rooms, a short "
+                                              "session in which the person does each of the room's activities once."),
     force: bool = typer.Option(False, help="Replace OUT_DIR if it exists."),
 ):
     """Write a synthetic thermal data set in the ThermalDataGen format (frames/*.h5 + COCO keyframes)."""
@@ -30,11 +34,16 @@ def synth(
     if out_dir.exists() and not force:
         raise ActlineError(out_dir, "already exists (use --force to replace it)")
     try:
-        cfg = SynthConfig(preset=preset, n_recordings=recordings, duration_s=duration, n_locations=locations, seed=seed)
+        rooms = None if calibration is None else tuple(r for r in calibration.split(",") if r.strip() not in ("", "all"))
+        cfg = SynthConfig(preset=preset, n_recordings=recordings, duration_s=duration, n_locations=locations, seed=seed,
+                          calibration=rooms)
     except ValueError as exc:
         raise ActlineError("synth", str(exc)) from None
     with out.status(f"generating {cfg.n_recordings} synthetic recordings ({preset} preset)"):
-        path = generate_thermal_dataset(out_dir, cfg, overwrite=force)
+        try:
+            path = generate_thermal_dataset(out_dir, cfg, overwrite=force)
+        except ValueError as exc:  # a location the data set does not have
+            raise ActlineError("--calibration", str(exc)) from None
     out.print(f"wrote {path}")
 
 

@@ -8,6 +8,7 @@ import numpy as np
 
 from actline.core.errors import ActlineError
 from actline.data.dataset import ClipDataset
+from actline.data.rooms import room_likeness
 from actline.data.splits import make_split
 from actline.data.window import WindowRule
 
@@ -53,6 +54,7 @@ def summarize(ds: ClipDataset, spec: WindowRule | None = None, seed: int = 0) ->
         "majority_share": round(max(present) / sum(present), 4) if present else None,
         "missing_classes": [c for c, n in counts.items() if n == 0],
         "recordings": recs, "splits": splits, "warnings": list(ds.warnings),
+        "room_likeness": room_likeness(ds),
     }
 
 

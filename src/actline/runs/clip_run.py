@@ -28,7 +28,8 @@ from actline.metrics.classification import confusion
 from actline.modeldir import parts
 from actline.modeldir.directory import ONNX, write_model_dir
 from actline.modeldir.parts.class_guard import RareClassGuard
-from actline.modeldir.parts.room_gate import RoomGate, room_fingerprint
+from actline.data.rooms import room_fingerprint
+from actline.modeldir.parts.room_gate import RoomGate
 from actline.models.contract import OnnxClassifier
 from actline.runs.fitting import (
     Fitted,

@@ -72,6 +72,9 @@ class SynthConfig:
     state_weights: dict[str, float] | None = None  # easy only: share of time per steady state
     preset: str = "easy"  # "easy" | "realistic"
     n_locations: int | None = None  # realistic only: rooms (default: one per 2.5 recordings, rounded up)
+    # realistic only: instead of the data set, one calibration recording per location named here (all, if
+    # empty) of the data set these settings describe: the same rooms and sensors
+    calibration: tuple[str, ...] | None = None
 
     def __post_init__(self):
         if self.preset not in PRESETS:
@@ -81,8 +84,8 @@ class SynthConfig:
                 setattr(self, k, v)
         if self.preset == "easy":
             self.state_weights = dict(DEFAULT_STATE_WEIGHTS) if self.state_weights is None else self.state_weights
-            if self.n_locations is not None:
-                raise ValueError("n_locations applies to the realistic preset only")
+            if self.n_locations is not None or self.calibration is not None:
+                raise ValueError("n_locations and calibration apply to the realistic preset only")
         elif self.state_weights is not None:
             raise ValueError("state_weights applies to the easy preset only (the realistic one draws room scenarios)")
         elif min(self.height, self.width) < 30:

@@ -33,8 +33,15 @@ from actline.data.synth.common import (
     mac_address,
     write_annotations,
 )
-from actline.data.synth.realistic_room import Room, person_box, render_people, sensor_readout
-from actline.data.synth.realistic_story import Track, label_at, person_track, story, visitor_story
+from actline.data.synth.realistic_room import Room, SensorUnit, person_box, render_people, sensor_readout
+from actline.data.synth.realistic_story import (
+    Track,
+    calibration_story,
+    label_at,
+    person_track,
+    story,
+    visitor_story,
+)
 from actline.data.thermal_h5 import write_recording_h5
 
 MAIN = {"bed": "lying down-lying on the bed/couch", "floor": "lying down-lying with risk", "sitting": "sitting",
@@ -46,6 +53,8 @@ def generate_realistic_dataset(out: str | Path, cfg, overwrite: bool = False) ->
     """Write the realistic preset's ThermalDataGen directory for ``cfg`` (a SynthConfig) at ``out``."""
     out = Path(out)
     plans = _plan_dataset(cfg)
+    if cfg.calibration is not None:
+        plans = calibration_plans(cfg, plans)
     images, annotations = [], []
     with atomic_dir(out, overwrite=overwrite) as tmp:
         (tmp / "frames").mkdir()
@@ -67,6 +76,29 @@ def generate_realistic_dataset(out: str | Path, cfg, overwrite: bool = False) ->
                                                         obj_id, hidden))
         write_annotations(tmp / "annotations", images, annotations, cfg, np.random.default_rng(cfg.seed),
                           "actline.data.synth.realistic")
+    return out
+
+
+def calibration_plans(cfg, plans: list[dict]) -> list[dict]:
+    """One calibration recording (``<LOCATION>_C1``) for each location ``cfg.calibration`` names (all when it
+    names none) of the data set ``plans`` describe: the same room, sensor and placement, a session in which
+    the person performs each of the room's activities once (:func:`calibration_story`)."""
+    rooms = {}
+    for plan in plans:
+        rooms.setdefault(plan["name"].split("_")[0], plan)
+    wanted = list(cfg.calibration) or sorted(rooms)
+    unknown = sorted(set(wanted) - set(rooms))
+    if unknown:
+        raise ValueError(f"no location {', '.join(unknown)} in this data set (its locations: {', '.join(sorted(rooms))})")
+    out = []
+    for li, loc in enumerate(wanted):
+        base, rng = rooms[loc], np.random.default_rng([cfg.seed, 7_000_002, li])
+        times = burst_times(rng, cfg, False)
+        people = [calibration_story(rng, base["room"], float(times[-1]))]
+        keyframes = _keyframes(rng, times, cfg.keyframe_every_s)
+        out.append({**base, "name": f"{loc}_C1", "times": times, "people": people, "keyframes": keyframes,
+                    "key": (cfg.seed, 7_000_002, li), "sentinel_share": base["sentinel_share"], "flare": False,
+                    "labels": [[lab for segs in people if (lab := label_at(segs, times[i]))] for i in keyframes]})
     return out
 
 
@@ -126,8 +158,10 @@ def _plan_attempt(cfg, attempt: int) -> list[dict]:
     root = np.random.default_rng([cfg.seed, attempt])
     n_loc = cfg.n_locations or max(1, int(np.ceil(cfg.n_recordings / 2.5)))
     plans = []
+    units = sensor_units(cfg)
     for li, (loc, scenario, k) in enumerate(_locations(root, cfg.n_recordings, n_loc)):
-        room = Room(np.random.default_rng([cfg.seed, attempt, 1000 + li]), cfg.height, cfg.width, scenario)
+        room = Room(np.random.default_rng([cfg.seed, attempt, 1000 + li]), cfg.height, cfg.width, scenario,
+                    units[li % len(units)])
         mac = mac_address(root)
         for rec_no in np.sort(root.choice(np.arange(1, 13), size=k, replace=False)):
             plans.append({"name": f"{loc}_R{int(rec_no)}", "room": room, "mac": mac})
@@ -148,6 +182,12 @@ def _plan_attempt(cfg, attempt: int) -> list[dict]:
                     labels=[[lab for segs in people if (lab := label_at(segs, times[i]))] for i in keyframes],
                     sentinel_share=rng.uniform(0.08, 0.27) * dirty[r], flare=r == flare_at)
     return plans
+
+
+def sensor_units(cfg) -> list[SensorUnit]:
+    """The data set's physical sensors (one or two), moved between its locations."""
+    rng = np.random.default_rng([cfg.seed, 7_000_001])
+    return [SensorUnit(rng, cfg.height, cfg.width) for _ in range(1 + int(rng.random() < 0.5))]
 
 
 def burst_times(rng: np.random.Generator, cfg, slow: bool = False) -> np.ndarray:

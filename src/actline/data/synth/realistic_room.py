@@ -1,8 +1,13 @@
-"""Rooms, people and the sensor of the realistic synthetic preset (driven by synth_realistic).
+"""Rooms, people and the sensor of the realistic synthetic preset (driven by :mod:`.realistic`).
 
 A :class:`Room` is one location: its floor temperature, furniture (a bed keeps warmth, a table
-hides what is under it), hot objects far warmer than a person (lamps, heaters, screens), the
-sensor's placement (height -> body size in pixels, mirroring), its noise and its flaky pixels.
+hides what is under it), hot objects far warmer than a person (lamps, heaters, screens: small, a few
+pixels each), the sensor's placement (height -> body size in pixels, mirroring), its noise and its
+flaky pixels. A :class:`SensorUnit` is one physical sensor, moved from room to room: its optics
+darken the image towards the corners and its pixels carry fixed offsets of their own. Real rooms seen
+by such sensors look alike by their empty-room fingerprints (nearest other-room similarity 0.57-0.96,
+median 0.86), because the sensor's own pattern outweighs what differs between rooms; rooms of the
+preset do too.
 A person seen from the ceiling is three soft-edged warm parts (head, torso, legs) whose layout
 depends on the posture; :func:`render` draws a whole recording at once.
 """
@@ -43,11 +48,31 @@ class HotObject:
     switches: bool  # may be off for part of a recording
 
 
+class SensorUnit:
+    """One physical sensor: what it adds to every frame, whichever room it looks at ([H, W] °C, in the
+    sensor's own pixel order): the optics' fall-off towards the corners and fixed per-pixel and
+    per-column offsets."""
+
+    def __init__(self, rng: np.random.Generator, h: int, w: int):
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        r2 = ((yy - (h - 1) / 2) / (h / 2)) ** 2 + ((xx - (w - 1) / 2) / (w / 2)) ** 2  # 0 centre, 2 corners
+        self.falloff_c = float(rng.uniform(VIGNETTE_C[0], VIGNETTE_C[1]))  # centre to corner
+        self.pattern = (-self.falloff_c * (r2 / 2) ** 3 + rng.normal(0, 0.12, size=(1, w)) + rng.normal(0, 0.1, size=(h, 1))
+                        + rng.normal(0, 0.15, size=(h, w))).astype(np.float32)
+        self.pattern -= np.median(self.pattern)  # the floor reads its own temperature at the image's median
+
+
+# how much colder a corner pixel reads than the centre; the fall-off is steep, so the middle of an edge reads
+# only an eighth of it colder. Calibrated so that the preset's rooms are as alike as real ones by their
+# empty-room fingerprints, while the person's size and warmth over the floor keep their measured values.
+VIGNETTE_C = (8.0, 11.0)
+
+
 class Room:
     """One location. Each recording there gets :meth:`background` with small changes of its own."""
 
-    def __init__(self, rng: np.random.Generator, h: int, w: int, scenario: str):
-        self.h, self.w, self.scenario = h, w, scenario
+    def __init__(self, rng: np.random.Generator, h: int, w: int, scenario: str, sensor: SensorUnit | None = None):
+        self.h, self.w, self.scenario, self.sensor = h, w, scenario, sensor
         self.floor_c = float(np.clip(rng.normal(18.0, 0.55), 16.5, 19.5))
         self.warm = rng.uniform(0.93, 1.07)  # clothing, how warm the room keeps people
         self.scale = rng.uniform(0.94, 1.1)  # sensor height -> body size
@@ -137,17 +162,18 @@ class Room:
 
 
 def _shape(obj: HotObject) -> np.ndarray:
-    """A 3x8 patch: the object's temperature over the floor."""
+    """A 3x8 patch: the object's temperature over the floor. Hot objects are small: a lamp or a screen's
+    glowing corner is one hot pixel with the optics' halo around it, a heater a short line."""
     s = np.zeros((3, 8), dtype=np.float32)
     d = obj.delta_c
-    if obj.kind == "lamp":
-        s[:, :3] = d * np.array([[0.3, 0.55, 0.3], [0.55, 1.0, 0.55], [0.3, 0.55, 0.3]])
-    elif obj.kind == "heater":
-        s[:] = d * np.array([[0.7], [1.0], [0.7]]) * np.r_[0.75, np.full(6, 0.95), 0.75][None]
-        s[1, 1] = d
-    else:  # a screen's glowing edge
-        s[1, :7] = d * np.linspace(0.8, 1.0, 7)
-        s[0, :7] = s[2, :7] = 0.3 * d
+    if obj.kind == "heater":
+        line = d * np.array([0.7, 0.95, 1.0, 0.95, 0.7])
+        s[1, 1:6], s[0, 1:6], s[2, 1:6] = line, 0.25 * line, 0.25 * line
+    elif obj.kind == "lamp":
+        s[:, :3] = d * np.array([[0.15, 0.35, 0.15], [0.35, 1.0, 0.35], [0.15, 0.35, 0.15]])
+    else:  # a screen: a warm edge, hottest at one corner
+        s[1, :4] = d * np.array([1.0, 0.6, 0.45, 0.35])
+        s[0, :2] = s[2, :2] = 0.3 * d
     return s
 
 
@@ -201,6 +227,10 @@ def sensor_readout(room: Room, scene: np.ndarray, rng: np.random.Generator, sent
     noise[spiky] *= 5.0
     frames = scene + noise + rng.normal(0, 0.04, size=(n, 1, 1)).astype(np.float32)
     frames += np.cumsum(rng.normal(0, 0.01, size=n)).astype(np.float32)[:, None, None]  # slow drift
+    if room.sensor is not None:  # in the sensor's own pixel order (the flips below undo these), before it clips
+        pattern = room.sensor.pattern
+        pattern = pattern[::-1] if room.flip[0] else pattern
+        frames += (pattern[:, ::-1] if room.flip[1] else pattern)[None]
     if flare:  # a heater's hottest pixel saturates now and then
         obj = max(room.hot, key=lambda o: o.delta_c)
         cy, cx = obj.y + 1, obj.x + 1

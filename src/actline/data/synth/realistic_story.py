@@ -84,6 +84,26 @@ def story(rng: np.random.Generator, room: Room, main: str, duration: float) -> l
     return segs
 
 
+def calibration_story(rng: np.random.Generator, room: Room, duration: float) -> list[dict]:
+    """A calibration session: the person performs each of the room's activities once, for a few seconds
+    each (walking in, standing, sitting, the room's main posture, each posture it is left for, lying on the
+    floor as a staged fall), with the transitions between them."""
+    main = {"bed": BED, "floor": RISK, "sitting": "sitting", "standing": "standing"}[room.scenario]
+    order = ["walking", "standing", "sitting", main, *AWAY[room.scenario][0], RISK, "standing"]
+    steady = [c for i, c in enumerate(order) if c not in order[:i] or (c == "standing" and i == len(order) - 1)]
+    seq = []
+    for s in steady:
+        t = _transition(seq[-1][0], s, rng) if seq else None
+        if t:
+            seq.append((t, rng.uniform(0.8, 2.2)))
+        seq.append((s, rng.uniform(6.0, 10.0) if s != "walking" else rng.uniform(4.0, 7.0)))
+    d = np.array([x for _, x in seq]) * duration / sum(x for _, x in seq)
+    segs = [{"cls": c, "t0": float(e - di), "t1": float(e)} for (c, _), di, e in zip(seq, d, np.cumsum(d))]
+    segs[0]["t0"], segs[-1]["t1"] = 0.0, duration
+    _place(rng, room, segs)
+    return segs
+
+
 def _place(rng: np.random.Generator, room: Room, segs: list[dict]) -> None:
     """Where each steady segment happens: on the bed, on a seat, or near where the person was."""
     y, x = room.free_spot(rng, 5)

@@ -25,6 +25,7 @@ import numpy as np
 
 from actline.core.errors import ActlineError
 from actline.data.background import estimate_window_background
+from actline.data.rooms import room_fingerprint
 from actline.data.window import BACKGROUNDS, remove_background
 from actline.modeldir.parts import Part, fallback, find, register, trees
 from actline.models.contract import fuse_probs
@@ -38,14 +39,6 @@ DEFAULT_THRESHOLD = 0.3
 def room_gate_of(classifier) -> RoomGate | None:
     """The :class:`RoomGate` a classifier is, or wraps (behind the rare-class guard); None without one."""
     return find(classifier, RoomGate)
-
-
-def room_fingerprint(room) -> np.ndarray:
-    """[..., H, W] empty-room image(s) -> [..., H*W] unit vectors (the room, its median temperature removed)."""
-    b = np.asarray(room, dtype=np.float64)
-    b = b.reshape(*b.shape[:-2], -1)
-    b = b - np.median(b, axis=-1, keepdims=True)
-    return (b / (np.linalg.norm(b, axis=-1, keepdims=True) + 1e-9)).astype(np.float32)
 
 
 class RoomGate:
