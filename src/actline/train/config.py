@@ -196,10 +196,17 @@ class TrainConfig:
 
 class LoadedConfig(NamedTuple):
     """A config as the user gave it, and the top-level settings they gave (a file or ``--set``): per-model
-    recipes never override those (:func:`resolve_defaults`)."""
+    recipes never override those (:func:`resolve_defaults`). ``cfg, given = load_config(...)``; its
+    settings also read through it (``load_config(...).epochs``), as when ``load_config`` returned the
+    config alone."""
 
     config: TrainConfig
     given: frozenset
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.config, name)
 
 
 def room_gate_applies(model: str, background: str | None) -> bool:
