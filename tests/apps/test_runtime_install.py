@@ -3,7 +3,9 @@
 The fast tests run the command line, ``actline.load`` and the HTTP service (``[serve]``) in a subprocess
 where importing any training dependency fails (a meta-path finder that refuses them, as an absent
 package does); the slow one installs the repository with ``[runtime]`` into a fresh venv from the package index,
-then ``[serve]`` on top, and asks a real ``actline serve`` for a prediction.
+then ``[runtime,serve,mqtt]`` (an edge gateway's install), asks a real ``actline serve`` for a prediction
+from the exported file and from an exported model directory with a room gate, and replays a recording
+through ``actline stream`` from that directory.
 """
 
 import json
@@ -164,9 +166,10 @@ def _gated(cnn_dir: Path) -> Path:
     """``cnn_dir`` made a 40x60 CNN on raw temperatures with a room gate: trees on window statistics, one
     training room, unlike the recording below, so the trees are consulted, and a fallback CNN (the same
     weights, which is enough to see it run)."""
-    from actline.data.rooms import room_fingerprint, rooms_writer
+    from actline.data.rooms import room_fingerprint
     from actline.modeldir.directory import WEIGHTS, read_config, weights_writer, write_model_dir
     from actline.modeldir.parts.fallback import FALLBACK
+    from actline.modeldir.parts.room_gate import rooms_writer
     from actline.modeldir.parts.trees import TREES
     from actline.modeldir.reader import load_model_dir
     from actline.models.window_stats import N_STATS
@@ -218,7 +221,7 @@ def test_commands_that_need_torch_say_which_extra_in_one_line(model_dir, tmp_pat
 
 
 @pytest.mark.slow
-def test_a_fresh_venv_with_the_runtime_extra_has_no_torch_predicts_and_serves(model_dir, tmp_path):  # noqa: F811
+def test_a_fresh_venv_with_the_runtime_extra_has_no_torch_predicts_serves_and_streams(model_dir, tmp_path):  # noqa: F811
     export_model(model_dir)
     rec = _recording(tmp_path / "rec.h5")
     src = tmp_path / "src"  # a copy: an in-tree build would leave actline.egg-info in the checkout
@@ -249,14 +252,24 @@ def test_a_fresh_venv_with_the_runtime_extra_has_no_torch_predicts_and_serves(mo
     assert pred.returncode == 0, pred.stderr
     assert all(json.loads(line)["label"] in CLASSES for line in pred.stdout.splitlines())
 
-    # then the service's extra on top: `actline serve` starts from it and answers a prediction, still no torch
-    serve = subprocess.run([str(bin_dir / "python"), "-m", "pip", "install", "--timeout", "30", f"{src}[serve]"],
-                           capture_output=True, text=True, env=env, timeout=1200)
-    assert serve.returncode == 0, (serve.stdout + serve.stderr).strip().splitlines()[-3:]
+    # then what an edge gateway installs, `actline[runtime,serve,mqtt]`: `actline serve` and `actline stream --replay`
+    # run the exported model directory (a room gate's parts exported beside it), still with neither torch nor
+    # scikit-learn installed
+    gateway = subprocess.run([str(bin_dir / "python"), "-m", "pip", "install", "--timeout", "30",
+                              f"{src}[runtime,serve,mqtt]"], capture_output=True, text=True, env=env, timeout=1200)
+    assert gateway.returncode == 0, (gateway.stdout + gateway.stderr).strip().splitlines()[-3:]
     listed = subprocess.run([str(bin_dir / "python"), "-m", "pip", "list", "--format", "json"],
                             capture_output=True, text=True, env=env, check=True)
-    assert "torch" not in {p["name"].lower() for p in json.loads(listed.stdout)}
+    names = {p["name"].lower() for p in json.loads(listed.stdout)}
+    assert {"fastapi", "uvicorn", "paho-mqtt"} <= names and not names & {"torch", "scikit-learn"}, sorted(names)
+    gated = _gated(model_dir)
+    export_model(gated)  # model.onnx, fallback.onnx; trees.onnx and rooms.safetensors were there
     _serve_once(bin_dir / "actline", model_dir / "model.onnx", rec, env, tmp_path / "serve.log")
+    _serve_once(bin_dir / "actline", gated, rec, env, tmp_path / "serve-dir.log")
+    stream = subprocess.run([str(bin_dir / "actline"), "stream", str(gated), "--replay", str(rec), "--speed", "0",
+                             "--every", "8", "--events", str(tmp_path / "events.jsonl")],
+                            capture_output=True, text=True, env=env, timeout=300)
+    assert stream.returncode == 0 and "48 frames" in stream.stdout, stream.stderr
 
 
 def _serve_once(actline_bin: Path, model: Path, rec: Path, env: dict, log: Path) -> None:

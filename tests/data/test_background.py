@@ -1,5 +1,7 @@
 """The empty-room estimator that never learns a still person: seed, foreground, state."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -71,3 +73,32 @@ def test_a_person_filling_a_small_frame_leaves_the_noise_estimate_alone():
     for i, f in enumerate(frames[100:]):
         m.update(f, 10 + i * 0.1)
     assert m.fg.sum() > 150 and np.isfinite(m.sigma) and m.sigma >= 0.9 * before
+
+
+def test_the_vectorised_seed_gives_numpys_medians_and_percentiles():
+    """No masked arrays and no loop over frames, the same numbers: nanmedian over the valid readings, and in the
+    pixels someone moved over, the median of the readings below the midpoint of the 5th and 95th percentiles."""
+    from actline.data.background import _seed
+
+    floor, frames = _room(50, seed=4)
+    frames[10:30, 20:26, 30:36] += 7.0  # someone stands there for 20 of the 50 frames
+    frames[np.random.default_rng(5).random(frames.shape) < 0.02] = -273.2
+    frames[:, 0, 0] = -273.2  # a pixel dead in every frame takes the median of every valid reading
+    x = np.where(frames > -100, frames, np.nan)
+    with np.errstate(all="ignore"), pytest.warns(RuntimeWarning):
+        want = np.nanmedian(x, axis=0)
+    want[0, 0] = np.nanmedian(x)
+    plain, sigma = _seed(frames, BackgroundConfig(), low=False)
+    assert np.array_equal(plain, want.astype(np.float32)) and 0.01 < sigma < 0.5
+    filled = np.where(np.isnan(x), plain[None], x)
+    lo, hi = np.percentile(filled, [5, 95], axis=0)
+    with warnings.catch_warnings():  # pixels with nothing below the midpoint: an empty median, unused
+        warnings.simplefilter("ignore", RuntimeWarning)
+        cool = np.array([[np.median(filled[:, i, j][filled[:, i, j] < (lo[i, j] + hi[i, j]) / 2])
+                          for j in range(60)] for i in range(40)])
+    low, _ = _seed(frames, BackgroundConfig(), low=True)
+    person = (slice(20, 26), slice(30, 36))
+    assert np.allclose(low[person], cool[person], atol=1e-5)  # the cool value where someone stood
+    assert np.abs(low[person] - floor[person]).mean() < 0.3
+    moved = low != plain
+    assert moved[person].all() and moved.mean() < 0.05  # elsewhere the plain median stays

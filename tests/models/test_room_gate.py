@@ -96,5 +96,5 @@ def test_the_guard_applies_after_the_gate_and_bad_backgrounds_are_refused():
         gate.probs(_windows(2, new), np.zeros((3, *new.shape), np.float32))
     with pytest.raises(ActlineError, match="pixels"):
         gate.similarity(np.zeros((4, 4), np.float32))
-    with pytest.raises(ActlineError, match="fingerprints"):
+    with pytest.raises(ActlineError, match="known rooms must be"):
         RoomGate(gate.cnn, gate.trees, np.zeros((0, new.size), np.float32))

@@ -51,11 +51,11 @@ def test_a_models_own_recipe_never_overrides_the_user():
 
 
 @pytest.mark.parametrize("shape,sets,want", [
-    ((40, 60), [], (0.3, "static-heat")),  # a CNN on raw temperatures: gated, with a static-heat fallback CNN
+    ((40, 60), [], (0.5, "static-heat")),  # a CNN on raw temperatures: gated, with a static-heat fallback CNN
     ((16, 16), [], (0.0, "none")),  # static-heat windows: the gate reads the raw room, so off
     ((40, 60), ["model=features"], (0.0, "none")),  # the trees need no fallback on themselves
     ((40, 60), ["room_gate=0.5"], (0.5, "static-heat")),
-    ((40, 60), ["gate_fallback=none"], (0.3, "none")),  # the CNN itself in the fusion, as in 0.4.0
+    ((40, 60), ["gate_fallback=none"], (0.5, "none")),  # the CNN itself in the fusion, as in 0.4.0
 ])
 def test_the_room_gate_is_on_for_cnns_on_raw_temperatures(shape, sets, want):
     from actline.train.config import resolve_defaults

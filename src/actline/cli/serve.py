@@ -23,6 +23,8 @@ def serve(
     timeout: float = typer.Option(30.0, help="Per-request prediction timeout in s."),
     queue: int = typer.Option(4, help="Timeline jobs in progress before 429."),
     job_timeout: float = typer.Option(600.0, help="A timeline job fails after this many s (its files removed)."),
+    backend: str = typer.Option(None, help="onnx or torch (default: ONNX where a model directory holds its export; "
+                                "onnx exports one first where it does not, which needs torch)."),
 ):
     """HTTP service: /v1/predict, /v1/timeline + /v1/jobs/{id}, /v1/model, /healthz, /metrics, /docs."""
     from actline.apps.serve import ServeConfig
@@ -31,4 +33,4 @@ def serve(
     run(models, ServeConfig(host=host, port=port, token=token, allowed_hosts=tuple(allowed_host),
                             public_metrics=public_metrics, insecure_no_token=insecure_no_token, max_body_mb=max_body_mb,
                             max_window_mb=max_window_mb,
-                            timeout_s=timeout, queue_size=queue, job_timeout_s=job_timeout))
+                            timeout_s=timeout, queue_size=queue, job_timeout_s=job_timeout, backend=backend))

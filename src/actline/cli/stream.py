@@ -54,6 +54,8 @@ def stream(
     record_flush_s: float = typer.Option(5.0, help="Flush open recordings to disk this often (seconds)."),
     record_max_gb: Optional[float] = typer.Option(None, help="Stop recording (not the stream) when DIR/frames "
                                                   "would exceed this many GB."),
+    backend: Optional[str] = typer.Option(None, help="onnx or torch (default: ONNX where a model directory holds its "
+                                          "export; onnx exports one first where it does not, which needs torch)."),
 ):
     """Follow sensors (MQTT) or replay a recording frame by frame, printing state changes and alerts."""
     from actline.apps.stream.run import StreamOptions, run_stream
@@ -62,7 +64,7 @@ def stream(
                          every=every, ema=ema, enter=enter, exit=exit_, state_dir=state_dir, empty_room=empty_room,
                          webhook=webhook, status_port=status_port, status_host=status_host, shard=shard,
                          max_seconds=max_seconds, queue_bytes=queue_bytes, record=record, record_minutes=record_minutes,
-                         record_flush_s=record_flush_s, record_max_gb=record_max_gb)
+                         record_flush_s=record_flush_s, record_max_gb=record_max_gb, backend=backend)
     s = run_stream(model, opts, on_event=_print_event)
     dropped = s.get("dropped") or {}
     why = ", ".join(f"{k} {v}" for k, v in sorted(dropped.items()) if v)

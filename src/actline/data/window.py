@@ -27,7 +27,6 @@ caller passes (a stream's running empty room).
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
@@ -201,20 +200,20 @@ def remove_background(win: np.ndarray, room: np.ndarray, mode: str) -> np.ndarra
 def fill_invalid(frames: np.ndarray) -> np.ndarray:
     """Replace sentinel pixels by the median of the valid pixels of the same frame.
 
-    A frame with no valid pixel takes the median of the whole window.
+    A frame with no valid pixel takes the median of the whole window. The medians are ``np.nanmedian``'s,
+    computed with one sort of each frame's pixels (``nanmedian`` loops over frames in Python when any is NaN).
     """
+    from actline.data.background import median_of_smallest
+
     frames = np.asarray(frames, dtype=np.float32)
     bad = frames <= INVALID_BELOW_C
     if not bad.any():
         return frames
     out = frames.copy()
-    masked = np.where(bad, np.nan, frames)
-    with warnings.catch_warnings():  # all-NaN frames are expected here
-        warnings.simplefilter("ignore", RuntimeWarning)
-        per_frame = np.nanmedian(masked.reshape(len(frames), -1), axis=1)
-        overall = np.nanmedian(masked)
-    if np.isnan(overall):
-        overall = 20.0  # nothing valid at all: a neutral room temperature
-    per_frame = np.where(np.isnan(per_frame), overall, per_frame).astype(np.float32)
+    flat, ok = frames.reshape(len(frames), -1), ~bad.reshape(len(frames), -1)
+    n_ok = ok.sum(axis=1)
+    per_frame = median_of_smallest(np.sort(np.where(ok, flat, np.float32(np.inf)), axis=1).T, n_ok)
+    if not n_ok.all():  # 20 °C where nothing in the window is valid
+        per_frame[n_ok == 0] = np.float32(np.median(flat[ok])) if n_ok.any() else np.float32(20.0)
     out[bad] = np.broadcast_to(per_frame[:, None, None], frames.shape)[bad]
     return out

@@ -90,6 +90,20 @@ class Recognizer:
         return estimate_window_background(self._check(frames, where))
 
     @property
+    def needs_room(self) -> bool:
+        """Whether predictions read the empty room: a room gate, or windows with a background removed."""
+        return self.gated or self.rule.background != "none"
+
+    def estimate_room(self, frames, where: str = "frames") -> np.ndarray | None:
+        """The empty room [H, W] °C behind ``frames`` [N, H, W] (None for a model that reads none), by the
+        live estimator's seed (a few ms for a 40x60 window). Estimate it once per recording or sensor and pass
+        it to every :meth:`predict` of that recording (``room=``): the estimate from one window is the
+        costly part of a prediction, and more frames (an empty period, the whole recording) give a better one."""
+        if not self.needs_room:
+            return None
+        return estimate_window_background(self._check(frames, where))
+
+    @property
     def model(self):
         """The torch module, for a PyTorch-backed recognizer (None otherwise)."""
         return getattr(self.classifier, "model", None)
@@ -131,17 +145,25 @@ class Recognizer:
                           [(self.classes[i], float(p[i])) for i in order], p)
 
     def predict(self, frames, timestamps=None, k: int = 3, room=None, **old) -> Prediction:
+        """One window from the middle of ``frames`` [T, H, W] °C. ``room``: the empty room [H, W] of the
+        recording (:meth:`estimate_room`, ``Recording.empty_room()``, a stream's running estimate); without it,
+        it is estimated from ``frames`` on every call."""
         room = _room_arg(room, old)
-        win = self.window(frames, timestamps, room=room)
-        return self._pred(self.probs(win[None], self.room(frames, room))[0], k)
+        x = self._check(frames)
+        if room is None and self.needs_room:
+            room = self.estimate_room(x)
+        win = self.rule.cut(x, timestamps, room=room, where="frames")
+        return self._pred(self.probs(win[None], self.room(x, room))[0], k)
 
     def predict_batch(self, batch, timestamps=None, k: int = 3, batch_size: int = 32, room=None,
                       **old) -> list[Prediction]:
         room = _room_arg(room, old)
         timestamps = timestamps or [None] * len(batch)
-        wins = np.stack([self.window(f, t, where=f"frames[{i}]", room=room)
-                         for i, (f, t) in enumerate(zip(batch, timestamps))])
-        rooms = np.stack([self.room(f, room, f"frames[{i}]") for i, f in enumerate(batch)]) if self.gated else None
+        frames = [self._check(f, f"frames[{i}]") for i, f in enumerate(batch)]
+        own = [room if room is not None else self.estimate_room(f, f"frames[{i}]") for i, f in enumerate(frames)]
+        wins = np.stack([self.rule.cut(f, t, room=r, where=f"frames[{i}]")
+                         for i, (f, t, r) in enumerate(zip(frames, timestamps, own))])
+        rooms = np.stack([np.asarray(r, np.float32) for r in own]) if self.gated else None
         probs = np.concatenate([self.probs(wins[i:i + batch_size], None if rooms is None else rooms[i:i + batch_size])
                                 for i in range(0, len(wins), batch_size)])
         return [self._pred(p, k) for p in probs]

@@ -89,6 +89,7 @@ class OnnxClassifier:
             raise ActlineError(where, "not an actline model (no actline_config in the ONNX metadata)")
         self.config = json.loads(meta["actline_config"])
         self.input = self.session.get_inputs()[0].name
+        self.one_at_a_time = self.session.get_inputs()[0].shape[0] == 1
         self.on_stats = self.config.get("input") == WINDOW_STATS_INPUT
         self.num_classes = len(self.config.get("classes", []))
         if self.on_stats:
@@ -100,6 +101,9 @@ class OnnxClassifier:
 
     def probs(self, windows: np.ndarray, rooms=None) -> np.ndarray:
         x = self.features(windows) if self.on_stats else np.ascontiguousarray(windows, dtype=np.float32)[:, None]
+        if self.one_at_a_time and len(x) != 1:  # an int8 export takes one window (its batch axis is fixed)
+            return np.concatenate([self.session.run(None, {self.input: w[None]})[0] for w in x]) if len(x) else \
+                np.zeros((0, self.num_classes), np.float32)
         return self.session.run(None, {self.input: x})[0]
 
     def features(self, windows: np.ndarray) -> np.ndarray:

@@ -28,7 +28,7 @@ from actline.metrics.classification import confusion
 from actline.modeldir import parts
 from actline.modeldir.directory import ONNX, write_model_dir
 from actline.modeldir.parts.class_guard import RareClassGuard
-from actline.data.rooms import room_fingerprint
+from actline.data.rooms import KnownRooms, room_fingerprint
 from actline.modeldir.parts.room_gate import RoomGate
 from actline.models.contract import OnnxClassifier
 from actline.runs.fitting import (
@@ -102,8 +102,10 @@ def room_gate(ds: ClipDataset, split: Split, cfg: TrainConfig, fitted: Fitted, c
     if not gate.threshold or classical is None \
             or not room_gate_applies((fitted.arch or {}).get("name"), cfg.window.background):
         return None
-    rooms = room_fingerprint(recording_backgrounds(ds, sorted({s.recording_id for s in split.train})))
-    return RoomGate(fitted.classifier, classical, rooms, gate.threshold,
+    rooms = recording_backgrounds(ds, sorted({s.recording_id for s in split.train}))
+    known = KnownRooms(rooms, gate.measure) if gate.measure != "fingerprint" else \
+        KnownRooms(None, "fingerprint", room_fingerprint(rooms))
+    return RoomGate(fitted.classifier, classical, known, gate.threshold,
                     fallback=fallback.classifier if fallback else None, fallback_background=gate.fallback)
 
 

@@ -216,7 +216,7 @@ def gate_report(clf, bank: WindowBank, samples) -> dict | None:
         return None
     recs = sorted({s.recording_id for s in samples})
     sims = dict(zip(recs, (float(v) for v in gate.similarity(recording_backgrounds(bank.ds, recs)))))
-    return {"threshold": gate.threshold, "training_rooms": len(gate.fingerprints),
+    return {"threshold": gate.threshold, "measure": gate.known.measure, "training_rooms": len(gate.known),
             "fallback": f"CNN on {gate.fallback_background} windows" if gate.fallback is not None else "the CNN itself",
             "similarity": {r: round(v, 3) for r, v in sims.items()},
             "fused_windows": sum(sims[s.recording_id] < gate.threshold for s in samples), "windows": len(samples)}

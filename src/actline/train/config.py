@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import ClassVar, NamedTuple
 
 from actline.core.errors import ActlineError
+from actline.data.rooms import DEFAULT_MEASURE, MEASURES
 from actline.data.splits import GROUPINGS, SPLITS
 from actline.data.window import BACKGROUNDS, WindowRule
 from actline.modeldir.parts.room_gate import DEFAULT_THRESHOLD
@@ -79,6 +80,7 @@ class RoomGateConfig:
     NAMED_NONE: ClassVar[tuple] = ("fallback",)
     threshold: float | None = None
     fallback: str | None = None  # the fallback CNN's background; "none": the CNN itself, no second network
+    measure: str = DEFAULT_MEASURE  # how a new room is told (actline.data.rooms.KnownRooms); or fingerprint
 
 
 @dataclass
@@ -98,7 +100,8 @@ class TrainConfig:
     # the old flat spellings (0.4), read for one release: old key -> its nested home
     RENAMED: ClassVar[dict] = {"window_mode": "window.mode", "window_fps": "window.fps",
                                "background": "window.background", "gate_fallback": "room_gate.fallback",
-                               "fusion_cnn": "fusion.cnn", "fusion_cnn_weight": "fusion.cnn_weight"}
+                               "fusion_cnn": "fusion.cnn", "fusion_cnn_weight": "fusion.cnn_weight",
+                               "room_measure": "room_gate.measure"}
     IGNORED: ClassVar[tuple] = ("explicit",)  # kept in configs saved by 0.4: now beside the config (LoadedConfig)
 
     model: str = "thermal_r2plus1d_lite"  # chosen on held-out rooms and days (README, "Results")
@@ -173,6 +176,7 @@ class TrainConfig:
              f"window.background must be one of {', '.join(BACKGROUNDS)}"),
             (gate.fallback is None or gate.fallback in BACKGROUNDS,
              f"room_gate.fallback must be one of {', '.join(BACKGROUNDS)}"),
+            (gate.measure in MEASURES, f"room_gate.measure must be one of {', '.join(MEASURES)}"),
             (self.epochs >= 1 and self.batch_size >= 1, "epochs and batch_size must be >= 1"),
             (self.lr > 0, "lr must be > 0"),
             (self.seeds >= 1, "seeds must be >= 1"),

@@ -20,6 +20,7 @@ from actline.apps.serve.predict import PredictPool
 from actline.apps.serve.security import warn_if_exposed
 from actline.apps.serve.settings import ServeConfig
 from actline.core.errors import ActlineError
+from actline.infer.room_cache import RoomCache
 
 DESCRIPTION = """Action recognition and timelines from thermal recordings and videos.
 
@@ -29,16 +30,18 @@ for `GET /v1/jobs/{id}`. Every endpoint but `/healthz` needs `Authorization: Bea
 service has a token."""
 
 
-def load_models(paths: list[str | Path]) -> tuple[Any, Any]:
-    """(clip classifier or None, timeline pipeline or None), each opened with ``actline.load``."""
-    from actline.infer.loader import CLASSIFIER, load, model_kind
+def load_models(paths: list[str | Path], backend: str | None = None) -> tuple[Any, Any]:
+    """(clip classifier or None, timeline pipeline or None), each opened with ``actline.load`` on the backend
+    ``backend`` names (:mod:`actline.apps.model_backend`: by default a directory's ONNX export where it has one)."""
+    from actline.apps.model_backend import open_model
+    from actline.infer.loader import CLASSIFIER, model_kind
 
     found: dict[str, Any] = {}
     for p in paths:
         kind = model_kind(p)
         if kind in found:
             raise ActlineError(p, f"a second {kind} model: the service runs one of each")
-        found[kind] = load(p)
+        found[kind] = open_model(p, backend)
     return found.get(CLASSIFIER), found.get("timeline")
 
 
@@ -52,13 +55,15 @@ class Service:
     jobs: JobQueue
     predictions: PredictPool
     metrics: Metrics
+    rooms: RoomCache
 
     @classmethod
     def start(cls, cfg: ServeConfig, recognizer, timeline_model) -> Service:
         jobs = JobQueue(partial(timeline_jobs.run_timeline, timeline_model), size=cfg.queue_size, workers=cfg.job_workers,
                         timeout_s=cfg.job_timeout_s, keep=cfg.keep_jobs, limits=cfg.limits)
+        rooms = RoomCache(cfg.room_cache, cfg.room_ttl_s)
         return cls(cfg, recognizer, timeline_model, jobs, PredictPool(cfg.predict_workers, cfg.predict_backlog),
-                   Metrics(jobs.active))
+                   Metrics(jobs.active, rooms.__len__), rooms)
 
     def close(self) -> None:
         self.predictions.close()
@@ -67,7 +72,7 @@ class Service:
 
 def create_app(models: list[str | Path], cfg: ServeConfig | None = None) -> FastAPI:
     cfg = (cfg or ServeConfig()).validate()
-    recognizer, timeline_model = load_models(models)
+    recognizer, timeline_model = load_models(models, cfg.backend)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):

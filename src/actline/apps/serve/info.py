@@ -26,12 +26,13 @@ ops = APIRouter(dependencies=[Depends(require_token_unless_public)])
 class Metrics:
     """The service's Prometheus metrics, in a registry of its own (one per application)."""
 
-    def __init__(self, active_jobs: Callable[[], int]):
+    def __init__(self, active_jobs: Callable[[], int], rooms_kept: Callable[[], int] = lambda: 0):
         self.registry = reg = CollectorRegistry()
         self.requests = Counter("actline_requests_total", "HTTP requests", ["endpoint", "status"], registry=reg)
         self.latency = Histogram("actline_request_seconds", "Request latency", ["endpoint"], registry=reg)
         self.predictions = Counter("actline_predictions_total", "Predictions per class", ["label"], registry=reg)
         Gauge("actline_jobs_active", "Timeline jobs uploading, waiting or running", registry=reg).set_function(active_jobs)
+        Gauge("actline_rooms_kept", "Recordings whose empty room /v1/predict keeps", registry=reg).set_function(rooms_kept)
 
 
 @public.get("/healthz")
@@ -46,12 +47,19 @@ def model_info(request: Request):
     if svc.recognizer is not None:
         r, c = svc.recognizer, svc.recognizer.config
         out["classifier"] = {"classes": r.classes, "window": c.get("window"), "preprocessing": c.get("preprocessing"),
-                             "metrics": c.get("metrics"), "backend": type(r.classifier).__name__}
+                             "metrics": c.get("metrics"), "backend": _runtime(r.classifier)}
     if svc.timeline is not None:
         t = svc.timeline
         out["timeline"] = {"classes": t.classes, "features": t.cfg.get("features"), "decoding": t.cfg.get("decoding"),
                            "metrics": t.cfg.get("metrics")}
     return out
+
+
+def _runtime(classifier) -> str:
+    """What runs the main network (OnnxClassifier, TorchClassifier) under the parts that wrap it."""
+    while classifier.__dict__.get("inner") is not None:
+        classifier = classifier.__dict__["inner"]
+    return type(classifier).__name__
 
 
 @ops.get("/metrics", include_in_schema=False)

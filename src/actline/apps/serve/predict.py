@@ -1,6 +1,8 @@
 """``POST /v1/predict``: one window in, one prediction out.
 
-Every field is checked before the model sees it (400 with one line). Predictions run in a pool of
+Every field is checked before the model sees it (400 with one line). A request may name its recording
+(sensor): its empty room is then estimated once and kept for that recording's next windows, in a
+cache bounded in count (``room_cache``) whose entries expire (``room_ttl_s``). Predictions run in a pool of
 ``predict_workers`` threads; at most ``predict_backlog`` more may wait. A request that finds the
 pool full gets 503 with ``Retry-After``; one that waits longer than ``timeout_s`` gets 504, and
 its prediction keeps its place in the pool until it really ends, so timed-out work cannot pile up.
@@ -12,6 +14,7 @@ import asyncio
 import io
 import json
 import math
+import re
 import threading
 import tokenize
 import warnings
@@ -26,7 +29,8 @@ from actline.apps.serve.body import media_type, read_body
 from actline.apps.serve.security import refuse_cross_site, require_token
 
 router = APIRouter(dependencies=[Depends(require_token)])
-FIELDS = ("frames", "timestamps")
+FIELDS = ("frames", "timestamps", "recording")
+RECORDING_ID = re.compile(r"[A-Za-z0-9_.:@-]{1,128}")  # a sensor or recording id, as MQTT topics and file names carry
 NPY_TYPES = ("application/octet-stream", "application/x-npy")
 MAX_NPY_DIMS = 8  # a window is [T, H, W]; numpy itself stops at 64
 
@@ -73,23 +77,33 @@ def _numbers(value, name: str) -> np.ndarray:
     return arr
 
 
-def _from_json(body: bytes) -> tuple[np.ndarray, np.ndarray | None]:
+def recording_id(value) -> str | None:
+    """The optional recording (sensor) id whose empty room is kept between requests, checked."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not RECORDING_ID.fullmatch(value):
+        raise _bad("'recording' must be 1-128 characters of letters, digits and _ . : @ -")
+    return value
+
+
+def _from_json(body: bytes) -> tuple[np.ndarray, np.ndarray | None, str | None]:
     try:
         obj = json.loads(body)
     except (ValueError, RecursionError) as exc:
         raise _bad(f"not JSON ({type(exc).__name__}: {str(exc)[:100]})") from None
     if not isinstance(obj, dict) or "frames" not in obj:
-        raise _bad('expected {"frames": [[[...]]], "timestamps": [...] (optional)}')
+        raise _bad('expected {"frames": [[[...]]], "timestamps": [...] (optional), "recording": "id" (optional)}')
     unknown = sorted(set(obj) - set(FIELDS))
     if unknown:
         raise _bad(f"unknown field(s) {unknown[:5]} (expected {', '.join(FIELDS)})")
+    recording = recording_id(obj.get("recording"))
     frames = _numbers(obj["frames"], "frames")
     if obj.get("timestamps") is None:
-        return frames, None
+        return frames, None, recording
     ts = _numbers(obj["timestamps"], "timestamps")
     if ts.ndim != 1:
         raise _bad("'timestamps' must be a list of seconds, one per frame")
-    return frames, ts
+    return frames, ts, recording
 
 
 def _from_npy(body: bytes) -> np.ndarray:
@@ -122,27 +136,46 @@ def _from_npy(body: bytes) -> np.ndarray:
     return np.load(io.BytesIO(body), allow_pickle=False)
 
 
-def parse_window(body: bytes, ctype: str) -> tuple[np.ndarray, np.ndarray | None]:
+def parse_window(body: bytes, ctype: str, recording: str | None = None) -> tuple[np.ndarray, np.ndarray | None, str | None]:
+    """(frames, timestamps or None, recording id or None); ``recording``: the query parameter (a ``.npy`` body
+    has no field for it; in JSON the body's field wins)."""
     if ctype == "application/json":
-        return _from_json(body)
+        frames, ts, in_body = _from_json(body)
+        return frames, ts, in_body or recording_id(recording)
     if ctype in NPY_TYPES:
-        return _from_npy(body), None
+        return _from_npy(body), None, recording_id(recording)
     raise HTTPException(415, "send application/json or a .npy body (application/octet-stream)")
 
 
 @router.post("/v1/predict", dependencies=[Depends(refuse_cross_site)])
 async def predict(request: Request):
-    """One window: JSON ``{"frames": [[[...]]], "timestamps": [...]}`` or a ``.npy`` body of ``[T, H, W]`` °C."""
+    """One window: JSON ``{"frames": [[[...]]], "timestamps": [...], "recording": "id"}`` or a ``.npy`` body of
+    ``[T, H, W]`` °C (``?recording=id``). With a recording id, that recording's empty room is estimated on its
+    first window and kept (:class:`~actline.infer.room_cache.RoomCache`) for the next."""
     svc = request.app.state.service
     if svc.recognizer is None:
         raise HTTPException(404, "no clip classifier is loaded in this service")
-    frames, timestamps = parse_window(await read_body(request, svc.cfg.max_window_bytes), media_type(request))
+    recording = request.query_params.get("recording")
+    frames, timestamps, recording = parse_window(await read_body(request, svc.cfg.max_window_bytes),
+                                                 media_type(request), recording)
     try:
-        pred = await svc.predictions.run(lambda: svc.recognizer.predict(frames, timestamps), svc.cfg.timeout_s)
+        pred, kept = await svc.predictions.run(lambda: _predict(svc, frames, timestamps, recording), svc.cfg.timeout_s)
     except Busy:
         raise HTTPException(503, "too many predictions in progress; try again shortly",
                             headers={"Retry-After": "1"}) from None
     except TimeoutError:
         raise HTTPException(504, f"prediction took longer than {svc.cfg.timeout_s:g} s") from None
     svc.metrics.predictions.labels(pred.label).inc()
-    return pred.to_dict()
+    out = pred.to_dict()
+    if recording is not None:
+        out.update(recording=recording, room="kept" if kept else "estimated" if kept is not None else "unused")
+    return out
+
+
+def _predict(svc, frames, timestamps, recording: str | None):
+    """(prediction, whether the recording's room was kept already; None when none is read or no id is given)."""
+    r = svc.recognizer
+    if recording is None or not r.needs_room:
+        return r.predict(frames, timestamps), None
+    room, kept = svc.rooms.get_or_estimate(recording, lambda: r.estimate_room(frames))
+    return r.predict(frames, timestamps, room=room), kept

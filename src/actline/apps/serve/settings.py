@@ -27,11 +27,14 @@ class ServeConfig:
     job_workers: int = 1  # timeline jobs run at once
     job_timeout_s: float = 600.0  # a job (from its start) fails after this, and its files are removed
     keep_jobs: int = 100  # finished jobs remembered for GET /v1/jobs/{id}
+    room_cache: int = 1024  # recordings whose empty room /v1/predict keeps (least recently used dropped first)
+    room_ttl_s: float = 3600.0  # a kept room is estimated anew after this long
     token: str | None = None  # Authorization: Bearer <token> on every endpoint but /healthz
     public_metrics: bool = False  # /metrics, /docs and /openapi.json without the token
     allowed_hosts: tuple[str, ...] = ()  # Host header names accepted beside the local names and the bound host
     insecure_no_token: bool = False  # listen beyond loopback without a token (refused otherwise)
     limits: ReadLimits = field(default_factory=lambda: SERVICE_LIMITS)
+    backend: str | None = None  # onnx | torch; None: ONNX where a model directory holds its export (apps/model_backend.py)
 
     @property
     def max_body_bytes(self) -> int:
@@ -43,10 +46,10 @@ class ServeConfig:
         return int(min(self.max_window_mb, self.max_body_mb) * MB)
 
     def validate(self) -> ServeConfig:
-        for name in ("max_body_mb", "max_window_mb", "timeout_s", "job_timeout_s"):
+        for name in ("max_body_mb", "max_window_mb", "timeout_s", "job_timeout_s", "room_ttl_s"):
             if not getattr(self, name) > 0:
                 raise ActlineError("serve", f"{name} must be positive, got {getattr(self, name)}")
-        for name in ("predict_workers", "queue_size", "job_workers", "keep_jobs"):
+        for name in ("predict_workers", "queue_size", "job_workers", "keep_jobs", "room_cache"):
             if getattr(self, name) < 1:
                 raise ActlineError("serve", f"{name} must be at least 1, got {getattr(self, name)}")
         if self.predict_backlog < 0:

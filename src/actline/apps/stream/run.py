@@ -36,6 +36,7 @@ class StreamOptions:
     record_flush_s: float = 5.0  # open recordings reach the disk this often
     record_max_gb: float | None = None  # stop recording (not the stream) beyond this
     queue_bytes: int = 256 << 20  # the MQTT intake queue's cap in bytes (beside its 20,000 messages)
+    backend: str | None = None  # onnx | torch; None: ONNX where a model directory holds its export (apps/model_backend.py)
 
 
 def stream_config(recognizer, opts: StreamOptions):
@@ -67,13 +68,15 @@ def open_recorder(opts: StreamOptions):
 def run_stream(model: str | Path, opts: StreamOptions, on_event=None) -> dict:
     """Replay a file (``opts.replay``) or follow MQTT sensors (``opts.mqtt``); events go to ``on_event``
     and the sinks the options name. Returns a summary (frames, model runs, events, ...)."""
+    from actline.apps.model_backend import resolve
     from actline.infer import Recognizer
 
     if (opts.replay is None) == (opts.mqtt is None):
         raise ActlineError("stream", "give exactly one of --replay FILE or --mqtt URL")
     if opts.queue_bytes < 1:
         raise ActlineError("--queue-bytes", f"must be at least 1, got {opts.queue_bytes}")
-    recog = Recognizer.load(model)
+    path, backend = resolve(model, opts.backend)
+    recog = Recognizer.load(path, backend=backend)
     cfg = stream_config(recog, opts)
     rooms = open_empty_rooms(recog, cfg, opts)
     if opts.mqtt:

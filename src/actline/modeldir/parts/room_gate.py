@@ -5,15 +5,15 @@ can put a whole recording into one class. The trees on background-subtracted win
 differently there. The gate compares the room seen by the sensor with the training recordings' rooms
 and fuses the two only where it is new:
 
-- a room's **fingerprint** is its empty-room image minus its median, scaled to unit length
-  (:func:`room_fingerprint`); its **familiarity** is the cosine similarity to the nearest training
-  recording's fingerprint (1: the same room);
+- a room's **familiarity** is its similarity to the nearest training recording's room, by the measure of
+  :class:`~actline.data.rooms.KnownRooms` (1: the same room; a room is new below the threshold, 0.5);
 - below ``threshold`` the probabilities are the fusion (normalised weighted geometric mean) of a
   **fallback CNN** (:mod:`.fallback`) and the trees (:mod:`.trees`) on windows minus the empty room;
   elsewhere they are the CNN's, unchanged.
 
-Files: ``rooms.safetensors`` (the training fingerprints, [rooms, H*W] float32), ``trees.onnx`` and the
-fallback's; config ``room_gate: {threshold, weights, background, rooms, fallback}``. The gate needs the
+Files: ``rooms.safetensors`` (the training recordings' empty rooms, [rooms, H, W] float32; the fingerprints
+[rooms, H*W] in models made before 0.6), ``trees.onnx`` and the fallback's; config
+``room_gate: {threshold, measure, weights, background, rooms, fallback}``. The gate needs the
 empty room of each window's recording, which callers pass as ``rooms`` (``Recording.empty_room()``, or
 the stream's running estimate); without it, each window's own frames give an estimate
 (:func:`~actline.data.background.estimate_window_background`).
@@ -25,7 +25,7 @@ import numpy as np
 
 from actline.core.errors import ActlineError
 from actline.data.background import estimate_window_background
-from actline.data.rooms import room_fingerprint
+from actline.data.rooms import DEFAULT_MEASURE, MEASURES, NEW_ROOM_BELOW, KnownRooms
 from actline.data.window import BACKGROUNDS, remove_background
 from actline.modeldir.parts import Part, fallback, find, register, trees
 from actline.models.contract import fuse_probs
@@ -33,7 +33,7 @@ from actline.models.contract import fuse_probs
 NAME = "room_gate"
 ROOMS = "rooms.safetensors"
 MAX_ROOMS_BYTES = 64 << 20  # ~7000 rooms of 40x60: far more than any training set has recordings
-DEFAULT_THRESHOLD = 0.3
+DEFAULT_THRESHOLD = NEW_ROOM_BELOW
 
 
 def room_gate_of(classifier) -> RoomGate | None:
@@ -45,21 +45,23 @@ class RoomGate:
     """A WindowClassifier: ``inner`` (the CNN) where the room is familiar, ``fallback`` fused with ``trees``
     where it is not.
 
-    ``fingerprints``: [R, H*W] training recordings' fingerprints; ``windows`` reach :meth:`probs` as the CNN
+    ``known``: the training recordings' rooms (:class:`~actline.data.rooms.KnownRooms`; an array [R, H*W] of
+    fingerprints is read as the measure of models made before 0.6); ``windows`` reach :meth:`probs` as the CNN
     takes them (background ``none``); the trees get them minus the empty room (``trees_background``,
     ``recording-median`` by default, as they were trained) and the fallback CNN minus what its
     ``fallback_background`` removes (``static-heat``). Without a fallback the CNN itself is fused with the
     trees (model directories saved before the fallback existed).
     """
 
-    def __init__(self, cnn, trees, fingerprints, threshold: float = DEFAULT_THRESHOLD,
+    def __init__(self, cnn, trees, known, threshold: float = DEFAULT_THRESHOLD,
                  weights=(0.5, 0.5), trees_background: str = "recording-median", fallback=None,
                  fallback_background: str = "static-heat"):
         self.inner, self.trees, self.threshold = cnn, trees, float(threshold)
         self.fallback, self.fallback_background = fallback, fallback_background
-        self.fingerprints = np.asarray(fingerprints, dtype=np.float32)
-        if self.fingerprints.ndim != 2 or not len(self.fingerprints):
-            raise ActlineError("room gate", f"fingerprints must be [rooms, pixels], got {self.fingerprints.shape}")
+        try:
+            self.known = known if isinstance(known, KnownRooms) else KnownRooms(None, "fingerprint", known)
+        except ValueError as exc:
+            raise ActlineError("room gate", str(exc)) from None
         self.weights, self.trees_background = [float(w) for w in weights], trees_background
         self.num_classes, self.feature_dim = cnn.num_classes, cnn.feature_dim
 
@@ -82,13 +84,11 @@ class RoomGate:
         return bg
 
     def similarity(self, room) -> np.ndarray:
-        """[..., H, W] empty-room image(s) -> cosine similarity to the nearest training room."""
-        fp = room_fingerprint(room)
-        if fp.shape[-1] != self.fingerprints.shape[1]:
-            raise ActlineError("room", f"{fp.shape[-1]} pixels, but the training rooms have "
-                                       f"{self.fingerprints.shape[1]}")
-        # rounded: a training room against itself is 1 whatever order the CPU summed in (0.99999994 in float32)
-        return np.round((fp @ self.fingerprints.T).max(axis=-1), 4)
+        """[..., H, W] empty-room image(s) -> similarity to the nearest training room (:class:`KnownRooms`)."""
+        try:
+            return self.known.similarity(room)
+        except ValueError as exc:
+            raise ActlineError("room", str(exc)) from None
 
     def probs(self, windows: np.ndarray, rooms=None) -> np.ndarray:
         p = np.asarray(self.inner.probs(windows), dtype=np.float32)
@@ -117,32 +117,43 @@ def _minus(windows: np.ndarray, rooms: np.ndarray, mode: str) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- the format
-def rooms_writer(fingerprints):
-    """What writes the fingerprints [rooms, H*W] as safetensors (no torch needed to read them)."""
+def rooms_writer(known):
+    """What writes the known rooms as safetensors (no torch needed to read them): their empty-room images
+    [rooms, H, W], or, for a model made before 0.6 (only fingerprints known), its fingerprints [rooms, H*W]."""
     from safetensors.numpy import save_file
 
     from actline.modeldir.directory import FORMAT
 
-    fp = np.ascontiguousarray(fingerprints, dtype=np.float32)
-    return lambda p: save_file({"fingerprints": fp}, str(p), metadata={"format": FORMAT})
+    if not isinstance(known, KnownRooms):
+        known = KnownRooms(None, "fingerprint", known)
+    arrays = {"rooms": known.images} if known.images is not None else {"fingerprints": known.signatures}
+    arrays = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in arrays.items()}
+    return lambda p: save_file(arrays, str(p), metadata={"format": FORMAT, "measure": known.measure})
 
 
-def read_rooms(path, pixels: int) -> np.ndarray:
-    """Verified fingerprints at ``path``: size capped before reading, then shape and values checked."""
+def read_rooms(path, shape, measure: str | None = None) -> KnownRooms:
+    """Verified known rooms at ``path`` for a sensor of ``shape`` (H, W): size capped before reading, then
+    shape and values checked. ``measure``: the one the model's config names (none: ``fingerprint``)."""
     from safetensors import SafetensorError
     from safetensors.numpy import load_file
 
     if path.stat().st_size > MAX_ROOMS_BYTES:
         raise ActlineError(path, f"too large for room fingerprints ({path.stat().st_size} bytes)")
     try:
-        fp = load_file(str(path)).get("fingerprints")
+        arrays = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
         raise ActlineError(path, f"cannot read room fingerprints: {exc}") from None
-    if fp is None or fp.ndim != 2 or fp.shape[0] < 1 or fp.shape[1] != pixels or fp.dtype != np.float32 \
-            or not np.isfinite(fp).all():
-        raise ActlineError(path, f"expected finite float32 'fingerprints' of shape [rooms, {pixels}], "
-                                 f"got {None if fp is None else (fp.dtype, fp.shape)}")
-    return fp
+    h, w = shape
+    rooms, fp = arrays.get("rooms"), arrays.get("fingerprints")
+    want, got = ((rooms, (h, w)), "rooms") if rooms is not None else ((fp, (h * w,)), "fingerprints")
+    a, tail = want
+    if a is None or a.ndim != 1 + len(tail) or a.shape[0] < 1 or tuple(a.shape[1:]) != tail or a.dtype != np.float32 \
+            or not np.isfinite(a).all():
+        raise ActlineError(path, f"expected finite float32 '{got}' of shape [rooms, {', '.join(map(str, tail))}], "
+                                 f"got {None if a is None else (a.dtype, a.shape)}")
+    if rooms is not None:
+        return KnownRooms(rooms, measure or DEFAULT_MEASURE)
+    return KnownRooms(None, "fingerprint", fp)
 
 
 def _settings(source) -> tuple:
@@ -150,6 +161,8 @@ def _settings(source) -> tuple:
     gate, cfg = source.config[NAME], source.config
     try:
         threshold, weights = float(gate["threshold"]), [float(w) for w in gate.get("weights", [0.5, 0.5])]
+        if gate.get("measure", "fingerprint") not in MEASURES:
+            raise ValueError(f"unknown measure {gate.get('measure')!r}")
         background, n_rooms = str(gate.get("background", "recording-median")), gate.get("rooms")
         shape = [int(v) for v in cfg["preprocessing"]["frame_shape"]]
         if not 0.0 <= threshold <= 1.0 or len(weights) != 2 or len(shape) != 2 or min(shape) < 1:
@@ -169,10 +182,10 @@ def _load(cnn, source):
     for name in _files(source.config, source.backend):  # every file present before any is read
         if not source.has(name):
             raise ActlineError(source.path(name), "missing: the model's room gate needs it")
-    fingerprints = read_rooms(source.file(ROOMS), shape[0] * shape[1])
-    if n_rooms is not None and n_rooms != len(fingerprints):
-        raise ActlineError(source.path(ROOMS), f"holds {len(fingerprints)} rooms, the model's config says {n_rooms}")
-    return RoomGate(cnn, trees.load(source), fingerprints, threshold, weights, background,
+    known = read_rooms(source.file(ROOMS), shape, source.config[NAME].get("measure"))
+    if n_rooms is not None and n_rooms != len(known):
+        raise ActlineError(source.path(ROOMS), f"holds {len(known)} rooms, the model's config says {n_rooms}")
+    return RoomGate(cnn, trees.load(source), known, threshold, weights, background,
                     fallback=fallback.load(source, fb), fallback_background=fb["background"] if fb else "static-heat")
 
 
@@ -182,9 +195,9 @@ def _files(config: dict, backend: str) -> list[str]:
 
 
 def _save(gate: RoomGate) -> tuple[dict, dict]:
-    cfg = {"threshold": gate.threshold, "weights": gate.weights, "background": gate.trees_background,
-           "rooms": len(gate.fingerprints)}
-    files = {trees.TREES: trees.writer(gate.trees), ROOMS: rooms_writer(gate.fingerprints)}
+    cfg = {"threshold": gate.threshold, "measure": gate.known.measure, "weights": gate.weights,
+           "background": gate.trees_background, "rooms": len(gate.known)}
+    files = {trees.TREES: trees.writer(gate.trees), ROOMS: rooms_writer(gate.known)}
     if gate.fallback is not None:
         cfg["fallback"] = {"arch": _plain(gate.fallback.model.arch), "background": gate.fallback_background}
         files[fallback.FALLBACK] = fallback.writer(gate.fallback)

@@ -1,0 +1,138 @@
+"""A window's network as an int8 LiteRT (TFLite) flatbuffer, run by TensorFlow Lite for Microcontrollers.
+
+- :func:`int8_tflite`: the network's 2-D form (:func:`~actline.models.thermal_edge.edge_form`) converted by
+  ``litert-torch`` (``litert_torch.convert``) to a float flatbuffer, then quantised by ``ai-edge-quantizer``
+  (``static_wi8_ai8``: int8 weights per channel and int8 activations, calibrated on real windows), input and
+  output int8 too, so a device hands it its frames quantised and no float tensor is ever allocated;
+- :class:`MicroRunner`: the ``tflite-micro`` package's interpreter (``tflite_micro.runtime.Interpreter``:
+  ``from_bytes(model, arena_size=)``, ``set_input``, ``invoke``, ``get_output``, ``get_input_details``),
+  the reference kernels a microcontroller runs; :func:`peak_arena` finds the smallest tensor arena the
+  interpreter allocates the model in (to 1 kB).
+
+Each of these packages comes with ``pip install 'actline[edge]'``; none is imported before it is needed.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from actline.core.errors import ActlineError
+
+EDGE_EXTRA = "pip install 'actline[edge]'"
+MAX_ARENA = 16 << 20  # an arena the bisection never goes past
+
+
+def _need(module: str):
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise ActlineError("--int8", f"the int8 export needs {module.split('.')[0]} ({EDGE_EXTRA}): {exc}") from None
+
+
+def int8_tflite(edge, windows: np.ndarray) -> bytes:
+    """The int8 flatbuffer of ``edge`` (an :class:`~actline.models.thermal_edge.EdgeR2Plus1D`), calibrated on
+    ``windows`` [N, T, H, W] °C."""
+    import torch
+
+    litert_torch = _need("litert_torch")
+    quantizer, recipe = _need("ai_edge_quantizer.quantizer"), _need("ai_edge_quantizer.recipe")
+    example = torch.from_numpy(np.ascontiguousarray(windows[0][:, None], dtype=np.float32))
+    try:
+        fp32 = bytes(litert_torch.convert(edge.eval(), (example,)).model_content())
+        q = quantizer.Quantizer(bytearray(fp32), recipe.static_wi8_ai8())
+        signature = _signature(fp32)
+        data = {signature[0]: [{signature[1]: np.ascontiguousarray(w[:, None], dtype=np.float32)} for w in windows]}
+        result = q.quantize(q.calibrate(data, num_threads=1))
+    except ActlineError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a converter's failure is reported in one line, nothing written
+        raise ActlineError("--int8", f"LiteRT conversion failed ({type(exc).__name__}: "
+                                     f"{str(exc).strip().splitlines()[0][:300]})") from None
+    return bytes(result.quantized_model)
+
+
+def _signature(flatbuffer: bytes) -> tuple[str, str]:
+    """(signature key, input name) of a converted model: what the quantiser's calibration data is keyed by."""
+    interpreter = _need("ai_edge_litert.interpreter").Interpreter(model_content=flatbuffer)
+    key, sig = next(iter(interpreter.get_signature_list().items()))
+    return key, sig["inputs"][0]
+
+
+def _interpreter(model: bytes, arena: int):
+    runtime = _need("tflite_micro.python.tflite_micro.runtime")
+    return runtime.Interpreter.from_bytes(bytes(model), arena_size=int(arena))
+
+
+def peak_arena(model: bytes) -> int:
+    """The smallest tensor arena (bytes, to 1 kB) in which the TFLM interpreter allocates ``model``."""
+    def fits(n: int) -> bool:
+        try:
+            _interpreter(model, n)
+            return True
+        except (RuntimeError, ValueError):
+            return False
+
+    if not fits(MAX_ARENA):
+        raise ActlineError("--int8", f"TFLM cannot allocate the model even in {MAX_ARENA >> 20} MB (unsupported "
+                                     "operation or type)")
+    lo, hi = 1024, MAX_ARENA
+    while hi - lo > 1024:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if fits(mid) else (mid, hi)
+    return hi
+
+
+class MicroRunner:
+    """``model`` on the TFLM interpreter: float windows in (quantised as its input says), probabilities out."""
+
+    def __init__(self, model: bytes, arena: int):
+        self.interpreter = _interpreter(model, arena + 4096)
+        inp, out = self.interpreter.get_input_details(0), self.interpreter.get_output_details(0)
+        self.shape, self.in_dtype = tuple(inp["shape"]), inp["dtype"]
+        self.in_q = _scale_zero(inp)
+        self.out_q = _scale_zero(out)
+        self.times: list[float] = []
+
+    def quantise(self, window: np.ndarray) -> np.ndarray:
+        x = np.asarray(window, np.float32)[:, None].reshape(self.shape)
+        if self.in_q is None:
+            return x
+        scale, zero = self.in_q
+        info = np.iinfo(self.in_dtype)
+        return np.clip(np.round(x / scale) + zero, info.min, info.max).astype(self.in_dtype)
+
+    def probs(self, window: np.ndarray) -> np.ndarray:
+        x = self.quantise(window)
+        t0 = time.perf_counter()
+        self.interpreter.set_input(x, 0)
+        self.interpreter.invoke()
+        y = self.interpreter.get_output(0)
+        self.times.append(time.perf_counter() - t0)
+        if self.out_q is not None:
+            y = (y.astype(np.float32) - self.out_q[1]) * self.out_q[0]
+        return np.asarray(y, np.float32).reshape(-1)
+
+    @property
+    def input_range(self) -> list[float] | None:
+        """The °C an int8 input represents (readings beyond are clipped to its ends)."""
+        if self.in_q is None:
+            return None
+        info, (scale, zero) = np.iinfo(self.in_dtype), self.in_q
+        return [round((info.min - zero) * scale, 2), round((info.max - zero) * scale, 2)]
+
+    @property
+    def input_quantisation(self) -> dict | None:
+        return None if self.in_q is None else {"scale": float(self.in_q[0]), "zero_point": int(self.in_q[1]),
+                                               "dtype": np.dtype(self.in_dtype).name}
+
+
+def _scale_zero(details: dict) -> tuple[float, int] | None:
+    q = details.get("quantization_parameters") or {}
+    scales, zeros = q.get("scales"), q.get("zero_points")
+    if scales is None or len(scales) == 0:
+        return None
+    return float(scales[0]), int(zeros[0])
