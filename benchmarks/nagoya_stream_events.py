@@ -118,7 +118,7 @@ def main() -> None:
                               plot=args.out / "timeline.png")
     rep = ev.evaluate_stream(model, args.data, opts)
     (args.out / "report.json").write_text(json.dumps(rep, indent=1))
-    print(f"actline evaluate-stream {model} {args.data} --group {REPORT_DAY} "
+    print(f"actline evaluate-stream {model} --data {args.data} --group {REPORT_DAY} "
           + " ".join(f"--alert {a}" for a in chosen["alerts"]) + f" --enter {chosen['enter']} --exit {chosen['exit']}")
     print("| who | fall events | recall % | delay median s | delay p90 s | false alarms / h |\n|---|---:|---:|---:|---:|---:|")
     for who in ("model", "baseline"):

@@ -41,7 +41,8 @@ def main() -> None:
     if not video.is_file() or abs(probe(video).duration_s - args.minutes * 60) > 1:
         print(f"rendering a {args.minutes:g}-minute synthetic video into {args.work} ...", flush=True)
         generate_rgb_dataset(args.work, RGBSynthConfig(clips_per_action=0, long_videos=1,
-                                                       long_seconds=args.minutes * 60, height=240, width=320))
+                                                       long_seconds=args.minutes * 60, height=240, width=320),
+                             overwrite=True)
     info = probe(video)
     spec = VideoSpec()
     bb = build_backbone(args.backbone, None)

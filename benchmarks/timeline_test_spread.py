@@ -40,7 +40,7 @@ def timeline_run(seed: int, threads: int, tmp: Path) -> dict:
     rgb = generate_rgb_dataset(tmp / "rgb", rgb_config(seed))
     model, cache = tmp / "model", str(rgb / "cache")
     with contextlib.redirect_stdout(sys.stderr):  # the commands' tables: stdout carries only the JSON lines
-        main(["train-timeline", str(rgb / "clips"), "--out", str(model), "--cache", cache, *TIMELINE_ARGS,
+        main(["train-timeline", "--data", str(rgb / "clips"), "--out", str(model), "--cache", cache, *TIMELINE_ARGS,
               "--set", f"num_threads={threads}"])
         main(["timeline", str(model), str(rgb / "long"), "--out", str(tmp / "tl"), "--quiet", "--cache", cache])
     m = json.loads((model / "metrics.json").read_text())

@@ -61,6 +61,12 @@ index = ["# Command line\n",
          "(`docs/gen_cli_pages.py`); `actline COMMAND --help` prints the same text.\n",
          "`actline --version` prints the installed version. Errors in what you give a command print one line "
          "naming the file or option and what is wrong, and exit with code 2.\n",
+         "Every command spells things the same way: a data set is `--data DIR`, a model the first argument, what "
+         "a command writes `--out PATH` (`--overwrite` replaces it), the device `--device auto|cpu|cuda[:N]` and "
+         "CPU threads `--threads N`. Commands that print a table take `--json` (the result alone on stdout) and "
+         "`--table rich|plain|tsv|csv` (in a pipe or a file a table prints as plain columns); long jobs take "
+         "`--quiet`. Older spellings (`actline synth DIR`, `--force`, ...) still work for one release, with a "
+         "one-line notice on stderr.\n",
          "| command | what it does | page |", "|---|---|---|"]
 for module, cmds in pages.items():
     names = ", ".join(full.removeprefix("actline ") for full, _ in cmds)

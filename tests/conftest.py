@@ -62,7 +62,7 @@ def timeline_model(rgb, tmp_path_factory) -> Path:
     from actline.cli import main
 
     out = tmp_path_factory.mktemp("timeline") / "model"
-    main(["train-timeline", str(rgb / "clips"), "--out", str(out), "--cache", str(rgb / "cache"), *TIMELINE_ARGS])
+    main(["train-timeline", "--data", str(rgb / "clips"), "--out", str(out), "--cache", str(rgb / "cache"), *TIMELINE_ARGS])
     return out
 
 
@@ -97,7 +97,7 @@ def thermal_timeline_model(tmp_path_factory) -> Path:
     enc = create_model("thermal_r2plus1d", num_classes=len(classes), in_chans=1)
     save_model_dir(root / "enc", enc, {"pipeline": "clip-classifier", "arch": enc.arch, "classes": classes,
                                        "window": {"length": 16, "mode": "index", "background": "none"}})
-    main(["train-timeline", str(data), "--out", str(root / "tl"), "--backbone", str(root / "enc"), "--weights", "none",
+    main(["train-timeline", "--data", str(data), "--out", str(root / "tl"), "--backbone", str(root / "enc"), "--weights", "none",
           "--quiet", "--set", "stride=8", "--set", "epochs=1", "--set", "val_fraction=0", "--set", "num_threads=1",
           "--cache", str(root / "cache")])
     return root / "tl"

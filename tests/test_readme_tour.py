@@ -11,8 +11,7 @@ working directory through this interpreter (``python -m actline.cli``: the check
 - a command with a placeholder (an argument in capitals: MODEL, RECORDING.h5) is a template: its
   command and options must exist; the README's tour may have none;
 - anything else must be an ``actline`` command: it must exit 0, and what it says it writes
-  (``--out``, a synthetic set's directory, an export's ``model.onnx``, every ``wrote PATH`` it
-  prints) must exist. A recording predicted with a model of the tour's own run must be one that run
+  (``--out``, an export's ``model.onnx``, every ``wrote PATH`` it prints) must exist. A recording predicted with a model of the tour's own run must be one that run
   held out.
 
 At the end, every ``runs/...`` path the pages name in backticks exists, and every recording file the
@@ -81,8 +80,6 @@ def _outputs(words: list[str], cwd: Path) -> list[str]:
     name, _cmd, rest = find_command(words)
     outs = [rest[i + 1] for i, w in enumerate(rest[:-1]) if w == "--out"]
     positional = [w for w in rest if not w.startswith("-")]
-    if name in ("actline synth", "actline synth-video"):
-        outs.append(positional[0])
     if name == "actline export" and not outs:  # a clip classifier's model.onnx, a timeline model's onnx/
         pipeline = json.loads((cwd / positional[0] / "config.json").read_text())["pipeline"]
         outs.append(f"{positional[0]}/{'model.onnx' if pipeline == 'clip-classifier' else 'onnx'}")

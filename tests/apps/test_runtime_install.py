@@ -163,32 +163,13 @@ def test_the_service_serves_exported_models_without_torch(model_dir, tmp_path): 
 
 
 def _gated(cnn_dir: Path) -> Path:
-    """``cnn_dir`` made a 40x60 CNN on raw temperatures with a room gate: trees on window statistics, one
-    training room, unlike the recording below, so the trees are consulted, and a fallback CNN (the same
-    weights, which is enough to see it run)."""
+    """``cnn_dir`` made a 40x60 CNN on raw temperatures with a room gate whose one training room is unlike the
+    recording below, so the trees and the fallback CNN are consulted (fingerprints: a model made before 0.6)."""
     from actline.data.rooms import room_fingerprint
-    from actline.modeldir.directory import WEIGHTS, read_config, weights_writer, write_model_dir
-    from actline.modeldir.parts.fallback import FALLBACK
-    from actline.modeldir.parts.room_gate import rooms_writer
-    from actline.modeldir.parts.trees import TREES
-    from actline.modeldir.reader import load_model_dir
-    from actline.models.window_stats import N_STATS
-    from actline.train.features_model import fit_estimator, to_onnx
+    from tests.support import gated_model_dir
 
-    model, cfg = load_model_dir(cnn_dir)
-    cfg = {k: v for k, v in read_config(cnn_dir).items() if k not in ("format", "weights_sha256")}
-    cfg["window"] = {**cfg["window"], "background": "none"}
-    rng = np.random.default_rng(0)
-    est = fit_estimator("logistic", rng.normal(0, 1, (30, N_STATS)), np.arange(30) % 3)
-    trees = to_onnx(est, 3, {"pipeline": "clip-classifier", "classes": CLASSES, "arch": {"name": "features"},
-                             "window": {**cfg["window"], "background": "recording-median"}})
     room = room_fingerprint(np.tile(np.linspace(15, 30, 60, dtype=np.float32), (40, 1))[None])
-    cfg["room_gate"] = {"threshold": 0.3, "weights": [0.5, 0.5], "background": "recording-median", "rooms": 1,
-                        "fallback": {"arch": cfg["arch"], "background": "static-heat"}}
-    return write_model_dir(cnn_dir.parent / "gated", cfg, {WEIGHTS: weights_writer(model),
-                                                             TREES: lambda p: p.write_bytes(trees),
-                                                             "rooms.safetensors": rooms_writer(room),
-                                                             FALLBACK: weights_writer(model)})
+    return gated_model_dir(cnn_dir, cnn_dir.parent / "gated", room, threshold=0.3, measure="fingerprint")
 
 
 def test_a_model_with_a_room_gate_runs_without_torch(model_dir, tmp_path):  # noqa: F811

@@ -214,11 +214,13 @@ def test_the_command_line_passes_every_setting(classifier, monkeypatch):
     monkeypatch.setenv("ACTLINE_TOKEN", TOKEN)
     main(["serve", str(classifier), "--host", "192.0.2.1", "--port", "9001", "--allowed-host", "a.example",
           "--allowed-host", "b.example", "--public-metrics", "--max-body-mb", "3", "--max-window-mb", "2",
-          "--timeout", "4", "--queue", "5", "--job-timeout", "6"])
+          "--timeout", "4", "--queue", "5", "--job-timeout", "6", "--device", "cpu", "--threads", "2"])
     (models, cfg), = seen
     assert models == [classifier] and cfg == ServeConfig(
         host="192.0.2.1", port=9001, token=TOKEN, allowed_hosts=("a.example", "b.example"), public_metrics=True,
-        max_body_mb=3, max_window_mb=2, timeout_s=4, queue_size=5, job_timeout_s=6)
+        max_body_mb=3, max_window_mb=2, timeout_s=4, queue_size=5, job_timeout_s=6, device="cpu", threads=2)
+    main(["serve", str(classifier)])
+    assert seen[-1][1].device == "auto" and seen[-1][1].threads == 0  # a GPU when there is one
 
 
 def _free_port() -> int:

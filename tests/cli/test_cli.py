@@ -9,10 +9,12 @@ from actline.cli import main
 
 def test_synth_then_inspect(tmp_path, capsys):
     out = tmp_path / "d"
-    main(["synth", str(out), "--recordings", "3", "--duration", "30", "--seed", "2"])
+    main(["synth", "--out", str(out), "--recordings", "3", "--duration", "30", "--seed", "2"])
     assert (out / "annotations" / "train.json").exists()
-    assert f"wrote {out}" in capsys.readouterr().out
-    main(["data", "inspect", str(out), "--json", "--montage", str(tmp_path / "m.png")])
+    said = capsys.readouterr().out.splitlines()
+    assert said[0].startswith(f"wrote {out} (3 recordings of 30 s")  # what it wrote, then what to run next
+    assert said[1] == f"next: actline data inspect --data {out}, then actline train --data {out} --out RUN"
+    main(["data", "inspect", "--data", str(out), "--json", "--montage", str(tmp_path / "m.png")])
     text = capsys.readouterr().out
     summary = json.loads(text)
     assert summary["n_recordings"] == 3 and summary["format"] == "thermal-h5"
@@ -24,18 +26,19 @@ def test_synth_then_inspect(tmp_path, capsys):
 
 def test_errors_exit_nonzero_with_one_line(tmp_path):
     missing = tmp_path / "nope"
-    proc = subprocess.run([sys.executable, "-m", "actline.cli", "data", "inspect", str(missing)],
+    proc = subprocess.run([sys.executable, "-m", "actline.cli", "data", "inspect", "--data", str(missing)],
                           capture_output=True, text=True)
     assert proc.returncode == 2
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and str(missing) in lines[0] and "not found" in lines[0]
 
 
-def test_synth_refuses_to_overwrite(tmp_path):
+def test_synth_refuses_to_overwrite(tmp_path, capsys):
     (tmp_path / "d").mkdir()
     with pytest.raises(SystemExit) as exc:
-        main(["synth", str(tmp_path / "d")])
+        main(["synth", "--out", str(tmp_path / "d")])
     assert exc.value.code == 2
+    assert capsys.readouterr().err.strip() == f"error: {tmp_path / 'd'}: already exists (add --overwrite to replace it)"
 
 
 @pytest.mark.slow

@@ -1,6 +1,7 @@
 """What the command line prints for people and for scripts: the version, help text, wide tables in
 logs and pipes, and ``--json`` wherever a table is printed."""
 
+import csv
 import json
 import os
 import re
@@ -29,29 +30,61 @@ def test_help_never_calls_the_earlier_system_the_seed():
     assert not bad, "help that names the earlier system 'the seed' or points into the README:\n" + "\n".join(bad)
 
 
-# Commands that print a table, and the option that prints the same as JSON instead. `demo` is left out: it
-# is a tour that prints several tables and writes everything it shows to its run directory.
-TABLE_COMMANDS = {"actline data inspect", "actline train", "actline cv", "actline evaluate", "actline predict",
-                  "actline models", "actline score", "actline train-timeline", "actline timeline",
-                  "actline analyze", "actline evaluate-stream"}
+BOX = re.compile("[\u2500-\u257f]")  # box-drawing characters
 
 
-def test_every_command_that_prints_a_table_has_json():
-    commands = dict(leaf_commands())
-    assert set(commands) >= TABLE_COMMANDS
-    missing = [n for n in sorted(TABLE_COMMANDS) if not any("--json" in p.opts for p in commands[n].params)]
-    assert not missing, f"commands printing a table without --json: {missing}"
-
-
-def test_tables_are_not_wrapped_in_pipes(synth_dir):
-    """Piped stdout (CI logs, tee) gets a wide table: each recording's row stays on one line."""
+def _inspect(synth_dir, *extra):
     env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
-    proc = subprocess.run([sys.executable, "-m", "actline.cli", "data", "inspect", str(synth_dir)],
+    return subprocess.run([sys.executable, "-m", "actline.cli", "data", "inspect", "--data", str(synth_dir), *extra],
                           capture_output=True, text=True, env=env, check=True)
-    header = next(line for line in proc.stdout.splitlines() if "interval ms min-max" in line)
-    assert "frames w/ invalid px" in header and "max °C" in header, header  # 10 columns: wrapped at 80
-    rows = [line for line in proc.stdout.splitlines() if re.search(r"\bTS\d+\b", line)]
-    assert rows and all(len(re.findall(r"\d+\.\d", line)) >= 2 for line in rows), rows
+
+
+def test_piped_tables_are_plain_columns(synth_dir):
+    """Piped stdout (CI logs, tee, grep) gets plain aligned columns: no box drawing, each row on one line."""
+    proc = _inspect(synth_dir)
+    assert not BOX.search(proc.stdout), proc.stdout
+    lines = proc.stdout.splitlines()
+    header = next(line for line in lines if "interval ms min-max" in line)
+    assert header.split()[:3] == ["id", "group", "frames"] and "frames w/ invalid px" in header and "max °C" in header
+    rows = [line for line in lines if re.match(r"TS\d+ ", line)]
+    assert len(rows) == 4 and all(len(row.split()) == 10 for row in rows), rows  # every column on the row's line
+    assert len({len(row) for row in rows}) == 1  # aligned: right-justified numbers end in the same column
+    forced = _inspect(synth_dir, "--table", "rich")  # the boxes, when asked for
+    assert BOX.search(forced.stdout)
+
+
+def _blocks(text: str) -> list[list[str]]:
+    return [b.splitlines() for b in text.strip().split("\n\n")]
+
+
+def test_tsv_and_csv_put_the_tables_alone_on_stdout(synth_dir):
+    summary = json.loads(_inspect(synth_dir, "--json").stdout)
+    tsv = _inspect(synth_dir, "--table", "tsv")
+    recordings, classes = _blocks(tsv.stdout)
+    assert recordings[0].split("\t") == ["id", "group", "frames", "duration s", "fps (median)", "interval ms min-max",
+                                         "gaps>1s", "frames w/ invalid px", "max °C", "samples"]
+    rows = {r.split("\t")[0]: r.split("\t") for r in recordings[1:]}
+    assert {r: int(v[2]) for r, v in rows.items()} == {r["id"]: r["frames"] for r in summary["recordings"]}
+    assert classes[0].split("\t")[:2] == ["class", "all"] and len(classes) == len(summary["classes"]) + 1
+    # the prose and the titles go to stderr, so stdout is the tables alone
+    assert "recordings" in tsv.stderr and "labelled windows" in tsv.stderr and "labelled windows" not in tsv.stdout
+    csv_out = _inspect(synth_dir, "--table", "csv")
+    parsed = [list(csv.reader(block)) for block in _blocks(csv_out.stdout)]
+    assert [row[:3] for row in parsed[0]] == [r.split("\t")[:3] for r in recordings]
+    assert parsed[1][0][:2] == ["class", "all"]
+    assert all(len(row) == len(parsed[1][0]) for row in parsed[1])
+
+
+def test_score_as_csv_quotes_what_needs_it(tmp_path):
+    segs = [Segment(0.0, 4.0, "mount", "mount_pipe_va", "VA"), Segment(4.0, 9.0, "wait", "wait_nva", "NVA")]
+    write_segments(tmp_path / "a.csv", segs)
+    proc = subprocess.run([sys.executable, "-m", "actline.cli", "score", str(tmp_path / "a.csv"),
+                           str(tmp_path / "a.csv"), "--bg", "wait", "--table", "csv"],
+                          capture_output=True, text=True, check=True)
+    rows = list(csv.reader(proc.stdout.strip().splitlines()))
+    assert rows[0] == ["", "acc %", "edit", "F1@10", "F1@25", "F1@50", "mean IoU %"]
+    assert rows[-1][0] == "all" and float(rows[-1][1]) == pytest.approx(100.0)
+    assert "1 timeline(s)" in proc.stderr and "background: wait" in proc.stderr
 
 
 def test_analyze_json_is_the_summary(tmp_path, capsys):
@@ -75,3 +108,21 @@ def test_timeline_json_lists_segments(timeline_model, rgb, tmp_path, capsys):
     written = json.loads((tmp_path / "tl" / f"{video.stem}.json").read_text())
     assert [s["label"] for s in row["segments"]] == [s["label"] for s in written["segments"]]
     assert sum(row["value_category_shares"].values()) == pytest.approx(100, abs=0.5)
+
+
+def test_models_say_their_pipeline_and_mark_the_defaults(capsys):
+    from actline.train.config import TrainConfig
+    from actline.train.timeline_fit import TimelineConfig
+
+    main(["models", "--json"])
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["ms_tcn"]["pipeline"] == rows["temporal_mlp"]["pipeline"] == "timeline"
+    assert rows["thermal_r2plus1d_lite"]["pipeline"] == rows["auto"]["pipeline"] == "clip-classifier"
+    defaults = {r["pipeline"]: name for name, r in rows.items() if r["default"]}
+    assert defaults == {"clip-classifier": TrainConfig().model, "timeline": TimelineConfig().temporal_model}
+    main(["models"])  # piped: plain columns, the defaults starred and listed first in their pipeline
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split()[:3] == ["name", "pipeline", "kind"]
+    assert lines[2].split()[:3] == [TrainConfig().model, "*", "clip-classifier"]
+    starred = [ln.split()[0] for ln in lines if " * " in ln]
+    assert starred == [TrainConfig().model, TimelineConfig().temporal_model]

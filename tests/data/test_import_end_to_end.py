@@ -21,7 +21,7 @@ def test_import_inspect_train(tmp_path, capsys, one_thread):
           "--out", str(data), "--json"])
     summary = json.loads(capsys.readouterr().out)
     assert summary["recordings"] == 4 and summary["segments"] == len(segments)
-    main(["data", "inspect", str(data), "--window", "16", "--json"])
+    main(["data", "inspect", "--data", str(data), "--window", "16", "--json"])
     inspected = json.loads(capsys.readouterr().out)
     assert inspected["n_recordings"] == 4 and inspected["n_samples"] > 20 and inspected["format"] == "thermal-h5"
     run = tmp_path / "run"

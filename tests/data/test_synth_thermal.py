@@ -289,7 +289,7 @@ def test_a_calibration_session_is_recorded_in_the_same_rooms(tmp_path):
 
     cfg = SynthConfig(preset="realistic", n_recordings=6, seed=REALISTIC_SEED + 4)
     data = load_dataset(generate_thermal_dataset(tmp_path / "d", cfg))
-    main(["synth", str(tmp_path / "cal"), "--recordings", "6", "--seed", str(REALISTIC_SEED + 4), "--calibration", "all"])
+    main(["synth", "--out", str(tmp_path / "cal"), "--recordings", "6", "--seed", str(REALISTIC_SEED + 4), "--calibration", "all"])
     cal = load_dataset(tmp_path / "cal")
     locations = {r.group for r in data.recordings.values()}
     assert {r.id for r in cal.recordings.values()} == {f"{loc}_C1" for loc in locations}
@@ -301,6 +301,6 @@ def test_a_calibration_session_is_recorded_in_the_same_rooms(tmp_path):
         nearest = max(rooms, key=lambda r: float(fp @ rooms[r]))
         assert nearest.split("_")[0] == rec.group
     with pytest.raises(SystemExit) as exc:  # a location the data set lacks: one line, exit 2
-        main(["synth", str(tmp_path / "x"), "--recordings", "6", "--seed", str(REALISTIC_SEED + 4), "--calibration",
+        main(["synth", "--out", str(tmp_path / "x"), "--recordings", "6", "--seed", str(REALISTIC_SEED + 4), "--calibration",
               "SL999"])
     assert exc.value.code == 2 and not (tmp_path / "x").exists()

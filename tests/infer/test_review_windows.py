@@ -50,3 +50,22 @@ def test_predict_review_adds_the_least_certain_windows(model_and_recording, tmp_
         assert item.start_s == pytest.approx(ts[0] - rec.timestamps[0]) and item.end_s == pytest.approx(ts[-1] - rec.timestamps[0])
         assert (item.recording, item.model, item.data) == ("SL14_R9", sha, None)
         assert len(item.top3) == 3 and item.top3[0][1] >= item.top3[1][1] >= item.top3[2][1]
+
+
+def test_predict_takes_several_recordings(model_and_recording, tmp_path, capsys, one_thread):
+    """``actline predict MODEL REC1 REC2``: one table per recording, or JSON lines naming each window's recording."""
+    model, rec_path = model_and_recording
+    other = read_recording_h5(rec_path)
+    second = write_recording_h5(tmp_path / "SL15_R1.h5", other.frames[:60], other.timestamps[:60], "SL15_R1")
+    main(["predict", str(model), str(rec_path), str(second), "--stride", "8", "--json"])
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r for r in dict.fromkeys(x["recording"] for x in lines)] == ["SL14_R9", "SL15_R1"]
+    alone = {}
+    for path in (rec_path, second):
+        main(["predict", str(model), str(path), "--stride", "8", "--json"])
+        alone[path.stem] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert lines == alone["SL14_R9"] + alone["SL15_R1"]
+    main(["predict", str(model), str(rec_path), str(second), "--stride", "8", "--table", "tsv"])
+    captured = capsys.readouterr()
+    assert captured.err.count("windows (sliding)") == 2 and "SL15_R1.h5: " in captured.err  # titles on stderr
+    assert captured.out.count("frame\ttime s\tprediction") == 2

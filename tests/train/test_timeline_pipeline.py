@@ -92,10 +92,10 @@ def test_wrong_model_kinds_and_bad_inputs_are_refused(timeline_model, rgb, tmp_p
     p = run("timeline", str(timeline_model), str(junk), "--out", str(tmp_path / "o"), "--quiet")
     assert p.returncode == 2 and "junk.mp4" in p.stderr and len(p.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "o" / "junk.json").exists()
-    p = run("train-timeline", str(tmp_path), "--out", str(tmp_path / "m"), "--quiet")
+    p = run("train-timeline", "--data", str(tmp_path), "--out", str(tmp_path / "m"), "--quiet")
     assert p.returncode == 2 and "no clips found" in p.stderr and not (tmp_path / "m").exists()
     p = run("timeline", str(timeline_model), str(rgb / "long"), "--format", "gif")
-    assert p.returncode == 2 and "unknown format" in p.stderr
+    assert p.returncode == 2 and "--format: unknown value 'gif'" in p.stderr
 
 
 def test_timeline_model_exports_to_onnx_with_parity(timeline_model, tmp_path):

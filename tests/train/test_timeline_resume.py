@@ -41,7 +41,8 @@ def _epoch(state) -> int:
 @pytest.mark.slow
 def test_a_killed_timeline_run_resumes_to_the_uninterrupted_model(timeline_model, rgb, tmp_path):
     run = tmp_path / "killed"
-    proc = subprocess.Popen([*CMD, str(rgb / "clips"), "--out", str(run), "--cache", str(rgb / "cache"), *TIMELINE_ARGS],
+    proc = subprocess.Popen([*CMD, "--data", str(rgb / "clips"), "--out", str(run), "--cache", str(rgb / "cache"),
+                             *TIMELINE_ARGS],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     state = run / "checkpoints" / "stage1" / "state.json"
     deadline = time.time() + 300
@@ -54,7 +55,8 @@ def test_a_killed_timeline_run_resumes_to_the_uninterrupted_model(timeline_model
 
     p = subprocess.run([*CMD, "--resume", str(run), "--set", "epochs=31"], capture_output=True, text=True)
     assert p.returncode == 2 and "keeps its settings" in p.stderr and "epochs" in p.stderr
-    p = subprocess.run([*CMD, str(rgb / "clips"), "--out", str(run), *TIMELINE_ARGS], capture_output=True, text=True)
+    p = subprocess.run([*CMD, "--data", str(rgb / "clips"), "--out", str(run), *TIMELINE_ARGS], capture_output=True,
+                       text=True)
     assert p.returncode == 2 and "unfinished run" in p.stderr and "--resume" in p.stderr  # a new run is refused
     done = subprocess.run([*CMD, "--resume", str(run), "--quiet", "--device", "cpu"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr

@@ -23,7 +23,7 @@ def test_thermal_recordings_train_and_run(tmp_path, capsys, one_thread):
     save_model_dir(tmp_path / "enc", enc, {"pipeline": "clip-classifier", "arch": enc.arch, "classes": ds.classes,
                                            "window": {"length": 16, "mode": "index", "background": "recording-median"}})
     model = tmp_path / "tl"
-    main(["train-timeline", str(data), "--out", str(model), "--backbone", str(tmp_path / "enc"), "--weights", "none",
+    main(["train-timeline", "--data", str(data), "--out", str(model), "--backbone", str(tmp_path / "enc"), "--weights", "none",
           "--quiet", "--set", "stride=4", "--set", "epochs=3", "--set", "val_fraction=0", "--cache", str(tmp_path / "c")])
     cfg = json.loads((model / "config.json").read_text())
     assert cfg["pipeline"] == "timeline" and cfg["features"]["kind"] == "thermal" and cfg["classes"] == ds.classes
@@ -39,7 +39,7 @@ def test_thermal_recordings_train_and_run(tmp_path, capsys, one_thread):
 def test_thermal_recordings_need_a_thermal_encoder(tmp_path, capsys):
     data = _tiny_dataset(tmp_path / "nag", n=60)
     with pytest.raises(SystemExit) as exc:
-        main(["train-timeline", str(data), "--out", str(tmp_path / "m"), "--backbone", "thermal_r2plus1d",
+        main(["train-timeline", "--data", str(data), "--out", str(tmp_path / "m"), "--backbone", "thermal_r2plus1d",
               "--weights", "none", "--quiet"])
     assert exc.value.code == 2 and not (tmp_path / "m").exists()
     assert "need a thermal encoder" in capsys.readouterr().err
@@ -54,7 +54,7 @@ def test_thermal_timeline_report_renders_the_recording_as_video(tmp_path, one_th
     enc = create_model("thermal_r2plus1d", num_classes=len(ds.classes), in_chans=1)
     save_model_dir(tmp_path / "enc", enc, {"pipeline": "clip-classifier", "arch": enc.arch, "classes": ds.classes,
                                            "window": {"length": 16, "mode": "index", "background": "none"}})
-    main(["train-timeline", str(data), "--out", str(tmp_path / "tl"), "--backbone", str(tmp_path / "enc"),
+    main(["train-timeline", "--data", str(data), "--out", str(tmp_path / "tl"), "--backbone", str(tmp_path / "enc"),
           "--weights", "none", "--quiet", "--set", "stride=4", "--set", "epochs=2", "--set", "val_fraction=0",
           "--cache", str(tmp_path / "c")])
     rec = data / "20170101" / "raw" / "20170101_p1_light1.csv.gz"

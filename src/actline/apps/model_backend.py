@@ -45,12 +45,13 @@ def _is_timeline_export(path: Path) -> bool:
     return OnnxTimelineBackend.is_export(path)
 
 
-def open_model(path: str | Path, backend: str | None = None):
-    """``actline.load`` of ``path`` on the backend ``--backend`` names (see the module doc)."""
+def open_model(path: str | Path, backend: str | None = None, device: str = "cpu", threads: int = 0):
+    """``actline.load`` of ``path`` on the backend ``--backend`` names (see the module doc), on ``device``
+    (``auto``: a GPU when there is one) with ``threads`` CPU threads."""
     from actline.infer.loader import load
 
     path, backend = resolve(path, backend)
-    return load(path, backend=backend)
+    return load(path, device=device, backend=backend, threads=threads)
 
 
 def resolve(path: str | Path, backend: str | None) -> tuple[Path, str | None]:

@@ -7,15 +7,28 @@ import sys
 import typer
 from rich.markup import escape
 
+from actline.cli import tables
+from actline.cli.command import ActlineCommand, ActlineGroup
 from actline.cli.render import err, out
 from actline.core.errors import ActlineError
 from actline.core.extras import missing_extra
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="actline: action recognizers and action timelines from small recordings.")
-data_app = typer.Typer(no_args_is_help=True, help="Look at data sets.")
+
+class _Typer(typer.Typer):
+    """A typer application whose groups and commands are actline's (:mod:`actline.cli.command`)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, cls=ActlineGroup, **kwargs)
+
+    def command(self, *args, cls=None, **kwargs):
+        return super().command(*args, cls=cls or ActlineCommand, **kwargs)
+
+
+app = _Typer(add_completion=False, no_args_is_help=True,
+             help="actline: action recognizers and action timelines from small recordings.")
+data_app = _Typer(no_args_is_help=True, help="Import, inspect and render data sets.")
 app.add_typer(data_app, name="data")
-features_app = typer.Typer(no_args_is_help=True, help="Backbone features per chunk, cached on disk.")
+features_app = _Typer(no_args_is_help=True, help="Backbone features per chunk, cached on disk.")
 app.add_typer(features_app, name="features")
 
 
@@ -34,6 +47,7 @@ def version() -> str:
 
 def _print_version(value: bool) -> None:
     if value:
+        tables.reset()  # eager: before the callback below
         out.print(f"actline {version()}", highlight=False)
         raise typer.Exit()
 
@@ -41,11 +55,19 @@ def _print_version(value: bool) -> None:
 @app.callback()
 def _options(_version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
                                            help="Print the version and exit.")) -> None:
-    pass
+    tables.reset()  # each invocation starts with results on stdout and tables styled by where stdout goes
 
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: user errors, and commands whose extra is not installed, print one line and exit 2."""
+    tables.reset()
+    try:
+        _run(argv)
+    finally:
+        tables.reset()  # a caller in the same process (a test, a script) gets the messages console back on stdout
+
+
+def _run(argv: list[str] | None) -> None:
     try:
         app(args=argv, standalone_mode=False)
     except ActlineError as exc:

@@ -4,13 +4,15 @@ data import, data render."""
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
 from actline.cli.app import data_app
-from actline.cli.render import err, out
+from actline.cli.options import choice, data_option, json_option, out_option, overwrite_option, quiet_option
+from actline.cli.render import err, next_step, say
 from actline.core.errors import ActlineError
 
 
@@ -25,7 +27,7 @@ def _classes(text: Optional[str]) -> Optional[list[str]]:
 
 @data_app.command("import")
 def data_import(
-    out_dir: Path = typer.Option(..., "--out", help="Data set directory to create (ThermalDataGen layout)."),
+    out_dir: Path = out_option("Data set directory to create (ThermalDataGen layout)."),
     frames: Path = typer.Option(..., "--frames", help="Folder of recordings, one file each: .h5, .npz, .csv or "
                                 ".csv.gz, named <location>_<rest> (a data set's frames/ folder works too)."),
     segments: Optional[Path] = typer.Option(None, "--segments", help="Segments CSV: recording,start_s,end_s,label "
@@ -40,8 +42,8 @@ def data_import(
                                           "of the render, else the labels found, in order)."),
     keyframe_every: float = typer.Option(1.45, "--keyframe-every", help="Seconds between keyframes inside a segment."),
     keyframe_edge: float = typer.Option(0.2, "--keyframe-edge", help="No keyframe closer than this to a segment's ends."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it exists."),
-    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    overwrite: bool = overwrite_option("OUT"),
+    as_json: bool = json_option("Print the summary as JSON."),
 ):
     """Build a labelled data set from your recordings and a segments CSV or a labelling tool's export."""
     from actline.data.labels import KeyframeRule
@@ -55,25 +57,32 @@ def data_import(
     rule = KeyframeRule(every_s=keyframe_every, edge_s=keyframe_edge)
     path, summary = import_labelled(out_dir, frames, source, labels, videos, _classes(classes), rule, overwrite)
     if as_json:
-        print(json.dumps({"out": str(path), **summary}))
-        return
-    out.print(f"wrote {path}: {summary['recordings']} recordings, {summary['segments']} segments in "
-              f"{summary['labelled_recordings']} of them", highlight=False)
+        print(json.dumps({"out": str(path), **summary}), flush=True)
+    say(f"wrote {path} ({summary['recordings']} recordings, {summary['segments']} segments in "
+        f"{summary['labelled_recordings']} of them)")
+    next_step(f"actline data inspect --data {shlex.quote(str(path))}")
+
+
+def _tools():
+    from actline.data.labels.render_video import TOOLS
+
+    return TOOLS
 
 
 @data_app.command("render")
 def data_render(
-    data: Path = typer.Option(..., "--data", help="Data set (its frames/ and classes) or a folder of recordings."),
-    out_dir: Optional[Path] = typer.Option(None, "--out", help="Folder to create (default: DATA-videos beside DATA)."),
-    tool: str = typer.Option("label-studio", "--tool", help="label-studio or cvat: which project files to write."),
+    data: Path = data_option("Data set (its frames/ and classes) or a folder of recordings."),
+    out_dir: Optional[Path] = out_option("Folder to create (default: DATA-videos beside DATA).", None),
+    tool: str = choice("label-studio", "--tool", _tools, "label-studio|cvat",
+                       help="Which labelling tool's project files to write."),
     classes: Optional[str] = typer.Option(None, "--classes", help="Class names, comma-separated (default: the data set's)."),
     scale: str = typer.Option("15,40", "--scale", help="Colour scale in °C, low,high: the same for every video."),
     video_fps: float = typer.Option(10.0, "--video-fps", help="Video frames a second (one sensor frame each)."),
     zoom: int = typer.Option(8, "--zoom", help="Enlarge each sensor pixel to ZOOM x ZOOM video pixels."),
     url_prefix: Optional[str] = typer.Option(None, "--url-prefix", help="Label Studio tasks: URL of the videos up to "
                                              "the file name (default: /data/local-files/?d=<OUT name>/)."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it exists."),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress lines."),
+    overwrite: bool = overwrite_option("OUT"),
+    quiet: bool = quiet_option(),
 ):
     """One MP4 per recording (heat map, sensor clock burned in) with a frame sidecar, and the tool's project files."""
     from actline.data.labels.render_video import RenderSpec, render_input, render_recordings
@@ -87,4 +96,8 @@ def data_render(
     target = out_dir or data.parent / f"{data.name.rstrip('/')}-videos"
     path = render_recordings(recordings, _classes(classes) or found, target, spec, overwrite,
                              progress=None if quiet else (lambda name: err.print(f"rendered {name}", highlight=False)))
-    out.print(f"wrote {len(recordings)} videos and their sidecars to {path}", highlight=False)
+    say(f"wrote {path} ({len(recordings)} videos and their sidecars)")
+    source = "--label-studio EXPORT.json" if tool == "label-studio" else "--cvat EXPORT.xml"
+    frames = data / "frames" if (data / "frames").is_dir() else data
+    next_step(f"label them in {tool}, then actline data import --frames {shlex.quote(str(frames))} {source} "
+              f"--videos {shlex.quote(str(path))} --out NEW_DATA")

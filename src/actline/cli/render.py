@@ -1,4 +1,5 @@
-"""Everything the command line prints: one console for results, one for messages, and the tables."""
+"""Everything the command line prints: one console for results, one for messages, and the tables
+(drawn by :mod:`actline.cli.tables` in the style this invocation asked for)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
+
+from actline.cli.tables import Table, bold, print_table
 
 
 def _console(stderr: bool) -> Console:
@@ -26,7 +28,17 @@ err = _console(True)
 
 def print_json(obj) -> None:
     """JSON on stdout, for pipes and scripts (``--json``)."""
-    print(json.dumps(obj, indent=1, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
+    print(json.dumps(obj, indent=1, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)), flush=True)
+
+
+def say(text: str) -> None:
+    """A message for people (what was written, what to run next): stdout, or stderr under ``--json``."""
+    out.print(text, highlight=False, soft_wrap=True)
+
+
+def next_step(command: str) -> None:
+    """The one line after a short job: what to run next."""
+    say(f"next: {command}")
 
 
 def progress_for(quiet: bool):
@@ -40,31 +52,27 @@ def progress_for(quiet: bool):
 def print_summary(s: dict) -> None:
     out.print(f"[bold]{s['name']}[/] ({s['format']}): {s['n_recordings']} recordings, {s['total_frames']} frames, "
               f"{s['total_duration_s'] / 60:.1f} min, {s['n_samples']} labelled windows")
-    t = Table(title="recordings", show_lines=False)
-    for col in ("id", "group", "frames", "duration s", "fps (median)", "interval ms min-max", "gaps>1s",
-                "frames w/ invalid px", "max °C", "samples"):
-        t.add_column(col, justify="right" if col not in ("id", "group") else "left")
+    t = Table("recordings", ["id", "group", ">frames", ">duration s", ">fps (median)", ">interval ms min-max",
+                             ">gaps>1s", ">frames w/ invalid px", ">max °C", ">samples"])
     for r in s["recordings"]:
         t.add_row(r["id"], r["group"], str(r["frames"]), f"{r['duration_s']:.1f}", str(r["fps_median"]),
                   f"{r['interval_ms_min']}-{r['interval_ms_max']}", str(r["gaps_over_1s"]),
                   f"{100 * r['frames_with_invalid_pixels']:.1f}%", f"{r['max_c']:.1f}", str(r["samples"]))
-    out.print(t)
-    t = Table(title=f"classes (imbalance max/min {s['imbalance_ratio']}, majority {100 * (s['majority_share'] or 0):.1f}%)")
-    t.add_column("class")
-    t.add_column("all", justify="right")
+    print_table(t)
+    t = Table(f"classes (imbalance max/min {s['imbalance_ratio']}, majority {100 * (s['majority_share'] or 0):.1f}%)",
+              ["class", ">all"])
     split_cols = []
     for name, sp in s["splits"].items():
         if "error" in sp:
             continue
-        t.add_column(f"{name} train", justify="right")
-        t.add_column(f"{name} eval", justify="right")
+        t.columns += [f">{name} train", f">{name} eval"]
         split_cols.append(sp)
     for cls in s["classes"]:
         row = [cls, str(s["class_counts"][cls])]
         for sp in split_cols:
             row += [str(sp["train_counts"][cls]), str(sp["eval_counts"][cls])]
         t.add_row(*row)
-    out.print(t)
+    print_table(t)
     for name, sp in s["splits"].items():
         if "error" in sp:
             out.print(f"split {name}: not available ({sp['error']})")
@@ -91,18 +99,16 @@ def print_metrics(m: dict, as_json: bool = False) -> None:
         return
     if m["split"].get("warning"):
         out.print(f"[bold red]{m['split']['warning']}[/]")
-    t = Table(title=f"split {m['split']['name']}: {m['n']} evaluation windows "
-                    f"({m['split']['n_train']} training windows)")
-    for col in ("", "top-1 %", "top-5 %", "mean class acc %", "macro-F1 %"):
-        t.add_column(col, justify="right" if col else "left")
+    t = Table(f"split {m['split']['name']}: {m['n']} evaluation windows ({m['split']['n_train']} training windows)",
+              ["", ">top-1 %", ">top-5 %", ">mean class acc %", ">macro-F1 %"])
     keys = ("top1", "top5", "mean_class_accuracy", "macro_f1")
     ci = m.get("ci95", {})
-    t.add_row(f"[bold]{m.get('model', 'model')}[/]" + (f" x{m['seeds']}" if m.get("seeds", 1) > 1 else ""),
+    t.add_row(bold(f"{m.get('model', 'model')}" + (f" x{m['seeds']}" if m.get("seeds", 1) > 1 else "")),
               *[f"{m[k]:.1f} [{ci[k][0]:.0f}-{ci[k][1]:.0f}]" if k in ci else f"{m[k]:.1f}" for k in keys])
     for name, b in m["baselines"].items():
         label = name + (f" ({b['model']})" if "model" in b else "")
         t.add_row(label, *[f"{b[k]:.1f}" for k in keys])
-    out.print(t)
+    print_table(t)
     out.print("[dim]brackets: bootstrap (BCa) 95% interval over evaluation windows[/]")
     if "majority_class_recall" in m:
         out.print(f"majority class ({m['majority_class']}) recall: {m['majority_class_recall']:.1f}%")
@@ -118,15 +124,14 @@ def print_cv(r: dict, as_json: bool = False) -> None:
     if as_json:
         return print_json(r)
     keys = ("top1", "mean_class_accuracy", "macro_f1")
-    t = Table(title=f"{r['model']}: {r['folds']} folds x {r['repeats']} repeat(s), grouped by {r['group_by']}")
-    for col in ("repeat", "fold", "n", "top-1 %", "mean class acc %", "macro-F1 %", "majority top-1 / F1",
-                "classical top-1 / F1"):
-        t.add_column(col, justify="right")
+    t = Table(f"{r['model']}: {r['folds']} folds x {r['repeats']} repeat(s), grouped by {r['group_by']}",
+              [">repeat", ">fold", ">n", ">top-1 %", ">mean class acc %", ">macro-F1 %", ">majority top-1 / F1",
+               ">classical top-1 / F1"])
     for f in r["per_fold"]:
         t.add_row(str(f["repeat"]), str(f["fold"]), str(f["n"]), *[f"{f[k]:.1f}" for k in keys],
                   f"{f.get('majority_top1', 0):.1f} / {f.get('majority_macro_f1', 0):.1f}",
                   f"{f.get('classical_top1', 0):.1f} / {f.get('classical_macro_f1', 0):.1f}")
-    out.print(t)
+    print_table(t)
     ms = r["mean_sd_over_folds"]
     for name, prefix in (("model", ""), ("classical", "classical_"), ("majority", "majority_")):
         vals = [ms.get(prefix + k) for k in keys]
@@ -136,14 +141,13 @@ def print_cv(r: dict, as_json: bool = False) -> None:
     pooled = r["pooled"]
     out.print("pooled over held-out windows (mean ± sd over repeats): " + ", ".join(
         f"{k} {pooled[k]['mean']:.1f} ± {pooled[k]['sd']:.1f}" for k in keys if k in pooled))
-    t = Table(title="per class, pooled over folds and repeats")
-    for col in ("class", "support", "predicted", "recall %", "precision %", "F1 %"):
-        t.add_column(col, justify="left" if col == "class" else "right")
+    t = Table("per class, pooled over folds and repeats",
+              ["class", ">support", ">predicted", ">recall %", ">precision %", ">F1 %"])
     for c, v in r["per_class_pooled"].items():
         if v["support"] or v["predicted"]:
             t.add_row(c, str(v["support"]), str(v["predicted"]), f"{v['recall']:.1f}", f"{v['precision']:.1f}",
                       f"{v['f1']:.1f}")
-    out.print(t)
+    print_table(t)
 
 
 def print_timelines(results, value_categories: bool = True, as_json: bool = False) -> None:
@@ -162,45 +166,39 @@ def print_timelines(results, value_categories: bool = True, as_json: bool = Fals
         err.print(f"wrote {', '.join(r['written'])}", highlight=False)
     if as_json:
         return print_json(rows)
-    t = Table(title=f"{len(results)} input(s)")
-    for col in ("input", "duration s", "segments", *[f"{c} %" for c in cats]):
-        t.add_column(col, justify="left" if col == "input" else "right")
+    t = Table(f"{len(results)} input(s)", ["input", ">duration s", ">segments", *[f">{c} %" for c in cats]])
     for r in rows:
         t.add_row(Path(r["input"]).name, f"{r['duration_s']:.1f}", str(r["n_segments"]),
                   *[f"{r['value_category_shares'][c]:.1f}" for c in cats])
-    out.print(t)
+    print_table(t)
 
 
 def print_scores(scores, bg=()) -> None:
     """``actline score``: per timeline (up to 20) and over all of them."""
     agg = scores.aggregate()
     n = len(scores.per_video)
-    t = Table(title=f"{n} timeline(s), {agg['n_frames']} frames" + (f", background: {', '.join(bg)}" if bg else ""))
-    for col in ("", "acc %", "edit", "F1@10", "F1@25", "F1@50", "mean IoU %"):
-        t.add_column(col, justify="right" if col else "left")
+    t = Table(f"{n} timeline(s), {agg['n_frames']} frames" + (f", background: {', '.join(bg)}" if bg else ""),
+              ["", ">acc %", ">edit", ">F1@10", ">F1@25", ">F1@50", ">mean IoU %"])
     rows = list(scores.per_video.items()) if n <= 20 else []
-    for name, r in rows + [("[bold]all[/]", {**agg, "edit": agg["edit_mean"]})]:
+    for name, r in rows + [(bold("all"), {**agg, "edit": agg["edit_mean"]})]:
         t.add_row(name, *[f"{r[k]:.2f}" for k in ("acc", "edit", "f1@0.1", "f1@0.25", "f1@0.5", "mean_iou")])
-    out.print(t)
+    print_table(t)
 
 
 def print_value_stream(summary: dict, as_json: bool = False) -> None:
     """``actline analyze``: time per value category, then per step (``as_json``: the summary as JSON)."""
     if as_json:
         return print_json(summary)
-    t = Table(title=f"{summary['timelines']} timeline(s), {summary['total_s'] / 60:.1f} min")
-    for col in ("value category", "time s", "share %"):
-        t.add_column(col, justify="left" if col == "value category" else "right")
+    t = Table(f"{summary['timelines']} timeline(s), {summary['total_s'] / 60:.1f} min",
+              ["value category", ">time s", ">share %"])
     for c, v in summary["value_categories"].items():
         t.add_row(c, f"{v['time_s']:.1f}", f"{v['share']:.1f}")
-    out.print(t)
-    s = Table(title="steps")
-    for col in ("step", "category", "count", "time s", "share %", "mean s", "cycle s"):
-        s.add_column(col, justify="left" if col in ("step", "category") else "right")
+    print_table(t)
+    s = Table("steps", ["step", "category", ">count", ">time s", ">share %", ">mean s", ">cycle s"])
     for k, e in summary["steps"].items():
         s.add_row(k, e["value_category"], str(e["count"]), f"{e['time_s']:.1f}", f"{e['share']:.1f}",
                   f"{e['duration']['mean_s']:.1f}", f"{e['cycle_time']['mean_s']:.1f}" if e["cycle_time"]["n"] else "-")
-    out.print(s)
+    print_table(s)
 
 
 def print_timeline_metrics(m: dict) -> None:
@@ -210,9 +208,8 @@ def print_timeline_metrics(m: dict) -> None:
         out.print(f"trained on {m['train_recordings']} recordings; inner validation step accuracy "
                   f"{m['inner_val_step_accuracy']} on {m['inner_val_recordings']} recordings")
         return
-    t = Table(title=f"held-out clips: {m['held_out_clips']} (trained on {m['train_clips']})")
-    for col in ("", "accuracy %", "majority %", "chance %"):
-        t.add_column(col, justify="right" if col else "left")
+    t = Table(f"held-out clips: {m['held_out_clips']} (trained on {m['train_clips']})",
+              ["", ">accuracy %", ">majority %", ">chance %"])
     s1 = m["stage1"]
     t.add_row("coarse (stage 1)", f"{s1['clip_accuracy']:.1f}", f"{s1['majority']:.1f}", f"{s1['chance']:.1f}")
     if m["two_stage_fine_clip_accuracy"] is not None:
@@ -221,16 +218,14 @@ def print_timeline_metrics(m: dict) -> None:
     for fam, f in m["stage2"].items():
         t.add_row(f"  {fam} ({f['fine_labels']} fine, {f['held_out_clips']} clips)", f"{f['clip_accuracy']:.1f}",
                   f"{f['majority']:.1f}", f"{100 / f['fine_labels']:.1f}")
-    out.print(t)
+    print_table(t)
 
 
 def print_rows(rows: list[dict], title: str, columns: tuple[str, ...], as_json: bool = False) -> None:
     """A list of records as a table (or JSON), columns in the order given."""
     if as_json:
         return print_json(rows)
-    t = Table(title=title)
-    for col in columns:
-        t.add_column(col.replace("_", " "))
+    t = Table(title, [c.replace("_", " ") for c in columns])
     for r in rows:
         t.add_row(*[str(r.get(c, "")) for c in columns])
-    out.print(t)
+    print_table(t)

@@ -8,13 +8,15 @@ from typing import Optional
 import typer
 
 from actline.cli.app import app
-from actline.cli.render import out
+from actline.cli.options import out_option
+from actline.cli.render import say
 
 
 @app.command()
 def report(
-    run: Path = typer.Argument(..., help="A training run directory, or a timeline model directory."),
-    out_path: Path = typer.Option(Path("report.html"), "--out", help="HTML file to write."),
+    run: Path = typer.Argument(..., metavar="RUN_OR_MODEL",
+                               help="A training run directory, or a timeline model directory."),
+    out_path: Path = out_option("HTML file to write.", Path("report.html")),
     video: Optional[Path] = typer.Option(None, help="Timeline models: the video or thermal recording to show."),
     timeline_file: Optional[Path] = typer.Option(None, "--timeline", help="Timeline models: a timeline already made "
                                                  "for --video (default: computed now)."),
@@ -23,4 +25,4 @@ def report(
     from actline.apps.html_report import build_report
 
     path = build_report(run, out_path, video, timeline_file)
-    out.print(f"wrote {path}")
+    say(f"wrote {path} (opens from disk in a browser)")

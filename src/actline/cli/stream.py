@@ -8,7 +8,20 @@ from typing import Optional
 import typer
 
 from actline.cli.app import app
-from actline.cli.render import out
+from actline.cli.command import moved_to
+from actline.cli.options import (
+    backend_option,
+    data_option,
+    device_option,
+    json_option,
+    quiet_option,
+    table_option,
+    threads_option,
+)
+from actline.cli.render import out, print_json, progress_for, say
+from actline.cli.tables import Table, print_table
+
+FEW_HOURS = 1.0  # false alarms per hour from less time than this outside events are flagged as rough
 
 # the stream's smoothing, shared by both commands; unset, each is StreamConfig's default (the numbers in the help)
 EMA = typer.Option(None, help="Weight of the newest probabilities in the moving average (default 0.5).")
@@ -27,7 +40,8 @@ def _print_event(ev) -> None:
 
 @app.command()
 def stream(
-    model: Path = typer.Argument(..., help="Model directory, or an exported .onnx file (runs without torch)."),
+    model: Path = typer.Argument(..., metavar="MODEL",
+                                 help="Model directory, or an exported .onnx file (runs without torch)."),
     replay: Optional[Path] = typer.Option(None, help="Recording to replay as a live sensor (.h5, Nagoya .csv/.csv.gz)."),
     mqtt: Optional[str] = typer.Option(None, help="mqtt[s]://[user@]host:port/sensors/+/frames (password: "
                                        "$ACTLINE_MQTT_PASSWORD); the '+' level is the sensor id."),
@@ -54,8 +68,9 @@ def stream(
     record_flush_s: float = typer.Option(5.0, help="Flush open recordings to disk this often (seconds)."),
     record_max_gb: Optional[float] = typer.Option(None, help="Stop recording (not the stream) when DIR/frames "
                                                   "would exceed this many GB."),
-    backend: Optional[str] = typer.Option(None, help="onnx or torch (default: ONNX where a model directory holds its "
-                                          "export; onnx exports one first where it does not, which needs torch)."),
+    device: Optional[str] = device_option(),
+    threads: int = threads_option(),
+    backend: Optional[str] = backend_option(),
 ):
     """Follow sensors (MQTT) or replay a recording frame by frame, printing state changes and alerts."""
     from actline.apps.stream.run import StreamOptions, run_stream
@@ -64,7 +79,8 @@ def stream(
                          every=every, ema=ema, enter=enter, exit=exit_, state_dir=state_dir, empty_room=empty_room,
                          webhook=webhook, status_port=status_port, status_host=status_host, shard=shard,
                          max_seconds=max_seconds, queue_bytes=queue_bytes, record=record, record_minutes=record_minutes,
-                         record_flush_s=record_flush_s, record_max_gb=record_max_gb, backend=backend)
+                         record_flush_s=record_flush_s, record_max_gb=record_max_gb, backend=backend,
+                         device=device or "auto", threads=threads)
     s = run_stream(model, opts, on_event=_print_event)
     dropped = s.get("dropped") or {}
     why = ", ".join(f"{k} {v}" for k, v in sorted(dropped.items()) if v)
@@ -85,38 +101,55 @@ def _fmt(v, spec: str = ".1f") -> str:
     return "-" if v is None else format(v, spec)
 
 
-def _print_events_table(rep: dict) -> None:
-    from rich.table import Table
+def _span(hours: float) -> str:
+    """A length of time people read at a glance: seconds, minutes or hours."""
+    s = hours * 3600
+    return f"{s:.0f} s" if s < 120 else f"{s / 60:.1f} min" if s < 7200 else f"{hours:.1f} h"
 
-    table = Table(title=f"{rep['recordings']} recordings, {rep['hours']:.2f} h; alerts {rep['alerts']}")
-    for col in ("events of", "who", "events", "recall %", "delay median s", "delay p90 s", "false alarms / h"):
-        table.add_column(col, justify="left" if col in ("events of", "who") else "right")
+
+def _print_events_table(rep: dict) -> None:
+    alerts = ", ".join(f"{c} held {v:g} s" for c, v in rep["alerts"].items())
+    say(f"{rep['recordings']} recordings, {_span(rep['hours'])} replayed; alerts: {alerts}")
+    table = Table("events and states", ["events of", "who", ">events", ">recall %", ">delay median s", ">delay p90 s",
+                                        ">false alarms / h", ">time outside events"])
     rows = [(k, who, v[who]) for k, v in rep["events"].items() for who in ("model", "baseline")]
     rows += [(c, "state", p) for c, p in rep["states"].items()]
     for name, who, p in rows:
         table.add_row(name, who, str(p["events"]), _fmt(p["recall"]), _fmt(p["delay_median_s"], ".2f"),
-                      _fmt(p["delay_p90_s"], ".2f"), _fmt(p["false_alarms_per_hour"]))
-    out.print(table)
+                      _fmt(p["delay_p90_s"], ".2f"), _fmt(p["false_alarms_per_hour"]), _span(p["hours_outside"]))
+    print_table(table)
+    least = min((p["hours_outside"] for _, _, p in rows), default=0.0)
+    if least < FEW_HOURS:
+        say(f"warning: false alarms per hour rest on as little as {_span(least)} outside events (under "
+            f"{FEW_HOURS:g} h): a rough figure; replay more recordings for a firm one")
 
 
 @app.command("evaluate-stream")
+@moved_to("--data", 1)
 def evaluate_stream(
-    model: Path = typer.Argument(..., help="Model directory, or an exported .onnx file."),
-    data: Path = typer.Argument(..., help="Data set whose recordings are replayed (ThermalDataGen or Nagoya)."),
+    model: Path = typer.Argument(..., metavar="MODEL", help="Model directory, or an exported .onnx file."),
+    data: Path = data_option("Data set whose recordings are replayed (ThermalDataGen or Nagoya)."),
     alert: list[str] = typer.Option([], help="CLASS=SECONDS: alert when CLASS is held that long (repeatable)."),
     group: Optional[str] = typer.Option(None, help="Only recordings of this group (a Nagoya day, a room)."),
     every: Optional[int] = typer.Option(None, help="Run the model every N frames (default: a quarter window)."),
     ema: Optional[float] = EMA, enter: Optional[float] = ENTER, exit_: Optional[float] = EXIT,
     plot: Optional[Path] = typer.Option(None, help="Write a timeline picture of one recording here (PNG)."),
     plot_recording: Optional[str] = typer.Option(None, help="Which recording to picture (default: one with an event)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    device: Optional[str] = device_option(),
+    threads: int = threads_option(),
+    quiet: bool = quiet_option(),
+    as_json: bool = json_option("Print the report as JSON."),
+    _table: Optional[str] = table_option(),
 ):
     """Replay every recording as live and judge alerts as events: recall, delay, false alarms per hour."""
     from actline.apps.stream.event_replay import EvaluateOptions
     from actline.apps.stream.event_replay import evaluate_stream as run
-    from actline.cli.render import print_json
 
-    opts = EvaluateOptions(alerts=alert, group=group, every=every, ema=ema, enter=enter, exit=exit_, plot=plot,
-                           plot_recording=plot_recording)
-    rep = run(model, data, opts)
+    with progress_for(quiet) as progress:
+        opts = EvaluateOptions(alerts=alert, group=group, every=every, ema=ema, enter=enter, exit=exit_, plot=plot,
+                               plot_recording=plot_recording, device=device or "auto", threads=threads,
+                               progress=progress)
+        rep = run(model, data, opts)
     print_json(rep) if as_json else _print_events_table(rep)
+    if rep.get("plot"):
+        say(f"wrote {rep['plot']}")

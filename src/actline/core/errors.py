@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import os
+from typing import Iterable
 
 
 class ActlineError(Exception):
@@ -16,3 +18,12 @@ class ActlineError(Exception):
     def __str__(self) -> str:  # one line, always
         text = f"{self.where}: {self.message}" if self.where else self.message
         return " ".join(text.split())
+
+
+def unknown_value(value: str, known: Iterable[str], what: str = "value") -> str:
+    """``unknown value 'x'; did you mean 'y'? (choose from ...)``: the message for a value outside a known
+    set, with the nearest known value when one is close."""
+    known = [str(k) for k in known]
+    near = difflib.get_close_matches(str(value), known, n=1, cutoff=0.6)
+    hint = f"; did you mean {near[0]!r}?" if near else ""
+    return f"unknown {what} {value!r}{hint} (choose from {', '.join(known)})"

@@ -147,6 +147,9 @@ def vote(prob: np.ndarray) -> tuple[int, float]:
     return k, float(p[k])
 
 
+LEVELS = ("label", "fine")  # what load_labels reads of a segment: its (coarse) label or its fine label
+
+
 def load_labels(path: str | Path, fps: float, n_frames: int | None = None, level: str = "label") -> np.ndarray:
     """Frame-wise labels from any supported file (segments are sampled at ``fps``).
 
@@ -203,8 +206,12 @@ def pair_timelines(pred: str | Path, gt: str | Path) -> list[tuple[Path, Path]]:
     """(prediction, ground truth) pairs: two files, or two directories matched by file name (every ground
     truth needs a prediction)."""
     pred, gt = Path(pred), Path(gt)
+    for p in (pred, gt):
+        if not p.exists():
+            raise ActlineError(p, "not found (no such file or directory)")
     if pred.is_dir() != gt.is_dir():
-        raise ActlineError(pred, "give two files or two directories")
+        dir_, file_ = (pred, gt) if pred.is_dir() else (gt, pred)
+        raise ActlineError(file_, f"a file, but {dir_} is a directory: give two files or two directories")
     if not pred.is_dir():
         return [(pred, gt)]
     truth, preds = _by_stem(gt), _by_stem(pred)

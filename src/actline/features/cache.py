@@ -96,27 +96,31 @@ def _fill(files: list[Path], encoder: Encoder, spec: VideoSpec, cache_root: Path
     return n, cache.hits, cache.misses, cache.corrupt
 
 
+def _backbone_on(name: str, weights: str | None, device: str, threads: int):
+    from actline.features.backbone import build_backbone
+    from actline.modeldir.reader import torch_runtime
+
+    backbone = build_backbone(name, weights)
+    backbone.model.to(torch_runtime(device, threads, "--device"))
+    return backbone
+
+
 def _extract_shard(args) -> tuple[int, int, int, int]:
     """One worker process: its own backbone and thread count, the shared cache."""
-    import torch
-
-    from actline.features.backbone import build_backbone
-
-    files, name, weights, spec, cache_root, threads = args
-    torch.set_num_threads(threads)
-    return _fill(files, build_backbone(name, weights), spec, cache_root)
+    files, name, weights, spec, cache_root, device, threads = args
+    return _fill(files, _backbone_on(name, weights, device, threads), spec, cache_root)
 
 
 def extract_many(inputs: list[Path], name: str, weights: str | None, spec: VideoSpec, cache_root: Path | None = None,
-                 workers: int = 1, progress: Progress | None = None) -> dict:
+                 workers: int = 1, progress: Progress | None = None, device: str = "cpu", threads: int = 0) -> dict:
     """Fill the cache for ``inputs`` (files, or directories of the videos or recordings the backbone reads):
     split round-robin over ``workers`` processes (or over the ranks of ``torchrun``), one shared cache,
-    each file computed by exactly one worker."""
+    each file computed by exactly one worker; the backbone runs on ``device`` (``auto``: a GPU when there
+    is one) with ``threads`` CPU threads (0: torch's default, or the cores shared out between workers)."""
     from actline.core.distributed import rank_and_world
     from actline.data.formats import find_inputs
-    from actline.features.backbone import build_backbone
 
-    backbone = build_backbone(name, weights)
+    backbone = _backbone_on(name, weights, device, threads if workers <= 1 else 0)
     root = Path(cache_root or default_cache_dir())
     rank, world = rank_and_world()
     files = find_inputs(inputs, backbone.kind)[rank::world]  # under torchrun this process is one worker of world
@@ -125,8 +129,8 @@ def extract_many(inputs: list[Path], name: str, weights: str | None, spec: Video
     else:
         import multiprocessing as mproc
 
-        threads = max(1, (os.cpu_count() or 1) // workers)
-        shards = [(files[w::workers], name, weights, spec, root, threads) for w in range(workers)]
+        threads = threads or max(1, (os.cpu_count() or 1) // workers)
+        shards = [(files[w::workers], name, weights, spec, root, device, threads) for w in range(workers)]
         with mproc.get_context("spawn").Pool(workers) as pool:
             parts = pool.map(_extract_shard, shards)
         out = tuple(sum(p[i] for p in parts) for i in range(4))

@@ -22,6 +22,9 @@ from actline.data.dataset import Recording
 from actline.data.window import WindowRule
 from actline.modeldir.parts.room_gate import room_gate_of
 
+NEW_ROOM_ADVICE = ("the model has not seen this room and is less reliable in it: teach it the room with a few "
+                   "labelled minutes there (actline adapt MODEL --data ROOM_DATA --out NEW_MODEL)")
+
 
 @dataclass
 class Prediction:
@@ -79,6 +82,18 @@ class Recognizer:
         (cosine similarity of fingerprints, 1: a training room); None for a model without a gate."""
         gate = room_gate_of(self.classifier)
         return None if gate is None else float(gate.similarity(np.asarray(room, np.float32)))
+
+    def room_report(self, room) -> dict | None:
+        """Whether the empty room ``room`` ([H, W] °C) is new to the model: ``{"new", "similarity", "new_below",
+        "measure"}`` (and, when it is new, ``"advice"``: how to teach the model the room); None for a model
+        without a room gate."""
+        gate = room_gate_of(self.classifier)
+        if gate is None:
+            return None
+        sim = float(gate.similarity(np.asarray(room, np.float32)))
+        out = {"new": sim < gate.threshold, "similarity": round(sim, 3), "new_below": gate.threshold,
+               "measure": gate.known.measure}
+        return {**out, "advice": NEW_ROOM_ADVICE} if out["new"] else out
 
     def room(self, frames, room=None, where: str = "frames"):
         """The empty room the gate compares, [H, W]: ``room`` if given, else estimated from ``frames``

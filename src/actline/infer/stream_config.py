@@ -10,7 +10,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 
-from actline.core.errors import ActlineError
+from actline.core.errors import ActlineError, unknown_value
 from actline.data.background import BackgroundConfig
 
 DEFAULT_ALERT_S = 10.0
@@ -60,8 +60,9 @@ def parse_alerts(specs: list[str], classes: list[str] | None = None) -> dict[str
             raise ActlineError("--alert", f"expected CLASS=SECONDS, got {a!r}") from None
         if not name or not math.isfinite(out[name]) or out[name] < 0:
             raise ActlineError("--alert", f"expected CLASS=SECONDS with SECONDS >= 0, got {a!r}")
-    if classes is not None and set(out) - set(classes):
-        raise ActlineError("--alert", f"{sorted(set(out) - set(classes))} are not classes of this model ({classes})")
+    bad = [c for c in out if classes is not None and c not in classes]
+    if bad:
+        raise ActlineError("--alert", unknown_value(bad[0], classes, "class"))
     return out or None
 
 

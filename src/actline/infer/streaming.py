@@ -19,6 +19,7 @@ sensors; :meth:`push` is the three in a row, with identical results.
 
 from __future__ import annotations
 
+import logging
 import math
 
 import numpy as np
@@ -26,29 +27,11 @@ import numpy as np
 from actline.core.errors import ActlineError
 from actline.data.background import BackgroundModel
 from actline.data.window import WindowRule
+from actline.infer.frame_ring import FrameRing
 from actline.infer.stream_config import Event, StreamConfig, default_alerts, model_version
 
-
-class _Ring:
-    """The latest ``n`` frames and times in preallocated arrays (no per-frame allocation)."""
-
-    def __init__(self, n: int, shape: tuple[int, int]):
-        self.frames = np.zeros((n, *shape), np.float32)
-        self.times = np.zeros(n, np.float64)
-        self.n, self.count, self.head = n, 0, 0
-
-    def append(self, x: np.ndarray, t: float) -> None:
-        self.frames[self.head], self.times[self.head] = x, t
-        self.head = (self.head + 1) % self.n
-        self.count = min(self.count + 1, self.n)
-
-    def last(self, k: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        k = self.count if k is None else min(k, self.count)
-        idx = (self.head - k + np.arange(k)) % self.n
-        return self.frames[idx], self.times[idx]
-
-    def oldest(self) -> float:
-        return float(self.times[(self.head - self.count) % self.n])
+log = logging.getLogger("actline.stream")
+ROOM_EVERY_S = 30.0  # how often a stream looks again at whether its room is new (the empty room moves slowly)
 
 
 class StreamingRecognizer:
@@ -73,8 +56,11 @@ class StreamingRecognizer:
         # the training rooms
         self.uses_background = getattr(recognizer, "background", "none") != "none" or getattr(recognizer, "gated", False)
         self.bg: BackgroundModel | None = None
-        self.ring: _Ring | None = None
+        self.ring: FrameRing | None = None
         self.runs, self.n_frames, self.first_t = 0, 0, None  # first_t: the first frame's time, for the collector
+        # whether the sensor's room is new to the model (Recognizer.room_report), looked at every ROOM_EVERY_S
+        self.room_status: dict | None = None
+        self._room_checked: float | None = None
         self.reset()
 
     def reset(self) -> None:
@@ -128,7 +114,7 @@ class StreamingRecognizer:
                 events.append(self._event("reset", t, None, 0.0, {"gap_s": round(dt, 3)}))
                 self.reset()
         if self.ring is None:
-            self.ring = _Ring(self.span, x.shape)
+            self.ring = FrameRing(self.span, x.shape)
         if self.uses_background:
             if self.bg is None:
                 self.bg = BackgroundModel(x.shape, self.cfg.background)
@@ -189,7 +175,21 @@ class StreamingRecognizer:
         events = self._update_state(t)
         if self.collector is not None and win is not None:
             self._collect(p)
+        self._check_room(t)
         return events
+
+    def _check_room(self, t: float) -> None:
+        """Every ROOM_EVERY_S of sensor time, whether the running empty room is new to the model (its gate's
+        measure); a sensor whose room turns new says so once, in one log line."""
+        room = self.room()
+        if room is None or (self._room_checked is not None and t - self._room_checked < ROOM_EVERY_S):
+            return
+        was_new = (self.room_status or {}).get("new")
+        self.room_status, self._room_checked = self.r.room_report(room), t
+        if self.room_status["new"] and not was_new:
+            log.warning("sensor %s: new room (similarity %.2f to the nearest training room, new below %g): %s",
+                        self.sensor, self.room_status["similarity"], self.room_status["new_below"],
+                        self.room_status["advice"])
 
     def push(self, frame, timestamp: float) -> list[Event]:
         events, due = self.feed(frame, timestamp)
@@ -231,7 +231,7 @@ class StreamingRecognizer:
         if frames.ndim != 3 or len(frames) != self.span or times.shape != (self.span,):
             raise ActlineError(where, f"frame buffer of shape {frames.shape} does not fit this model")
         try:
-            ring = _Ring(self.span, frames.shape[1:])
+            ring = FrameRing(self.span, frames.shape[1:])
             ring.frames[:], ring.times[:] = frames, times
             ring.count, ring.head = int(meta["ring"]["count"]), int(meta["ring"]["head"])
             self.ring = ring

@@ -77,10 +77,11 @@ class TimelinePipeline:
             return cls(cfg, OnnxTimelineBackend(path, features, threads), path)
         from actline.infer.timeline_backends import TorchTimelineBackend
         from actline.modeldir.directory import read_config
+        from actline.modeldir.reader import torch_runtime
 
         cfg = read_config(path)
         _check_pipeline(path, cfg)
-        return cls(cfg, TorchTimelineBackend(path, device), path)
+        return cls(cfg, TorchTimelineBackend(path, torch_runtime(device, threads, path)), path)
 
     @property
     def encoder(self):

@@ -68,6 +68,20 @@ def build_torch(weights: Path, arch, where: Path):
     return model.eval()
 
 
+def torch_runtime(device: str, threads: int, where) -> str:
+    """The torch device to run on (``auto``: a GPU when torch sees one, else the CPU; a GPU asked for that
+    is not there is refused, naming ``where``), with torch's CPU threads set to ``threads`` (0: unchanged)."""
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ActlineError(where, f"device {device!r} requested but no GPU is available")
+    return device
+
+
 def load_classifier(path: str | Path, device: str = "cpu", backend: str | None = None, threads: int = 0):
     """(WindowClassifier, config) for a model directory or an exported ``.onnx`` file: the main weights,
     wrapped by the composite parts its config names (:mod:`actline.modeldir.parts`).
@@ -91,14 +105,11 @@ def load_classifier(path: str | Path, device: str = "cpu", backend: str | None =
         if not (path / ONNX).is_file():
             raise ActlineError(path, f"no {ONNX} (make one with `actline export {path}`)")
         clf = OnnxClassifier(verify(path, ONNX), threads)
+        device = "cpu" if device == "auto" else device
     elif backend != "torch":
         raise ActlineError(path, f"unknown backend {backend!r} (torch or onnx)")
     else:
-        if device.startswith("cuda"):
-            import torch
-
-            if not torch.cuda.is_available():
-                raise ActlineError(path, f"device {device!r} requested but no GPU is available")
+        device = torch_runtime(device, threads, path)
         clf = TorchClassifier(load_model_dir(path, CLIP_CLASSIFIER, device)[0], device)
     return parts.wrap(clf, Source(cfg, path / CONFIG, backend, device, threads, directory=path)), cfg
 

@@ -26,11 +26,13 @@ from actline.runs.rundir import SPLIT, fingerprint, read_split
 from actline.train.config import read_saved
 
 
-def evaluate_model_dir(model_dir: str | Path, data: str | Path, split_name: str | None = None) -> dict:
+def evaluate_model_dir(model_dir: str | Path, data: str | Path, split_name: str | None = None, device: str = "cpu",
+                       threads: int = 0) -> dict:
     """The metrics of the model at ``model_dir`` on ``data`` beside its saved baselines: every sample of
-    data it never saw, the held-out part of its own training data, or the evaluation part of ``split_name``."""
+    data it never saw, the held-out part of its own training data, or the evaluation part of ``split_name``;
+    the model runs on ``device`` (``auto``: a GPU when there is one) with ``threads`` CPU threads."""
     model_dir = Path(model_dir)
-    clf, cfg = load_classifier(model_dir)
+    clf, cfg = load_classifier(model_dir, device=device, threads=threads)
     ds = load_dataset(data)
     if ds.classes != cfg["classes"]:
         raise ActlineError(data, f"classes differ from the model's ({len(ds.classes)} vs {len(cfg['classes'])})")

@@ -1,6 +1,7 @@
 """evaluate-stream: the replay is the live path, events come from the annotation, falls on Nagoya include the lie."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -31,7 +32,7 @@ def synth_model(synth_dir, tmp_path_factory):
 def test_evaluate_stream_reports_events_states_and_a_picture(synth_model, synth_dir, tmp_path, capsys, one_thread):
     model, ds = synth_model
     risk = next(c for c in ds.classes if "risk" in c)
-    main(["evaluate-stream", str(model), str(synth_dir), "--alert", f"{risk}=1", "--enter", "0.2", "--exit", "0.1",
+    main(["evaluate-stream", str(model), "--data", str(synth_dir), "--alert", f"{risk}=1", "--enter", "0.2", "--exit", "0.1",
           "--plot", str(tmp_path / "t.png"), "--json"])
     rep = json.loads(capsys.readouterr().out)
     assert rep["recordings"] == len(ds.recordings) and set(rep["events"]) == {risk}
@@ -40,8 +41,14 @@ def test_evaluate_stream_reports_events_states_and_a_picture(synth_model, synth_
     assert rep["events"][risk]["model"]["events"] == rep["events"][risk]["baseline"]["events"] == n_events > 0
     assert set(rep["states"]) == set(ds.classes)
     assert (tmp_path / "t.png").stat().st_size > 5000
-    main(["evaluate-stream", str(model), str(synth_dir), "--alert", f"{risk}=1"])  # the table
-    assert "false alarms / h" in capsys.readouterr().out
+    main(["evaluate-stream", str(model), "--data", str(synth_dir), "--alert", f"{risk}=1"])  # the table
+    text = capsys.readouterr().out
+    assert "false alarms / h" in text and "time outside events" in text
+    assert f"alerts: {risk} held 1 s" in text and "{" not in text  # the alerts read as words, not a Python dict
+    # 4 recordings of 60 s: the figure rests on minutes, and says so
+    assert re.search(r"4 recordings, 4\.0 min replayed", text), text
+    assert re.search(r"warning: false alarms per hour rest on as little as [\d.]+ (s|min) outside events "
+                     r"\(under 1 h\)", text), text
 
 
 @pytest.mark.slow

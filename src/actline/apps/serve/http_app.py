@@ -16,7 +16,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from actline.apps.serve import info, predict, timeline_jobs
 from actline.apps.serve.info import Metrics
 from actline.apps.serve.jobs import JobQueue
-from actline.apps.serve.predict import PredictPool
+from actline.apps.serve.predict_route import PredictPool
 from actline.apps.serve.security import warn_if_exposed
 from actline.apps.serve.settings import ServeConfig
 from actline.core.errors import ActlineError
@@ -30,9 +30,11 @@ for `GET /v1/jobs/{id}`. Every endpoint but `/healthz` needs `Authorization: Bea
 service has a token."""
 
 
-def load_models(paths: list[str | Path], backend: str | None = None) -> tuple[Any, Any]:
+def load_models(paths: list[str | Path], backend: str | None = None, device: str = "cpu",
+                threads: int = 0) -> tuple[Any, Any]:
     """(clip classifier or None, timeline pipeline or None), each opened with ``actline.load`` on the backend
-    ``backend`` names (:mod:`actline.apps.model_backend`: by default a directory's ONNX export where it has one)."""
+    ``backend`` names (:mod:`actline.apps.model_backend`: by default a directory's ONNX export where it has one),
+    on ``device`` with ``threads`` CPU threads."""
     from actline.apps.model_backend import open_model
     from actline.infer.loader import CLASSIFIER, model_kind
 
@@ -41,7 +43,7 @@ def load_models(paths: list[str | Path], backend: str | None = None) -> tuple[An
         kind = model_kind(p)
         if kind in found:
             raise ActlineError(p, f"a second {kind} model: the service runs one of each")
-        found[kind] = open_model(p, backend)
+        found[kind] = open_model(p, backend, device, threads)
     return found.get(CLASSIFIER), found.get("timeline")
 
 
@@ -72,7 +74,7 @@ class Service:
 
 def create_app(models: list[str | Path], cfg: ServeConfig | None = None) -> FastAPI:
     cfg = (cfg or ServeConfig()).validate()
-    recognizer, timeline_model = load_models(models, cfg.backend)
+    recognizer, timeline_model = load_models(models, cfg.backend, cfg.device, cfg.threads)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):

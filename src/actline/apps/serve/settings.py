@@ -33,6 +33,8 @@ class ServeConfig:
     public_metrics: bool = False  # /metrics, /docs and /openapi.json without the token
     allowed_hosts: tuple[str, ...] = ()  # Host header names accepted beside the local names and the bound host
     insecure_no_token: bool = False  # listen beyond loopback without a token (refused otherwise)
+    device: str = "cpu"  # where torch models run (auto: a GPU when there is one)
+    threads: int = 0  # CPU threads of each model (0: the runtime's default)
     limits: ReadLimits = field(default_factory=lambda: SERVICE_LIMITS)
     backend: str | None = None  # onnx | torch; None: ONNX where a model directory holds its export (apps/model_backend.py)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -33,6 +34,9 @@ class EvaluateOptions:
     grace_s: float = 5.0
     plot: Path | None = None  # a timeline picture of one recording
     plot_recording: str | None = None  # which (default: the first with an alert-class event)
+    device: str = "cpu"  # where a torch model runs (auto: a GPU when there is one)
+    threads: int = 0  # CPU threads of the model (0: the runtime's default)
+    progress: Callable[[str, float, float | None], None] | None = None  # (task, recordings done, total)
 
 
 def frame_labels(ds, rec) -> np.ndarray:
@@ -73,7 +77,7 @@ def evaluate_stream(model: str | Path, data: str | Path, opts: EvaluateOptions) 
     from actline.infer.stream_config import StreamConfig, default_alerts, parse_alerts
     from actline.infer.streaming import StreamingRecognizer
 
-    recog = Recognizer.load(model)
+    recog = Recognizer.load(model, device=opts.device, threads=opts.threads)
     alerts = parse_alerts(opts.alerts, recog.classes)
     alerts = default_alerts(recog.classes) if alerts is None else alerts
     if not alerts:
@@ -89,7 +93,7 @@ def evaluate_stream(model: str | Path, data: str | Path, opts: EvaluateOptions) 
     scores = {k: {"model": [], "baseline": []} for k in kinds}
     states = {c: [] for c in recog.classes if c not in unknown}
     timelines = {}
-    for rec in recs:
+    for i, rec in enumerate(recs, start=1):
         t = rec.timestamps - rec.timestamps[0]
         labels, duration = frame_labels(ds, rec), float(t[-1])
         sr = StreamingRecognizer(recog, cfg, sensor=rec.id)
@@ -104,6 +108,8 @@ def evaluate_stream(model: str | Path, data: str | Path, opts: EvaluateOptions) 
             entries = [e.t for e in events if e.kind == "state" and e.label == c]
             states[c].append(score_recording(runs(labels, t, ds.classes.index(c)), entries, duration, opts.grace_s))
         timelines[rec.id] = (t, labels, events, base)
+        if opts.progress:
+            opts.progress("recordings replayed", i, len(recs))
     report = {"model": str(model), "data": str(data), "group": opts.group, "recordings": len(recs),
               "hours": sum(float(tl[0][-1]) for tl in timelines.values()) / 3600, "alerts": alerts,
               "stream": {"every": sr.every, "ema": cfg.ema, "enter": cfg.enter, "exit": cfg.exit},

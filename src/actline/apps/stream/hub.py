@@ -204,7 +204,8 @@ class StreamHub:
             sensors = {s: {"last_frame_t": st.last_t, "last_frame_age_s": None if st.last_wall is None
                            else round(time.time() - st.last_wall, 3), "fps": round(st.fps, 2),
                            "state": getattr(self.sensors.get(s), "state", None), "frames": st.frames, "model_runs": st.runs,
-                           "errors": dict(st.errors), "events": dict(st.events)}
+                           "errors": dict(st.errors), "events": dict(st.events),
+                           "room": getattr(self.sensors.get(s), "room_status", None)}
                        for s, st in self.stats.items()}
             with self.drop_lock:
                 dropped = dict(self.dropped)

@@ -37,6 +37,8 @@ class StreamOptions:
     record_max_gb: float | None = None  # stop recording (not the stream) beyond this
     queue_bytes: int = 256 << 20  # the MQTT intake queue's cap in bytes (beside its 20,000 messages)
     backend: str | None = None  # onnx | torch; None: ONNX where a model directory holds its export (apps/model_backend.py)
+    device: str = "cpu"  # where a torch model runs (auto: a GPU when there is one)
+    threads: int = 0  # CPU threads of the model (0: the runtime's default)
 
 
 def stream_config(recognizer, opts: StreamOptions):
@@ -76,7 +78,7 @@ def run_stream(model: str | Path, opts: StreamOptions, on_event=None) -> dict:
     if opts.queue_bytes < 1:
         raise ActlineError("--queue-bytes", f"must be at least 1, got {opts.queue_bytes}")
     path, backend = resolve(model, opts.backend)
-    recog = Recognizer.load(path, backend=backend)
+    recog = Recognizer.load(path, backend=backend, device=opts.device, threads=opts.threads)
     cfg = stream_config(recog, opts)
     rooms = open_empty_rooms(recog, cfg, opts)
     if opts.mqtt:

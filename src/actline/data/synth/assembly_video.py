@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from actline.core.atomic import write_text
+from actline.core.atomic import atomic_dir, write_text
+from actline.core.progress import Progress
 from actline.data.clips import parse_label
 from actline.data.video import write_video
 
@@ -86,13 +87,25 @@ def _render(action: str, n: int, fps: float, cfg: RGBSynthConfig, rng: np.random
     return out
 
 
-def generate_rgb_dataset(out: str | Path, cfg: RGBSynthConfig = RGBSynthConfig()) -> Path:
+def generate_rgb_dataset(out: str | Path, cfg: RGBSynthConfig = RGBSynthConfig(), overwrite: bool = False,
+                         progress: Progress | None = None) -> Path:
+    """Write the clips and long videos at ``out`` (atomically: all of them or nothing). An existing
+    directory is refused unless it is empty or ``overwrite`` is set (it is then replaced)."""
     out = Path(out)
+    empty = out.is_dir() and not any(out.iterdir())
+    with atomic_dir(out, overwrite=overwrite or empty) as tmp:
+        _write_rgb(tmp, cfg, progress or (lambda *a: None))
+    return out
+
+
+def _write_rgb(out: Path, cfg: RGBSynthConfig, progress: Progress) -> None:
     rng = np.random.default_rng(cfg.seed)
-    for action in ACTIONS:
+    total = len(ACTIONS) * cfg.clips_per_action + cfg.long_videos
+    for i, action in enumerate(ACTIONS):
         for k in range(cfg.clips_per_action):
             n = int(rng.uniform(*cfg.clip_seconds) * cfg.fps)
             write_video(out / "clips" / action / f"clip_{k:03d}.mp4", _render(action, n, cfg.fps, cfg, rng), cfg.fps)
+            progress("videos", i * cfg.clips_per_action + k + 1, total)
     names = list(ACTIONS)
     for v in range(cfg.long_videos):
         t, prev, segs, frames = 0.0, None, [], []
@@ -115,4 +128,4 @@ def generate_rgb_dataset(out: str | Path, cfg: RGBSynthConfig = RGBSynthConfig()
             p = parse_label(a)
             wr.writerow([f"{s:.3f}", f"{e:.3f}", p.coarse, p.fine, p.value_category])
         write_text(out / "long" / f"video_{v:02d}.csv", buf.getvalue())
-    return out
+        progress("videos", total - cfg.long_videos + v + 1, total)

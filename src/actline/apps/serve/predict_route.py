@@ -159,7 +159,8 @@ async def predict(request: Request):
     frames, timestamps, recording = parse_window(await read_body(request, svc.cfg.max_window_bytes),
                                                  media_type(request), recording)
     try:
-        pred, kept = await svc.predictions.run(lambda: _predict(svc, frames, timestamps, recording), svc.cfg.timeout_s)
+        pred, kept, room = await svc.predictions.run(lambda: _predict(svc, frames, timestamps, recording),
+                                                     svc.cfg.timeout_s)
     except Busy:
         raise HTTPException(503, "too many predictions in progress; try again shortly",
                             headers={"Retry-After": "1"}) from None
@@ -169,13 +170,20 @@ async def predict(request: Request):
     out = pred.to_dict()
     if recording is not None:
         out.update(recording=recording, room="kept" if kept else "estimated" if kept is not None else "unused")
+    if room is not None:  # a model with a room gate: whether this room is new to it, and what to do then
+        out.update(new_room=room["new"], room_similarity=room["similarity"],
+                   **({"advice": room["advice"]} if room["new"] else {}))
     return out
 
 
 def _predict(svc, frames, timestamps, recording: str | None):
-    """(prediction, whether the recording's room was kept already; None when none is read or no id is given)."""
+    """(prediction, whether the recording's room was kept already (None when none is read or no id is given),
+    the room report of a gated model (:meth:`Recognizer.room_report`, else None))."""
     r = svc.recognizer
-    if recording is None or not r.needs_room:
-        return r.predict(frames, timestamps), None
-    room, kept = svc.rooms.get_or_estimate(recording, lambda: r.estimate_room(frames))
-    return r.predict(frames, timestamps, room=room), kept
+    if not r.needs_room:
+        return r.predict(frames, timestamps), None, None
+    if recording is None:
+        room, kept = r.estimate_room(frames), None
+    else:
+        room, kept = svc.rooms.get_or_estimate(recording, lambda: r.estimate_room(frames))
+    return r.predict(frames, timestamps, room=room), kept, r.room_report(room)
