@@ -79,7 +79,7 @@ def test_evaluate_predict_stream_serve_and_export_apply_the_gate(gated_run, synt
 
     main(["predict", str(model), str(recording), "--json"])
     said = capsys.readouterr()
-    assert "unfamiliar, the fallback CNN fused with the trees" in said.err and said.out.startswith("{")
+    assert "room NEW" in said.err and "actline adapt" in said.err and said.out.startswith("{")
     events = tmp_path / "events.jsonl"
     main(["stream", str(model), "--replay", str(recording), "--speed", "0", "--events", str(events)])
     assert events.read_text().strip(), "a replayed recording produces at least one state"
