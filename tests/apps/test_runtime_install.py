@@ -189,7 +189,7 @@ def test_a_model_with_a_room_gate_runs_without_torch(model_dir, tmp_path):  # no
     gated_flag, label, calls, sim, fallback = json.loads(run.stdout.splitlines()[-1])
     assert gated_flag and label in CLASSES and sorted(calls) == [-1, 1] and sim < 0.3 and fallback == "OnnxClassifier"
     pred = _run_without_torch(tmp_path, "predict", str(out), str(rec), "--json", "--stride", "8")
-    assert pred.returncode == 0 and "unfamiliar, the fallback CNN fused with the trees" in pred.stderr, pred.stderr
+    assert pred.returncode == 0 and "room NEW" in pred.stderr and "actline adapt" in pred.stderr, pred.stderr
 
 
 def test_commands_that_need_torch_say_which_extra_in_one_line(model_dir, tmp_path):  # noqa: F811

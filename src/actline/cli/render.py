@@ -120,27 +120,37 @@ def print_metrics(m: dict, as_json: bool = False) -> None:
 
 
 def print_cv(r: dict, as_json: bool = False) -> None:
-    """Per-fold figures, mean ± sd over folds, pooled figures and the pooled per-class table of ``actline cv``."""
+    """``actline cv``: first the figures pooled over every held-out window beside the pooled baselines (with
+    groups held out, folds differ in which classes they hold, so a mean of per-fold figures misleads), then the
+    per-fold table, the mean ± sd over folds, and the pooled per-class table."""
     if as_json:
         return print_json(r)
     keys = ("top1", "mean_class_accuracy", "macro_f1")
-    t = Table(f"{r['model']}: {r['folds']} folds x {r['repeats']} repeat(s), grouped by {r['group_by']}",
-              [">repeat", ">fold", ">n", ">top-1 %", ">mean class acc %", ">macro-F1 %", ">majority top-1 / F1",
-               ">classical top-1 / F1"])
+    pooled = r["pooled"]
+    t = Table(f"{r['model']}: {r['folds']} folds x {r['repeats']} repeat(s), grouped by {r['group_by']}: pooled over "
+              f"every held-out window (mean ± sd over repeats)", ["", ">top-1 %", ">mean class acc %", ">macro-F1 %"])
+    for name, figs in [("model", pooled), *((f"{n} baseline", b) for n, b in pooled.get("baselines", {}).items())]:
+        if all(k in figs for k in keys):
+            t.add_row(name, *(f"{figs[k]['mean']:.1f} ± {figs[k]['sd']:.1f}" for k in keys))
+    print_table(t)
+    t = Table("per fold", [">repeat", ">fold", ">n", ">classes", ">top-1 %", ">mean class acc %", ">macro-F1 %",
+                           ">majority top-1 / F1", ">classical top-1 / F1"])
     for f in r["per_fold"]:
-        t.add_row(str(f["repeat"]), str(f["fold"]), str(f["n"]), *[f"{f[k]:.1f}" for k in keys],
+        t.add_row(str(f["repeat"]), str(f["fold"]), str(f["n"]), str(f.get("classes_held_out", "")),
+                  *[f"{f[k]:.1f}" for k in keys],
                   f"{f.get('majority_top1', 0):.1f} / {f.get('majority_macro_f1', 0):.1f}",
                   f"{f.get('classical_top1', 0):.1f} / {f.get('classical_macro_f1', 0):.1f}")
     print_table(t)
+    single = [f"{f['repeat']}/{f['fold']}" for f in r["per_fold"] if f.get("classes_held_out") == 1]
+    if single:
+        say(f"note: fold(s) {', '.join(single)} hold a single class: a model that predicts it scores 100 there, "
+            "so the mean over folds flatters; read the pooled figures above")
     ms = r["mean_sd_over_folds"]
     for name, prefix in (("model", ""), ("classical", "classical_"), ("majority", "majority_")):
         vals = [ms.get(prefix + k) for k in keys]
         if all(vals):
             out.print(f"{name:10s} mean ± sd over folds: " + ", ".join(
                 f"{lab} {v['mean']:.1f} ± {v['sd']:.1f}" for lab, v in zip(("top-1", "MCA", "macro-F1"), vals)))
-    pooled = r["pooled"]
-    out.print("pooled over held-out windows (mean ± sd over repeats): " + ", ".join(
-        f"{k} {pooled[k]['mean']:.1f} ± {pooled[k]['sd']:.1f}" for k in keys if k in pooled))
     t = Table("per class, pooled over folds and repeats",
               ["class", ">support", ">predicted", ">recall %", ">precision %", ">F1 %"])
     for c, v in r["per_class_pooled"].items():

@@ -143,6 +143,7 @@ def evaluate_run(ds: ClipDataset, split: Split, fitted: Fitted, cfg: TrainConfig
     for name, n in zip(ds.classes, np.bincount(y_tr, minlength=k)):  # a class's training support beside its scores
         m["per_class"][name]["train"] = int(n)
     m["_prob"] = prob
+    m["_baseline_pred"] = {name: b.argmax(1) for name, b in base.items() if name in ("majority", "classical")}
     return m
 
 
@@ -171,7 +172,7 @@ def write_run(out: Path, ds: ClipDataset, split: Split, fitted: Fitted, cfg: Tra
     """The run directory: the model directory (its main weights, and every composite part's files and config,
     :func:`actline.modeldir.parts.save`), the classical baseline, the split, histories, plots and, last, the
     metrics."""
-    prob = metrics.pop("_prob", None)
+    prob, baseline_pred = metrics.pop("_prob", None), metrics.pop("_baseline_pred", None)
     k, y_tr = len(ds.classes), ds.labels(split.train)
     frame_shape = list(next(iter(ds.recordings.values())).frames.shape[1:])
     model_config = {
@@ -195,7 +196,7 @@ def write_run(out: Path, ds: ClipDataset, split: Split, fitted: Fitted, cfg: Tra
     write_json(out / "history.json", histories)
     plot_curves(histories, out / "curves.png")
     if prob is not None:
-        write_predictions(out / "predictions.csv", ds, split.eval, prob)
+        write_predictions(out / "predictions.csv", ds, split.eval, prob, baseline_pred)
         plot_confusion(confusion(ds.labels(split.eval), prob, k), ds.classes, out / "confusion.png",
                        title=f"{cfg.model} on {split.name} evaluation windows (n={len(split.eval)})")
     run.complete(metrics)  # last: the checkpoints go, and a run with metrics.json is complete by definition

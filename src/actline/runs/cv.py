@@ -34,23 +34,28 @@ def cross_validate(data: str | Path | ClipDataset, out: str | Path, cfg: TrainCo
     ds = data if isinstance(data, ClipDataset) else load_dataset(data)
     rows, pooled = [], []
     for r in range(repeats):
-        y_all, p_all = [], []
+        y_all, p_all, b_all = [], [], []
         for k in range(folds):
             fcfg = LoadedConfig(replace(cfg, split="kfold", fold=k, n_folds=folds, group_by=group_by,
                                         seed=cfg.seed + r), given)
             run = out / f"r{r}" / f"fold{k}"
             m = train_run(ds, run, fcfg, progress=progress, overwrite=overwrite)
             rows.append(_fold_row(r, k, m))
-            y, p = _predictions(run, ds)
-            y_all.append(y), p_all.append(p)
+            y, p, b = _predictions(run, ds)
+            y_all.append(y), p_all.append(p), b_all.append(b)
             log.info("repeat %d fold %d: top-1 %.1f, macro-F1 %.1f (n=%d)", r, k, m["top1"], m["macro_f1"], m["n"])
         y, p = np.concatenate(y_all), np.concatenate(p_all)
+        base = {n: np.concatenate([b[n] for b in b_all]) for n in b_all[0] if all(n in b for b in b_all)}
         pooled.append({"repeat": r, **{key: round(v, 2) for key, v in summary_metrics(y, p).items()}, "n": len(y),
-                       "per_class": per_class(y, p, ds.classes)})
+                       "per_class": per_class(y, p, ds.classes),
+                       "baselines": {n: {key: round(v, 2) for key, v in summary_metrics(y, bp).items()}
+                                     for n, bp in base.items()}})
     result = {"data": str(ds.root), "model": cfg.model, "folds": folds, "repeats": repeats, "group_by": group_by,
               "per_fold": rows, "mean_sd_over_folds": _mean_sd(rows),
               "pooled": {"per_repeat": [{k: v for k, v in p.items() if k != "per_class"} for p in pooled],
-                         **_mean_sd([{k: v for k, v in p.items() if k in HEADLINE} for p in pooled], prefix=False)},
+                         **_mean_sd([{k: v for k, v in p.items() if k in HEADLINE} for p in pooled], prefix=False),
+                         "baselines": {n: _mean_sd([p["baselines"][n] for p in pooled], prefix=False)
+                                       for n in pooled[0]["baselines"]}},
               "per_class_pooled": _sum_per_class([p["per_class"] for p in pooled])}
     write_json(out / "cv.json", result)
     return result
@@ -58,24 +63,30 @@ def cross_validate(data: str | Path | ClipDataset, out: str | Path, cfg: TrainCo
 
 def _fold_row(r: int, k: int, m: dict) -> dict:
     row = {"repeat": r, "fold": k, "split": m["split"]["name"], **headline(m),
-           "majority_class_recall": m.get("majority_class_recall")}
+           "majority_class_recall": m.get("majority_class_recall"),
+           "classes_held_out": sum(1 for v in m.get("per_class", {}).values() if v.get("support"))}
     for name, b in m.get("baselines", {}).items():
         row.update({f"{name}_{key}": b[key] for key in HEADLINE if key in b})
     return row
 
 
-def _predictions(run: Path, ds: ClipDataset) -> tuple[np.ndarray, np.ndarray]:
-    """True and predicted classes of a run's evaluation windows (one-hot predictions)."""
+def _predictions(run: Path, ds: ClipDataset) -> tuple[np.ndarray, np.ndarray, dict]:
+    """True and predicted classes of a run's evaluation windows (one-hot predictions), and each baseline's."""
     with open(run / "predictions.csv", newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
-    idx = {c: i for i, c in enumerate(ds.classes)}
+    idx, k = {c: i for i, c in enumerate(ds.classes)}, len(ds.classes)
     y = np.array([idx[r["true"]] for r in rows], dtype=np.int64)
-    p = np.eye(len(ds.classes))[[idx[r["pred"]] for r in rows]] if rows else np.zeros((0, len(ds.classes)))
-    return y, p
+
+    def onehot(col: str) -> np.ndarray:
+        return np.eye(k)[[idx[r[col]] for r in rows]] if rows else np.zeros((0, k))
+
+    names = [c[:-5] for c in (rows[0] if rows else {}) if c.endswith("_pred") and c != "pred"]
+    return y, onehot("pred"), {n: onehot(f"{n}_pred") for n in names}
 
 
 def _mean_sd(rows: list[dict], prefix: bool = True) -> dict:
-    keys = [k for k in rows[0] if isinstance(rows[0][k], (int, float)) and k not in ("repeat", "fold", "n")]
+    keys = [k for k in rows[0] if isinstance(rows[0][k], (int, float)) and k not in ("repeat", "fold", "n",
+                                                                                       "classes_held_out")]
     out = {}
     for k in keys:
         vals = np.array([r[k] for r in rows if r.get(k) is not None], dtype=float)

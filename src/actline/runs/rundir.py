@@ -224,14 +224,17 @@ def fingerprint(ds) -> str:
     return h.hexdigest()[:16]
 
 
-def write_predictions(path: Path, ds, samples, prob) -> None:
-    """One row per evaluation window: id, recording, frame, true class, predicted class, confidence."""
+def write_predictions(path: Path, ds, samples, prob, baselines: dict | None = None) -> None:
+    """One row per evaluation window: id, recording, frame, true class, predicted class, confidence, and what
+    each baseline predicted (``<name>_pred``: majority, classical), so figures pool over folds for them too."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["sample_id", "recording_id", "frame_idx", "true", "pred", "confidence"])
-    for s, p in zip(samples, prob):
+    names = sorted(baselines or {})
+    w.writerow(["sample_id", "recording_id", "frame_idx", "true", "pred", "confidence", *(f"{n}_pred" for n in names)])
+    for i, (s, p) in enumerate(zip(samples, prob)):
         k = int(p.argmax())
-        w.writerow([s.id, s.recording_id, s.frame_idx, ds.classes[s.label], ds.classes[k], f"{p[k]:.4f}"])
+        w.writerow([s.id, s.recording_id, s.frame_idx, ds.classes[s.label], ds.classes[k], f"{p[k]:.4f}",
+                    *(ds.classes[int(baselines[n][i])] for n in names)])
     write_text(path, buf.getvalue())
 
 

@@ -38,6 +38,8 @@ def augment_batch(x: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> 
     if cfg.noise_c > 0:
         sigma = u(0, cfg.noise_c).view(b, 1, 1, 1, 1)
         x = x + sigma * torch.randn(x.shape, generator=gen).to(dev)
+    if cfg.room_spots > 0 or cfg.room_field_c > 0:
+        x = x + new_room(b, h, w, cfg, gen).to(dev)[:, None, None]
     if cfg.erase_p > 0:
         for i in range(b):
             if float(u(0, 1, 1)) < cfg.erase_p:
@@ -46,3 +48,29 @@ def augment_batch(x: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> 
                 x0 = int(torch.randint(0, w - ew + 1, (1,), generator=gen))
                 x[i, :, :, y0:y0 + eh, x0:x0 + ew] = floor[i].expand(-1, -1, eh, ew)
     return x
+
+
+def new_room(b: int, h: int, w: int, cfg: AugmentConfig, gen: torch.Generator) -> torch.Tensor:
+    """[B, H, W] °C to add to each window, still over its time: a room it was not trained in. Small hot objects
+    (a lamp, a heater's edge: 2x2 to 3x4 pixels, 4-20 °C over the floor, softened by the optics) in
+    ``cfg.room_spots`` of the windows, and a smooth field of amplitude ``cfg.room_field_c`` (a gradient and a
+    bump) in every window."""
+    out = torch.zeros(b, h, w)
+    rand = lambda *s: torch.rand(s, generator=gen)  # noqa: E731
+    if cfg.room_field_c > 0:
+        yy = torch.linspace(-1, 1, h).view(1, h, 1)
+        xx = torch.linspace(-1, 1, w).view(1, 1, w)
+        gy, gx = (rand(b, 1, 1) * 2 - 1), (rand(b, 1, 1) * 2 - 1)
+        cy, cx, r = rand(b, 1, 1) * 2 - 1, rand(b, 1, 1) * 2 - 1, 0.3 + 0.7 * rand(b, 1, 1)
+        bump = torch.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / r ** 2) * (rand(b, 1, 1) * 2 - 1)
+        out += cfg.room_field_c * (0.5 * (gy * yy + gx * xx) + bump)
+    if cfg.room_spots > 0:
+        for i in range(b):
+            if float(rand(1)) >= cfg.room_spots:
+                continue
+            for _ in range(1 + int(rand(1) * 3)):
+                sh, sw = 2 + int(rand(1) * 2), 2 + int(rand(1) * 3)
+                y0, x0 = int(rand(1) * (h - sh)), int(rand(1) * (w - sw))
+                out[i, y0:y0 + sh, x0:x0 + sw] += 4.0 + 16.0 * float(rand(1))
+        out = out + F.avg_pool2d(F.pad(out[:, None], (1, 1, 1, 1), mode="replicate"), 3, stride=1)[:, 0] * 0.5
+    return out

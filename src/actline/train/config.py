@@ -55,6 +55,11 @@ class AugmentConfig:
     noise_c: float = 0.1  # extra sensor noise (max sigma)
     erase_p: float = 0.0  # random erasing of a rectangle (set to the floor temperature)
     temporal_jitter: int = 4  # frames the window centre moves
+    # new rooms made from old ones (0: off): the chance that a window gets 1-3 hot objects of its own (small
+    # spots 4-20 °C over the floor, still over the window's time), and the amplitude (°C) of a smooth field
+    # added over the frame (floor unevenness, a window, a wall)
+    room_spots: float = 0.0
+    room_field_c: float = 0.0
 
 
 @dataclass

@@ -1,0 +1,102 @@
+"""actline adapt: a trained model learns a new room from a calibration session."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+import actline
+from actline.cli import main
+from actline.data.synth.thermal_set import SynthConfig, generate_thermal_dataset
+
+SEED = 141  # a test data set of the realistic preset (reporting seeds are 0-9, tuning seeds 100 and above)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny model trained with one room held out, that room's calibration session, and the data."""
+    root = tmp_path_factory.mktemp("adapt")
+    data = generate_thermal_dataset(root / "data", SynthConfig(preset="realistic", n_recordings=6, seed=SEED))
+    main(["train", "--data", str(data), "--out", str(root / "run"), "--split", "by-location", "--quiet",
+          "--set", "epochs=2", "--set", "num_threads=1"])
+    held = json.loads((root / "run" / "split.json").read_text())["eval"]["locations"]
+    cal = generate_thermal_dataset(root / "cal", SynthConfig(preset="realistic", n_recordings=6, seed=SEED,
+                                                             calibration=tuple(held)))
+    return root, data, cal, held
+
+
+@pytest.mark.slow  # ~40 s: trains a tiny model, adapts it twice, exports
+def test_a_model_learns_its_new_room_and_says_what_changed(trained, capsys):
+    root, data, cal, held = trained
+    model = root / "run" / "model"
+    rec = data / "frames" / f"{sorted(p.stem for p in (data / 'frames').glob(f'{held[0]}_*'))[0]}.h5"
+    before = actline.load(model)
+    from actline.data.thermal_h5 import read_recording_h5
+
+    room = read_recording_h5(rec).empty_room()
+    assert before.room_report(room)["new"] is True
+    main(["adapt", str(model), "--data", str(cal), "--out", str(root / "adapted"), "--eval", str(data), "--replay",
+          str(data), "--epochs", "2", "--threads", "1", "--quiet", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert report["locations"] == held and report["room_windows"] > 0 and report["replayed_windows"] > 0
+    scores = report["scores"]["new_room"]
+    assert {"before", "after", "baselines"} <= set(scores) and scores["before"]["n"] == scores["after"]["n"] > 0
+    adapted = actline.load(root / "adapted")
+    assert adapted.room_report(room)["new"] is False  # the gate knows the room now: the adapted CNN answers there
+    cfg = json.loads((root / "adapted" / "config.json").read_text())
+    assert cfg["adapted"]["locations"] == held and cfg["room_gate"]["rooms"] == before_rooms(model) + 1
+    main(["export", str(root / "adapted")])  # an adapted model exports like any other
+    assert (root / "adapted" / "model.onnx").is_file()
+
+
+def before_rooms(model) -> int:
+    return json.loads((model / "config.json").read_text())["room_gate"]["rooms"]
+
+
+@pytest.mark.slow  # ~15 s
+def test_an_interrupted_adaptation_resumes(trained, monkeypatch):
+    from actline.runs import adapt as adapt_module
+    from actline.runs.adapt_run import adapt_model
+    from actline.train.adapt_fit import AdaptConfig
+
+    root, data, cal, _ = trained
+    out = root / "resumed"
+    real = adapt_module._write
+
+    def crash(*a, **k):  # every epoch is checkpointed before the model is written: stop there
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(adapt_module, "_write", crash)
+    with pytest.raises(KeyboardInterrupt):
+        adapt_model(root / "run" / "model", cal, out, AdaptConfig(epochs=2, num_threads=1))
+    assert (out / "checkpoints").is_dir()
+    monkeypatch.setattr(adapt_module, "_write", real)
+    adapt_model(root / "run" / "model", cal, out, AdaptConfig(epochs=2, num_threads=1), resume=True)
+    fresh = root / "fresh"
+    adapt_model(root / "run" / "model", cal, fresh, AdaptConfig(epochs=2, num_threads=1))
+    assert (out / "model.safetensors").read_bytes() == (fresh / "model.safetensors").read_bytes()
+
+
+def test_bad_adaptations_get_one_line(trained, tmp_path, capsys):
+    root, data, cal, _ = trained
+    model = root / "run" / "model"
+
+    def refused(*args) -> str:
+        with pytest.raises(SystemExit) as exc:
+            main(["adapt", *map(str, args), "--quiet"])
+        assert exc.value.code == 2
+        return capsys.readouterr().err.strip()
+
+    other = tmp_path / "other"
+    shutil.copytree(cal, other)
+    for f in (other / "annotations").glob("*.json"):  # a data set whose class "standing" is called "upright"
+        f.write_text(f.read_text().replace('"standing"', '"upright"'))
+    err = refused(model, "--data", other, "--out", tmp_path / "a")
+    assert "upright" in err and "not classes of the model" in err and not (tmp_path / "a").exists()
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "x").write_text("x")
+    assert "--overwrite" in refused(model, "--data", cal, "--out", tmp_path / "busy")
+    assert "nothing to resume" in refused(model, "--data", cal, "--out", tmp_path / "b", "--resume")
+    assert "layers must be one of" in refused(model, "--data", cal, "--out", tmp_path / "c", "--layers", "middle")
