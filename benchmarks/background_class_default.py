@@ -54,7 +54,7 @@ def windows(out: Path, folds: int, bg: str | None) -> dict:
 
 def measure(ds, out: Path, group_by: str, bg: str | None, threads: int, epochs: int | None) -> dict:
     sets = [f"num_threads={threads}", "seed=0", "background_class=" + (bg or "null")]
-    cfg = load_config(None, sets + ([f"epochs={epochs}"] if epochs else []))
+    cfg = load_config(None, sets + ([f"epochs={epochs}"] if epochs else [])).config
     mcfg = {"training": cfg.to_dict(), "classes": ds.classes + ([bg] if bg else [])}
     kinds = event_kinds(mcfg["classes"], ds.classes, [])
     traces, folds = fold_traces(ds, mcfg, out, ChooseOptions(group_by=group_by), out, kinds)

@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))  # the tests' browser and server helpers, so that 
 
 from actline.apps.label import create_label_app  # noqa: E402
 from actline.data.dataset import Recording  # noqa: E402
-from actline.data.labelled import LabelledSegment, write_labelled_dataset  # noqa: E402
+from actline.data.labels import LabelledSegment, write_labelled_dataset  # noqa: E402
 from actline.data.thermal_h5 import read_recording_h5  # noqa: E402
 from tests.apps.browser import chromium  # noqa: E402
 from tests.apps.label.conftest import Server  # noqa: E402

@@ -42,7 +42,7 @@ def main() -> None:
         folds = []
         for fold in range(len(days)):
             lr = "5e-4" if name.startswith("slowfast") else "2e-3"  # 34M parameters from scratch: a gentler rate
-            cfg = load_config(None, [f"model={name}", "window=16", f"epochs={args.epochs}", "split=kfold",
+            cfg = load_config(None, [f"model={name}", "window.length=16", f"epochs={args.epochs}", "split=kfold",
                                      f"fold={fold}", f"n_folds={len(days)}", "group_by=group", f"lr={lr}",
                                      "batch_size=32", *args.overrides])
             run = args.out / name / f"fold{fold}"

@@ -38,8 +38,8 @@ def train(data: Path, days: list[str], out: Path, epochs: int) -> Path:
     ds = read_nagoya(data, days=days, unlabelled="none")
     # the recipe of the published figure, pinned (the defaults have moved since: tempered class weights,
     # the rare-class guard and a static-heat background for 16x16 sensors)
-    cfg = load_config(None, ["model=thermal_r2plus1d", "window=16", f"epochs={epochs}", "split=none", "lr=2e-3",
-                             "batch_size=32", "num_threads=1", "seed=0", "background=recording-median",
+    cfg = load_config(None, ["model=thermal_r2plus1d", "window.length=16", f"epochs={epochs}", "split=none", "lr=2e-3",
+                             "batch_size=32", "num_threads=1", "seed=0", "window.background=recording-median",
                              "class_weight_power=1.0", "rare_class_min=0", "prior_power=0"])
     train_run(ds, out, cfg)
     return out / "model"

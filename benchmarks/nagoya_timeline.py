@@ -34,9 +34,10 @@ from actline.infer.timeline_pipeline import TimelinePipeline
 from actline.metrics.segmentation import SegmentationScores
 from actline.runs.clip_run import train_run
 from actline.runs.rundir import read_split
+from actline.runs.timeline_run import train_timeline
 from actline.train.config import load_config
 from actline.train.timeline_data import recording_sequences
-from actline.train.timeline_fit import TimelineConfig, train_timeline
+from actline.train.timeline_fit import TimelineConfig
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "nagoya-fir16"
 ROWS = ("clip classifier, sliding", "per-timestep MLP (earlier system)", "MS-TCN", "MS-TCN + smoothing")
@@ -87,9 +88,9 @@ def run_fold(ds, fold: int, n_folds: int, args, scores: dict):
     run = args.out / f"fold{fold}"
     # the encoder's recipe of the published table, pinned (the defaults have moved since: tempered class weights,
     # the rare-class guard and a static-heat background for 16x16 sensors)
-    ccfg = load_config(None, ["model=thermal_r2plus1d", "window=16", f"epochs={args.epochs}", "split=kfold",
+    ccfg = load_config(None, ["model=thermal_r2plus1d", "window.length=16", f"epochs={args.epochs}", "split=kfold",
                               f"fold={fold}", f"n_folds={n_folds}", "group_by=location", "batch_size=32",
-                              "background=recording-median", "class_weight_power=1.0", "rare_class_min=0", "prior_power=0"])
+                              "window.background=recording-median", "class_weight_power=1.0", "rare_class_min=0", "prior_power=0"])
     m = train_run(ds, run / "encoder", ccfg, overwrite=True)
     (day,) = read_split(run / "encoder")["eval"]["locations"]  # one whole day held out
     train_ids = sorted(r for r, rec in ds.recordings.items() if rec.group != day)

@@ -38,7 +38,7 @@ from actline.data import WindowRule
 from actline.data.formats import load_dataset
 from actline.data.splits import make_split
 from actline.data.synth.thermal_set import SynthConfig, generate_thermal_dataset
-from actline.runs.adapt import adapt_model
+from actline.runs.adapt_run import adapt_model
 from actline.runs.clip_run import train_run
 from actline.train.adapt_fit import AdaptConfig
 from actline.train.config import load_config, load_settings

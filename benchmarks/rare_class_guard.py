@@ -68,7 +68,7 @@ def main() -> None:
         for seed in a.seeds:
             data = data_set(a.out, seed)
             run = a.out / split / f"seed{seed}"
-            one_run(data, run, split, 0, a.threads, ["rare_class_min=0", "prior_power=0", "room_gate=0"])
+            one_run(data, run, split, 0, a.threads, ["rare_class_min=0", "prior_power=0", "room_gate.threshold=0"])
             sets.append(held_out_probs(run))
         for mn, power in ((mn, power) for mn in a.candidates for power in a.priors):
             rows, hit, tot, rare = [], 0, 0, 0.0

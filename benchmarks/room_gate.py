@@ -70,7 +70,7 @@ def main() -> None:
         rows: dict[str, list] = {}
         for seed in a.seeds:
             run = a.out / split / f"seed{seed}"
-            one_run(data_set(a.out, seed), run, split, 0, a.threads, ["rare_class_min=0", "prior_power=0", "room_gate=0"])
+            one_run(data_set(a.out, seed), run, split, 0, a.threads, ["rare_class_min=0", "prior_power=0", "room_gate.threshold=0"])
             d = run_parts(run)
             factors = np.asarray(RareClassGuard.factors_for(d["counts"], GUARD))
             maj = int(d["counts"].argmax())

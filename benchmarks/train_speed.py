@@ -26,7 +26,7 @@ from actline.data.synth.thermal_set import SynthConfig, generate_thermal_dataset
 from actline.runs.clip_run import train_run
 from actline.train.config import load_config
 
-OLD_DEFAULT = ["model=thermal_r2plus1d", "window=64", "window_mode=index", "background=recording-median",
+OLD_DEFAULT = ["model=thermal_r2plus1d", "window.length=64", "window.mode=index", "window.background=recording-median",
                "class_weight_power=1.0", "rare_class_min=0", "prior_power=0", "epochs=40"]
 
 

@@ -18,7 +18,7 @@ import actline
 FENCE = re.compile(r"^```([\w-]*)[^\n]*\n(.*?)^```", re.M | re.S)
 SHELL_FENCES = ("bash", "sh", "shell", "console")
 # an argument in capitals (MODEL, RECORDING.h5, VIDEOS_OR_RECORDINGS/): a command written as a template
-PLACEHOLDER = re.compile(r"^[A-Z][A-Z0-9_]*[A-Z0-9](\.[a-z0-9.]+|/)?$")
+PLACEHOLDER = re.compile(r"^[A-Z][A-Z_]*[A-Z](\.[a-z0-9.]+|/)?$")  # MODEL, RECORDING.h5, DIR/ (a sensor id such as SL37 is not)
 WROTE = re.compile(r"\bwrote (.+)$", re.M)
 
 

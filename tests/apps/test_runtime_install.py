@@ -115,7 +115,7 @@ import numpy as np
 import actline
 from fastapi.testclient import TestClient
 from actline.apps.serve import ServeConfig, create_app
-from actline.data.thermal_h5_file import read_recording_h5
+from actline.data.recordings.thermal_h5_file import read_recording_h5
 
 model, timeline, rec, video = sys.argv[1:5]
 token = "test-token-0123456789abcdef"
@@ -278,7 +278,7 @@ def _predict_over_http(url: str, token: str, rec: Path, proc: subprocess.Popen, 
     import urllib.error
     import urllib.request
 
-    from actline.data.thermal_h5_file import read_recording_h5
+    from actline.data.recordings.thermal_h5_file import read_recording_h5
 
     end = time.monotonic() + 60
     while True:

@@ -5,7 +5,7 @@ import pytest
 
 from actline.data import Recording, WindowRule, load_dataset
 from actline.data.background_class import add_background_class
-from actline.data.labelled import LabelledSegment, write_labelled_dataset
+from actline.data.labels import LabelledSegment, write_labelled_dataset
 from actline.data.nagoya import UNSTABLE_FRAMES, read_nagoya
 from actline.train.config import load_config
 from tests.data.test_nagoya import _tiny_dataset

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from actline.cli import main
-from actline.data.labelled import segments_from_keyframes, write_segments_csv
+from actline.data.labels import segments_from_keyframes, write_segments_csv
 from actline.data.synth.thermal_set import SynthConfig, generate_thermal_dataset
 from actline.data.thermal_h5 import read_thermal_dataset
 

@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 
 from actline.cli import main
-from actline.data.labelled import LabelledSegment, read_segments_csv, relative_times, write_segments_csv
-from actline.data.recording_files import read_frames_folder
-from actline.data.recording_npz import write_npz_recording
-from actline.data.render_video import RenderSpec, render_recordings
+from actline.data.labels import LabelledSegment, read_segments_csv, relative_times, write_segments_csv
+from actline.data.labels.render_video import RenderSpec, render_recordings
+from actline.data.labels.video_labels import read_sidecar
+from actline.data.recordings.recording_files import read_frames_folder
+from actline.data.recordings.recording_npz import write_npz_recording
 from actline.data.segments import Segment, segments_to_frames
 from actline.data.synth.thermal_set import SynthConfig, generate_thermal_dataset
 from actline.data.thermal_h5 import read_thermal_dataset, write_recording_h5
-from actline.data.video_labels import read_sidecar
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +70,7 @@ def rendered(synth, recs, tmp_path_factory):
 
 
 def test_each_video_frame_shows_its_sensor_frame(recs, rendered):
-    from actline.data.heatmap import frame_text, labelling_frame, layout
+    from actline.data.labels.heatmap import frame_text, labelling_frame, layout
 
     name, rec = sorted(recs.items())[0]
     with av.open(str(rendered / f"{name}.mp4")) as c:
@@ -149,7 +149,7 @@ def test_cvat_round_trip_is_exact_to_the_frame(synth, recs, rendered, tmp_path):
 
 
 def test_cvat_frame_tags_of_an_images_export(recs, rendered):
-    from actline.data.cvat import read_cvat_export
+    from actline.data.labels.cvat import read_cvat_export
 
     name, rec = sorted(recs.items())[0]
     images = "".join(f'<image id="{f}" name="frame_{f:06d}" width="480" height="342">'

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from actline.cli import main
+from actline.data.labels.render_video import RenderSpec, render_recordings
 from actline.data.limits import ReadLimits, read_limits
-from actline.data.recording_files import read_frames_folder
-from actline.data.recording_npz import write_npz_recording
-from actline.data.render_video import RenderSpec, render_recordings
+from actline.data.recordings.recording_files import read_frames_folder
+from actline.data.recordings.recording_npz import write_npz_recording
 from tests.data.test_label_import import nagoya_text
 
 

@@ -1,4 +1,4 @@
-"""Segments, the keyframe rule and labelled data sets (actline.data.labelled)."""
+"""Segments, the keyframe rule and labelled data sets (actline.data.labels)."""
 
 import json
 import multiprocessing
@@ -9,7 +9,7 @@ import pytest
 
 from actline.core.errors import ActlineError
 from actline.data.dataset import Recording
-from actline.data.labelled import (
+from actline.data.labels import (
     KeyframeRule,
     LabelledSegment,
     dataset_version,

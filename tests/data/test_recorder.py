@@ -13,8 +13,8 @@ import pytest
 
 from actline.core.errors import ActlineError
 from actline.data.formats import find_inputs, load_recording
-from actline.data.frame_journal import JournalWriter, read_journal
-from actline.data.recorder import RecordConfig, Recorder
+from actline.data.recordings.frame_journal import JournalWriter, read_journal
+from actline.data.recordings.recorder import RecordConfig, Recorder
 from actline.data.thermal_h5 import read_recording_h5, read_thermal_dataset
 
 T0 = 1_765_000_000.0  # a Unix time: 2025-12-06T05:46:40Z
@@ -195,7 +195,7 @@ def test_npz_recordings_are_read_and_bad_ones_refused(tmp_path):
             load_recording(tmp_path / f"{name}.npz")
         assert f"{name}.npz" in str(exc.value) and "\n" not in str(exc.value)
     from actline.data.limits import ReadLimits
-    from actline.data.recording_npz import read_recording_npz
+    from actline.data.recordings.recording_npz import read_recording_npz
 
     with pytest.raises(ActlineError, match="limit"):
         read_recording_npz(tmp_path / "good.npz", ReadLimits(max_frame_values=10))
@@ -214,7 +214,7 @@ def test_flushes_reach_the_disk_on_time(tmp_path):
 
 
 def test_a_file_that_cannot_be_written_stops_recording_and_its_frames_wait_in_the_journal(tmp_path, monkeypatch):
-    import actline.data.frame_journal as fj
+    import actline.data.recordings.frame_journal as fj
 
     def full(*a, **k):
         raise OSError(28, "No space left on device")

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from actline.core.errors import ActlineError
-from actline.data import review_queue as rq
+from actline.data.labels import review_queue as rq
 
 TOP3 = [["walk", 0.41], ["idle", 0.35], ["sit", 0.2]]
 

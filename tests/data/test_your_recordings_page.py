@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from actline.cli import main
-from actline.data.labelled import read_segments_csv
-from actline.data.recording_files import read_frames_folder
-from actline.data.recording_npz import write_npz_recording
+from actline.data.labels import read_segments_csv
+from actline.data.recordings.recording_files import read_frames_folder
+from actline.data.recordings.recording_npz import write_npz_recording
 from actline.data.synth.thermal_set import SynthConfig, generate_thermal_dataset
 from actline.data.thermal_h5 import read_thermal_dataset
 from tests.data.test_label_import import cvat_video_xml, label_studio_export, video_runs

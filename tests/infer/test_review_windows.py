@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from actline.cli import main
-from actline.data.review_queue import read_item_frames, read_items
+from actline.data.labels.review_queue import read_item_frames, read_items
 from actline.data.thermal_h5 import read_recording_h5, write_recording_h5
 
 

@@ -29,7 +29,7 @@ def scratch(tmp_path_factory):
 def rendered(tmp_path_factory):
     """One recording (irregular, with a gap) and its sidecar."""
     from actline.data.dataset import Recording
-    from actline.data.video_labels import write_sidecar
+    from actline.data.labels.video_labels import write_sidecar
 
     root = tmp_path_factory.mktemp("r")
     ts = 1.7e9 + np.r_[np.arange(30) * 0.1, 5.0 + np.arange(30) * 0.05]
@@ -41,7 +41,7 @@ def rendered(tmp_path_factory):
                                                            "label,end_s,start_s,recording,x\n"]))
 @FUZZ
 def test_segments_csv(scratch, rendered, text, header):
-    from actline.data.labelled import read_segments_csv
+    from actline.data.labels import read_segments_csv
 
     (scratch / "s.csv").write_bytes((header + text).encode("utf-8", "replace"))
     _only_actline_errors(read_segments_csv, scratch / "s.csv", {"bed_a": rendered[0]}, CLASSES)
@@ -63,7 +63,7 @@ def _npz_bytes(shape, dtype, keys, ts_kind) -> bytes:
        flips=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=4), cut=st.none() | st.integers(0, 3000))
 @FUZZ
 def test_npz_recording(scratch, shape, dtype, keys, ts_kind, flips, cut):
-    from actline.data.recording_files import read_recording_file
+    from actline.data.recordings.recording_files import read_recording_file
 
     (scratch / "bed_a.npz").write_bytes(_mutate(_npz_bytes(shape, dtype, keys, ts_kind), flips, cut))
     _only_actline_errors(read_recording_file, scratch / "bed_a.npz")
@@ -72,7 +72,7 @@ def test_npz_recording(scratch, shape, dtype, keys, ts_kind, flips, cut):
 @given(text=st.text(max_size=200), header=st.booleans())
 @FUZZ
 def test_sidecar(scratch, rendered, text, header):
-    from actline.data.video_labels import check_sidecar, read_sidecar
+    from actline.data.labels.video_labels import check_sidecar, read_sidecar
 
     path = scratch / "x.frames.csv"
     path.write_bytes((("video_frame,sensor_frame,timestamp_s\n" if header else "") + text).encode("utf-8", "replace"))
@@ -102,8 +102,8 @@ tasks = st.fixed_dictionaries({}, optional={
 @given(doc=st.lists(tasks, max_size=3) | json_values)
 @FUZZ
 def test_label_studio_export(scratch, rendered, doc):
-    from actline.data.label_studio import read_label_studio_export
-    from actline.data.video_labels import labels_to_segments
+    from actline.data.labels.label_studio import read_label_studio_export
+    from actline.data.labels.video_labels import labels_to_segments
 
     rec, sidecar = rendered
     path = scratch / "export.json"
@@ -127,8 +127,8 @@ CVAT_SEED = ('<?xml version="1.0" encoding="utf-8"?>\n<annotations><version>1.1<
        cut=st.none() | st.integers(0, 800), noise=st.binary(max_size=300), kind=st.sampled_from(["xml", "zip", "random"]))
 @FUZZ
 def test_cvat_export(scratch, rendered, flips, cut, noise, kind):
-    from actline.data.cvat import read_cvat_export
-    from actline.data.video_labels import labels_to_segments
+    from actline.data.labels.cvat import read_cvat_export
+    from actline.data.labels.video_labels import labels_to_segments
 
     data = noise if kind == "random" else _mutate(CVAT_SEED, flips, cut)
     path = scratch / ("export.zip" if kind == "zip" else "export.xml")

@@ -13,7 +13,7 @@ from .test_fuzz_readers import FUZZ, _mutate, _only_actline_errors
 
 
 def _journal(path, n: int = 6) -> bytes:
-    from actline.data.frame_journal import JournalWriter
+    from actline.data.recordings.frame_journal import JournalWriter
 
     w = JournalWriter(path, (4, 5), {"name": "F_20251206T054640Z", "sensor": "F"})
     for i in range(n):
@@ -28,7 +28,7 @@ def _journal(path, n: int = 6) -> bytes:
        cut=st.none() | st.integers(0, 800), tail=st.binary(max_size=200))
 @FUZZ
 def test_frame_journal(tmp_path_factory, flips, cut, tail):
-    from actline.data.frame_journal import read_journal, recover_journals
+    from actline.data.recordings.frame_journal import read_journal, recover_journals
     from actline.data.thermal_h5 import read_recording_h5
 
     d = tmp_path_factory.mktemp("journal")
@@ -49,7 +49,7 @@ def test_frame_journal(tmp_path_factory, flips, cut, tail):
        cut=st.none() | st.integers(0, 3000))
 @FUZZ
 def test_npz_recording(tmp_path_factory, flips, cut):
-    from actline.data.recording_npz import read_recording_npz
+    from actline.data.recordings.recording_npz import read_recording_npz
 
     buf = io.BytesIO()
     np.savez(buf, frames=np.full((3, 4, 5), 20.0, np.float32), timestamps=np.arange(3) / 10)

@@ -6,7 +6,7 @@ import os
 import pytest
 
 from actline.core.errors import ActlineError
-from actline.runs.rundir import prepare_run_dir
+from actline.runs.rundir import CLIP, RunDir
 
 ASK = "use --resume to continue or --overwrite to start again"
 
@@ -21,11 +21,12 @@ def _unfinished(run):
 def test_an_unfinished_run_is_refused_and_kept(tmp_path):
     run = _unfinished(tmp_path / "run")
     with pytest.raises(ActlineError, match="an unfinished run: " + ASK):
-        prepare_run_dir(run)
+        RunDir(run, CLIP).prepare()
     assert (run / "checkpoints" / "seed0" / "state.json").is_file()
-    prepare_run_dir(run, resume=True)  # what the message offers works
-    prepare_run_dir(run, overwrite=True)
-    assert not (run / "checkpoints").exists() and not (run / "run.json").exists()
+    RunDir(run, CLIP).prepare(resume=True)  # what the message offers works
+    RunDir(run, CLIP).prepare(overwrite=True)
+    RunDir(run, CLIP).start({"data": "elsewhere"})  # the old run goes once the new one starts
+    assert not (run / "checkpoints").exists() and json.loads((run / "run.json").read_text())["data"] == "elsewhere"
 
 
 def test_a_finished_run_is_refused_the_same_way(tmp_path):
@@ -33,9 +34,9 @@ def test_a_finished_run_is_refused_the_same_way(tmp_path):
     run.mkdir()
     (run / "metrics.json").write_text("{}")
     with pytest.raises(ActlineError, match="a finished run: " + ASK):
-        prepare_run_dir(run)
+        RunDir(run, CLIP).prepare()
     with pytest.raises(ActlineError, match="nothing to resume"):
-        prepare_run_dir(run, resume=True)
+        RunDir(run, CLIP).prepare(resume=True)
     assert (run / "metrics.json").is_file()
 
 

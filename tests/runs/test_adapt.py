@@ -57,8 +57,8 @@ def before_rooms(model) -> int:
 
 @pytest.mark.slow  # ~15 s
 def test_an_interrupted_adaptation_resumes(trained, monkeypatch):
-    from actline.runs import adapt as adapt_module
-    from actline.runs.adapt import adapt_model
+    from actline.runs import adapt_run as adapt_module
+    from actline.runs.adapt_run import adapt_model
     from actline.train.adapt_fit import AdaptConfig
 
     root, data, cal, _ = trained

@@ -63,16 +63,27 @@ def test_resume_after_kill_matches_an_uninterrupted_run(synth_dir, tmp_path):
 
 
 def test_a_run_started_before_the_room_gate_or_its_fallback_resumes_without_them(tmp_path):
-    from actline.runs.launch import resume_overrides
+    from actline.runs.rundir import CLIP, RunDir
 
-    old, mid, v05, new = (tmp_path / f"{n}.yaml" for n in ("old", "mid", "v05", "new"))
-    old.write_text("model: thermal_r2plus1d_lite\nbackground: none\n")  # saved by 0.3.1: no room_gate yet
-    mid.write_text("model: thermal_r2plus1d_lite\nbackground: none\nroom_gate: 0.3\n")  # 0.4.0: no fallback CNN
-    v05.write_text("model: thermal_r2plus1d_lite\nbackground: none\nroom_gate: 0.3\ngate_fallback: static-heat\n")
-    new.write_text(v05.read_text() + "room_measure: highpass-residual\n")
-    assert resume_overrides(old) == ["room_gate=0.0", "gate_fallback=none", "room_measure=fingerprint"]
-    assert resume_overrides(mid) == ["gate_fallback=none", "room_measure=fingerprint"]
-    assert resume_overrides(v05) == ["room_measure=fingerprint"] and resume_overrides(new) == []
-    (tmp_path / "bad.yaml").write_text("- a list\n")
-    with pytest.raises(ActlineError, match="bad.yaml: not a mapping of settings"):
-        resume_overrides(tmp_path / "bad.yaml")
+    def resumed(config_yaml: str):
+        run = tmp_path / str(len(list(tmp_path.iterdir())))
+        run.mkdir()
+        (run / "run.json").write_text('{"data": "somewhere"}')
+        (run / "config.yaml").write_text(config_yaml)
+        cfg = RunDir(run, CLIP).resumed_settings([]).config
+        return cfg.room_gate.threshold, cfg.room_gate.fallback, cfg.room_gate.measure
+
+    old = "model: thermal_r2plus1d_lite\nbackground: none\n"
+    assert resumed(old) == (0.0, "none", "fingerprint")  # saved by 0.3.1: no gate
+    assert resumed(old + "room_gate: 0.3\n") == (0.3, "none", "fingerprint")  # 0.4.0: no fallback CNN
+    v05 = old + "room_gate: 0.3\ngate_fallback: static-heat\n"
+    assert resumed(v05) == (0.3, "static-heat", "fingerprint")  # 0.5: the room measure before highpass-residual
+    assert resumed(v05 + "room_measure: highpass-residual\n") == (0.3, "static-heat", "highpass-residual")
+    assert resumed("window: {background: none}\nroom_gate: {threshold: 0.3, fallback: static-heat, "
+                   "measure: highpass-residual}\n") == (0.3, "static-heat", "highpass-residual")  # grouped
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "run.json").write_text('{"data": "somewhere"}')
+    (bad / "config.yaml").write_text("- a list\n")
+    with pytest.raises(ActlineError, match="config.yaml: not a mapping of settings"):
+        RunDir(bad, CLIP).resumed_settings([])

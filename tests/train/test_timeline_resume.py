@@ -13,7 +13,7 @@ import pytest
 from safetensors.numpy import load_file
 
 from actline.core.errors import ActlineError
-from actline.train.timeline_fit import timeline_settings, train_timeline
+from actline.runs.timeline_run import timeline_settings, train_timeline
 from tests.conftest import TIMELINE_ARGS, TIMELINE_SETTINGS
 
 CMD = [sys.executable, "-m", "actline.cli", "train-timeline"]

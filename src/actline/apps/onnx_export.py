@@ -163,8 +163,8 @@ def export_classifier(model_dir: Path, out: Path, atol: float = 1e-4, batch: int
     if not shape:
         raise ActlineError(model_dir, "config.json has no preprocessing.frame_shape; cannot build the example input")
     example = thermal_example((batch, 1, int(cfg["window"]["length"]), *shape))
-    meta = {k: cfg[k] for k in ("pipeline", "classes", "window", "preprocessing", "metrics", "arch", "class_guard",
-                                "room_gate") if k in cfg}
+    meta = {k: cfg[k] for k in ("pipeline", "classes", "window", "preprocessing", "metrics", "arch",
+                                *parts.config_keys(cfg)) if k in cfg}
     meta["input"] = "[batch, 1, T, H, W] float32 °C, sentinels filled (actline.data.window.fill_invalid)"
     meta["output"] = "[batch, K] class probabilities"
     job = ExportJob(model_dir, cfg, out, out.resolve().parent == model_dir.resolve(), example, atol, meta)

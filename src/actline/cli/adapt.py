@@ -51,7 +51,7 @@ def adapt(
     if given), and its room gate learns the room, so it trusts the adapted network there. The new room's
     other recordings (--eval) and the old data's held-out part (--replay) are scored before and after.
     """
-    from actline.runs.adapt import adapt_model
+    from actline.runs.adapt_run import adapt_model
     from actline.train.adapt_fit import AdaptConfig
     from actline.train.config import load_settings
 

@@ -46,8 +46,8 @@ def data_import(
     as_json: bool = json_option("Print the summary as JSON."),
 ):
     """Build a labelled data set from your recordings and a segments CSV or a labelling tool's export."""
-    from actline.data.label_import import import_labelled
-    from actline.data.labelled import KeyframeRule
+    from actline.data.labels import KeyframeRule
+    from actline.data.labels.label_import import import_labelled
 
     given = [(k, v) for k, v in (("segments", [segments] if segments else []),
                                  ("label-studio", [label_studio] if label_studio else []), ("cvat", cvat or [])) if v]
@@ -64,7 +64,7 @@ def data_import(
 
 
 def _tools():
-    from actline.data.render_video import TOOLS
+    from actline.data.labels.render_video import TOOLS
 
     return TOOLS
 
@@ -85,7 +85,7 @@ def data_render(
     quiet: bool = quiet_option(),
 ):
     """One MP4 per recording (heat map, sensor clock burned in) with a frame sidecar, and the tool's project files."""
-    from actline.data.render_video import RenderSpec, render_input, render_recordings
+    from actline.data.labels.render_video import RenderSpec, render_input, render_recordings
 
     try:
         lo, hi = (float(v) for v in scale.split(","))

@@ -30,6 +30,14 @@ def alert_option():
 
 FEW_HOURS = 1.0  # false alarms per hour from less time than this outside events are flagged as rough
 
+# the stream's smoothing, shared by both commands; unset, each is the model's alerts.json's, else StreamConfig's
+# default (the numbers in the help)
+EMA = typer.Option(None, help="Weight of the newest probabilities in the moving average (default: the model's "
+                   "alerts.json, else 0.5).")
+ENTER = typer.Option(None, help="Smoothed probability to enter a state (default: the model's alerts.json, else 0.6).")
+EXIT = typer.Option(None, "--exit", help="Smoothed probability below which a state is left (default: the model's "
+                    "alerts.json, else 0.4).")
+
 
 def _print_event(ev) -> None:
     style = {"alert": "bold red", "cleared": "green", "reset": "yellow"}.get(ev.kind, "")
@@ -53,12 +61,7 @@ def stream(
                                            "folder (answer them with actline label --review)."),
     alert: list[str] = alert_option(),
     every: Optional[int] = typer.Option(None, help="Run the model every N frames (default: a quarter window)."),
-    ema: Optional[float] = typer.Option(None, help="Weight of the newest probabilities in the moving average "
-                                        "(default: the model's alerts.json, else 0.5)."),
-    enter: Optional[float] = typer.Option(None, help="Smoothed probability to enter a state (default: the model's "
-                                          "alerts.json, else 0.6)."),
-    exit_: Optional[float] = typer.Option(None, "--exit", help="Smoothed probability below which a state is left "
-                                          "(default: the model's alerts.json, else 0.4)."),
+    ema: Optional[float] = EMA, enter: Optional[float] = ENTER, exit_: Optional[float] = EXIT,
     state_dir: Optional[Path] = typer.Option(None, "--state", help="Save and restore per-sensor stream state here."),
     empty_room: list[str] = typer.Option([], help="The empty room each sensor's background starts from: a recording "
                                          "(every sensor), SENSOR=FILE, or a folder of SENSOR.h5/.npz files or SENSOR/ "
@@ -173,12 +176,7 @@ def evaluate_stream(
     alert: list[str] = alert_option(),
     group: Optional[str] = typer.Option(None, help="Only recordings of this group (a Nagoya day, a room)."),
     every: Optional[int] = typer.Option(None, help="Run the model every N frames (default: a quarter window)."),
-    ema: Optional[float] = typer.Option(None, help="Weight of the newest probabilities in the moving average "
-                                        "(default: the model's alerts.json, else 0.5)."),
-    enter: Optional[float] = typer.Option(None, help="Smoothed probability to enter a state (default: the model's "
-                                          "alerts.json, else 0.6)."),
-    exit_: Optional[float] = typer.Option(None, "--exit", help="Smoothed probability below which a state is left "
-                                          "(default: the model's alerts.json, else 0.4)."),
+    ema: Optional[float] = EMA, enter: Optional[float] = ENTER, exit_: Optional[float] = EXIT,
     plot: Optional[Path] = typer.Option(None, help="Write a timeline picture of one recording here (PNG)."),
     plot_recording: Optional[str] = typer.Option(None, help="Which recording to picture (default: one with an event)."),
     held_out: bool = flag("--held-out", "Only the recordings the model's training run held out (its split)."),

@@ -123,7 +123,7 @@ def train_timeline_cmd(
     A checkpoint is saved after every epoch under OUT/checkpoints; `--resume OUT` continues an
     interrupted run to the model an uninterrupted one gives.
     """
-    from actline.train.timeline_fit import timeline_settings, train_timeline
+    from actline.runs.timeline_run import timeline_settings, train_timeline
 
     given = (("backbone", backbone), ("weights", weights), ("cache_dir", cache), ("device", device),
              ("num_threads", threads or None))

@@ -33,7 +33,6 @@ from actline.cli.render import (
     progress_for,
     say,
 )
-from actline.core.errors import ActlineError
 
 
 def _splits():
@@ -93,23 +92,15 @@ def train(
     A checkpoint is saved after every epoch; `--resume RUN` continues an interrupted run to the
     same result an uninterrupted one gives.
     """
-    from actline.runs.launch import launch, resume_overrides, resume_settings
-    from actline.train.config import load_config
+    from actline.runs.launch import clip_settings, launch
 
-    earlier = []
-    if resume is not None:
-        data_saved, config_saved = resume_settings(resume)
-        earlier = resume_overrides(config_saved) if config is None else []
-        data, config, out_dir = data or data_saved, config or config_saved, out_dir or resume
-    if data is None or out_dir is None:
-        raise ActlineError("train", "--data and --out are required (or --resume RUN)")
-    overrides = [*earlier, *set_, *(["split=holdout", f"holdout={holdout}"] if holdout else []),
+    overrides = [*set_, *(["split=holdout", f"holdout={holdout}"] if holdout else []),
                  *(["split=none"] if final else []), *runtime_overrides(device, threads)]
     for key, value in (("split", split), ("model", model), ("seeds", seeds), ("epochs", epochs),
                        ("pretrained", pretrained)):
         if value is not None:
             overrides.append(f"{key}={value}")
-    cfg = load_config(config, overrides)
+    data, out_dir, cfg = clip_settings(data, out_dir, config, overrides, resume)
     with progress_for(quiet) as progress:
         metrics = launch(data, out_dir, cfg, devices, num_nodes, resume is not None, overwrite, progress)
     if metrics is None:  # another rank wrote and reports the run

@@ -21,7 +21,7 @@ from dataclasses import replace
 import numpy as np
 
 from actline.data.dataset import ClipDataset, Recording, Sample
-from actline.data.labelled_segments import EPS, read_segments_csv, relative_times
+from actline.data.labels.labelled_segments import EPS, read_segments_csv, relative_times
 from actline.data.window import WindowRule
 
 

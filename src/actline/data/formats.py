@@ -56,7 +56,7 @@ def load_recording(path: str | Path) -> Recording:
 
         return read_recording_h5(path)
     if path.suffix.lower() == ".npz":
-        from actline.data.recording_npz import read_recording_npz
+        from actline.data.recordings.recording_npz import read_recording_npz
 
         return read_recording_npz(path)
     from actline.data.nagoya import UNSTABLE_FRAMES, read_nagoya_csv

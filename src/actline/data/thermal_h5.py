@@ -9,7 +9,7 @@ Layout (what the earlier SlowFast system read)::
 
 A sample is one annotated keyframe (image); its label is the most frequent ``category_id``
 among that image's person boxes, ties going to the smallest id. One recording's file is read and
-written by :mod:`actline.data.thermal_h5_file`, the annotations by :mod:`actline.data.coco`; both
+written by :mod:`actline.data.recordings.thermal_h5_file`, the annotations by :mod:`actline.data.coco`; both
 are re-exported here.
 """
 
@@ -21,7 +21,7 @@ from pathlib import Path
 from actline.core.errors import ActlineError
 from actline.data.coco import keyframe_label, read_class_mapping, read_coco
 from actline.data.dataset import ClipDataset, Recording, Sample
-from actline.data.thermal_h5_file import location_of, read_recording_h5, write_recording_h5
+from actline.data.recordings.thermal_h5_file import location_of, read_recording_h5, write_recording_h5
 
 __all__ = ["SUBSETS", "is_thermal_h5_dir", "keyframe_label", "location_of", "read_class_mapping", "read_recording_h5",
            "read_thermal_dataset", "write_recording_h5"]

@@ -14,12 +14,12 @@ from pathlib import Path
 
 from actline.core.errors import ActlineError
 from actline.core.jsonfile import read_json_object
-from actline.infer.stream_config import parse_alerts
+from actline.infer.stream_config import StreamConfig, parse_alerts
 from actline.modeldir.directory import add_file, listed, verify
 
 ALERTS = "alerts.json"
 FORMAT = "actline-alerts/1"
-DEFAULTS = {"ema": 0.5, "enter": 0.6, "exit": 0.4}  # StreamConfig's, for a model without alerts.json
+DEFAULTS = {k: getattr(StreamConfig, k) for k in ("ema", "enter", "exit")}  # for a model without alerts.json
 MAX_BYTES = 1 << 20
 
 

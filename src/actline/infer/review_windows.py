@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from actline.data.dataset import Recording
-from actline.data.review_queue import add_item, top3_of
+from actline.data.labels.review_queue import add_item, top3_of
 from actline.infer.stream_config import model_version
 
 

@@ -29,6 +29,11 @@ class StreamConfig:
     collect_below: float = 0.5  # save windows whose top probability is below this
     disagree_after: int = 3  # compare a window's prediction with the state this many runs later
 
+    @classmethod
+    def given(cls, **settings) -> StreamConfig:
+        """The settings given (None: this class's default, the one place each is written)."""
+        return cls(**{k: v for k, v in settings.items() if v is not None})
+
     def validate(self) -> StreamConfig:
         if not 0 < self.ema <= 1:
             raise ActlineError("stream", f"ema must be in (0, 1], got {self.ema}")

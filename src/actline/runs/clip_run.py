@@ -12,15 +12,12 @@ Model selection uses training data only; the evaluation part is touched once, at
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import yaml
-
-from actline.core.atomic import write_json, write_text
+from actline.core.atomic import write_json
 from actline.core.distributed import is_main_process
 from actline.data import ClipDataset, WindowRule, load_dataset
 from actline.data.background_class import add_background_class
@@ -44,17 +41,8 @@ from actline.runs.fitting import (
     majority_recall,
     recording_backgrounds,
 )
-from actline.runs.rundir import (
-    CONFIG_YAML,
-    METRICS,
-    RUN_JSON,
-    fingerprint,
-    plain,
-    prepare_run_dir,
-    write_predictions,
-    write_split,
-)
-from actline.train.config import TrainConfig, resolve_defaults, room_gate_applies
+from actline.runs.rundir import CLIP, RunDir, fingerprint, plain, write_predictions
+from actline.train.config import LoadedConfig, TrainConfig, resolve_defaults, room_gate_applies
 from actline.train.features_model import to_onnx
 
 log = logging.getLogger(__name__)
@@ -62,19 +50,19 @@ PIPELINE = "clip-classifier"
 CLASSICAL_DIR = "baselines/classical"  # in the run directory, beside model/
 
 
-def train_run(data: str | Path | ClipDataset, out: str | Path, cfg: TrainConfig, progress=None,
+def train_run(data: str | Path | ClipDataset, out: str | Path, cfg: TrainConfig | LoadedConfig, progress=None,
               resume: bool = False, overwrite: bool = False) -> dict:
-    """Split, fit, evaluate beside baselines, write the run. Returns the metrics."""
+    """Split, fit, evaluate beside baselines, write the run. Returns the metrics. ``cfg``: a config, or one
+    with the settings the user gave (:func:`~actline.train.config.load_config`), which the model's own recipe
+    never overrides."""
     t_start, out = time.time(), Path(out)
-    main = is_main_process()
+    run, main = RunDir(out, CLIP), is_main_process()
     if main:
-        prepare_run_dir(out, resume, overwrite)
+        run.prepare(resume, overwrite)
     _barrier()
     ds, cfg = training_data(data, cfg)
-    if main:
-        out.mkdir(parents=True, exist_ok=True)
-        write_text(out / CONFIG_YAML, yaml.safe_dump(plain(cfg.to_dict()), sort_keys=False))
-        write_json(out / RUN_JSON, {"data": str(ds.root), "data_format": ds.format})  # what --resume needs
+    if main:  # what --resume needs
+        run.start({"data": str(ds.root), "data_format": ds.format}, config=cfg.to_dict(), resume=resume)
     for w in ds.warnings:
         log.warning(w)
     split = make_split(ds, cfg.split, spec=cfg.rule(), fold=cfg.fold, n_folds=cfg.n_folds, seed=cfg.seed,
@@ -98,15 +86,15 @@ def train_run(data: str | Path | ClipDataset, out: str | Path, cfg: TrainConfig,
     metrics.update({"model": cfg.model, "seeds": cfg.seeds, "data": str(ds.root), "data_format": ds.format,
                     "selection": fitted.selection, "train_time_s": round(time.time() - t_start, 1)})
     if fallback is not None:
-        metrics["selection"] = {**fitted.selection, "gate_fallback": {"background": cfg.gate_fallback,
+        metrics["selection"] = {**fitted.selection, "gate_fallback": {"background": cfg.room_gate.fallback,
                                                                       **fallback.selection}}
     write_run(out, ds, split, fitted, cfg, metrics, trees, fallback)
     return metrics
 
 
-def training_data(data: str | Path | ClipDataset, cfg: TrainConfig) -> tuple[ClipDataset, TrainConfig]:
+def training_data(data: str | Path | ClipDataset, cfg: TrainConfig | LoadedConfig) -> tuple[ClipDataset, TrainConfig]:
     """The data set as training sees it (with the ``background_class``, if set) and the config resolved for it
-    (:func:`~actline.train.config.resolve_defaults`: what depends on the data is filled in ``cfg``)."""
+    (:func:`~actline.train.config.resolve_defaults`: what depends on the data is filled in, a new config)."""
     ds = data if isinstance(data, ClipDataset) else load_dataset(data)
     frame_shape = next(iter(ds.recordings.values())).frames.shape[1:] if ds.recordings else None
     cfg = resolve_defaults(cfg, tuple(frame_shape) if frame_shape else None).validate()
@@ -115,16 +103,18 @@ def training_data(data: str | Path | ClipDataset, cfg: TrainConfig) -> tuple[Cli
 
 def room_gate(ds: ClipDataset, split: Split, cfg: TrainConfig, fitted: Fitted, classical,
               fallback: Fitted | None = None) -> RoomGate | None:
-    """The room gate of a CNN on raw temperatures (``cfg.room_gate`` > 0): its trees are the classical
+    """The room gate of a CNN on raw temperatures (``cfg.room_gate.threshold`` > 0): its trees are the classical
     baseline's (already fitted, on the same training windows), its rooms the training recordings', its
     fallback CNN ``fallback`` (:func:`~actline.runs.fitting.fit_fallback`; None: the CNN itself)."""
-    if not cfg.room_gate or classical is None or not room_gate_applies((fitted.arch or {}).get("name"), cfg.background):
+    gate = cfg.room_gate
+    if not gate.threshold or classical is None \
+            or not room_gate_applies((fitted.arch or {}).get("name"), cfg.window.background):
         return None
     rooms = recording_backgrounds(ds, sorted({s.recording_id for s in split.train}))
-    known = KnownRooms(rooms, cfg.room_measure) if cfg.room_measure != "fingerprint" else \
+    known = KnownRooms(rooms, gate.measure) if gate.measure != "fingerprint" else \
         KnownRooms(None, "fingerprint", room_fingerprint(rooms))
-    return RoomGate(fitted.classifier, classical, known, cfg.room_gate,
-                    fallback=fallback.classifier if fallback else None, fallback_background=cfg.gate_fallback)
+    return RoomGate(fitted.classifier, classical, known, gate.threshold,
+                    fallback=fallback.classifier if fallback else None, fallback_background=gate.fallback)
 
 
 def class_guard(classifier, ds: ClipDataset, split: Split, cfg: TrainConfig) -> RareClassGuard:
@@ -208,7 +198,8 @@ def write_run(out: Path, ds: ClipDataset, split: Split, fitted: Fitted, cfg: Tra
     fitted.save(out / "model", {**model_config, **plain(part_config)}, part_files)
     if classical is not None:
         save_classical(classical, out / CLASSICAL_DIR)
-    write_split(out, split.to_json(ds))
+    run = RunDir(out, CLIP)
+    run.write_split(split.to_json(ds))
     histories = fitted.histories + [{**h, "fallback": True} for h in (fallback.histories if fallback else [])]
     write_json(out / "history.json", histories)
     plot_curves(histories, out / "curves.png")
@@ -216,8 +207,7 @@ def write_run(out: Path, ds: ClipDataset, split: Split, fitted: Fitted, cfg: Tra
         write_predictions(out / "predictions.csv", ds, split.eval, prob, baseline_pred)
         plot_confusion(confusion(ds.labels(split.eval), prob, k), ds.classes, out / "confusion.png",
                        title=f"{cfg.model} on {split.name} evaluation windows (n={len(split.eval)})")
-    shutil.rmtree(out / "checkpoints", ignore_errors=True)  # the run is complete: nothing left to resume
-    write_json(out / METRICS, metrics)  # last: a run with metrics.json is complete by definition
+    run.complete(metrics)  # last: the checkpoints go, and a run with metrics.json is complete by definition
 
 
 def _barrier() -> None:

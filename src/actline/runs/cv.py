@@ -21,23 +21,23 @@ from actline.data import ClipDataset
 from actline.evaluate.steps import headline
 from actline.metrics.classification import HEADLINE, per_class, summary_metrics
 from actline.runs.clip_run import train_run, training_data
-from actline.train.config import TrainConfig
+from actline.train.config import LoadedConfig, TrainConfig, unpack
 
 log = logging.getLogger(__name__)
 
 
-def cross_validate(data: str | Path | ClipDataset, out: str | Path, cfg: TrainConfig, folds: int = 5,
+def cross_validate(data: str | Path | ClipDataset, out: str | Path, cfg: TrainConfig | LoadedConfig, folds: int = 5,
                    repeats: int = 1, group_by: str = "recording", progress=None, overwrite: bool = False) -> dict:
     """Train ``folds`` x ``repeats`` runs under ``out`` (grouped by recording or location), write ``cv.json``
     and return it: per-fold figures beside the baselines, mean ± sd over folds, pooled figures, per class."""
-    out = Path(out)
-    ds = training_data(data, replace(cfg, explicit=list(cfg.explicit), augment=replace(cfg.augment)))[0]
+    out, (cfg, given) = Path(out), unpack(cfg)
+    ds = training_data(data, LoadedConfig(cfg, given))[0]  # its background class, as each fold's run adds it
     rows, pooled = [], []
     for r in range(repeats):
         y_all, p_all, b_all = [], [], []
         for k in range(folds):
-            fcfg = replace(cfg, split="kfold", fold=k, n_folds=folds, group_by=group_by, seed=cfg.seed + r,
-                           explicit=list(cfg.explicit), augment=replace(cfg.augment))
+            fcfg = LoadedConfig(replace(cfg, split="kfold", fold=k, n_folds=folds, group_by=group_by,
+                                        seed=cfg.seed + r), given)
             run = out / f"r{r}" / f"fold{k}"
             m = train_run(ds, run, fcfg, progress=progress, overwrite=overwrite)
             rows.append(_fold_row(r, k, m))

@@ -24,7 +24,7 @@ from actline.modeldir.reader import load_classifier
 from actline.runs.clip_run import CLASSICAL_DIR
 from actline.runs.fitting import WindowBank, gate_report, majority_recall
 from actline.runs.rundir import SPLIT, fingerprint, read_split
-from actline.train.config import TrainConfig, apply
+from actline.train.config import read_saved
 
 
 def evaluate_model_dir(model_dir: str | Path, data: str | Path, split_name: str | None = None, device: str = "cpu",
@@ -40,7 +40,7 @@ def evaluate_model_dir(model_dir: str | Path, data: str | Path, split_name: str 
         raise ActlineError(data, f"classes differ from the model's ({len(ds.classes)} vs {len(cfg['classes'])})")
     same_data = fingerprint(ds) == cfg.get("data_fingerprint")
     if split_name:
-        tcfg = apply(TrainConfig(), cfg.get("training", {}), str(model_dir))
+        tcfg = read_saved(cfg.get("training", {}), str(model_dir))
         tcfg = replace(tcfg, split=split_name)
         samples, what = make_split(ds, tcfg.split, rule, tcfg.fold, tcfg.n_folds, tcfg.seed, tcfg.group_by,
                                    tcfg.holdout).eval, f"the evaluation part of split {split_name!r}"

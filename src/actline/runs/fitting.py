@@ -68,7 +68,7 @@ def fit_torch(ds: ClipDataset, train, cfg: TrainConfig, bank: WindowBank, progre
               checkpoints: Path | None = None) -> Fitted:
     """One model per seed (``cfg.seeds``), averaged as an ensemble; best epoch on inner validation."""
     k = len(ds.classes)
-    jitter = cfg.augment.temporal_jitter if cfg.window_mode == "index" else 0
+    jitter = cfg.augment.temporal_jitter if cfg.window.mode == "index" else 0
     members, histories = [], []
     for i in range(cfg.seeds):
         seed = cfg.seed + i
@@ -126,18 +126,18 @@ def fit_features(ds: ClipDataset, train, cfg: TrainConfig, bank: WindowBank) -> 
 
 def fit_fusion(ds: ClipDataset, train, cfg: TrainConfig, bank: WindowBank, progress=None,
                checkpoints: Path | None = None) -> Fitted:
-    """A CNN (``cfg.fusion_cnn``) and the features model on the same windows, fused by their geometric mean
+    """A CNN (``cfg.fusion.cnn``) and the features model on the same windows, fused by their geometric mean
     (its trees are saved by the fusion part, :mod:`actline.modeldir.parts.fusion`)."""
-    cnn = fit_torch(ds, train, replace(cfg, model=cfg.fusion_cnn), bank, progress, checkpoints)
+    cnn = fit_torch(ds, train, replace(cfg, model=cfg.fusion.cnn), bank, progress, checkpoints)
     trees = fit_features(ds, train, cfg, bank)
-    weights = [cfg.fusion_cnn_weight, 1.0 - cfg.fusion_cnn_weight]
+    weights = [cfg.fusion.cnn_weight, 1.0 - cfg.fusion.cnn_weight]
     arch = {"name": "fusion", "cnn": cnn.arch, "trees": trees.arch, "weights": weights}
 
     def save(out: Path, config: dict, extra: dict | None = None) -> None:
         write_model_dir(out, {**config, "arch": arch}, {WEIGHTS: weights_writer(cnn.classifier.model), **(extra or {})})
 
     return Fitted(FusionClassifier([cnn.classifier, trees.classifier], weights), arch, save, cnn.histories,
-                  {**cnn.selection, "fusion": {"members": [cfg.fusion_cnn, f"features ({cfg.estimator})"],
+                  {**cnn.selection, "fusion": {"members": [cfg.fusion.cnn, f"features ({cfg.estimator})"],
                                                "weights": weights, "rule": "normalised weighted geometric mean"}})
 
 
@@ -155,13 +155,13 @@ def fit_model(ds: ClipDataset, train, cfg: TrainConfig, bank: WindowBank, progre
 def fit_fallback(ds: ClipDataset, train, cfg: TrainConfig, fitted: Fitted, bank: WindowBank, progress=None,
                  checkpoints: Path | None = None) -> Fitted | None:
     """The room gate's fallback CNN (modeldir/parts/room_gate.py): the fitted CNN's recipe again, on windows minus
-    ``cfg.gate_fallback`` (static-heat). None where there is no gate or the fallback is the CNN itself."""
+    ``cfg.room_gate.fallback`` (static-heat). None where there is no gate or the fallback is the CNN itself."""
     name = (fitted.selection.get("auto") or {}).get("winner", cfg.model)
-    if not cfg.room_gate or cfg.gate_fallback in (None, "none", cfg.background) \
-            or not room_gate_applies(name, cfg.background):
+    if not cfg.room_gate.threshold or cfg.room_gate.fallback in (None, "none", cfg.window.background) \
+            or not room_gate_applies(name, cfg.window.background):
         return None
     tag = (lambda desc, *a: progress(f"fallback {desc}", *a)) if progress else None  # noqa: E731
-    return fit_torch(ds, train, replace(cfg, model=name, background=cfg.gate_fallback), bank, tag,
+    return fit_torch(ds, train, replace(cfg, model=name, window=replace(cfg.window, background=cfg.room_gate.fallback)), bank, tag,
                      checkpoints / "fallback" if checkpoints else None)
 
 
@@ -179,12 +179,12 @@ def fit_auto(ds: ClipDataset, train, cfg: TrainConfig, bank: WindowBank, progres
     if not va:
         tr, va = train, []
     y_va, scores, members = ds.labels(va), {}, {}
-    cnn = cfg.fusion_cnn
+    cnn = cfg.fusion.cnn
     for name in ("features", cnn):
         sub = replace(cfg, model=name, inner_val_fraction=0.0 if name != "features" else cfg.inner_val_fraction)
         members[name] = fit_model(ds, tr, sub, bank, progress).classifier
     if va:
-        w = cfg.fusion_cnn_weight  # the fusion model's own rule over the same two members
+        w = cfg.fusion.cnn_weight  # the fusion model's own rule over the same two members
         members["fusion"] = FusionClassifier([members[cnn], members["features"]], [w, 1 - w])
         windows = bank.get(va, cfg.rule())
         scores = {n: {key: round(v, 2) for key, v in summary_metrics(y_va, m.probs(windows)).items()}

@@ -7,36 +7,16 @@ from pathlib import Path
 
 from actline.core.distributed import is_main_process, under_launcher
 from actline.core.errors import ActlineError
-from actline.runs.rundir import CONFIG_YAML, METRICS, RUN_JSON
+from actline.runs.rundir import CLIP, METRICS, run_settings
+from actline.train.config import LoadedConfig
 
 
-def resume_settings(run: Path) -> tuple[Path, Path]:
-    """(data directory, config file) an interrupted run was started with."""
-    if not (run / CONFIG_YAML).is_file() or not (run / RUN_JSON).is_file():
-        raise ActlineError(run, "not an actline training run (no config.yaml and run.json)")
-    try:
-        return Path(json.loads((run / RUN_JSON).read_text(encoding="utf-8"))["data"]), run / CONFIG_YAML
-    except (OSError, KeyError, TypeError, json.JSONDecodeError) as exc:
-        raise ActlineError(run / RUN_JSON, f"unreadable ({type(exc).__name__})") from None
-
-
-# settings added to the recipe after 0.3.1, with the value that keeps an earlier run's behaviour: a run
-# started before them and resumed now finishes as it would have
-LATER_SETTINGS = {"room_gate": 0.0, "gate_fallback": "none", "room_measure": "fingerprint"}
-
-
-def resume_overrides(config_yaml: Path) -> list[str]:
-    """``key=value`` settings an interrupted run resumes with: the old value of every setting its saved
-    config predates (:data:`LATER_SETTINGS`)."""
-    import yaml
-
-    try:
-        saved = yaml.safe_load(config_yaml.read_text(encoding="utf-8")) or {}
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ActlineError(config_yaml, f"unreadable ({type(exc).__name__})") from None
-    if not isinstance(saved, dict):
-        raise ActlineError(config_yaml, "not a mapping of settings")
-    return [f"{k}={v}" for k, v in LATER_SETTINGS.items() if k not in saved]
+def clip_settings(data: Path | None, out: Path | None, config: Path | None = None, overrides: list[str] = (),
+                  resume: Path | None = None) -> tuple[Path, Path, LoadedConfig]:
+    """(data, out, settings) of a new ``actline train`` run, or of the interrupted run at ``resume``: its data and
+    saved config (settings it predates at their old values, :data:`~actline.runs.rundir.CLIP`), then
+    ``overrides``; a config file given on resume replaces the saved one."""
+    return run_settings(CLIP, data, out, config, overrides, resume)
 
 
 def launch(data: Path, out: Path, cfg, devices: int = 1, num_nodes: int = 1, resume: bool = False,

@@ -74,7 +74,7 @@ def make_model(cfg: TrainConfig, n_classes: int, in_chans: int = 1) -> nn.Module
 def window_batches(x: torch.Tensor, y: np.ndarray, cfg: TrainConfig, n_classes: int):
     """Draws one epoch: order (shuffled or class-balanced), this rank's shard, jittered crops, augmentation."""
     rank, world = rank_and_world()
-    jitter = (x.shape[2] - cfg.window) // 2
+    jitter = (x.shape[2] - cfg.window.length) // 2
     y_t = torch.as_tensor(y, dtype=torch.long)
 
     def draw(rng: np.random.Generator, gen: torch.Generator):
@@ -91,7 +91,7 @@ def window_batches(x: torch.Tensor, y: np.ndarray, cfg: TrainConfig, n_classes: 
             if len(idx) < 2 and len(order) > 2:
                 continue  # BatchNorm needs more than one sample
             shifts = rng.integers(0, 2 * jitter + 1, size=len(idx)) if jitter else np.zeros(len(idx), int)
-            xb = torch.stack([x[k, :, s:s + cfg.window] for k, s in zip(idx, shifts)])
+            xb = torch.stack([x[k, :, s:s + cfg.window.length] for k, s in zip(idx, shifts)])
             yield augment_batch(xb, cfg.augment, gen), y_t[idx]
 
     steps = -(-len(y) // (cfg.batch_size * world))
@@ -130,7 +130,7 @@ def fit_classifier(model: nn.Module, x_train: torch.Tensor, y_train: np.ndarray,
     validate = None
     if x_val is not None and len(x_val):
         def validate(m: nn.Module) -> dict:
-            prob = predict_probs(m, x_val, cfg.window, device=next(m.parameters()).device)
+            prob = predict_probs(m, x_val, cfg.window.length, device=next(m.parameters()).device)
             row = {"val_loss": float(F.nll_loss(torch.log(torch.as_tensor(prob) + 1e-8), torch.as_tensor(y_val)))}
             row.update({f"val_{k}": v for k, v in summary_metrics(y_val, prob).items()})
             row["score"] = -row["val_loss"] if cfg.early_stop_metric == "loss" else row[f"val_{cfg.early_stop_metric}"]

@@ -1,20 +1,48 @@
-"""Training configuration: a dataclass, loaded from YAML, with command-line overrides."""
+"""Training configuration: dataclasses, loaded from YAML, with command-line overrides.
+
+Related settings are grouped: ``window`` (length, mode, fps, background), ``room_gate`` (threshold,
+fallback) and ``fusion`` (cnn, cnn_weight). The flat spellings of 0.4 (``window=32``, ``window_mode``,
+``background``, ``room_gate=0``, ``gate_fallback``, ``fusion_cnn`` ...) are still read for one release
+(:data:`TrainConfig.RENAMED`). Why each default is what it is: docs/design-notes.md.
+"""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-
-import yaml
+from typing import ClassVar, NamedTuple
 
 from actline.core.errors import ActlineError
-from actline.data.rooms import MEASURES
+from actline.data.rooms import DEFAULT_MEASURE, MEASURES
 from actline.data.splits import GROUPINGS, SPLITS
 from actline.data.window import BACKGROUNDS, WindowRule
 from actline.modeldir.parts.room_gate import DEFAULT_THRESHOLD
+from actline.train.config_io import apply, deprecated, load_settings
+
+__all__ = ["AugmentConfig", "EngineConfig", "FusionConfig", "LoadedConfig", "RoomGateConfig", "TrainConfig",
+           "WindowConfig", "apply", "load_config", "load_settings", "resolve_defaults", "room_gate_applies"]
 
 NON_TORCH_MODELS = ("features", "fusion", "auto")  # recipes rather than registered torch models
+
+
+@dataclass
+class EngineConfig:
+    """The training engine's settings (:mod:`actline.train.engine`); the pipelines' configs take their defaults
+    from here. ``epochs`` has none: each pipeline says how long it trains."""
+
+    epochs: int
+    lr: float = 2e-3
+    weight_decay: float = 0.05
+    optimizer: str = "adamw"  # or "sgd" (Nesterov momentum)
+    momentum: float = 0.9
+    warmup_epochs: int = 3
+    schedule: str = "cosine"  # "cosine" (after the warm-up) or "constant"
+    grad_clip: float = 5.0
+    patience: int = 12  # epochs without improvement on validation before stopping (0: never stop early)
+    amp: bool = True  # mixed precision where a GPU is used
+    device: str = "auto"
 
 
 @dataclass
@@ -35,15 +63,58 @@ class AugmentConfig:
 
 
 @dataclass
+class WindowConfig:
+    """The window a model sees (:class:`~actline.data.window.WindowRule`); None: chosen from the data
+    (:func:`resolve_defaults`; docs/design-notes.md, "Windows")."""
+
+    BARE: ClassVar[str] = "length"  # ``window=32`` (0.4's spelling) sets the length
+    NAMED_NONE: ClassVar[tuple] = ("background",)  # "none" is a value (no background removed), not "unset"
+    length: int | None = None  # steps
+    mode: str | None = None  # "index" (consecutive frames) or "time" (resampled)
+    fps: float | None = None  # steps per second of time windows
+    background: str | None = None  # none | recording-median | static-heat
+
+
+@dataclass
+class RoomGateConfig:
+    """Where a recording's empty room is less like every training room than ``threshold`` (cosine similarity
+    of fingerprints), a ``fallback`` CNN is fused with the trees (modeldir/parts/room_gate.py); threshold 0:
+    off. None: chosen by :func:`resolve_defaults` (docs/design-notes.md, "The room gate")."""
+
+    BARE: ClassVar[str] = "threshold"  # ``room_gate=0`` (0.4's spelling) sets the threshold
+    NAMED_NONE: ClassVar[tuple] = ("fallback",)
+    threshold: float | None = None
+    fallback: str | None = None  # the fallback CNN's background; "none": the CNN itself, no second network
+    measure: str = DEFAULT_MEASURE  # how a new room is told (actline.data.rooms.KnownRooms); or fingerprint
+
+
+@dataclass
+class FusionConfig:
+    """``model=fusion``: the CNN fused with the features model, and its weight in the geometric mean."""
+
+    BARE: ClassVar[str | None] = None
+    cnn: str = "thermal_r2plus1d_lite"
+    cnn_weight: float = 0.5  # the features model gets the rest
+
+
+_E = EngineConfig  # the engine's defaults, written once
+
+
+@dataclass
 class TrainConfig:
+    # the old flat spellings (0.4), read for one release: old key -> its nested home
+    RENAMED: ClassVar[dict] = {"window_mode": "window.mode", "window_fps": "window.fps",
+                               "background": "window.background", "gate_fallback": "room_gate.fallback",
+                               "fusion_cnn": "fusion.cnn", "fusion_cnn_weight": "fusion.cnn_weight",
+                               "room_measure": "room_gate.measure"}
+    IGNORED: ClassVar[tuple] = ("explicit",)  # kept in configs saved by 0.4: now beside the config (LoadedConfig)
+    NAMED_NONE: ClassVar[tuple] = ("background_class",)  # a class named "none" is a value, not "unset" (null is)
+
     model: str = "thermal_r2plus1d_lite"  # chosen on held-out rooms and days (README, "Results")
     model_kwargs: dict = field(default_factory=dict)
     pretrained: str | None = None  # torchvision weights enum name or local file; MMAction2/PTV checkpoint
     pretrained_format: str | None = None  # "mmaction" or "pytorchvideo" for SlowFast checkpoints
-    window: int | None = None  # steps; None: from the data (see resolve_defaults)
-    window_mode: str | None = None  # "index" (consecutive frames) or "time" (resampled); None: from the data
-    window_fps: float | None = None  # steps per second of time windows; None: from the data
-    background: str | None = None  # none | recording-median | static-heat; None: from the data (see resolve_defaults)
+    window: WindowConfig = field(default_factory=WindowConfig)
     split: str = "by-recording"  # given | by-recording | by-location | kfold | holdout | none
     fold: int = 0
     n_folds: int = 5
@@ -51,37 +122,20 @@ class TrainConfig:
     holdout: list = field(default_factory=list)  # split=holdout: recordings, locations or days held out
     epochs: int = 30
     batch_size: int = 16
-    optimizer: str = "adamw"
-    lr: float = 2e-3  # at batch 16; scaled linearly with batch size
+    optimizer: str = _E.optimizer
+    lr: float = _E.lr  # at batch 16; scaled linearly with batch size
     backbone_lr_mult: float = 0.1  # for pretrained backbones: lower than the head
-    weight_decay: float = 0.05
-    momentum: float = 0.9
-    warmup_epochs: int = 3
-    grad_clip: float = 5.0
+    weight_decay: float = _E.weight_decay
+    momentum: float = _E.momentum
+    warmup_epochs: int = _E.warmup_epochs
+    grad_clip: float = _E.grad_clip
     loss: str = "ce"  # "ce" or "focal"
     focal_gamma: float = 2.0
     class_weights: str = "balanced"  # "balanced" or "none"
     class_weight_power: float = 0.5  # inverse frequency to this power: 1 balanced, 0.5 tempered (keeps the majority class)
-    # classes with fewer training windows are down-weighted at prediction (0: off); 60, not 10: the
-    # smallest value that kept the training majority class at 85% by recording on the realistic tuning
-    # sets (seeds 100-108, benchmarks/rare_class_guard.py, docs/results.md), mean class accuracy kept
-    rare_class_min: int = 60
-    # at prediction, every class also weighed by its training frequency to this power (0: off). Off by
-    # default: at 1 it won on tuning sets 100-108 but lost by recording on 109-114; over all fifteen no
-    # power beat the guard alone with rooms held out and by recording at once (docs/results.md)
-    prior_power: float = 0.0
-    # the room gate (modeldir/parts/room_gate.py): where a recording's empty room is less like every training room
-    # than this (cosine similarity of fingerprints), fuse the CNN with the trees; 0: off. None: 0.3 for
-    # CNNs on raw temperatures (chosen on tuning sets 100-114, docs/results.md), off otherwise
-    room_gate: float | None = None
-    # the room gate's fallback CNN: a second network of the same recipe trained on windows with this
-    # background removed, fused with the trees in unfamiliar rooms. None: static-heat wherever the gate
-    # is on (it beat the CNN itself there with rooms held out, tuning sets 103-120, docs/results.md);
-    # "none": the CNN itself, no second network (half the training time)
-    gate_fallback: str | None = None
-    # how the room gate tells a new room (actline.data.rooms.KnownRooms): highpass-residual since 0.6;
-    # fingerprint, the measure before it (its threshold 0.3)
-    room_measure: str = "highpass-residual"
+    rare_class_min: int = 60  # classes with fewer training windows down-weighted at prediction (0: off); see docs/design-notes.md
+    prior_power: float = 0.0  # every class weighed by its training frequency to this power (0: off); see docs/design-notes.md
+    room_gate: RoomGateConfig = field(default_factory=RoomGateConfig)
     # the class of time outside every annotated action (actline.data.background_class; the same setting as timeline
     # training's): frames outside every segment, or farther than half a window from every keyframe, with window
     # samples there. None: no such class
@@ -89,43 +143,52 @@ class TrainConfig:
     sampler: str = "shuffle"  # "shuffle" or "balanced"
     label_smoothing: float = 0.05
     early_stop_metric: str = "macro_f1"
-    patience: int = 12
+    patience: int = _E.patience
     inner_val_fraction: float = 0.0  # >0: hold out this share of training recordings to pick the best epoch and stop early
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     seed: int = 0
     seeds: int = 1  # train this many models with seeds seed..seed+k-1 and average their probabilities
-    amp: bool = True  # mixed precision where a GPU is used
-    device: str = "auto"
+    amp: bool = _E.amp
+    device: str = _E.device
     num_threads: int = 0  # 0: torch's default
     estimator: str = "gbm"  # model=features (and fusion's tree member): gbm | forest | logistic
-    fusion_cnn: str = "thermal_r2plus1d_lite"  # model=fusion: the CNN fused with the features model
-    fusion_cnn_weight: float = 0.5  # its weight in the geometric mean (the features model gets the rest)
-    explicit: list = field(default_factory=list)  # settings the user gave (file or --set): per-model defaults never override them
+    fusion: FusionConfig = field(default_factory=FusionConfig)
+
+    def __post_init__(self):  # TrainConfig(window=32, room_gate=0), as 0.4 spelt them
+        if not isinstance(self.window, WindowConfig):
+            deprecated("TrainConfig", f"window={self.window!r}", f"window=WindowConfig(length={self.window!r})")
+            self.window = WindowConfig(length=self.window)
+        if not isinstance(self.room_gate, RoomGateConfig):
+            deprecated("TrainConfig", f"room_gate={self.room_gate!r}",
+                       f"room_gate=RoomGateConfig(threshold={self.room_gate!r})")
+            self.room_gate = RoomGateConfig(threshold=self.room_gate)
 
     def validate(self) -> "TrainConfig":
+        w, gate = self.window, self.room_gate
         checks = [
             (self.optimizer in ("adamw", "sgd"), f"optimizer must be adamw or sgd, got {self.optimizer!r}"),
             (self.loss in ("ce", "focal"), f"loss must be ce or focal, got {self.loss!r}"),
             (self.class_weights in ("balanced", "none"), "class_weights must be balanced or none"),
             (self.sampler in ("shuffle", "balanced"), "sampler must be shuffle or balanced"),
-            (self.window is None or self.window >= 4, "window must be at least 4 frames"),
-            (self.window_mode in (None, "index", "time"), "window_mode must be index or time"),
+            (w.length is None or w.length >= 4, "window.length must be at least 4 frames"),
+            (w.mode in (None, "index", "time"), "window.mode must be index or time"),
             (self.split in SPLITS, f"split must be one of {', '.join(SPLITS)}"),
             (self.split != "holdout" or bool(self.holdout), "split holdout needs the held-out names (--holdout A,B)"),
             (self.group_by in GROUPINGS, f"group_by must be one of {', '.join(GROUPINGS)}"),
             (0.0 <= self.class_weight_power <= 2.0, "class_weight_power must be in [0, 2]"),
             (self.rare_class_min >= 0, "rare_class_min must be >= 0"),
             (0.0 <= self.prior_power <= 2.0, "prior_power must be in [0, 2]"),
-            (self.room_gate is None or 0.0 <= self.room_gate <= 1.0, "room_gate must be in [0, 1]"),
-            (not self.room_gate or room_gate_applies(self.model, self.background),
+            (gate.threshold is None or 0.0 <= gate.threshold <= 1.0, "room_gate.threshold must be in [0, 1]"),
+            (not gate.threshold or room_gate_applies(self.model, w.background),
              "room_gate applies to CNNs on raw temperatures (background none; features and fusion use the "
-             "trees everywhere): set room_gate=0"),
-            (self.background is None or self.background in BACKGROUNDS, f"background must be one of {', '.join(BACKGROUNDS)}"),
+             "trees everywhere): set room_gate.threshold=0"),
+            (w.background is None or w.background in BACKGROUNDS,
+             f"window.background must be one of {', '.join(BACKGROUNDS)}"),
+            (gate.fallback is None or gate.fallback in BACKGROUNDS,
+             f"room_gate.fallback must be one of {', '.join(BACKGROUNDS)}"),
+            (gate.measure in MEASURES, f"room_gate.measure must be one of {', '.join(MEASURES)}"),
             (self.background_class is None or (isinstance(self.background_class, str) and self.background_class.strip()),
              "background_class must be a class name (or null: no such class)"),
-            (self.room_measure in MEASURES, f"room_measure must be one of {', '.join(MEASURES)}"),
-            (self.gate_fallback is None or self.gate_fallback in BACKGROUNDS,
-             f"gate_fallback must be one of {', '.join(BACKGROUNDS)}"),
             (self.epochs >= 1 and self.batch_size >= 1, "epochs and batch_size must be >= 1"),
             (self.lr > 0, "lr must be > 0"),
             (self.seeds >= 1, "seeds must be >= 1"),
@@ -143,7 +206,23 @@ class TrainConfig:
 
     def rule(self) -> WindowRule:
         """The window rule of a resolved config (:func:`resolve_defaults` fills what the data decides)."""
-        return WindowRule(length=self.window, mode=self.window_mode, fps=self.window_fps, background=self.background)
+        w = self.window
+        return WindowRule(length=w.length, mode=w.mode, fps=w.fps, background=w.background)
+
+
+class LoadedConfig(NamedTuple):
+    """A config as the user gave it, and the top-level settings they gave (a file or ``--set``): per-model
+    recipes never override those (:func:`resolve_defaults`). ``cfg, given = load_config(...)``; its
+    settings also read through it (``load_config(...).epochs``), as when ``load_config`` returned the
+    config alone."""
+
+    config: TrainConfig
+    given: frozenset
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.config, name)
 
 
 def room_gate_applies(model: str, background: str | None) -> bool:
@@ -152,129 +231,55 @@ def room_gate_applies(model: str, background: str | None) -> bool:
     return background in (None, "none") and model not in ("features", "fusion")
 
 
-# settings where "none" is a value (no background removed; a class named "none"), not "unset" (null is)
-NAMED_NONE = ("background", "gate_fallback", "background_class")
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> LoadedConfig:
+    """Defaults, then a YAML file, then ``key=value`` overrides (dotted keys for nested fields): the config and
+    the settings given."""
+    given: set = set()
+    cfg = load_settings(TrainConfig(), path, overrides, given).validate()
+    return LoadedConfig(cfg, frozenset(given))
 
 
-def _coerce(value, current):
-    if isinstance(current, bool):
-        if isinstance(value, str):
-            return value.lower() in ("1", "true", "yes", "on")
-        return bool(value)
-    if isinstance(current, int) and not isinstance(current, bool):
-        return int(value)
-    if isinstance(current, float):
-        return float(value)
-    if isinstance(current, tuple):
-        vals = value if isinstance(value, (list, tuple)) else yaml.safe_load(str(value))
-        return tuple(float(v) for v in vals)
-    if isinstance(current, list):
-        vals = value if isinstance(value, (list, tuple)) else str(value).split(",")
-        return [str(v).strip() for v in vals if str(v).strip()]
-    if isinstance(current, dict) and isinstance(value, str):
-        return yaml.safe_load(value) or {}
-    if current is None and isinstance(value, str):
-        return None if value.lower() in ("none", "null", "") else value
-    return value
+def read_saved(values: dict, where: str) -> TrainConfig:
+    """A config saved by a run (``config.yaml``, a model's ``config.json`` ``training``), in any spelling
+    actline wrote, read silently."""
+    return apply(TrainConfig(), values, where, quiet=True)
 
 
-def apply(cfg, values: dict, where: str = "config"):
-    """Set fields from a (nested) dict; unknown keys are an error naming ``where``."""
-    names = {f.name for f in dataclasses.fields(cfg)}
-    for key, value in values.items():
-        if key not in names:
-            raise ActlineError(where, f"unknown setting {key!r} (known: {', '.join(sorted(names))})")
-        current = getattr(cfg, key)
-        if dataclasses.is_dataclass(current):
-            if not isinstance(value, dict):
-                raise ActlineError(where, f"{key!r} must be a mapping")
-            apply(current, value, where)
-        elif key in NAMED_NONE and isinstance(value, str):  # "none" is one of their values, not "unset"
-            setattr(cfg, key, value)
-        else:
-            try:
-                setattr(cfg, key, _coerce(value, current))
-            except (TypeError, ValueError) as exc:
-                raise ActlineError(where, f"{key}: {exc}") from None
-    return cfg
+def unpack(cfg: TrainConfig | LoadedConfig) -> LoadedConfig:
+    """A :class:`LoadedConfig` of either (a bare config: nothing given)."""
+    return cfg if isinstance(cfg, LoadedConfig) else LoadedConfig(cfg, frozenset())
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> TrainConfig:
-    """Defaults, then a YAML file, then ``key=value`` overrides (dotted keys for nested fields)."""
-    return load_settings(TrainConfig(), path, overrides).validate()
+# (window, mode, fps, background) by sensor size, chosen on tuning data only: docs/design-notes.md, "Windows"
+SMALL_SENSOR_WINDOW = WindowConfig(16, "index", 10.0, "static-heat")
+LARGE_SENSOR_WINDOW = WindowConfig(32, "time", 4.0, "none")
 
 
-def load_settings(cfg, path: str | Path | None = None, overrides: list[str] | None = None):
-    """Fill any settings dataclass from a YAML file, then ``key=value`` overrides."""
-    if path:
-        path = Path(path)
-        if not path.is_file():
-            raise ActlineError(path, "config file not found")
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise ActlineError(path, f"not valid YAML: {str(exc).splitlines()[0]}") from None
-        if not isinstance(data, dict):
-            raise ActlineError(path, "a config file must be a mapping of settings")
-        apply(cfg, data, str(path))
-        for key in data:
-            _mark(cfg, key)
-    for item in overrides or []:
-        if "=" not in item:
-            raise ActlineError("--set", f"expected key=value, got {item!r}")
-        key, value = item.split("=", 1)
-        nested: dict = {}
-        node = nested
-        parts = key.strip().split(".")
-        for p in parts[:-1]:
-            node = node.setdefault(p, {})
-        node[parts[-1]] = yaml.safe_load(value) if value.strip() else value
-        apply(cfg, nested, "--set")
-        _mark(cfg, parts[0])
-    return cfg
-
-
-def _mark(cfg, key: str) -> None:
-    if hasattr(cfg, "explicit") and key not in cfg.explicit:
-        cfg.explicit.append(key)
-
-
-# (window, window_mode, window_fps, background) chosen by sensor size on tuning data only (EVALUATION.md):
-# 16x16 arrays at a steady ~10 fps (Nagoya): 16 frames, 1.6 s, heat sources and floor pattern removed
-# (static-heat; as good as the recording median on inner leave-one-day-out, and a still person survives);
-# 40x60 arrays at 6-30 fps in bursts: 8 s resampled at 4 steps/s, raw temperatures (on held-out
-# recordings of the realistic preset, seeds 100-102, no subtraction beat both kinds on mean class accuracy
-# and macro-F1; on held-out rooms the three were mixed, and the recording median erases a still person).
-SMALL_SENSOR_WINDOW = (16, "index", 10.0, "static-heat")
-LARGE_SENSOR_WINDOW = (32, "time", 4.0, "none")
-
-
-def resolve_defaults(cfg: TrainConfig, frame_shape: tuple[int, int] | None) -> TrainConfig:
-    """Fill what depends on the data and the model, without overriding anything the user set.
+def resolve_defaults(cfg: TrainConfig | LoadedConfig, frame_shape: tuple[int, int] | None) -> TrainConfig:
+    """A new config with what depends on the data and the model filled in, never overriding what the user set
+    (``cfg`` is left as it is).
 
     The window: 16 consecutive frames for 16x16 sensors; for larger ones 8 s resampled by time at
-    4 steps per second (their frame rates differ 5x between recordings, so 64 frames by index span
-    anything from 2 to 20 s). A window length given without a mode counts consecutive frames. The
-    background: static-heat for 16x16 sensors, none for larger ones (see the note above). The room gate:
-    on for CNNs on raw temperatures, with a static-heat fallback CNN.
-    Then the model's own recipe (a registry entry's ``default_recipe``,
-    e.g. a gentler learning rate for SlowFast)."""
+    4 steps per second. A window length given without a mode counts consecutive frames. The
+    background: static-heat for 16x16 sensors, none for larger ones. The room gate: on for CNNs on raw
+    temperatures, with a static-heat fallback CNN (docs/design-notes.md). Then the model's own recipe
+    (a registry entry's ``default_recipe``, e.g. a gentler learning rate for SlowFast), for settings
+    the user did not give."""
     from actline.models.registry import model_info
 
+    cfg, given = unpack(cfg)
+    cfg = copy.deepcopy(cfg)
     small = frame_shape is not None and max(frame_shape) <= 16
-    window = SMALL_SENSOR_WINDOW if small else LARGE_SENSOR_WINDOW
-    if cfg.window is not None and cfg.window_mode is None:
-        window = (cfg.window, "index", 10.0, window[3])  # a window given alone counts frames, as it always has
-    for key, value in zip(("window", "window_mode", "window_fps", "background"), window):
-        if getattr(cfg, key) is None:
-            setattr(cfg, key, value)
-    if cfg.room_gate is None:
-        cfg.room_gate = DEFAULT_THRESHOLD if room_gate_applies(cfg.model, cfg.background) else 0.0
-    if cfg.gate_fallback is None:
-        cfg.gate_fallback = "static-heat" if cfg.room_gate else "none"
-    name = cfg.fusion_cnn if cfg.model == "fusion" else cfg.model
+    default = SMALL_SENSOR_WINDOW if small else LARGE_SENSOR_WINDOW
+    if cfg.window.length is not None and cfg.window.mode is None:  # a length given alone counts frames
+        default = replace(default, length=cfg.window.length, mode="index", fps=10.0)
+    cfg.window = WindowConfig(**{k: v if v is not None else getattr(default, k)
+                                 for k, v in dataclasses.asdict(cfg.window).items()})
+    gate = cfg.room_gate
+    if gate.threshold is None:
+        gate.threshold = DEFAULT_THRESHOLD if room_gate_applies(cfg.model, cfg.window.background) else 0.0
+    if gate.fallback is None:
+        gate.fallback = "static-heat" if gate.threshold else "none"
+    name = cfg.fusion.cnn if cfg.model == "fusion" else cfg.model
     recipe = {} if name in NON_TORCH_MODELS else model_info(name).default_recipe
-    for key, value in recipe.items():
-        if key not in cfg.explicit:
-            setattr(cfg, key, value)
-    return cfg
+    return replace(cfg, **{key: value for key, value in recipe.items() if key not in given})

@@ -27,23 +27,9 @@ import torch
 import torch.nn as nn
 
 from actline.core.distributed import rank_and_world
+from actline.train.config import EngineConfig  # noqa: F401  (its home: the settings; re-exported)
 
 STATE_JSON, STATE_TENSORS = "state.json", "state.safetensors"
-
-
-@dataclass
-class EngineConfig:
-    epochs: int = 40
-    lr: float = 2e-3
-    weight_decay: float = 0.05
-    optimizer: str = "adamw"  # or "sgd" (Nesterov momentum)
-    momentum: float = 0.9
-    warmup_epochs: int = 3
-    schedule: str = "cosine"  # "cosine" (after the warm-up) or "constant"
-    grad_clip: float = 5.0
-    patience: int = 12  # epochs without improvement on validation before stopping (0: never stop early)
-    amp: bool = True  # mixed precision where a GPU is used
-    device: str = "auto"
 
 
 @dataclass

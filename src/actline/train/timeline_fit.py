@@ -1,4 +1,4 @@
-"""``actline train-timeline``: the two-stage timeline model, from a clip folder or annotated recordings.
+"""Fitting the two-stage timeline model (``actline train-timeline``; the run around it: :mod:`actline.runs.timeline_run`).
 
 Stage 1 learns coarse classes over chunk features with a temporal model (MS-TCN by default). On
 clips, each of which holds one action, training sequences chain several random clips (``chain``),
@@ -7,7 +7,7 @@ single clips, as the earlier system did); annotated recordings are whole sequenc
 one fine classifier per family with two or more fine labels (clips only; recordings have flat
 labels). Both train through the one engine (:mod:`actline.train.engine`): device, mixed precision,
 the learning-rate schedule (``schedule``: constant or cosine, after ``warmup_epochs``), and a
-checkpoint after every epoch under ``OUT/checkpoints/`` from which ``resume=True`` continues (the
+checkpoint after every epoch under ``OUT/checkpoints/`` from which a resumed run continues (the
 checkpoints go when the model directory is written). A held-out part of the data picks the best
 epoch and gives the figures the run reports, beside the majority and chance baselines.
 
@@ -26,11 +26,9 @@ Written::
 from __future__ import annotations
 
 import dataclasses
-import json
-import shutil
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -42,21 +40,20 @@ from actline.core.progress import Progress
 from actline.data.clips import LabelRule
 from actline.data.splits import write_split
 from actline.data.video import VideoSpec
-from actline.features.backbone import Backbone, build_backbone, save_backbone_dir
+from actline.features.backbone import Backbone, save_backbone_dir
 from actline.modeldir.directory import FORMAT, save_model_dir, write_checksums
 from actline.models import create_model
-from actline.train.engine import EngineConfig, FitResult, pick_device
+from actline.train.engine import EngineConfig, FitResult
 from actline.train.sequence import ChainSampler, fit_sequences
-from actline.train.timeline_data import TimelineData, load_timeline_data, open_source
-from actline.train.timeline_metrics import clip_metrics, recording_metrics
+from actline.train.timeline_data import TimelineData
 
 PIPELINE = "timeline"
-CHECKPOINTS, RUN_JSON = "checkpoints", "run.json"
-RESUMABLE = ("device", "amp", "num_threads", "cache_dir")  # what a resumed run may change: not the model
 
 
 @dataclass
 class TimelineConfig:
+    NAMED_NONE: ClassVar[tuple] = ("weights", "background_class")  # "none" is a value of theirs, not "unset"
+
     temporal_model: str = "ms_tcn"  # or temporal_mlp (the earlier system's)
     temporal_args: dict = field(default_factory=dict)  # e.g. {stages: 4, layers: 10, channels: 64}
     backbone: str = "r3d_18"  # torchvision video model, registered model, or a trained actline model dir
@@ -82,8 +79,9 @@ class TimelineConfig:
     smooth_weight: float = 0.15
     seed: int = 0
     num_threads: int = 0
-    device: str = "auto"  # auto (a GPU when there is one), cpu, cuda, cuda:1, ...
-    amp: bool = True  # mixed precision on a GPU
+    grad_clip: float = EngineConfig.grad_clip
+    device: str = EngineConfig.device  # auto (a GPU when there is one), cpu, cuda, cuda:1, ...
+    amp: bool = EngineConfig.amp  # mixed precision on a GPU
     cache_dir: str | None = None  # default: $XDG_CACHE_HOME/actline/features
     background_class: str | None = "none"  # recordings with frame labels: the class of unannotated frames
     # decoding at inference (saved with the model; `actline timeline` can override)
@@ -111,84 +109,8 @@ class TimelineConfig:
 
     def engine(self, epochs: int) -> EngineConfig:
         return EngineConfig(epochs=epochs, lr=self.lr, weight_decay=self.weight_decay, warmup_epochs=self.warmup_epochs,
-                            schedule=self.schedule, grad_clip=5.0, patience=self.patience, amp=self.amp,
+                            schedule=self.schedule, grad_clip=self.grad_clip, patience=self.patience, amp=self.amp,
                             device=self.device)
-
-
-def train_timeline(data, out: str | Path, cfg: TimelineConfig, backbone: Backbone | None = None,
-                   train_ids: list[str] | None = None, progress: Progress | None = None, resume: bool = False,
-                   overwrite: bool = False) -> dict:
-    """Train and write a timeline model; returns its metrics. ``data``: a clip folder, a thermal data set
-    directory or a loaded :class:`~actline.data.ClipDataset` (only ``train_ids`` of its recordings).
-
-    ``resume`` continues the interrupted run writing ``out`` from its checkpoints; a new run refuses an
-    ``out`` that holds anything unless ``overwrite``."""
-    t0, out = time.time(), Path(out)
-    cfg.validate()
-    if cfg.num_threads:
-        torch.set_num_threads(cfg.num_threads)
-    if resume:
-        train_ids = read_run(out)["train_ids"] if train_ids is None else train_ids
-    else:
-        _refuse_occupied(out, overwrite)
-    src = open_source(data, cfg, train_ids)  # OUT and the data are checked before the backbone is built (a download)
-    backbone = backbone or build_backbone(cfg.backbone, cfg.weights, seed=cfg.seed)
-    backbone.model.to(pick_device(cfg.device))
-    td = load_timeline_data(src, cfg, backbone, progress)
-    ckpt = out / CHECKPOINTS
-    if not resume:  # nothing is written before the features are in hand: a refused run leaves nothing behind
-        shutil.rmtree(ckpt, ignore_errors=True)
-        write_json(ckpt / RUN_JSON, {"data": td.source, "train_ids": src.ids if src.kind == "recordings" else None,
-                                     "config": dataclasses.asdict(cfg)})
-    res1 = fit_stage1(td, cfg, backbone.dim, ckpt / "stage1", progress)
-    registry, fits2 = fit_stage2(td, cfg, backbone.dim, ckpt / "stage2", progress)
-    metrics = clip_metrics(td, res1, registry, fits2) if td.kind == "clips" else recording_metrics(td, res1)
-    metrics["train_time_s"] = round(time.time() - t0, 1)
-    models2 = {fam: f.model.cpu() for fam, (f, _, _) in fits2.items()}
-    save_timeline_model(out, cfg, backbone, res1.model.cpu(), td.classes, registry, models2, td.fine_to_value,
-                        td.labels, metrics, {"stage1": res1.history, "stage2": {k: f.history for k, (f, _, _) in
-                                                                                fits2.items()}}, td.split)
-    return metrics
-
-
-def _refuse_occupied(out: Path, overwrite: bool) -> None:
-    """A new run needs an empty (or missing) ``out``, unless ``overwrite``."""
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        ckpt = out / CHECKPOINTS
-        what = ("a timeline model" if (out / "config.json").is_file() else
-                "an unfinished run" if ckpt.is_dir() else "files")
-        raise ActlineError(out, f"holds {what}: use {'--resume to continue or ' if ckpt.is_dir() else ''}"
-                                "--overwrite to replace it")
-
-
-def read_run(out: str | Path) -> dict:
-    """What an interrupted ``train-timeline`` run was started with (``OUT/checkpoints/run.json``)."""
-    path = Path(out) / CHECKPOINTS / RUN_JSON
-    if not path.is_file():
-        raise ActlineError(out, "nothing to resume (no checkpoints/run.json: the run finished or never started)")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ActlineError(path, f"unreadable ({type(exc).__name__}); delete the checkpoints to start over") from None
-
-
-def timeline_settings(data: Path | None, out: Path | None, config: Path | None = None, overrides: list[str] = (),
-                      resume: Path | None = None) -> tuple[Path, Path, TimelineConfig]:
-    """(data, out, settings) of a new run (``data``, ``out``, a YAML file and ``key=value`` overrides), or of
-    the interrupted run at ``resume``, whose saved settings only those in ``RESUMABLE`` may change."""
-    from actline.train.config import load_settings
-
-    if resume is None:
-        if data is None or out is None:
-            raise ActlineError("train-timeline", "give the data and --out (or --resume OUT)")
-        return Path(data), Path(out), load_settings(TimelineConfig(), config, list(overrides)).validate()
-    saved = read_run(resume)
-    changed = sorted({o.split("=", 1)[0] for o in overrides} - set(RESUMABLE)) + (["config"] if config else [])
-    if changed or (out is not None and Path(out) != Path(resume)):
-        raise ActlineError("--resume", f"a resumed run keeps its settings (only {', '.join(RESUMABLE)} may change; "
-                                       f"got {', '.join(changed) or '--out'})")
-    cfg = load_settings(TimelineConfig(**saved["config"]), None, list(overrides)).validate()
-    return Path(data or saved["data"]), Path(resume), cfg
 
 
 def _on_epoch(progress: Progress | None, task: str, total: int):

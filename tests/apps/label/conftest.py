@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from actline.data.dataset import Recording
-from actline.data.labelled import LabelledSegment, write_labelled_dataset
-from actline.data.review_queue import add_item
+from actline.data.labels import LabelledSegment, write_labelled_dataset
+from actline.data.labels.review_queue import add_item
 
 CLASSES = ["idle", "walk", "fall"]
 

@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 from actline.apps.label import create_label_app
 from actline.apps.serve import ServeConfig
 from actline.core.errors import ActlineError
-from actline.data.labelled import read_segments_csv
-from actline.data.review_queue import read_items
+from actline.data.labels import read_segments_csv
+from actline.data.labels.review_queue import read_items
 from actline.data.thermal_h5 import read_recording_h5, read_thermal_dataset
 
 from .conftest import CLASSES

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from actline.cli import main
-from actline.data.review_queue import read_items
+from actline.data.labels.review_queue import read_items
 from actline.data.thermal_h5 import write_recording_h5
 
 from .conftest import free_port, recording

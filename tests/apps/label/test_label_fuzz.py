@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from actline.core.errors import ActlineError
-from actline.data import review_queue as rq
+from actline.data.labels import review_queue as rq
 
 N = int(os.environ.get("ACTLINE_FUZZ_EXAMPLES", "60"))
 SETTINGS = settings(max_examples=N, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
@@ -60,7 +60,7 @@ def test_item_npz_bytes(item, data, cut):
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
     from actline.apps.label import create_label_app
-    from actline.data.labelled import write_labelled_dataset
+    from actline.data.labels import write_labelled_dataset
 
     from .conftest import recording
 

@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from actline.data.labelled import read_segments_csv
-from actline.data.review_queue import read_items
+from actline.data.labels import read_segments_csv
+from actline.data.labels.review_queue import read_items
 from actline.data.thermal_h5 import read_thermal_dataset
 
 from ..browser import chromium

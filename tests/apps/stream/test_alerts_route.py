@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from actline.data.review_queue import read_items
+from actline.data.labels.review_queue import read_items
 from tests.apps.stream.nagoya_like import write_nagoya_like
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -66,8 +66,8 @@ def test_nagoya_falls_are_fall_plus_lie():
 
 
 def test_every_false_alarm_listed_by_room_and_collected(synth_model, synth_dir, tmp_path, capsys, one_thread):
-    from actline.data.review_queue import read_items
-    from actline.data.thermal_h5_file import location_of
+    from actline.data.labels.review_queue import read_items
+    from actline.data.recordings.thermal_h5_file import location_of
 
     model, ds = synth_model
     risk = next(c for c in ds.classes if "risk" in c)

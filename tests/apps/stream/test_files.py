@@ -14,7 +14,7 @@ from .test_recognizer import CLASSES
 
 
 def test_stream_collect_adds_review_items_the_queue_reads(tmp_path, small_model_and_recording, one_thread):
-    from actline.data.review_queue import read_item_frames, read_items
+    from actline.data.labels.review_queue import read_item_frames, read_items
     from actline.data.thermal_h5 import read_recording_h5
 
     model, rec = small_model_and_recording
@@ -48,7 +48,7 @@ def test_the_collector_stops_at_its_cap(tmp_path):
 
 
 def test_any_sensor_id_is_collected_under_a_safe_name_and_a_bad_window_does_not_stop_the_stream(tmp_path):
-    from actline.data.review_queue import read_items
+    from actline.data.labels.review_queue import read_items
 
     col = FailureCollector(tmp_path / "q", CLASSES)
     assert col.add(np.zeros((8, 4, 4), np.float32), np.arange(8) * 0.1, [0.4, 0.3, 0.3], "low_confidence",

@@ -7,7 +7,7 @@ import pytest
 
 from actline.apps.stream import FailureCollector, StreamConfig, StreamingRecognizer
 from actline.core.errors import ActlineError
-from actline.data.review_queue import read_item_frames, read_items
+from actline.data.labels.review_queue import read_item_frames, read_items
 from actline.infer import Recognizer
 from actline.modeldir.parts.room_gate import RoomGate
 

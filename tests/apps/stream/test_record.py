@@ -12,7 +12,7 @@ import pytest
 from actline.apps.stream import StreamConfig
 from actline.apps.stream.hub import StreamHub
 from actline.apps.stream.payloads import decode, encode_binary, encode_json
-from actline.data.recorder import RecordConfig, Recorder
+from actline.data.recordings.recorder import RecordConfig, Recorder
 from actline.data.thermal_h5 import read_recording_h5
 
 from .test_mqtt import _client, _wait

@@ -17,7 +17,7 @@ import numpy as np
 
 from actline.apps.stream.payloads import encode_binary
 from actline.data.formats import find_inputs
-from actline.data.frame_journal import HEADER, read_journal
+from actline.data.recordings.frame_journal import HEADER, read_journal
 from actline.data.thermal_h5 import read_recording_h5, read_thermal_dataset
 from tests.data.test_recorder import as_dataset
 

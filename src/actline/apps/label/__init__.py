@@ -4,7 +4,7 @@ A local web page (FastAPI on uvicorn; plain HTML, CSS and JavaScript in ``static
 from elsewhere) over one labelled data set. One concern per module:
 
 - ``label_store``: the data set as the page sees it (recordings a slice at a time, segments, classes,
-  saves through :func:`actline.data.labelled.update_dataset` with the version the page loaded);
+  saves through :func:`actline.data.labels.update_dataset` with the version the page loaded);
 - ``label_requests``: request bodies checked field by field;
 - ``label_review``: a review item's answer becomes a recording and a segment of the data set;
 - ``label_app``: the routes, :func:`create_label_app` and :func:`run_label`.

@@ -36,8 +36,8 @@ from actline.apps.serve.body import read_body
 from actline.apps.serve.security import refuse_cross_site, require_token
 from actline.apps.serve.settings import ServeConfig
 from actline.core.errors import ActlineError
-from actline.data import review_queue
-from actline.data.heatmap import LUT, SENTINEL_RGB
+from actline.data.labels import review_queue
+from actline.data.labels.heatmap import LUT, SENTINEL_RGB
 
 CHUNK = 256  # frames the page asks for at a time (40x60: 1.2 MB)
 MAX_CHUNK = 512  # frames per /frames request (40x60: 2.4 MB)

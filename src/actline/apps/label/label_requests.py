@@ -6,7 +6,7 @@ import math
 
 from fastapi import HTTPException
 
-from actline.data.labelled import LabelledSegment
+from actline.data.labels import LabelledSegment
 
 MAX_TEXT = 200  # characters in a class name, a recording name or a person's name
 MAX_SEGMENTS = 100_000  # in one save

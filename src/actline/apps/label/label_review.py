@@ -7,10 +7,9 @@ from pathlib import Path
 
 from actline.apps.label.label_store import LabelStore
 from actline.core.errors import ActlineError
-from actline.data import review_queue
 from actline.data.dataset import Recording
-from actline.data.labelled import check_recording_name, frames_to_segment
-from actline.data.thermal_h5_file import location_of
+from actline.data.labels import check_recording_name, frames_to_segment, review_queue
+from actline.data.recordings.thermal_h5_file import location_of
 
 
 def item_recording_name(item: review_queue.ReviewItem) -> str:

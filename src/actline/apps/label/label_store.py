@@ -1,6 +1,6 @@
 """What the label page reads and writes in DATA: recordings a slice at a time, segments, classes, saves.
 
-Every write goes through :func:`actline.data.labelled.update_dataset` with the version the page
+Every write goes through :func:`actline.data.labels.update_dataset` with the version the page
 loaded, so a save from a stale page is refused (:class:`StaleVersion`) and overwrites nothing. Saves
 and review answers from this server are serialised by one lock; ``update_dataset`` holds the data
 set's own lock against other processes.
@@ -17,8 +17,8 @@ import numpy as np
 from actline.core.errors import ActlineError
 from actline.data.coco import read_class_mapping
 from actline.data.dataset import Recording
-from actline.data.labelled import LabelledSegment, dataset_version, update_dataset
-from actline.data.thermal_h5_lazy import LazyRecording
+from actline.data.labels import LabelledSegment, dataset_version, update_dataset
+from actline.data.recordings.thermal_h5_lazy import LazyRecording
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")  # a frames/<name>.h5 the page may open
 STALE = "the data set changed since it was opened"  # update_dataset's message for a stale version
@@ -70,7 +70,7 @@ class LabelStore:
     def segments(self, version: str) -> dict[str, list[LabelledSegment]]:
         """Every recording's segments: segments.csv, or drawn from the keyframes of a data set without one
         (which reads every recording: hence kept until the version changes)."""
-        from actline.data.labelled_store import _existing_segments  # the store's own reading of a data set
+        from actline.data.labels.labelled_store import _existing_segments  # the store's own reading of a data set
 
         if self._segments[0] != version:
             out: dict[str, list[LabelledSegment]] = {}

@@ -13,10 +13,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from actline.apps.serve import info, predict, timeline_jobs
+from actline.apps.serve import info, predict_route, timeline_jobs
 from actline.apps.serve.info import Metrics
 from actline.apps.serve.jobs import JobQueue
-from actline.apps.serve.predict import PredictPool
+from actline.apps.serve.predict_route import PredictPool
 from actline.apps.serve.security import warn_if_exposed
 from actline.apps.serve.settings import ServeConfig
 from actline.core.errors import ActlineError
@@ -88,7 +88,7 @@ def create_app(models: list[str | Path], cfg: ServeConfig | None = None) -> Fast
 
     app = FastAPI(title="actline", version="1", description=DESCRIPTION, lifespan=lifespan,
                   docs_url=None, redoc_url=None, openapi_url=None)  # served by info.ops, behind the token
-    for router in (info.public, info.api, info.ops, predict.router, timeline_jobs.router):
+    for router in (info.public, info.api, info.ops, predict_route.router, timeline_jobs.router):
         app.include_router(router)
     app.middleware("http")(_count)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=cfg.host_names())  # outermost: checked first

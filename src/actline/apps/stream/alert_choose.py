@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import tempfile
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from actline.core.errors import ActlineError
@@ -99,12 +99,14 @@ def event_kinds(model_classes: list[str], data_classes: list[str], asked: list[s
 
 
 def fold_config(mcfg: dict, model: Path, k: int, n_folds: int, group_by: str, overrides: list[str]):
-    """MODEL's recipe for fold ``k``: its saved training config, the fold's split, then ``overrides``."""
-    from actline.train.config import TrainConfig, apply, load_settings
+    """MODEL's recipe for fold ``k``: its saved training config (every setting as given: a model's own recipe
+    never overrides it), the fold's split, then ``overrides``."""
+    from actline.train.config import LoadedConfig, load_settings, read_saved
 
-    cfg = apply(TrainConfig(), mcfg["training"], str(model / "config.json"))
+    cfg = read_saved(mcfg["training"], str(model / "config.json"))
     cfg = replace(cfg, split="kfold", fold=k, n_folds=n_folds, group_by=group_by, holdout=[])
-    return load_settings(cfg, None, overrides).validate()
+    cfg = load_settings(cfg, None, overrides).validate()
+    return LoadedConfig(cfg, frozenset(f.name for f in fields(cfg)))
 
 
 def fold_traces(ds, mcfg: dict, model: Path, opts: ChooseOptions, out: Path, kinds: dict):
@@ -151,9 +153,8 @@ def _same_recipe(run: Path, cfg) -> bool:
         saved = yaml.safe_load((run / CONFIG_YAML).read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError):
         return False
-    want = {k: v for k, v in cfg.to_dict().items() if v is not None and k != "explicit"}
-    return isinstance(saved, dict) and all(json.dumps(saved.get(k), default=str) == json.dumps(v, default=str)
-                                           for k, v in want.items() if not isinstance(v, dict))
+    same = lambda a, b: json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)  # noqa: E731
+    return isinstance(saved, dict) and all(same(saved.get(k), v) for k, v in cfg.to_dict().items() if v is not None)
 
 
 def _decide(model: Path, data, mcfg: dict, opts: ChooseOptions, traces: list, folds: list, kinds: dict,

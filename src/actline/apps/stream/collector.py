@@ -1,4 +1,4 @@
-"""Windows worth relabelling, added to a review queue (:mod:`actline.data.review_queue`).
+"""Windows worth relabelling, added to a review queue (:mod:`actline.data.labels.review_queue`).
 
 Windows the model is unsure about (top probability below ``collect_below``: source ``uncertain``),
 or whose prediction the stream's settled state contradicts a few runs later (source ``collect``),
@@ -34,7 +34,7 @@ class FailureCollector:
             t0: float | None = None, model: str | None = None) -> str | None:
         """One window: ``frames`` [N, H, W] °C and ``times`` [N] s as the stream sees them; ``t0`` the first frame's
         time of the recording or stream, so the item's ``start_s``/``end_s`` count from it. Returns the item id."""
-        from actline.data.review_queue import add_item, top3_of
+        from actline.data.labels.review_queue import add_item, top3_of
 
         if self.existing + len(self.added) >= self.max_items:
             return None

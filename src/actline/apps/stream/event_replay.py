@@ -85,8 +85,8 @@ def evaluate_stream(model: str | Path, data: str | Path, opts: EvaluateOptions) 
     alerts = default_alerts(recog.classes) if setting["alerts"] is None else setting["alerts"]
     if not alerts:
         raise ActlineError("--alert", f"no alert class: name one with --alert CLASS=SECONDS ({recog.classes})")
-    cfg = StreamConfig(every_frames=opts.every, ema=setting["ema"], enter=setting["enter"], exit=setting["exit"],
-                       alerts=alerts)
+    cfg = StreamConfig.given(every_frames=opts.every, ema=setting["ema"], enter=setting["enter"], exit=setting["exit"],
+                             alerts=alerts)
     ds, recs = replay_set(data, opts.group)
     if opts.held_out:
         held = set((recog.config.get("split") or {}).get("eval_recordings") or [])

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from actline.data.review_queue import MAX_FRAMES, add_item
-from actline.data.thermal_h5_file import location_of
+from actline.data.labels.review_queue import MAX_FRAMES, add_item
+from actline.data.recordings.thermal_h5_file import location_of
 from actline.metrics.events import rate_interval
 
 

@@ -15,7 +15,7 @@ the frames the intake dropped (``count_drop``) and the recorder's state.
 
 With ``empty_rooms`` (:class:`~actline.apps.stream.empty_room.EmptyRooms`), a new sensor's background
 is seeded from its own empty room (unless its saved state restored one); with ``recorder``
-(:class:`~actline.data.recorder.Recorder`), every frame a sensor takes is recorded.
+(:class:`~actline.data.recordings.recorder.Recorder`), every frame a sensor takes is recorded.
 """
 
 from __future__ import annotations

@@ -185,14 +185,13 @@ def run_mqtt(recognizer, cfg, opts, on_event=None, empty_rooms=None, recorder=No
     """``actline stream MODEL --mqtt URL``: run until ``opts.max_seconds`` pass or Ctrl-C."""
     from actline.apps.stream.collector import FailureCollector
     from actline.apps.stream.hub import StreamHub, parse_shard
-    from actline.apps.stream.run import open_sinks
-    from actline.apps.stream.sinks import emit_all
+    from actline.apps.stream.sinks import emit_all, open_sinks
 
     collector = FailureCollector(opts.collect, recognizer.classes) if opts.collect else None
     hub = StreamHub(recognizer, cfg, shard=parse_shard(opts.shard), state_dir=opts.state_dir, collector=collector,
                     empty_rooms=empty_rooms, recorder=recorder)
     stream = MqttStream(hub, opts.mqtt, max_bytes=opts.queue_bytes)
-    sinks = open_sinks(opts, on_event)
+    sinks = open_sinks(opts.events, opts.webhook, on_event)
     hub.emit = lambda evs: (stream.publish(evs), emit_all(sinks, evs))
     server = None
     try:

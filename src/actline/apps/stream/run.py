@@ -21,7 +21,7 @@ class StreamOptions:
     collect: Path | None = None  # save windows for relabelling here
     alerts: list[str] = field(default_factory=list)  # CLASS=SECONDS
     every: int | None = None
-    ema: float | None = None  # None: the model's alerts.json, else 0.5 (as enter 0.6, exit 0.4)
+    ema: float | None = None  # None: the model's alerts.json, else StreamConfig's (as are enter and exit)
     enter: float | None = None
     exit: float | None = None
     webhook: str | None = None
@@ -48,19 +48,8 @@ def stream_config(recognizer, opts: StreamOptions, model: str | Path | None = No
     from actline.infer.stream_config import StreamConfig
 
     s = stream_setting(model, recognizer.classes, opts.alerts, opts.ema, opts.enter, opts.exit)
-    return StreamConfig(every_frames=opts.every, ema=s["ema"], enter=s["enter"], exit=s["exit"],
-                        alerts=s["alerts"]), s["source"]
-
-
-def open_sinks(opts: StreamOptions, on_event=None) -> list:
-    from actline.apps.stream.sinks import CallbackSink, JsonlSink, WebhookSink
-
-    sinks = [CallbackSink(on_event)] if on_event else []
-    if opts.events:
-        sinks.append(JsonlSink(opts.events))
-    if opts.webhook:
-        sinks.append(WebhookSink(opts.webhook))
-    return sinks
+    return StreamConfig.given(every_frames=opts.every, ema=s["ema"], enter=s["enter"], exit=s["exit"],
+                              alerts=s["alerts"]), s["source"]
 
 
 def open_empty_rooms(recognizer, cfg, opts: StreamOptions):
@@ -76,7 +65,7 @@ def open_recorder(opts: StreamOptions):
     """The ``--record`` recorder (journals a crash left behind recovered first), or None."""
     if opts.record is None:
         return None
-    from actline.data.recorder import RecordConfig, Recorder
+    from actline.data.recordings.recorder import RecordConfig, Recorder
 
     cap = None if opts.record_max_gb is None else int(opts.record_max_gb * 1e9)
     return Recorder(opts.record, RecordConfig(minutes=opts.record_minutes, flush_s=opts.record_flush_s, max_bytes=cap))
@@ -113,7 +102,7 @@ def run_stream(model: str | Path, opts: StreamOptions, on_event=None) -> dict:
 def _run_replay(recog, cfg, opts: StreamOptions, on_event, rooms, recorder) -> dict:
     from actline.apps.stream.collector import FailureCollector
     from actline.apps.stream.replay import replay_frames
-    from actline.apps.stream.sinks import emit_all
+    from actline.apps.stream.sinks import emit_all, open_sinks
     from actline.apps.stream.state import load_state, save_state
     from actline.data.formats import load_recording
     from actline.infer.streaming import StreamingRecognizer
@@ -130,7 +119,7 @@ def _run_replay(recog, cfg, opts: StreamOptions, on_event, rooms, recorder) -> d
             raise ActlineError("--empty-room", f"the empty room is {sr.bg.shape[0]}x{sr.bg.shape[1]}, the frames of "
                                f"{opts.replay} {rec.frames.shape[1]}x{rec.frames.shape[2]}")
     record = (lambda t, frame: recorder.add(rec.id, t, frame)) if recorder is not None else None
-    sinks = open_sinks(opts, on_event)
+    sinks = open_sinks(opts.events, opts.webhook, on_event)
     try:
         events = replay_frames(sr, rec.frames, rec.timestamps, opts.speed, lambda evs: emit_all(sinks, evs), record)
     finally:

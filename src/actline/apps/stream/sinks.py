@@ -108,3 +108,13 @@ def emit_all(sinks, events) -> None:
     for ev in events:
         for s in sinks:
             s.emit(ev)
+
+
+def open_sinks(events=None, webhook: str | None = None, on_event=None) -> list:
+    """The sinks a stream writes to: a callback, a JSON-lines file (``events``) and a webhook, as given."""
+    sinks = [CallbackSink(on_event)] if on_event else []
+    if events:
+        sinks.append(JsonlSink(events))
+    if webhook:
+        sinks.append(WebhookSink(webhook))
+    return sinks

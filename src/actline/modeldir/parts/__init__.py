@@ -10,7 +10,7 @@ exports) wrapped by the parts its ``config.json`` names, in the order of :data:`
 
 Each part module owns its files, its config, how it is loaded, saved and exported, behind the one
 :class:`~actline.models.contract.WindowClassifier` contract, and gives a :class:`Part`. Adding a kind
-is a module and one line in :data:`PARTS` (or a :func:`register` call). Loading, saving and export
+is a module and one line in :data:`_BUILTIN` (or a :func:`register` call, then :func:`unregister`). Loading, saving and export
 walk the registry; nothing else names a part.
 """
 
@@ -79,7 +79,9 @@ class Part:
       ``(config fragment, {file name: writer})`` that :func:`~actline.modeldir.directory.write_model_dir`
       writes;
     - ``export(job)``: writes its files beside an ONNX export (:class:`~actline.apps.onnx_export.ExportJob`);
-    - ``main_arch(config)``: the architecture the main weights hold, when the part changes it (fusion).
+    - ``main_arch(config)``: the architecture the main weights hold, when the part changes it (fusion);
+    - ``keys``: the top-level keys of the model config it owns, carried into an export's metadata so that
+      the export loads with the same parts.
     """
 
     name: str
@@ -91,6 +93,7 @@ class Part:
     save: Callable[[object], tuple[dict, dict]] | None = None
     export: Callable[[object], None] | None = None
     main_arch: Callable[[dict], dict] | None = None
+    keys: tuple[str, ...] = ()
 
 
 PARTS: list[Part] = []
@@ -129,6 +132,11 @@ def main_arch(config: dict) -> dict | None:
         if part.main_arch is not None:
             arch = part.main_arch(config)
     return arch
+
+
+def config_keys(config: dict) -> list[str]:
+    """The model config's keys that its parts own (an export's metadata carries them)."""
+    return [k for p in active(config) for k in p.keys if k in config]
 
 
 def part_files(config: dict, backend: str) -> list[str]:

@@ -64,4 +64,4 @@ def guarded(classifier, config: dict):
 
 PART = register(Part(NAME, lambda config: bool((config.get(NAME) or {}).get("factors")),
                      lambda clf, source: guarded(clf, source.config), order=100, kind=RareClassGuard,
-                     save=lambda guard: ({NAME: guard.settings()}, {})))
+                     save=lambda guard: ({NAME: guard.settings()}, {}), keys=(NAME,)))

@@ -219,4 +219,4 @@ def _export(job) -> None:
 
 
 PART = register(Part(NAME, lambda config: bool(config.get(NAME)), _load, order=20, kind=RoomGate,
-                     files=_files, save=_save, export=_export))
+                     files=_files, save=_save, export=_export, keys=(NAME,)))

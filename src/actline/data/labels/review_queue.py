@@ -13,7 +13,7 @@ overwritten), the ``.npz`` first and the ``.json`` second, so an item is visible
 only once complete. :func:`answer_item` rewrites the ``.json`` atomically, under a lock on the folder.
 
 Readers cap every size before reading (the ``.json``, the ``.npz``, and through
-:func:`~actline.data.recording_npz.read_npz_arrays` each array's declared shape and its
+:func:`~actline.data.recordings.recording_npz.read_npz_arrays` each array's declared shape and its
 uncompressed bytes; nothing is unpickled) and refuse or skip a bad file with one line naming it.
 """
 
@@ -34,7 +34,7 @@ from actline.core.atomic import atomic_path, directory_lock, write_json
 from actline.core.errors import ActlineError
 from actline.core.jsonfile import read_json_object
 from actline.data.limits import ReadLimits
-from actline.data.recording_npz import read_npz_arrays, write_npz_recording
+from actline.data.recordings.recording_npz import read_npz_arrays, write_npz_recording
 
 log = logging.getLogger(__name__)
 

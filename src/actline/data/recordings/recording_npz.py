@@ -18,7 +18,7 @@ import numpy as np
 from actline.core.errors import ActlineError
 from actline.data.dataset import Recording
 from actline.data.limits import ReadLimits, current_limits
-from actline.data.thermal_h5_file import location_of
+from actline.data.recordings.thermal_h5_file import check_timestamps, location_of
 
 NPZ_KEYS = ("frames", "timestamps")
 # what a damaged zip or .npy member raises from zipfile, zlib and NumPy's header parser
@@ -60,11 +60,7 @@ def read_npz_arrays(path: str | Path, limits: ReadLimits | None = None) -> tuple
     ts = ts.astype(np.float64, copy=False)
     if not np.isfinite(frames).all():
         raise ActlineError(path, "'frames' contains NaN or inf (or values beyond float32)")
-    if not np.isfinite(ts).all():
-        raise ActlineError(path, "'timestamps' contains NaN or inf")
-    back = np.flatnonzero(np.diff(ts) < 0)
-    if back.size:
-        raise ActlineError(path, f"'timestamps' go backwards at frame {int(back[0]) + 1} ({back.size} times)")
+    check_timestamps(path, ts)
     return frames, ts
 
 

@@ -24,8 +24,8 @@ from pathlib import Path
 from actline.core.atomic import write_json
 from actline.core.errors import ActlineError
 from actline.core.rle import runs
+from actline.data.labels.video_labels import VideoLabels
 from actline.data.limits import ReadLimits, current_limits
-from actline.data.video_labels import VideoLabels
 
 LABELS_NAME = "cvat-labels.json"
 VERSION = "1.1"

@@ -29,7 +29,7 @@ from actline.core.errors import ActlineError
 from actline.core.jsonfile import read_json_object
 from actline.data import coco
 from actline.data.dataset import Recording
-from actline.data.labelled_segments import (
+from actline.data.labels.labelled_segments import (
     KeyframeRule,
     LabelledSegment,
     keyframes,
@@ -38,7 +38,7 @@ from actline.data.labelled_segments import (
     validate_segments,
     write_segments_csv,
 )
-from actline.data.thermal_h5_file import read_recording_h5, write_recording_h5
+from actline.data.recordings.thermal_h5_file import read_recording_h5, write_recording_h5
 
 try:
     import fcntl
@@ -234,7 +234,7 @@ def _write_annotations(ann: Path, recs: dict[str, Recording], segments: list[Lab
             images.append(image)
             n += 1
             annotations.append(coco.annotation_entry(n, image["id"], coco.WHOLE_FRAME, label, ids[label], 0, None))
-    info = {"description": "actline labelled recordings", "generator": "actline.data.labelled",
+    info = {"description": "actline labelled recordings", "generator": "actline.data.labels",
             "keyframe_rule": rule.to_dict(), "date_created": dt.datetime.now(dt.timezone.utc).isoformat()}
     write_segments_csv(ann / "segments.csv", list(kept_segments) + list(segments))
     coco.write_coco(ann / "train.json", images, annotations, classes, info, ids)

@@ -1,6 +1,6 @@
 """One ``frames/<recording>.h5`` read a slice at a time: a 10-minute recording opens without reading its frames.
 
-:class:`LazyRecording` checks the file as :func:`~actline.data.thermal_h5_file.read_recording_h5` does
+:class:`LazyRecording` checks the file as :func:`~actline.data.recordings.thermal_h5_file.read_recording_h5` does
 (datasets stored in this file, numeric, shapes within the read limits) and reads the timestamps once;
 :meth:`LazyRecording.read` then reads only the frames asked for (HDF5 decompresses the chunks they
 touch). The label page serves recordings this way.
@@ -9,41 +9,20 @@ touch). The label page serves recordings this way.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 
-import h5py
 import numpy as np
 
 from actline.core.errors import ActlineError
 from actline.data.limits import ReadLimits, current_limits
-from actline.data.thermal_h5_file import REQUIRED_H5, _dataset
+from actline.data.recordings.thermal_h5_file import opened_h5
 
 
 @contextlib.contextmanager
-def _opened(path: Path, limits: ReadLimits) -> Iterator[tuple[h5py.Dataset, h5py.Dataset]]:
+def _opened(path: Path, limits: ReadLimits):
     """The file's checked ``frames`` and ``timestamps`` datasets, nothing read yet."""
-    try:
-        fh = h5py.File(path, "r")
-    except FileNotFoundError:
-        raise ActlineError(path, "file not found") from None
-    except OSError as exc:
-        raise ActlineError(path, f"not a readable HDF5 file (empty, truncated or corrupt): {exc}") from None
-    with fh:
-        missing = [k for k in REQUIRED_H5 if k not in fh]
-        if missing:
-            raise ActlineError(path, f"missing dataset(s) {missing}; found {sorted(fh.keys())}")
-        frames = _dataset(fh, "frames", path, limits)
-        if len(frames.shape) != 3:
-            raise ActlineError(path, f"'frames' must have shape (N, H, W), got {frames.shape}")
-        limits.check_values(path, frames.shape)
-        ts = _dataset(fh, "timestamps", path, limits)
-        if ts.shape != (frames.shape[0],):
-            raise ActlineError(path, f"'timestamps' has shape {ts.shape}, expected ({frames.shape[0]},)")
-        try:
-            yield frames, ts
-        except (OSError, ValueError, TypeError) as exc:  # h5py's errors while reading data
-            raise ActlineError(path, f"cannot read data (truncated or corrupt): {exc}") from None
+    with opened_h5(path, limits) as (_, frames, ts):
+        yield frames, ts
 
 
 class LazyRecording:

@@ -5,7 +5,7 @@ out of step with its data, and even an SWMR writer leaves a superblock mark that
 readers from opening the file until ``h5clear`` removes it (HDF5's h5clear guide,
 support.hdfgroup.org/documentation/hdf5/latest/_h5_t_o_o_l__c_r__u_g.html). So an open recording is
 this journal, under a hidden name that no reader takes, and it becomes a ``.h5`` recording only when
-it is closed (:func:`convert_journal`, called by :mod:`actline.data.recorder`), or, after a crash,
+it is closed (:func:`convert_journal`, called by :mod:`actline.data.recordings.recorder`), or, after a crash,
 when a recorder next opens the directory (:func:`recover_journals`).
 
 Layout, little-endian: a header, then fixed-size records::
@@ -37,7 +37,7 @@ import numpy as np
 from actline.core.errors import ActlineError
 from actline.core.hashing import safe_file_name
 from actline.data.limits import ReadLimits, current_limits
-from actline.data.thermal_h5_file import write_recording_h5
+from actline.data.recordings.thermal_h5_file import write_recording_h5
 
 try:
     import fcntl

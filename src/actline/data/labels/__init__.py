@@ -6,12 +6,12 @@ only as ``timestamp_s``. A recording's name is ``<location>_<rest>``.
 
 - :class:`LabelledSegment`, :class:`KeyframeRule`, :func:`validate_segments`, :func:`read_segments_csv`,
   :func:`write_segments_csv`, :func:`keyframes`, :func:`segments_from_keyframes`
-  (:mod:`actline.data.labelled_segments`);
+  (:mod:`actline.data.labels.labelled_segments`);
 - :func:`write_labelled_dataset`, :func:`update_dataset`, :func:`dataset_version`
-  (:mod:`actline.data.labelled_store`).
+  (:mod:`actline.data.labels.labelled_store`).
 """
 
-from actline.data.labelled_segments import (
+from actline.data.labels.labelled_segments import (
     KeyframeRule,
     LabelledSegment,
     frames_to_segment,
@@ -22,7 +22,7 @@ from actline.data.labelled_segments import (
     validate_segments,
     write_segments_csv,
 )
-from actline.data.labelled_store import (
+from actline.data.labels.labelled_store import (
     check_recording_name,
     dataset_version,
     update_dataset,

@@ -45,7 +45,7 @@ from actline.modeldir.reader import load_classifier, load_model_dir
 from actline.runs.fitting import WindowBank, recording_backgrounds
 from actline.runs.rundir import fingerprint, read_split
 from actline.train.adapt_fit import AdaptConfig, fit_room
-from actline.train.config import TrainConfig, apply
+from actline.train.config import read_saved
 
 REPORT = "adapt.json"
 
@@ -68,7 +68,7 @@ def adapt_model(model_dir, room_data, out, cfg: AdaptConfig | None = None, repla
     room = _model_data(room_data, mcfg, model_dir)
     where = sorted({r.group for r in room.recordings.values()})
     net, _ = load_model_dir(model_dir, "clip-classifier")
-    tcfg = apply(TrainConfig(), mcfg.get("training") or {}, str(model_dir / CONFIG))
+    tcfg = read_saved(mcfg.get("training") or {}, str(model_dir / CONFIG))
     jitter = tcfg.augment.temporal_jitter if rule.mode == "index" else 0
     x, y, n_replay = _windows(room, rule.widened(jitter), replay, mcfg, model_dir, where, cfg, classes)
     tag = (lambda desc, *a: progress(f"adapt {desc}", *a)) if progress else None  # noqa: E731

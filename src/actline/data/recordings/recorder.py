@@ -1,11 +1,11 @@
 """Live sensors recorded as they stream: ``DIR/frames/<sensor>_<start>.h5`` in the ThermalDataGen layout.
 
 ``Recorder(DIR).add(sensor, t, frame)`` appends each frame to the sensor's open recording, a
-:mod:`frame journal <actline.data.frame_journal>` under a hidden name (``frames/.<name>.journal``). A
+:mod:`frame journal <actline.data.recordings.frame_journal>` under a hidden name (``frames/.<name>.journal``). A
 recording is closed when it spans ``minutes`` of the sensor's clock (the next frame starts the next
 one), when the sensor has sent nothing for as long, when its frame size changes or its clock goes
 back, and when the recorder closes; a thread then writes it as ``frames/<name>.h5`` (frames float32
-°C, timestamps int64 ms of the sensor's clock, as :func:`~actline.data.thermal_h5_file.write_recording_h5`
+°C, timestamps int64 ms of the sensor's clock, as :func:`~actline.data.recordings.thermal_h5_file.write_recording_h5`
 writes every recording: a temporary file renamed into place) and deletes the journal. So ``frames/``
 only ever holds complete recordings.
 
@@ -40,7 +40,7 @@ import numpy as np
 
 from actline.core.errors import ActlineError
 from actline.core.hashing import safe_file_name
-from actline.data.frame_journal import HEADER, JOURNAL, JournalWriter, convert_journal, recover_journals
+from actline.data.recordings.frame_journal import HEADER, JOURNAL, JournalWriter, convert_journal, recover_journals
 
 log = logging.getLogger(__name__)
 UNIX_2000 = 946_684_800.0

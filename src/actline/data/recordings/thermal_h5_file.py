@@ -11,8 +11,10 @@ read limits, :mod:`actline.data.limits`; no links, external or virtual storage).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from pathlib import Path
+from typing import Iterator
 
 import h5py
 import numpy as np
@@ -34,6 +36,27 @@ def read_recording_h5(path: Path, sensor_id: str | None = None, limits: ReadLimi
     or virtual datasets, any of which would make the reader open another file).
     """
     limits = current_limits(limits)
+    with opened_h5(path, limits) as (fh, frames_ds, ts_ds):
+        seqs_ds = _dataset(fh, "frame_seqs", path, limits) if "frame_seqs" in fh else None
+        if seqs_ds is not None and seqs_ds.shape != (frames_ds.shape[0],):
+            raise ActlineError(path, f"'frame_seqs' has shape {seqs_ds.shape}, expected ({frames_ds.shape[0]},)")
+        attrs = _attrs(fh, path)
+        limits.check_deadline(path)
+        frames, timestamps = frames_ds[()], ts_ds[()]
+        seqs = seqs_ds[()] if seqs_ds is not None else None
+    frames, ts = _checked_values(path, frames, timestamps)
+    sid = sensor_id or str(attrs.get("sensor_id") or path.stem)
+    meta = dict(attrs)
+    if seqs is not None:
+        meta["frame_seqs"] = seqs
+    return Recording(id=sid, frames=frames, timestamps=ts, group=str(attrs.get("group") or location_of(sid)),
+                     source=str(path), meta=meta)
+
+
+@contextlib.contextmanager
+def opened_h5(path: Path, limits: ReadLimits) -> Iterator[tuple[h5py.File, h5py.Dataset, h5py.Dataset]]:
+    """The open file and its checked ``frames`` and ``timestamps`` datasets, nothing read yet; h5py's errors
+    while reading inside are one line naming the file."""
     try:
         fh = h5py.File(path, "r")
     except FileNotFoundError:
@@ -44,31 +67,26 @@ def read_recording_h5(path: Path, sensor_id: str | None = None, limits: ReadLimi
         missing = [k for k in REQUIRED_H5 if k not in fh]
         if missing:
             raise ActlineError(path, f"missing dataset(s) {missing}; found {sorted(fh.keys())}")
-        frames_ds = _dataset(fh, "frames", path, limits)
-        if len(frames_ds.shape) != 3:
-            raise ActlineError(path, f"'frames' must have shape (N, H, W), got {frames_ds.shape}")
-        limits.check_values(path, frames_ds.shape)
-        n = frames_ds.shape[0]
-        ts_ds = _dataset(fh, "timestamps", path, limits)
-        seqs_ds = _dataset(fh, "frame_seqs", path, limits) if "frame_seqs" in fh else None
-        for name, ds in (("timestamps", ts_ds), ("frame_seqs", seqs_ds)):
-            if ds is not None and ds.shape != (n,):
-                raise ActlineError(path, f"'{name}' has shape {ds.shape}, expected ({n},)")
-        attrs = _attrs(fh, path)
-        limits.check_deadline(path)
+        frames = _dataset(fh, "frames", path, limits)
+        if len(frames.shape) != 3:
+            raise ActlineError(path, f"'frames' must have shape (N, H, W), got {frames.shape}")
+        limits.check_values(path, frames.shape)
+        ts = _dataset(fh, "timestamps", path, limits)
+        if ts.shape != (frames.shape[0],):
+            raise ActlineError(path, f"'timestamps' has shape {ts.shape}, expected ({frames.shape[0]},)")
         try:
-            frames = frames_ds[()]
-            timestamps = ts_ds[()]
-            seqs = seqs_ds[()] if seqs_ds is not None else None
-        except (OSError, ValueError, TypeError) as exc:
+            yield fh, frames, ts
+        except (OSError, ValueError, TypeError) as exc:  # h5py's errors while reading data
             raise ActlineError(path, f"cannot read data (truncated or corrupt): {exc}") from None
-    frames, ts = _checked_values(path, frames, timestamps)
-    sid = sensor_id or str(attrs.get("sensor_id") or path.stem)
-    meta = dict(attrs)
-    if seqs is not None:
-        meta["frame_seqs"] = seqs
-    return Recording(id=sid, frames=frames, timestamps=ts, group=str(attrs.get("group") or location_of(sid)),
-                     source=str(path), meta=meta)
+
+
+def check_timestamps(path: Path, ts: np.ndarray) -> None:
+    """Timestamps in seconds: finite, and never going back."""
+    if not np.isfinite(ts).all():
+        raise ActlineError(path, "'timestamps' contains NaN or inf")
+    back = np.flatnonzero(np.diff(ts) < 0)
+    if back.size:
+        raise ActlineError(path, f"'timestamps' go backwards at frame {int(back[0]) + 1} ({back.size} times)")
 
 
 def _checked_values(path: Path, frames: np.ndarray, timestamps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -81,11 +99,7 @@ def _checked_values(path: Path, frames: np.ndarray, timestamps: np.ndarray) -> t
         bad = int((~finite.reshape(len(frames), -1)).any(axis=1).argmax())
         raise ActlineError(path, f"'frames' contains NaN or inf ({int((~finite).sum())} values, first in frame {bad})")
     ts = timestamps.astype(np.float64) / 1000.0  # Unix milliseconds -> seconds
-    if not np.isfinite(ts).all():
-        raise ActlineError(path, "'timestamps' contains NaN or inf")
-    back = np.flatnonzero(np.diff(ts) < 0)
-    if back.size:
-        raise ActlineError(path, f"'timestamps' go backwards at frame {int(back[0]) + 1} ({back.size} times)")
+    check_timestamps(path, ts)
     return frames, ts
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from actline.core.atomic import write_text
 from actline.core.errors import ActlineError
 from actline.data.dataset import Recording
-from actline.data.labelled_segments import LabelledSegment, format_seconds, frames_to_segment, validate_segments
+from actline.data.labels.labelled_segments import LabelledSegment, format_seconds, frames_to_segment, validate_segments
 from actline.data.limits import ReadLimits, current_limits
 
 SIDECAR_HEADER = ("video_frame", "sensor_frame", "timestamp_s")

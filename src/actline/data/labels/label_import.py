@@ -1,10 +1,10 @@
 """``actline data import``: a labelled data set from your recordings and their labels.
 
-Recordings come from a folder of files (:mod:`actline.data.recording_files`: HDF5, NPZ, Nagoya-style CSV);
-labels from a segments CSV (:func:`actline.data.labelled.read_segments_csv`), a Label Studio JSON export
-(:mod:`actline.data.label_studio`) or CVAT XML exports (:mod:`actline.data.cvat`) of the videos that
+Recordings come from a folder of files (:mod:`actline.data.recordings.recording_files`: HDF5, NPZ, Nagoya-style CSV);
+labels from a segments CSV (:func:`actline.data.labels.read_segments_csv`), a Label Studio JSON export
+(:mod:`actline.data.labels.label_studio`) or CVAT XML exports (:mod:`actline.data.labels.cvat`) of the videos that
 ``actline data render`` made, mapped back to sensor frames through the videos' sidecars
-(:mod:`actline.data.video_labels`). The result is written by :func:`actline.data.labelled.write_labelled_dataset`:
+(:mod:`actline.data.labels.video_labels`). The result is written by :func:`actline.data.labels.write_labelled_dataset`:
 all or nothing.
 """
 
@@ -15,12 +15,12 @@ from pathlib import Path
 
 from actline.core.errors import ActlineError
 from actline.data.dataset import Recording
-from actline.data.labelled_segments import KeyframeRule, LabelledSegment, read_segments_csv
-from actline.data.labelled_store import write_labelled_dataset
+from actline.data.labels.labelled_segments import KeyframeRule, LabelledSegment, read_segments_csv
+from actline.data.labels.labelled_store import write_labelled_dataset
+from actline.data.labels.render_video import MANIFEST
+from actline.data.labels.video_labels import SIDECAR_SUFFIX, VideoLabels, labels_to_segments
 from actline.data.limits import ReadLimits
-from actline.data.recording_files import read_frames_folder
-from actline.data.render_video import MANIFEST
-from actline.data.video_labels import SIDECAR_SUFFIX, VideoLabels, labels_to_segments
+from actline.data.recordings.recording_files import read_frames_folder
 
 SOURCES = ("segments", "label-studio", "cvat")
 
@@ -60,8 +60,8 @@ def import_labelled(out: str | Path, frames: str | Path, source: str | None = No
 
 def _tool_segments(source: str, exports: list[Path], videos: Path, recordings: dict[str, Recording],
                    classes: list[str] | None, limits: ReadLimits | None) -> list[LabelledSegment]:
-    from actline.data.cvat import read_cvat_export
-    from actline.data.label_studio import read_label_studio_export
+    from actline.data.labels.cvat import read_cvat_export
+    from actline.data.labels.label_studio import read_label_studio_export
 
     if not videos.is_dir():
         raise ActlineError(videos, "videos folder not found (the --out of actline data render)")

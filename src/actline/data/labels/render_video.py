@@ -4,13 +4,13 @@ the project files the tool opens.
 Each sensor frame becomes one video frame, shown for ``1 / video_fps`` seconds: the video runs at a
 constant rate whatever the sensor did, and the sidecar (``<recording>.frames.csv``) says which sensor frame,
 at which time on the sensor's clock, each video frame shows. Frames are heat maps on one fixed
-temperature scale (:mod:`actline.data.heatmap`), enlarged, with the sensor's clock, the time since the
+temperature scale (:mod:`actline.data.labels.heatmap`), enlarged, with the sensor's clock, the time since the
 recording's first frame and the frame's index burned in. H.264 where PyAV has it (what browsers play),
 MPEG-4 part 2 otherwise.
 
 The output folder also holds ``render.json`` (classes, video rate, scale, recordings) and, for
-``tool="label-studio"``, the labelling config and tasks (:mod:`actline.data.label_studio`); for
-``tool="cvat"``, the label list (:mod:`actline.data.cvat`).
+``tool="label-studio"``, the labelling config and tasks (:mod:`actline.data.labels.label_studio`); for
+``tool="cvat"``, the label list (:mod:`actline.data.labels.cvat`).
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ import numpy as np
 from actline.core.atomic import atomic_dir, write_json
 from actline.core.errors import ActlineError
 from actline.data.dataset import Recording
-from actline.data.heatmap import frame_text, labelling_frame, layout
-from actline.data.labelled_segments import relative_times
-from actline.data.video_labels import SIDECAR_SUFFIX, write_sidecar
+from actline.data.labels.heatmap import frame_text, labelling_frame, layout
+from actline.data.labels.labelled_segments import relative_times
+from actline.data.labels.video_labels import SIDECAR_SUFFIX, write_sidecar
 
 TOOLS = ("label-studio", "cvat")
 MANIFEST = "render.json"
@@ -78,7 +78,7 @@ def render_recording(rec: Recording, out_dir: Path, spec: RenderSpec = RenderSpe
 def render_recordings(recordings: dict[str, Recording], classes: list[str], out: str | Path,
                       spec: RenderSpec = RenderSpec(), overwrite: bool = False, progress=None) -> Path:
     """Render every recording into a new folder ``out`` (atomically), with the tool's project files."""
-    from actline.data import cvat, label_studio
+    from actline.data.labels import cvat, label_studio
 
     out = Path(out)
     if not classes:
@@ -107,7 +107,7 @@ def render_input(data: str | Path) -> tuple[dict[str, Recording], list[str]]:
     """The recordings and classes to render from ``data``: a data set (its ``frames/`` and class mapping) or a
     folder of recording files (no classes)."""
     from actline.data.coco import read_class_mapping
-    from actline.data.recording_files import read_frames_folder
+    from actline.data.recordings.recording_files import read_frames_folder
 
     data = Path(data)
     if not data.is_dir():

@@ -14,10 +14,10 @@ from pathlib import Path
 
 from actline.core.errors import ActlineError
 from actline.data.dataset import Recording
-from actline.data.labelled_store import check_recording_name
+from actline.data.labels.labelled_store import check_recording_name
 from actline.data.limits import ReadLimits
-from actline.data.recording_npz import read_npz_arrays
-from actline.data.thermal_h5_file import location_of, read_recording_h5
+from actline.data.recordings.recording_npz import read_npz_arrays
+from actline.data.recordings.thermal_h5_file import location_of, read_recording_h5
 
 RECORDING_SUFFIXES = (".h5", ".hdf5", ".npz", ".csv", ".csv.gz")
 

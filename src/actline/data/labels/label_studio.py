@@ -23,8 +23,8 @@ from xml.sax.saxutils import quoteattr
 
 from actline.core.atomic import write_json, write_text
 from actline.core.errors import ActlineError
+from actline.data.labels.video_labels import VideoLabels
 from actline.data.limits import ReadLimits, current_limits
-from actline.data.video_labels import VideoLabels
 
 CONFIG_NAME, TASKS_NAME = "label-studio.xml", "label-studio-tasks.json"
 LOCAL_FILES = "/data/local-files/?d="
