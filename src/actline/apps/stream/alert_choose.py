@@ -126,6 +126,7 @@ def fold_traces(ds, mcfg: dict, model: Path, opts: ChooseOptions, out: Path, kin
         run = out / f"fold{k}"
         reuse = (run / METRICS).is_file() and _same_recipe(run, cfg)
         if not reuse:
+            _check_fold(ds, cfg, k)
             train_run(ds, run, cfg, progress=opts.progress, overwrite=True)
         held = read_split(run)["eval"]["recordings"]
         recog = Recognizer.load(run / "model", device=opts.device, threads=opts.threads)
@@ -141,6 +142,21 @@ def fold_traces(ds, mcfg: dict, model: Path, opts: ChooseOptions, out: Path, kin
                                                      for rid in held}), "recordings": len(held), "reused": reuse,
                       "hours": sum(tr.duration for _, tr in traces[-len(held):]) / 3600 if held else 0.0})
     return traces, folds
+
+
+def _check_fold(ds, cfg, k: int) -> None:
+    """A fold whose training part holds a single class cannot train a classifier: one line saying so."""
+    from actline.data.splits import make_split
+    from actline.runs.clip_run import training_data
+
+    seen, resolved = training_data(ds, cfg)
+    split = make_split(seen, resolved.split, spec=resolved.rule(), fold=k, n_folds=resolved.n_folds, seed=resolved.seed,
+                       group_by=resolved.group_by)
+    classes = {s.label for s in split.train}
+    if len(classes) < 2:
+        only = ", ".join(seen.classes[c] for c in classes) or "nothing"
+        raise ActlineError("--group-by", f"fold {k + 1}: its training part holds {only} alone (too few recordings or "
+                                         "rooms for these folds: use more data, fewer --folds or --group-by recording)")
 
 
 def _same_recipe(run: Path, cfg) -> bool:
