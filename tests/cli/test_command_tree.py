@@ -22,20 +22,20 @@ from actline.cli.tree import leaf_commands, root_context
 COMMANDS = dict(leaf_commands())
 CTX = root_context()
 
-READ_DATA = {"adapt", "train", "cv", "evaluate", "train-timeline", "evaluate-stream", "data inspect", "data render", "label",
+READ_DATA = {"adapt", "alerts choose", "train", "cv", "evaluate", "train-timeline", "evaluate-stream", "data inspect", "data render", "label",
              "export"}  # export --int8 calibrates on the training data
 # writers: True where an existing output is refused unless --overwrite replaces it
 WRITERS = {"adapt": True, "synth": True, "synth-video": True, "train": True, "cv": True, "train-timeline": True, "data import": True,
            "data render": True, "evaluate": False, "demo": False, "timeline": False, "analyze": False,
-           "export": False, "report": False}
+           "export": False, "report": False, "alerts choose": False}  # alerts choose --out: the folds' runs, reused
 # `demo` prints several tables but is a tour that writes everything it shows to its run directory: no --json
 TABLES = {"adapt", "data inspect", "train", "cv", "evaluate", "predict", "models", "score", "train-timeline", "timeline",
-          "analyze", "evaluate-stream"}
+          "analyze", "evaluate-stream", "alerts choose"}
 LONG_JOBS = {"adapt", "synth", "synth-video", "train", "cv", "evaluate", "demo", "train-timeline", "timeline",
-             "features extract", "evaluate-stream", "data render"}
-MODEL_FIRST = {"adapt", "evaluate", "predict", "timeline", "export", "stream", "evaluate-stream", "serve"}
+             "features extract", "evaluate-stream", "data render", "alerts choose"}
+MODEL_FIRST = {"adapt", "alerts choose", "evaluate", "predict", "timeline", "export", "stream", "evaluate-stream", "serve"}
 RUN_MODELS = {"adapt", "train", "cv", "evaluate", "demo", "predict", "train-timeline", "timeline", "features extract", "stream",
-              "evaluate-stream", "serve"}
+              "evaluate-stream", "serve", "alerts choose"}
 
 
 def _short(full: str) -> str:

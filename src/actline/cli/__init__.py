@@ -6,4 +6,4 @@ in the order ``actline --help`` lists them.
 # isort: skip_file
 
 from actline.cli.app import app, main  # noqa: F401
-from actline.cli import data, data_import, train, predict, adapt, timeline, export, stream, serve, label, report  # noqa: F401,E402  (registers the commands)
+from actline.cli import data, data_import, train, predict, adapt, timeline, export, stream, alerts, serve, label, report  # noqa: F401,E402  (registers the commands)

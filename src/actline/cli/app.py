@@ -28,6 +28,8 @@ app = _Typer(add_completion=False, no_args_is_help=True,
              help="actline: action recognizers and action timelines from small recordings.")
 data_app = _Typer(no_args_is_help=True, help="Import, inspect and render data sets.")
 app.add_typer(data_app, name="data")
+alerts_app = _Typer(no_args_is_help=True, help="Alert settings of a streaming model, chosen on held-out recordings.")
+app.add_typer(alerts_app, name="alerts")
 features_app = _Typer(no_args_is_help=True, help="Backbone features per chunk, cached on disk.")
 app.add_typer(features_app, name="features")
 

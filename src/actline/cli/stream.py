@@ -13,6 +13,7 @@ from actline.cli.options import (
     backend_option,
     data_option,
     device_option,
+    flag,
     json_option,
     quiet_option,
     table_option,
@@ -21,12 +22,21 @@ from actline.cli.options import (
 from actline.cli.render import out, print_json, progress_for, say
 from actline.cli.tables import Table, print_table
 
+
+def alert_option():
+    return typer.Option([], help="CLASS=SECONDS: alert when CLASS is held that long (repeatable; default: the "
+                        "model's alerts.json, else ...risk and fall... classes held 10 s).")
+
+
 FEW_HOURS = 1.0  # false alarms per hour from less time than this outside events are flagged as rough
 
-# the stream's smoothing, shared by both commands; unset, each is StreamConfig's default (the numbers in the help)
-EMA = typer.Option(None, help="Weight of the newest probabilities in the moving average (default 0.5).")
-ENTER = typer.Option(None, help="Smoothed probability to enter a state (default 0.6).")
-EXIT = typer.Option(None, "--exit", help="Smoothed probability below which a state is left (default 0.4).")
+# the stream's smoothing, shared by both commands; unset, each is the model's alerts.json's, else StreamConfig's
+# default (the numbers in the help)
+EMA = typer.Option(None, help="Weight of the newest probabilities in the moving average (default: the model's "
+                   "alerts.json, else 0.5).")
+ENTER = typer.Option(None, help="Smoothed probability to enter a state (default: the model's alerts.json, else 0.6).")
+EXIT = typer.Option(None, "--exit", help="Smoothed probability below which a state is left (default: the model's "
+                    "alerts.json, else 0.4).")
 
 
 def _print_event(ev) -> None:
@@ -49,7 +59,7 @@ def stream(
     events_out: Optional[Path] = typer.Option(None, "--events", help="Append events as JSON lines here."),
     collect: Optional[Path] = typer.Option(None, help="Add uncertain or contradicted windows to this review queue "
                                            "folder (answer them with actline label --review)."),
-    alert: list[str] = typer.Option([], help="CLASS=SECONDS: alert when CLASS is held that long (repeatable)."),
+    alert: list[str] = alert_option(),
     every: Optional[int] = typer.Option(None, help="Run the model every N frames (default: a quarter window)."),
     ema: Optional[float] = EMA, enter: Optional[float] = ENTER, exit_: Optional[float] = EXIT,
     state_dir: Optional[Path] = typer.Option(None, "--state", help="Save and restore per-sensor stream state here."),
@@ -81,7 +91,10 @@ def stream(
                          max_seconds=max_seconds, queue_bytes=queue_bytes, record=record, record_minutes=record_minutes,
                          record_flush_s=record_flush_s, record_max_gb=record_max_gb, backend=backend,
                          device=device or "auto", threads=threads)
-    s = run_stream(model, opts, on_event=_print_event)
+    _print_stream_summary(run_stream(model, opts, on_event=_print_event))
+
+
+def _print_stream_summary(s: dict) -> None:
     dropped = s.get("dropped") or {}
     why = ", ".join(f"{k} {v}" for k, v in sorted(dropped.items()) if v)
     out.print(f"{s['frames']} frames" + (f" from {s['sensors']} sensors ({s['refused']} refused, "
@@ -90,6 +103,8 @@ def stream(
               + f", {s['runs']} model runs, {s['events']} events"
               + (f", {s['collected']} windows collected in {s['collect_dir']}" if s["collected"] is not None else ""),
               highlight=False)
+    if s.get("alerts_from"):
+        say(f"alert setting: {s['alerts_from']}")
     rec = s.get("recording")
     if rec:
         out.print(f"recorded {rec['frames']} frames in {rec['files']} file{'' if rec['files'] == 1 else 's'} under "
@@ -107,21 +122,50 @@ def _span(hours: float) -> str:
     return f"{s:.0f} s" if s < 120 else f"{s / 60:.1f} min" if s < 7200 else f"{hours:.1f} h"
 
 
+def _interval(p: dict) -> str:
+    ci = p.get("false_alarms_per_hour_95")
+    return "-" if ci is None else f"{ci[0]:.1f}-{ci[1]:.1f}"
+
+
 def _print_events_table(rep: dict) -> None:
     alerts = ", ".join(f"{c} held {v:g} s" for c, v in rep["alerts"].items())
-    say(f"{rep['recordings']} recordings, {_span(rep['hours'])} replayed; alerts: {alerts}")
+    st = rep["stream"]
+    say(f"{rep['recordings']} recordings, {_span(rep['hours'])} replayed; alerts: {alerts}; enter {st['enter']:g}, "
+        f"exit {st['exit']:g}, ema {st['ema']:g}" + (f" (from {rep['alerts_from']})" if rep.get("alerts_from") else ""))
     table = Table("events and states", ["events of", "who", ">events", ">recall %", ">delay median s", ">delay p90 s",
-                                        ">false alarms / h", ">time outside events"])
+                                        ">false alarms / h", ">95 % interval", ">time outside events"])
     rows = [(k, who, v[who]) for k, v in rep["events"].items() for who in ("model", "baseline")]
     rows += [(c, "state", p) for c, p in rep["states"].items()]
     for name, who, p in rows:
         table.add_row(name, who, str(p["events"]), _fmt(p["recall"]), _fmt(p["delay_median_s"], ".2f"),
-                      _fmt(p["delay_p90_s"], ".2f"), _fmt(p["false_alarms_per_hour"]), _span(p["hours_outside"]))
+                      _fmt(p["delay_p90_s"], ".2f"), _fmt(p["false_alarms_per_hour"]), _interval(p),
+                      _span(p["hours_outside"]))
     print_table(table)
     least = min((p["hours_outside"] for _, _, p in rows), default=0.0)
     if least < FEW_HOURS:
         say(f"warning: false alarms per hour rest on as little as {_span(least)} outside events (under "
             f"{FEW_HOURS:g} h): a rough figure; replay more recordings for a firm one")
+    _print_false_alarms(rep)
+
+
+def _print_false_alarms(rep: dict) -> None:
+    for kind, rows in rep.get("false_alarms_by_location", {}).items():
+        table = Table(f"false alarms of {kind} by room", ["room", ">recordings", ">time outside events",
+                                                          ">false alarms", ">per hour", ">95 % interval"])
+        for r in rows:
+            table.add_row(r["location"], str(r["recordings"]), _span(r["hours_outside"]), str(r["false_alarms"]),
+                          _fmt(r["false_alarms_per_hour"]), _interval(r))
+        print_table(table)
+    if rep.get("false_alarms"):
+        table = Table("every false alarm", ["recording", ">t s", "alert", "state before", "annotated"])
+        for a in rep["false_alarms"]:
+            table.add_row(a["recording"], f"{a['t']:.1f}", a["alert"] or "-", a["state_before"] or "uncertain",
+                          a["annotated"] or "unannotated")
+        print_table(table)
+    if rep.get("collected"):
+        c = rep["collected"]
+        say(f"added {c['false-alarm']} false alarms and {c['miss']} missed events to the review queue {c['dir']} "
+            f"(answer them with actline label --data DATA --review {c['dir']})")
 
 
 @app.command("evaluate-stream")
@@ -129,12 +173,15 @@ def _print_events_table(rep: dict) -> None:
 def evaluate_stream(
     model: Path = typer.Argument(..., metavar="MODEL", help="Model directory, or an exported .onnx file."),
     data: Path = data_option("Data set whose recordings are replayed (ThermalDataGen or Nagoya)."),
-    alert: list[str] = typer.Option([], help="CLASS=SECONDS: alert when CLASS is held that long (repeatable)."),
+    alert: list[str] = alert_option(),
     group: Optional[str] = typer.Option(None, help="Only recordings of this group (a Nagoya day, a room)."),
     every: Optional[int] = typer.Option(None, help="Run the model every N frames (default: a quarter window)."),
     ema: Optional[float] = EMA, enter: Optional[float] = ENTER, exit_: Optional[float] = EXIT,
     plot: Optional[Path] = typer.Option(None, help="Write a timeline picture of one recording here (PNG)."),
     plot_recording: Optional[str] = typer.Option(None, help="Which recording to picture (default: one with an event)."),
+    held_out: bool = flag("--held-out", "Only the recordings the model's training run held out (its split)."),
+    collect: Optional[Path] = typer.Option(None, help="Add every false alarm and missed event to this review queue "
+                                           "folder (answer them with actline label --review)."),
     device: Optional[str] = device_option(),
     threads: int = threads_option(),
     quiet: bool = quiet_option(),
@@ -147,8 +194,9 @@ def evaluate_stream(
 
     with progress_for(quiet) as progress:
         opts = EvaluateOptions(alerts=alert, group=group, every=every, ema=ema, enter=enter, exit=exit_, plot=plot,
-                               plot_recording=plot_recording, device=device or "auto", threads=threads,
-                               progress=progress)
+                               plot_recording=plot_recording, collect=collect, held_out=held_out,
+                               device=device or "auto",
+                               threads=threads, progress=progress)
         rep = run(model, data, opts)
     print_json(rep) if as_json else _print_events_table(rep)
     if rep.get("plot"):

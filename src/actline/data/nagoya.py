@@ -26,8 +26,10 @@ from pathlib import Path
 import numpy as np
 
 from actline.core.errors import ActlineError
+from actline.data.background_class import add_background_class
 from actline.data.dataset import ClipDataset, Recording, Sample
 from actline.data.limits import ReadLimits, current_limits
+from actline.data.window import WindowRule
 
 RAW_LABELS = ("walk", "walk1", "walk2", "sitdown", "standup", "falling1", "falling2", "sit", "lie", "stand")
 CLASSES = ["walk", "sitdown", "standup", "falling1", "falling2", "sit", "lie", "stand"]
@@ -187,8 +189,9 @@ def read_nagoya(root: str | Path, days: list[str] | None = None, window: int = 1
     Samples are window centres every ``stride`` frames inside each annotated segment (at least
     one per segment, at its middle), so a window of ``window`` frames is centred in the action.
     Each recording's group is its day: leave-one-day-out keeps whole days apart.
-    ``unlabelled="none"`` adds a class for frames outside every segment (frame label and samples
-    every ``4 * stride`` frames there): what a timeline model needs to say "none of these actions".
+    ``unlabelled="none"`` adds a class for frames outside every segment (frame label, and a sample every
+    ``2 * window`` frames there; :func:`~actline.data.background_class.add_background_class`): what a model
+    needs to say "none of these actions".
     """
     root = Path(root)
     if not root.is_dir():
@@ -199,8 +202,6 @@ def read_nagoya(root: str | Path, days: list[str] | None = None, window: int = 1
     if unknown:
         raise ActlineError(root, f"day(s) {unknown} not found (available: {all_days})")
     classes = list(CLASSES) if merge_walk else [c for c in RAW_LABELS]
-    if unlabelled:
-        classes.append(unlabelled)
     recordings, samples, warnings = {}, [], []
     for day in days:
         ann_path = root / "annotation" / f"annotation_{day}.csv"
@@ -213,8 +214,7 @@ def read_nagoya(root: str | Path, days: list[str] | None = None, window: int = 1
             if name not in ann:
                 warnings.append(f"{path}: no annotation line in {ann_path.name}; read without labels")
             frames, ts, ptat = read_nagoya_csv(path)
-            labels, segments = _frame_labels(ann_path, name, ann.get(name, []), len(frames), classes, merge_walk,
-                                             unlabelled, stride)
+            labels, segments = _frame_labels(ann_path, name, ann.get(name, []), len(frames), classes, merge_walk)
             keep = slice(UNSTABLE_FRAMES, None)
             rec_id = Path(name).stem
             recordings[rec_id] = Recording(
@@ -222,14 +222,14 @@ def read_nagoya(root: str | Path, days: list[str] | None = None, window: int = 1
                 frame_labels=labels[keep], meta={"ptat": ptat[keep], "lighting": "dark" if "_dark" in name else "light",
                                                  "dropped_start_frames": UNSTABLE_FRAMES})
             samples += _window_samples(rec_id, segments, window, stride)
-    return ClipDataset(name=root.name, root=root, format="nagoya-csv", classes=classes, recordings=recordings,
-                       samples=samples, warnings=warnings)
+    ds = ClipDataset(name=root.name, root=root, format="nagoya-csv", classes=classes, recordings=recordings,
+                     samples=samples, warnings=warnings)
+    return add_background_class(ds, unlabelled, WindowRule(length=window))
 
 
 def _frame_labels(ann_path: Path, name: str, segs: list[tuple[int, int, str]], n_raw: int, classes: list[str],
-                  merge_walk: bool, unlabelled: str | None, stride: int) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
-    """A raw recording's frame labels [n_raw] (-1: none), and the (start, end, class) spans samples come from:
-    the annotated segments, and with ``unlabelled`` single frames every ``4 * stride`` outside them."""
+                  merge_walk: bool) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
+    """A raw recording's frame labels [n_raw] (-1: none), and the (start, end, class) spans samples come from."""
     labels = np.full(n_raw, -1, dtype=np.int64)
     segments = []
     for s, e, raw_label in segs:
@@ -238,11 +238,6 @@ def _frame_labels(ann_path: Path, name: str, segs: list[tuple[int, int, str]], n
         label = MERGE.get(raw_label, raw_label) if merge_walk else raw_label
         labels[s:e + 1] = classes.index(label)
         segments.append((s, e, classes.index(label)))
-    if unlabelled:
-        none_idx = np.flatnonzero(labels == -1)
-        labels[none_idx] = classes.index(unlabelled)
-        segments += [(int(c), int(c), classes.index(unlabelled)) for c in none_idx[::4 * stride]
-                     if c >= UNSTABLE_FRAMES]
     return labels, segments
 
 

@@ -110,9 +110,7 @@ class StreamingRecognizer:
             if dt < 0:
                 raise ActlineError("stream", f"timestamp {t} goes back in time (last {last})")
             if dt > self._max_gap():
-                events += self._cleared(last)
-                events.append(self._event("reset", t, None, 0.0, {"gap_s": round(dt, 3)}))
-                self.reset()
+                events += self.gap(t, last)
         if self.ring is None:
             self.ring = FrameRing(self.span, x.shape)
         if self.uses_background:
@@ -125,6 +123,12 @@ class StreamingRecognizer:
         self.n_frames += 1
         self.since_run += 1
         return events, self._due(t)
+
+    def gap(self, t: float, last: float) -> list[Event]:
+        """A gap from ``last`` to ``t``: the alert of the episode is cleared, then the buffer and state reset."""
+        events = self._cleared(last) + [self._event("reset", t, None, 0.0, {"gap_s": round(t - last, 3)})]
+        self.reset()
+        return events
 
     def _max_gap(self) -> float:
         if self.cfg.max_gap_s is not None:
@@ -166,17 +170,26 @@ class StreamingRecognizer:
 
     def apply(self, p: np.ndarray, win: np.ndarray | None = None) -> list[Event]:
         """Take the model's probabilities for the latest window: smoothing, state, alerts."""
-        t = self.last_t
-        self.since_run, self.last_run_t = 0, t
-        self.runs += 1
-        a = self.cfg.ema
-        p = np.asarray(p, dtype=np.float64)
-        self.smoothed = p if self.smoothed is None else a * p + (1 - a) * self.smoothed
-        events = self._update_state(t)
+        t = self.ran()
+        events = self.decide(p, t)
         if self.collector is not None and win is not None:
             self._collect(p)
         self._check_room(t)
         return events
+
+    def ran(self) -> float:
+        """Count a model run on the latest window (the schedule of the next one); its time."""
+        self.since_run, self.last_run_t = 0, self.last_t
+        self.runs += 1
+        return self.last_run_t
+
+    def decide(self, p: np.ndarray, t: float) -> list[Event]:
+        """The model's probabilities ``p`` at ``t``: smoothed, then the state and alerts (no frames needed:
+        ``actline alerts choose`` replays recorded probabilities through this under many settings)."""
+        a = self.cfg.ema
+        p = np.asarray(p, dtype=np.float64)
+        self.smoothed = p if self.smoothed is None else a * p + (1 - a) * self.smoothed
+        return self._update_state(t)
 
     def _check_room(self, t: float) -> None:
         """Every ROOM_EVERY_S of sensor time, whether the running empty room is new to the model (its gate's

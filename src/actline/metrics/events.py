@@ -1,4 +1,4 @@
-"""Alerts judged as events, the way a care home judges a fall detector (NumPy only).
+"""Alerts judged as events, the way a care home judges a fall detector.
 
 The rules (``CONVENTIONS.md``, "Events"):
 
@@ -9,7 +9,8 @@ The rules (``CONVENTIONS.md``, "Events"):
 
 Alerts are matched in time order: each alert detects at most one event, the earliest undetected
 one whose window holds it. :func:`score_recording` scores one recording; :func:`pool` adds
-recordings up into recall, median and 90th-percentile delay and false alarms per hour.
+recordings up into recall, median and 90th-percentile delay and false alarms per hour with its interval
+(:func:`rate_interval`, the one place SciPy is used).
 """
 
 from __future__ import annotations
@@ -33,17 +34,18 @@ def score_recording(events: list[tuple[float, float]], alerts, duration_s: float
     events = sorted((float(a), float(b)) for a, b in events)
     alerts = np.sort(np.asarray(list(alerts), dtype=np.float64))
     delays: list[float | None] = [None] * len(events)
-    false = 0
+    false = []
     for t in alerts:
         hit = next((i for i, (a, b) in enumerate(events) if delays[i] is None and a <= t <= b + grace_s), None)
         if hit is None:
-            false += 1
+            false.append(float(t))
         else:
             delays[hit] = float(t - events[hit][0])
     inside = _union_length(events)
     return {"events": len(events), "detected": sum(d is not None for d in delays),
-            "delays_s": [d for d in delays if d is not None], "false_alarms": false,
-            "hours_outside": max(float(duration_s) - inside, 0.0) / 3600.0}
+            "delays_s": [d for d in delays if d is not None], "false_alarms": len(false),
+            "hours_outside": max(float(duration_s) - inside, 0.0) / 3600.0,
+            "false_alarm_times": false, "missed": [e for e, d in zip(events, delays) if d is None]}
 
 
 def _union_length(spans: list[tuple[float, float]]) -> float:
@@ -67,4 +69,19 @@ def pool(scores: list[dict]) -> dict:
             "delay_median_s": float(np.median(delays)) if len(delays) else None,
             "delay_p90_s": float(np.percentile(delays, 90)) if len(delays) else None,
             "false_alarms": false, "hours_outside": hours,
-            "false_alarms_per_hour": false / hours if hours > 0 else None}
+            "false_alarms_per_hour": false / hours if hours > 0 else None,
+            "false_alarms_per_hour_95": rate_interval(false, hours)}
+
+
+def rate_interval(count: int, hours: float, level: float = 0.95) -> list[float] | None:
+    """The exact (Garwood) ``level`` interval of a Poisson rate: ``count`` events in ``hours``, per hour. Its
+    bounds are quantiles of the gamma distribution, lower ``P^-1(count, a/2)`` (0 for no events) and upper
+    ``P^-1(count + 1, 1 - a/2)``, with ``P^-1`` SciPy's ``special.gammaincinv`` (the inverse of the regularized
+    lower incomplete gamma function, https://docs.scipy.org/doc/scipy/reference/generated/scipy.special.gammaincinv.html)."""
+    if hours <= 0:
+        return None
+    from scipy.special import gammaincinv
+
+    a = 1.0 - level
+    lo = float(gammaincinv(count, a / 2)) if count > 0 else 0.0
+    return [lo / hours, float(gammaincinv(count + 1, 1 - a / 2)) / hours]

@@ -25,6 +25,7 @@ import numpy as np
 from actline.core.atomic import atomic_dir, write_json
 from actline.core.errors import ActlineError
 from actline.data import ClipDataset, WindowRule, load_dataset
+from actline.data.background_class import add_background_class
 from actline.evaluate import baselines as bl
 from actline.evaluate.steps import evaluate_with_baselines
 from actline.metrics.classification import confusion
@@ -64,7 +65,7 @@ def adapt_model(model_dir, room_data, out, cfg: AdaptConfig | None = None, repla
         raise ActlineError(model_dir, "adapt teaches a CNN a new room: this model has no network weights (a tree "
                                       "model: train it again with the room's recordings in its data)")
     rule, classes = WindowRule.from_dict(mcfg["window"], model_dir / CONFIG), list(mcfg["classes"])
-    room = _with_classes(load_dataset(room_data), classes, room_data)
+    room = _model_data(room_data, mcfg, model_dir)
     where = sorted({r.group for r in room.recordings.values()})
     net, _ = load_model_dir(model_dir, "clip-classifier")
     tcfg = read_saved(mcfg.get("training") or {}, str(model_dir / CONFIG))
@@ -101,6 +102,13 @@ def _prepare(out: Path, resume: bool, overwrite: bool) -> None:
         shutil.rmtree(out)
 
 
+def _model_data(path, mcfg: dict, model_dir: Path) -> ClipDataset:
+    """The data set at ``path`` as the model sees it: its ``background_class`` added, the model's class indices."""
+    rule = WindowRule.from_dict(mcfg["window"], model_dir / CONFIG)
+    bg = (mcfg.get("training") or {}).get("background_class")
+    return _with_classes(add_background_class(load_dataset(path), bg, rule), list(mcfg["classes"]), path)
+
+
 def _with_classes(ds: ClipDataset, classes: list[str], where) -> ClipDataset:
     """``ds`` with its samples relabelled to the model's class indices; a class the model lacks is refused."""
     unknown = sorted({ds.classes[s.label] for s in ds.samples} - set(classes))
@@ -122,7 +130,7 @@ def _windows(room: ClipDataset, rule: WindowRule, replay, mcfg: dict, model_dir:
     x, y = WindowBank(room).get(room.samples, rule), room.labels()
     if replay is None or cfg.replay <= 0:
         return x, y, 0
-    old = _with_classes(load_dataset(replay), classes, replay)
+    old = _model_data(replay, mcfg, model_dir)
     pool = [s for s in _old_part(old, mcfg, model_dir, "train") if old.recordings[s.recording_id].group not in where]
     rng = np.random.default_rng(cfg.seed)
     pick = rng.choice(len(pool), size=min(len(pool), int(round(cfg.replay * len(y)))), replace=False) if pool else []
@@ -173,14 +181,14 @@ def _scores(before, after, eval_data, replay, room: ClipDataset, where: list[str
     room's locations, not the ones adapted on) and the old data's held-out part (``replay``, other rooms)."""
     out = {}
     if eval_data is not None:
-        ds = _with_classes(load_dataset(eval_data), classes, eval_data)
+        ds = _model_data(eval_data, mcfg, model_dir)
         samples = [s for s in ds.samples if ds.recordings[s.recording_id].group in where
                    and s.recording_id not in room.recordings]
         if not samples:
             raise ActlineError(eval_data, f"no labelled recording of {', '.join(where)} besides those adapted on")
         out["new_room"] = _before_after(before, after, ds, samples, mcfg, model_dir, rule)
     if replay is not None:
-        ds = _with_classes(load_dataset(replay), classes, replay)
+        ds = _model_data(replay, mcfg, model_dir)
         samples = [s for s in _old_part(ds, mcfg, model_dir, "eval") if ds.recordings[s.recording_id].group not in where]
         if samples:
             out["old_data"] = _before_after(before, after, ds, samples, mcfg, model_dir, rule)

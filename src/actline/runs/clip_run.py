@@ -20,6 +20,7 @@ import numpy as np
 from actline.core.atomic import write_json
 from actline.core.distributed import is_main_process
 from actline.data import ClipDataset, WindowRule, load_dataset
+from actline.data.background_class import add_background_class
 from actline.data.splits import Split, make_split
 from actline.evaluate import baselines as bl
 from actline.evaluate.run_plots import plot_confusion, plot_curves
@@ -59,9 +60,7 @@ def train_run(data: str | Path | ClipDataset, out: str | Path, cfg: TrainConfig 
     if main:
         run.prepare(resume, overwrite)
     _barrier()
-    ds = data if isinstance(data, ClipDataset) else load_dataset(data)
-    frame_shape = next(iter(ds.recordings.values())).frames.shape[1:] if ds.recordings else None
-    cfg = resolve_defaults(cfg, tuple(frame_shape) if frame_shape else None).validate()
+    ds, cfg = training_data(data, cfg)
     if main:  # what --resume needs
         run.start({"data": str(ds.root), "data_format": ds.format}, config=cfg.to_dict(), resume=resume)
     for w in ds.warnings:
@@ -91,6 +90,15 @@ def train_run(data: str | Path | ClipDataset, out: str | Path, cfg: TrainConfig 
                                                                       **fallback.selection}}
     write_run(out, ds, split, fitted, cfg, metrics, trees, fallback)
     return metrics
+
+
+def training_data(data: str | Path | ClipDataset, cfg: TrainConfig | LoadedConfig) -> tuple[ClipDataset, TrainConfig]:
+    """The data set as training sees it (with the ``background_class``, if set) and the config resolved for it
+    (:func:`~actline.train.config.resolve_defaults`: what depends on the data is filled in, a new config)."""
+    ds = data if isinstance(data, ClipDataset) else load_dataset(data)
+    frame_shape = next(iter(ds.recordings.values())).frames.shape[1:] if ds.recordings else None
+    cfg = resolve_defaults(cfg, tuple(frame_shape) if frame_shape else None).validate()
+    return add_background_class(ds, cfg.background_class, cfg.rule()), cfg
 
 
 def room_gate(ds: ClipDataset, split: Split, cfg: TrainConfig, fitted: Fitted, classical,

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from actline.core.atomic import write_json
-from actline.data import ClipDataset, load_dataset
+from actline.data import ClipDataset
 from actline.evaluate.steps import headline
 from actline.metrics.classification import HEADLINE, per_class, summary_metrics
-from actline.runs.clip_run import train_run
+from actline.runs.clip_run import train_run, training_data
 from actline.train.config import LoadedConfig, TrainConfig, unpack
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ def cross_validate(data: str | Path | ClipDataset, out: str | Path, cfg: TrainCo
     """Train ``folds`` x ``repeats`` runs under ``out`` (grouped by recording or location), write ``cv.json``
     and return it: per-fold figures beside the baselines, mean ± sd over folds, pooled figures, per class."""
     out, (cfg, given) = Path(out), unpack(cfg)
-    ds = data if isinstance(data, ClipDataset) else load_dataset(data)
+    ds = training_data(data, LoadedConfig(cfg, given))[0]  # its background class, as each fold's run adds it
     rows, pooled = [], []
     for r in range(repeats):
         y_all, p_all, b_all = [], [], []

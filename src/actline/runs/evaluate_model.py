@@ -16,6 +16,7 @@ import numpy as np
 
 from actline.core.errors import ActlineError
 from actline.data import WindowRule, load_dataset
+from actline.data.background_class import add_background_class
 from actline.data.splits import make_split
 from actline.evaluate import baselines as bl
 from actline.evaluate.steps import evaluate_with_baselines
@@ -33,10 +34,10 @@ def evaluate_model_dir(model_dir: str | Path, data: str | Path, split_name: str 
     the model runs on ``device`` (``auto``: a GPU when there is one) with ``threads`` CPU threads."""
     model_dir = Path(model_dir)
     clf, cfg = load_classifier(model_dir, device=device, threads=threads)
-    ds = load_dataset(data)
+    rule = WindowRule.from_dict(cfg["window"], model_dir / "config.json")
+    ds = add_background_class(load_dataset(data), (cfg.get("training") or {}).get("background_class"), rule)
     if ds.classes != cfg["classes"]:
         raise ActlineError(data, f"classes differ from the model's ({len(ds.classes)} vs {len(cfg['classes'])})")
-    rule = WindowRule.from_dict(cfg["window"], model_dir / "config.json")
     same_data = fingerprint(ds) == cfg.get("data_fingerprint")
     if split_name:
         tcfg = read_saved(cfg.get("training", {}), str(model_dir))

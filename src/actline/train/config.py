@@ -108,6 +108,7 @@ class TrainConfig:
                                "fusion_cnn": "fusion.cnn", "fusion_cnn_weight": "fusion.cnn_weight",
                                "room_measure": "room_gate.measure"}
     IGNORED: ClassVar[tuple] = ("explicit",)  # kept in configs saved by 0.4: now beside the config (LoadedConfig)
+    NAMED_NONE: ClassVar[tuple] = ("background_class",)  # a class named "none" is a value, not "unset" (null is)
 
     model: str = "thermal_r2plus1d_lite"  # chosen on held-out rooms and days (README, "Results")
     model_kwargs: dict = field(default_factory=dict)
@@ -135,6 +136,10 @@ class TrainConfig:
     rare_class_min: int = 60  # classes with fewer training windows down-weighted at prediction (0: off); see docs/design-notes.md
     prior_power: float = 0.0  # every class weighed by its training frequency to this power (0: off); see docs/design-notes.md
     room_gate: RoomGateConfig = field(default_factory=RoomGateConfig)
+    # the class of time outside every annotated action (actline.data.background_class; the same setting as timeline
+    # training's): frames outside every segment, or farther than half a window from every keyframe, with window
+    # samples there. None: no such class
+    background_class: str | None = None
     sampler: str = "shuffle"  # "shuffle" or "balanced"
     label_smoothing: float = 0.05
     early_stop_metric: str = "macro_f1"
@@ -182,6 +187,8 @@ class TrainConfig:
             (gate.fallback is None or gate.fallback in BACKGROUNDS,
              f"room_gate.fallback must be one of {', '.join(BACKGROUNDS)}"),
             (gate.measure in MEASURES, f"room_gate.measure must be one of {', '.join(MEASURES)}"),
+            (self.background_class is None or (isinstance(self.background_class, str) and self.background_class.strip()),
+             "background_class must be a class name (or null: no such class)"),
             (self.epochs >= 1 and self.batch_size >= 1, "epochs and batch_size must be >= 1"),
             (self.lr > 0, "lr must be > 0"),
             (self.seeds >= 1, "seeds must be >= 1"),

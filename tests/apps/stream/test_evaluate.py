@@ -63,3 +63,37 @@ def test_nagoya_falls_are_fall_plus_lie():
     assert len(spans) == counts["falling1"] + counts["falling2"]
     lengths = np.array([b - a for a, b in spans])
     assert lengths.min() > 1.5 and np.median(lengths) > 3.0  # the lie that follows is part of the event
+
+
+def test_every_false_alarm_listed_by_room_and_collected(synth_model, synth_dir, tmp_path, capsys, one_thread):
+    from actline.data.labels.review_queue import read_items
+    from actline.data.recordings.thermal_h5_file import location_of
+
+    model, ds = synth_model
+    risk = next(c for c in ds.classes if "risk" in c)
+    queue = tmp_path / "queue"
+    every = [a for c in ds.classes for a in ("--alert", f"{c}=0")]  # every class alerts as soon as it is the state
+    main(["evaluate-stream", str(model), "--data", str(synth_dir), *every, "--enter", "0", "--exit", "0",
+          "--collect", str(queue), "--json"])
+    rep = json.loads(capsys.readouterr().out)
+    alarms, total = rep["false_alarms"], sum(p["model"]["false_alarms"] for p in rep["events"].values())
+    assert len(alarms) == total > 0
+    for a in alarms:
+        assert a["recording"] in ds.recordings and a["location"] == location_of(a["recording"])
+        assert a["alert"] in ds.classes and "state_before" in a and "annotated" in a
+    for kind, rows in rep["false_alarms_by_location"].items():
+        assert sum(r["false_alarms"] for r in rows) == rep["events"][kind]["model"]["false_alarms"]
+        assert sum(r["hours_outside"] for r in rows) == pytest.approx(rep["events"][kind]["model"]["hours_outside"])
+        lo, hi = rep["events"][kind]["model"]["false_alarms_per_hour_95"]
+        assert lo <= rep["events"][kind]["model"]["false_alarms_per_hour"] <= hi
+    missed = sum(p["model"]["events"] - p["model"]["detected"] for p in rep["events"].values())
+    items = read_items(queue)
+    assert rep["collected"] == {"dir": str(queue), "false-alarm": total, "miss": missed}
+    assert len(items) == total + missed and {i.source for i in items} == {"false-alarm", "miss"} - (
+        set() if missed else {"miss"})
+    first = next(i for i in items if i.source == "false-alarm")
+    match = [a for a in alarms if a["recording"] == first.recording]
+    assert any(first.start_s <= a["t"] <= first.end_s + 0.2 for a in match)  # the window ends at its alert
+    main(["evaluate-stream", str(model), "--data", str(synth_dir), *every, "--enter", "0", "--exit", "0"])
+    text = capsys.readouterr().out
+    assert f"false alarms of {risk} by room" in text and "every false alarm" in text and "state before" in text

@@ -14,7 +14,8 @@ from actline.infer.stream_config import StreamConfig
 
 def test_options_left_unset_take_the_stream_configs_defaults():
     want = StreamConfig()
-    cfg = stream_config(SimpleNamespace(classes=["a", "b"]), StreamOptions())
+    cfg, source = stream_config(SimpleNamespace(classes=["a", "b"]), StreamOptions())
+    assert source is None  # no model directory, so no alerts.json
     assert (cfg.ema, cfg.enter, cfg.exit) == (want.ema, want.enter, want.exit)
     assert (EvaluateOptions().ema, EvaluateOptions().enter, EvaluateOptions().exit) == (None, None, None)
     assert StreamConfig.given(ema=0.9, enter=None).ema == 0.9 and StreamConfig.given(enter=None).enter == want.enter
@@ -27,4 +28,4 @@ def test_the_help_of_both_commands_names_the_same_defaults():
         text = re.sub(r"[│╭╮╰╯─]", " ", text)
         text = " ".join(text.split())
         for name, value in (("moving average", want.ema), ("enter a state", want.enter), ("is left", want.exit)):
-            assert re.search(rf"{name} \(default {value}\)", text), (command, name)
+            assert re.search(rf"{name} \(default:? (the model's alerts\.json, else )?{value}\)", text), (command, name)

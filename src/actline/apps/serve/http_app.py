@@ -58,14 +58,15 @@ class Service:
     predictions: PredictPool
     metrics: Metrics
     rooms: RoomCache
+    alerts: dict | None = None  # the classifier's alerts.json (actline alerts choose), reported by /v1/model
 
     @classmethod
-    def start(cls, cfg: ServeConfig, recognizer, timeline_model) -> Service:
+    def start(cls, cfg: ServeConfig, recognizer, timeline_model, alerts: dict | None = None) -> Service:
         jobs = JobQueue(partial(timeline_jobs.run_timeline, timeline_model), size=cfg.queue_size, workers=cfg.job_workers,
                         timeout_s=cfg.job_timeout_s, keep=cfg.keep_jobs, limits=cfg.limits)
         rooms = RoomCache(cfg.room_cache, cfg.room_ttl_s)
         return cls(cfg, recognizer, timeline_model, jobs, PredictPool(cfg.predict_workers, cfg.predict_backlog),
-                   Metrics(jobs.active, rooms.__len__), rooms)
+                   Metrics(jobs.active, rooms.__len__), rooms, alerts)
 
     def close(self) -> None:
         self.predictions.close()
@@ -75,10 +76,11 @@ class Service:
 def create_app(models: list[str | Path], cfg: ServeConfig | None = None) -> FastAPI:
     cfg = (cfg or ServeConfig()).validate()
     recognizer, timeline_model = load_models(models, cfg.backend, cfg.device, cfg.threads)
+    alerts = _alert_setting(models, recognizer)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.service = Service.start(cfg, recognizer, timeline_model)
+        app.state.service = Service.start(cfg, recognizer, timeline_model, alerts)
         try:
             yield
         finally:
@@ -92,6 +94,15 @@ def create_app(models: list[str | Path], cfg: ServeConfig | None = None) -> Fast
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=cfg.host_names())  # outermost: checked first
     app.add_exception_handler(ActlineError, _actline_error)
     return app
+
+
+def _alert_setting(models: list[str | Path], recognizer) -> dict | None:
+    """The clip classifier's checked ``alerts.json`` (None without one); a bad one stops the service starting."""
+    from actline.infer.alert_settings import read_alerts
+    from actline.infer.loader import CLASSIFIER, model_kind
+
+    path = next((p for p in models if model_kind(p) == CLASSIFIER), None)
+    return read_alerts(path, recognizer.classes) if path is not None and recognizer is not None else None
 
 
 async def _count(request: Request, call_next):

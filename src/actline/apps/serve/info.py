@@ -47,7 +47,7 @@ def model_info(request: Request):
     if svc.recognizer is not None:
         r, c = svc.recognizer, svc.recognizer.config
         out["classifier"] = {"classes": r.classes, "window": c.get("window"), "preprocessing": c.get("preprocessing"),
-                             "metrics": c.get("metrics"), "backend": _runtime(r.classifier)}
+                             "metrics": c.get("metrics"), "backend": _runtime(r.classifier), "alerts": svc.alerts}
     if svc.timeline is not None:
         t = svc.timeline
         out["timeline"] = {"classes": t.classes, "features": t.cfg.get("features"), "decoding": t.cfg.get("decoding"),

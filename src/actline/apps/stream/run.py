@@ -21,7 +21,7 @@ class StreamOptions:
     collect: Path | None = None  # save windows for relabelling here
     alerts: list[str] = field(default_factory=list)  # CLASS=SECONDS
     every: int | None = None
-    ema: float | None = None  # None: StreamConfig's (as are enter and exit)
+    ema: float | None = None  # None: the model's alerts.json, else StreamConfig's (as are enter and exit)
     enter: float | None = None
     exit: float | None = None
     webhook: str | None = None
@@ -41,11 +41,15 @@ class StreamOptions:
     threads: int = 0  # CPU threads of the model (0: the runtime's default)
 
 
-def stream_config(recognizer, opts: StreamOptions):
-    from actline.infer.stream_config import StreamConfig, parse_alerts
+def stream_config(recognizer, opts: StreamOptions, model: str | Path | None = None):
+    """(the stream's settings, where they came from): the model's ``alerts.json`` (if ``model`` has one), each
+    option given replacing its part; the source is None without one."""
+    from actline.infer.alert_settings import stream_setting
+    from actline.infer.stream_config import StreamConfig
 
-    return StreamConfig.given(every_frames=opts.every, ema=opts.ema, enter=opts.enter, exit=opts.exit,
-                              alerts=parse_alerts(opts.alerts, recognizer.classes))
+    s = stream_setting(model, recognizer.classes, opts.alerts, opts.ema, opts.enter, opts.exit)
+    return StreamConfig.given(every_frames=opts.every, ema=s["ema"], enter=s["enter"], exit=s["exit"],
+                              alerts=s["alerts"]), s["source"]
 
 
 def open_empty_rooms(recognizer, cfg, opts: StreamOptions):
@@ -79,7 +83,7 @@ def run_stream(model: str | Path, opts: StreamOptions, on_event=None) -> dict:
         raise ActlineError("--queue-bytes", f"must be at least 1, got {opts.queue_bytes}")
     path, backend = resolve(model, opts.backend)
     recog = Recognizer.load(path, backend=backend, device=opts.device, threads=opts.threads)
-    cfg = stream_config(recog, opts)
+    cfg, source = stream_config(recog, opts, path)
     rooms = open_empty_rooms(recog, cfg, opts)
     if opts.mqtt:
         from actline.apps.stream.mqtt import parse_broker_url, run_mqtt
@@ -87,9 +91,9 @@ def run_stream(model: str | Path, opts: StreamOptions, on_event=None) -> dict:
         parse_broker_url(opts.mqtt)  # a bad URL is refused before anything is opened
     recorder = open_recorder(opts)
     try:
-        if opts.mqtt:
-            return run_mqtt(recog, cfg, opts, on_event, rooms, recorder)
-        return _run_replay(recog, cfg, opts, on_event, rooms, recorder)
+        summary = run_mqtt(recog, cfg, opts, on_event, rooms, recorder) if opts.mqtt else \
+            _run_replay(recog, cfg, opts, on_event, rooms, recorder)
+        return {**summary, "alerts_from": source}
     finally:
         if recorder is not None:
             recorder.close()
