@@ -114,7 +114,7 @@ def record(model: Path, sent: dict, cwd: Path) -> str:
     return stdout
 
 
-@pytest.mark.slow  # about 12 s on a shared 2-core machine (8 s the route, 4 s building the model)
+@pytest.mark.slow  # 12-17 s on a shared 2-core machine (8-11 s the route, 4-6 s building the model)
 def test_record_render_label_import_inspect_train_predict(ceiling_model, tmp_path, monkeypatch, capsys, one_thread):
     sent = sensors(tmp_path / "synth")
     total = sum(len(ts) for ts, _ in sent.values())
