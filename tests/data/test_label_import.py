@@ -205,3 +205,21 @@ def test_segments_csv_round_trip_on_h5_npz_and_nagoya_csv(frames_dir, tmp_path):
                   key=lambda s: (s.recording, s.start_s)) == sorted(truth, key=lambda s: (s.recording, s.start_s))
     info = json.loads((tmp_path / "out" / "annotations" / "train.json").read_text())["info"]
     assert info["keyframe_rule"] == {"rule": "centred-grid", "every_s": 2.0, "edge_s": 0.2}
+
+
+def test_frames_may_name_the_folder_that_holds_them_in_frames(synth, recs, tmp_path, capsys):
+    """`--frames recordings` where `stream --record recordings` wrote recordings/frames/, or a data set's folder."""
+    import shutil
+
+    main(["data", "import", "--frames", str(synth), "--classes", "sitting", "--out", str(tmp_path / "a")])
+    assert set(read_frames_folder(tmp_path / "a" / "frames")) == set(recs)
+    mixed = tmp_path / "mixed"  # recordings of its own: those are read, not frames/
+    shutil.copytree(synth / "frames", mixed / "frames")
+    one = sorted(recs)[0]
+    shutil.copy(synth / "frames" / f"{one}.h5", mixed / f"{one}.h5")
+    main(["data", "import", "--frames", str(mixed), "--classes", "sitting", "--out", str(tmp_path / "b")])
+    assert set(read_frames_folder(tmp_path / "b" / "frames")) == {one}
+    (tmp_path / "empty" / "frames").mkdir(parents=True)
+    with pytest.raises(SystemExit):
+        main(["data", "import", "--frames", str(tmp_path / "empty"), "--classes", "sitting", "--out", str(tmp_path / "c")])
+    assert "frames: no recordings found" in capsys.readouterr().err and not (tmp_path / "c").exists()

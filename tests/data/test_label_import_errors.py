@@ -105,6 +105,9 @@ EXPORTS = {  # what is given as --label-studio -> what the one line says
                                                                                     "ranges": [{"start": 95, "end": 120}]}}])]),
                               "task 1: video frames 94-119 are outside the video (0-99"),
     "a video never rendered": (json.dumps([ls_task("attic_z", [TIMELINE])]), "no rendered recording matches"),
+    "an end before its start": (json.dumps([ls_task("bed_a", [{**TIMELINE, "value": {**TIMELINE["value"],
+                                                                                      "ranges": [{"start": 9, "end": 4}]}}])]),
+                                "task 1 result 1: range {'start': 9, 'end': 4} must have whole frames 1 <= start <= end"),
     "overlapping ranges": (json.dumps([ls_task("bed_a", [TIMELINE, {**TIMELINE, "value": {
         "ranges": [{"start": 5, "end": 20}], "timelinelabels": ["walk"]}}])]), "overlaps"),
 }
@@ -130,6 +133,8 @@ CVAT_EXPORTS = {
     "an unknown encoding (found by fuzzing)": ('<?xml version="1.0" encoding="Atf-8"?><annotations/>',
                                                "not a CVAT XML export (not XML: unknown encoding"),
     "version 1.0": (CVAT.format(v="1.0", s=0, label="sit"), "CVAT XML version '1.0': actline reads version 1.1"),
+    "a task of no rendered recording": (CVAT.format(v="1.1", s=0, label="sit").replace("bed_a", "attic_z"),
+                                        "no rendered recording matches"),
     "a task that starts late": (CVAT.format(v="1.1", s=10, label="sit"), "starts at frame 10"),
     "an unknown class": (CVAT.format(v="1.1", s=0, label="dance"), "unknown class(es) ['dance']"),
     "entities": ('<!DOCTYPE a [<!ENTITY x "y">]>' + CVAT.format(v="1.1", s=0, label="sit"), "entities is not read"),
@@ -155,3 +160,27 @@ def test_a_sidecar_of_other_frames_is_refused(setup, tmp_path, capsys):
     export.write_text(json.dumps([ls_task("bed_a", [TIMELINE])]))
     refused(capsys, tmp_path / "out", ["--label-studio", str(export), "--videos", str(videos), "--frames", str(other)],
             "bed_a.frames.csv", "line 2", "rendered from other recordings")
+
+
+def test_exports_and_sidecars_over_the_caps(setup, tmp_path, capsys):
+    """The size cap is checked before an export or a sidecar is read; a zipped CVAT export by what it inflates to."""
+    import zipfile
+
+    root, frames, videos = setup
+    ls, xml = tmp_path / "export.json", tmp_path / "bed_a.xml"
+    ls.write_text(json.dumps([ls_task("bed_a", [TIMELINE])]))
+    xml.write_text(CVAT.format(v="1.1", s=0, label="sit"))
+    with zipfile.ZipFile(tmp_path / "bed_a.zip", "w", zipfile.ZIP_DEFLATED) as z:  # a small zip, a large XML
+        z.writestr("annotations.xml", CVAT.format(v="1.1", s=0, label="sit").replace("<meta>", "<meta>" + " " * 5000))
+    common = ["--videos", str(videos), "--frames", str(frames)]
+    with read_limits(ReadLimits(max_label_bytes=100)):
+        refused(capsys, tmp_path / "out", ["--label-studio", str(ls), *common], str(ls), "more than the limit of 100")
+        refused(capsys, tmp_path / "out", ["--cvat", str(xml), *common], str(xml), "more than the limit of 100")
+    with read_limits(ReadLimits(max_label_bytes=2000)):
+        assert (tmp_path / "bed_a.zip").stat().st_size < 2000
+        refused(capsys, tmp_path / "out", ["--cvat", str(tmp_path / "bed_a.zip"), *common], "bed_a.zip",
+                "annotations.xml holds", "more than the limit of 2,000")
+    sidecar_cap = (videos / "bed_a.frames.csv").stat().st_size - 1
+    with read_limits(ReadLimits(max_label_bytes=sidecar_cap)):
+        refused(capsys, tmp_path / "out", ["--label-studio", str(ls), *common], "bed_a.frames.csv",
+                "more than the limit")

@@ -29,7 +29,8 @@ def _classes(text: Optional[str]) -> Optional[list[str]]:
 def data_import(
     out_dir: Path = out_option("Data set directory to create (ThermalDataGen layout)."),
     frames: Path = typer.Option(..., "--frames", help="Folder of recordings, one file each: .h5, .npz, .csv or "
-                                ".csv.gz, named <location>_<rest> (a data set's frames/ folder works too)."),
+                                ".csv.gz, named <location>_<rest>; or a folder holding them in frames/ (a data set, "
+                                "what stream --record wrote)."),
     segments: Optional[Path] = typer.Option(None, "--segments", help="Segments CSV: recording,start_s,end_s,label "
                                             "(seconds from each recording's first frame)."),
     label_studio: Optional[Path] = typer.Option(None, "--label-studio", help="Label Studio export (Export -> JSON) "

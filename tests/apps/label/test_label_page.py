@@ -137,6 +137,24 @@ def test_mark_save_reload_and_undo(label_server, labelled_data, browser):
     assert read_thermal_dataset(labelled_data).classes == ["idle", "walk", "fall", "sit down"]
 
 
+def test_dragging_a_segment_moves_it_whole_and_undo_puts_it_back(label_server, labelled_data, browser):
+    from selenium.webdriver.common.keys import Keys
+
+    open_page(browser, label_server.url)
+    assert rows(browser) == [[1.0, 4.0, "idle"]]
+    timeline_at(browser, 2.5).click_and_hold().perform()  # the middle of the idle segment, 3 s to the right
+    timeline_at(browser, 5.5).release().perform()
+    (moved,) = rows(browser)
+    assert moved[2] == "idle" and moved[1] - moved[0] == pytest.approx(3.0, abs=1e-6)  # same length
+    assert moved[0] == pytest.approx(4.0, abs=0.15)
+    keys(browser, (Keys.CONTROL, "s"))
+    wait_for(browser, "document.getElementById('status').textContent === 'saved'")
+    (saved,) = read_segments_csv(labelled_data / "annotations" / "segments.csv")
+    assert (saved.start_s, saved.end_s) == pytest.approx((moved[0], moved[1]), abs=1e-3)
+    keys(browser, (Keys.CONTROL, "z"))
+    assert rows(browser) == [[1.0, 4.0, "idle"]]
+
+
 def test_review_confirm_and_correct_become_segments(label_server, labelled_data, review_dir, browser):
     from selenium.webdriver.common.by import By
 

@@ -20,7 +20,7 @@ from actline.data.labels.labelled_store import write_labelled_dataset
 from actline.data.labels.render_video import MANIFEST
 from actline.data.labels.video_labels import SIDECAR_SUFFIX, VideoLabels, labels_to_segments
 from actline.data.limits import ReadLimits
-from actline.data.recordings.recording_files import read_frames_folder
+from actline.data.recordings.recording_files import read_frames_folder, recordings_folder
 
 SOURCES = ("segments", "label-studio", "cvat")
 
@@ -35,7 +35,7 @@ def import_labelled(out: str | Path, frames: str | Path, source: str | None = No
     out = Path(out)
     if out.exists() and not overwrite:
         raise ActlineError(out, "already exists (use --overwrite to replace it)")
-    recordings = read_frames_folder(frames, limits)
+    recordings = read_frames_folder(recordings_folder(frames), limits)  # `--frames recordings` after --record
     if source is None:
         segments = []
     elif source == "segments":

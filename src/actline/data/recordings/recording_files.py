@@ -50,6 +50,16 @@ def read_recording_file(path: str | Path, limits: ReadLimits | None = None) -> R
     return Recording(id=name, frames=frames, timestamps=ts, group=location_of(name), source=str(path))
 
 
+def recordings_folder(folder: str | Path) -> Path:
+    """Where the recordings of ``folder`` are: ``folder`` itself, or its ``frames/`` when ``folder`` holds no
+    recording file of its own but that subfolder (a data set, or the folder ``actline stream --record`` wrote)."""
+    folder = Path(folder)
+    sub = folder / "frames"
+    if sub.is_dir() and folder.is_dir() and not any(is_recording_file(p) for p in folder.iterdir()):
+        return sub
+    return folder
+
+
 def read_frames_folder(folder: str | Path, limits: ReadLimits | None = None) -> dict[str, Recording]:
     """Every recording file directly inside ``folder`` (other files are ignored), by name."""
     folder = Path(folder)
