@@ -127,7 +127,7 @@ def synth_video(
     overwrite: bool = overwrite_option("OUT"),
     quiet: bool = quiet_option(),
 ):
-    """Write synthetic assembly-line clips in the earlier system's folder layout, and long videos with known timelines."""
+    """Write synthetic assembly-line clips as a clip folder (one folder per fine action), and long videos with known timelines."""
     from actline.data.synth.assembly_video import RGBSynthConfig, generate_rgb_dataset
 
     if out_dir.exists() and not overwrite and any(out_dir.iterdir()):
