@@ -184,7 +184,8 @@ class MqttStream:
 def run_mqtt(recognizer, cfg, opts, on_event=None, empty_rooms=None, recorder=None) -> dict:
     """``actline stream MODEL --mqtt URL``: run until ``opts.max_seconds`` pass or Ctrl-C."""
     from actline.apps.stream.collector import FailureCollector
-    from actline.apps.stream.hub import StreamHub, parse_shard
+    from actline.apps.stream.hub import StreamHub
+    from actline.apps.stream.intake import parse_shard
     from actline.apps.stream.sinks import emit_all, open_sinks
 
     collector = FailureCollector(opts.collect, recognizer.classes) if opts.collect else None
