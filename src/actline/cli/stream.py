@@ -50,7 +50,7 @@ def _print_event(ev) -> None:
 
 @app.command()
 def stream(
-    model: Optional[Path] = typer.Argument(None, metavar="[MODEL]", show_default=False,
+    model: Optional[Path] = typer.Argument(None, metavar="MODEL", show_default=False,
                                            help="Model directory, or an exported .onnx file (runs without torch). "
                                            "Leave it out to only record, at any frame size (--record DIR)."),
     replay: Optional[Path] = typer.Option(None, help="Recording to replay as a live sensor (.h5, Nagoya .csv/.csv.gz)."),
@@ -74,7 +74,8 @@ def stream(
     max_seconds: Optional[float] = typer.Option(None, help="Stop MQTT intake after this long (default: Ctrl-C)."),
     queue_bytes: int = typer.Option(256 << 20, help="Cap of the MQTT intake queue in bytes (beside 20,000 frames); "
                                     "frames beyond it are dropped and counted."),
-    record: Optional[Path] = typer.Option(None, help="Record every sensor's frames here, as DIR/frames/SENSOR_START.h5."),
+    record: Optional[Path] = typer.Option(None, help="Record every sensor's frames here, as DIR/frames/SENSOR_START.h5 "
+                                          "(without MODEL, that is all the stream does)."),
     record_minutes: float = typer.Option(10.0, help="Start a new recorded file after this many minutes of sensor time."),
     record_flush_s: float = typer.Option(5.0, help="Flush open recordings to disk this often (seconds)."),
     record_max_gb: Optional[float] = typer.Option(None, help="Stop recording (not the stream) when DIR/frames "
