@@ -236,3 +236,25 @@ def test_a_file_that_cannot_be_written_stops_recording_and_its_frames_wait_in_th
     assert 30 <= len(kept) <= 60
     np.testing.assert_array_equal(kept, np.arange(len(kept)))
     assert len(again.status()["recovered"]) == len(recs) >= 1
+
+
+def test_a_file_rotates_before_it_would_pass_the_read_limits_and_each_sensor_is_tallied(tmp_path):
+    from actline.data.limits import ReadLimits
+
+    limits = ReadLimits(max_frame_values=10 * 48)  # ten 6x8 frames a file, at most
+    rec = Recorder(tmp_path, limits=limits)
+    a, b = frames_of(25), frames_of(3, (4, 4), seed=1)
+    for i in range(25):
+        assert rec.add("A", T0 + i / 10, a[i])
+    for i in range(3):
+        assert rec.add("B", T0 + i / 10, b[i])
+    open_b = rec.status()["sensors"]["B"]
+    assert open_b["frames"] == 3 and open_b["files"] == 0 and open_b["bytes"] > 3 * 4 * 16  # the journal so far
+    rec.close()
+    files = sorted((tmp_path / "frames").glob("A_*.h5"))
+    got = [read_recording_h5(p, limits=limits) for p in files]  # every file reads back under the limits it obeyed
+    assert [r.n_frames for r in got] == [10, 10, 5]
+    np.testing.assert_array_equal(np.concatenate([r.frames for r in got]), a)
+    st = rec.status()["sensors"]
+    assert st["A"] == {"frames": 25, "files": 3, "bytes": sum(p.stat().st_size for p in files)}
+    assert st["B"]["files"] == 1 and st["B"]["bytes"] == next((tmp_path / "frames").glob("B_*.h5")).stat().st_size

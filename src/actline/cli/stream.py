@@ -50,8 +50,9 @@ def _print_event(ev) -> None:
 
 @app.command()
 def stream(
-    model: Path = typer.Argument(..., metavar="MODEL",
-                                 help="Model directory, or an exported .onnx file (runs without torch)."),
+    model: Optional[Path] = typer.Argument(None, metavar="MODEL", show_default=False,
+                                           help="Model directory, or an exported .onnx file (runs without torch). "
+                                           "Leave it out to only record, at any frame size (--record DIR)."),
     replay: Optional[Path] = typer.Option(None, help="Recording to replay as a live sensor (.h5, Nagoya .csv/.csv.gz)."),
     mqtt: Optional[str] = typer.Option(None, help="mqtt[s]://[user@]host:port/sensors/+/frames (password: "
                                        "$ACTLINE_MQTT_PASSWORD); the '+' level is the sensor id."),
@@ -73,7 +74,8 @@ def stream(
     max_seconds: Optional[float] = typer.Option(None, help="Stop MQTT intake after this long (default: Ctrl-C)."),
     queue_bytes: int = typer.Option(256 << 20, help="Cap of the MQTT intake queue in bytes (beside 20,000 frames); "
                                     "frames beyond it are dropped and counted."),
-    record: Optional[Path] = typer.Option(None, help="Record every sensor's frames here, as DIR/frames/SENSOR_START.h5."),
+    record: Optional[Path] = typer.Option(None, help="Record every sensor's frames here, as DIR/frames/SENSOR_START.h5 "
+                                          "(without MODEL, that is all the stream does)."),
     record_minutes: float = typer.Option(10.0, help="Start a new recorded file after this many minutes of sensor time."),
     record_flush_s: float = typer.Option(5.0, help="Flush open recordings to disk this often (seconds)."),
     record_max_gb: Optional[float] = typer.Option(None, help="Stop recording (not the stream) when DIR/frames "
@@ -82,7 +84,10 @@ def stream(
     threads: int = threads_option(),
     backend: Optional[str] = backend_option(),
 ):
-    """Follow sensors (MQTT) or replay a recording frame by frame, printing state changes and alerts."""
+    """Follow sensors (MQTT) or replay a recording frame by frame, printing state changes and alerts.
+
+    Without a MODEL it only records (--record DIR): every sensor at the frame size it sends, no events.
+    """
     from actline.apps.stream.run import StreamOptions, run_stream
 
     opts = StreamOptions(replay=replay, mqtt=mqtt, speed=speed, events=events_out, collect=collect, alerts=alert,
@@ -90,26 +95,48 @@ def stream(
                          webhook=webhook, status_port=status_port, status_host=status_host, shard=shard,
                          max_seconds=max_seconds, queue_bytes=queue_bytes, record=record, record_minutes=record_minutes,
                          record_flush_s=record_flush_s, record_max_gb=record_max_gb, backend=backend,
-                         device=device or "auto", threads=threads)
-    _print_stream_summary(run_stream(model, opts, on_event=_print_event))
+                         device=device, threads=threads)
+    summary = run_stream(model, opts, on_event=_print_event)
+    _print_record_summary(summary) if model is None else _print_stream_summary(summary)
+
+
+def _taken(s: dict) -> str:
+    dropped = s.get("dropped") or {}
+    why = ", ".join(f"{k} {v}" for k, v in sorted(dropped.items()) if v)
+    return f"{s['frames']} frames" + (f" from {s['sensors']} sensors ({s['refused']} refused, "
+                                      f"{sum(dropped.values())} dropped{': ' + why if why else ''})"
+                                      if "sensors" in s else "")
+
+
+def _recorded(rec: dict, size: str = "") -> str:
+    return (f"recorded {rec['frames']} frames in {rec['files']} file{'' if rec['files'] == 1 else 's'} under "
+            f"{rec['dir']}/frames{size}" + (f"; recording stopped: {rec['stopped']}" if rec["stopped"] else ""))
 
 
 def _print_stream_summary(s: dict) -> None:
-    dropped = s.get("dropped") or {}
-    why = ", ".join(f"{k} {v}" for k, v in sorted(dropped.items()) if v)
-    out.print(f"{s['frames']} frames" + (f" from {s['sensors']} sensors ({s['refused']} refused, "
-                                         f"{sum(dropped.values())} dropped{': ' + why if why else ''})"
-                                         if "sensors" in s else "")
-              + f", {s['runs']} model runs, {s['events']} events"
+    out.print(_taken(s) + f", {s['runs']} model runs, {s['events']} events"
               + (f", {s['collected']} windows collected in {s['collect_dir']}" if s["collected"] is not None else ""),
               highlight=False)
     if s.get("alerts_from"):
         say(f"alert setting: {s['alerts_from']}")
-    rec = s.get("recording")
-    if rec:
-        out.print(f"recorded {rec['frames']} frames in {rec['files']} file{'' if rec['files'] == 1 else 's'} under "
-                  f"{rec['dir']}/frames"
-                  + (f"; recording stopped: {rec['stopped']}" if rec["stopped"] else ""), highlight=False)
+    if s.get("recording"):
+        out.print(_recorded(s["recording"]), highlight=False)
+
+
+def _print_record_summary(s: dict) -> None:
+    """Without a model: what was taken, what was written, and per sensor its frame size, frames, files and bytes."""
+    from actline.data.recordings.recorder import size_text
+
+    rec, sizes = s["recording"], s["frame_sizes"]
+    per = rec["sensors"]
+    out.print(_taken(s), highlight=False)
+    out.print(_recorded(rec, f" ({size_text(sum(v['bytes'] for v in per.values()))})"), highlight=False)
+    table = Table("recorded per sensor", ["sensor", "frame size", ">frames", ">files", ">on disk"])
+    for sensor in sorted(set(sizes) | set(per)):
+        v = per.get(sensor, {"frames": 0, "files": 0, "bytes": 0})
+        table.add_row(sensor, sizes.get(sensor, "-"), str(v["frames"]), str(v["files"]), size_text(v["bytes"]))
+    if table.rows:
+        print_table(table)
 
 
 def _fmt(v, spec: str = ".1f") -> str:

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from actline.apps.stream import StreamConfig, StreamingRecognizer
-from actline.apps.stream.hub import StreamHub, parse_shard, shard_of
+from actline.apps.stream.hub import StreamHub
+from actline.apps.stream.intake import parse_shard, shard_of
 from actline.apps.stream.payloads import PayloadError, decode, encode_binary, encode_json
 from actline.core.errors import ActlineError
 

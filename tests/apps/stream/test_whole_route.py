@@ -1,5 +1,6 @@
 """The whole route of "Your recordings", as a care-home team takes it, on synthetic sensors: two ceiling
-sensors publish over a real Mosquitto while ``actline stream --record`` keeps their frames; ``actline data
+sensors publish over a real Mosquitto while ``actline stream --record`` keeps their frames (with no model:
+a new team has none yet); ``actline data
 render`` makes videos for labelling; labels come back as a Label Studio export (made the way the tool writes
 it, on video frames, through the render's sidecars) and ``actline data import`` builds a data set; ``actline
 data inspect`` reports it; ``actline train`` trains on it; ``actline predict`` loads the model it wrote.
@@ -50,25 +51,6 @@ def sensors(root: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return out
 
 
-@pytest.fixture(scope="module")
-def ceiling_model(tmp_path_factory) -> Path:
-    """A random-weight model for 40x60 frames, exported to ONNX (the stream starts in half a second); what it
-    recognises does not matter here, only that the stream takes the sensors' frames."""
-    import torch
-
-    from actline.apps.onnx_export import export_model
-    from actline.modeldir.directory import save_model_dir
-    from actline.models import create_model
-
-    root = tmp_path_factory.mktemp("ceiling-model")
-    torch.manual_seed(0)
-    model = create_model("thermal_r2plus1d", num_classes=2).eval()
-    cfg = {"pipeline": "clip-classifier", "arch": model.arch, "classes": ["idle", "busy"],
-           "window": {"length": 8, "mode": "index", "fps": 10.0, "background": "recording-median"},
-           "preprocessing": {"frame_shape": [40, 60]}}
-    return Path(export_model(save_model_dir(root / "model", model, cfg), root / "model.onnx")["path"])
-
-
 def _status(port: int) -> dict | None:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=2) as r:
@@ -86,13 +68,13 @@ def _until(cond, what: str, timeout: float = 60.0):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def record(model: Path, sent: dict, cwd: Path) -> str:
-    """``actline stream MODEL --mqtt ... --record recordings`` while the sensors publish, in time order (the
+def record(sent: dict, cwd: Path) -> str:
+    """``actline stream --mqtt ... --record recordings`` (no model) while the sensors publish, in time order (the
     sensors interleaved) as binary payloads; stopped with Ctrl+C once it has every frame: its stdout."""
     (cwd / "broker").mkdir()
     with mosquitto(cwd / "broker") as (host, port, log):
         status = _free_port()
-        argv = ["actline", "stream", str(model), "--mqtt", f"mqtt://{host}:{port}/sensors/+/frames",
+        argv = ["actline", "stream", "--mqtt", f"mqtt://{host}:{port}/sensors/+/frames",
                 "--record", "recordings", "--status-port", str(status), "--max-seconds", "120"]
         proc = subprocess.Popen(actline_argv(argv), cwd=cwd, env=subprocess_env(), stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
@@ -114,11 +96,11 @@ def record(model: Path, sent: dict, cwd: Path) -> str:
     return stdout
 
 
-@pytest.mark.slow  # 12-17 s on a shared 2-core machine (8-11 s the route, 4-6 s building the model)
-def test_record_render_label_import_inspect_train_predict(ceiling_model, tmp_path, monkeypatch, capsys, one_thread):
+@pytest.mark.slow  # 8-13 s on a shared 2-core machine
+def test_record_render_label_import_inspect_train_predict(tmp_path, monkeypatch, capsys, one_thread):
     sent = sensors(tmp_path / "synth")
     total = sum(len(ts) for ts, _ in sent.values())
-    out = record(ceiling_model, sent, tmp_path)
+    out = record(sent, tmp_path)
     assert f"{total} frames from 2 sensors (0 refused, 0 dropped)" in out
     assert f"recorded {total} frames in 2 files under recordings/frames" in out
 

@@ -8,7 +8,8 @@ system's CA certificates). The pattern has exactly one ``+`` level, whose value 
 paho-mqtt's network thread only puts ``(sensor, payload)`` into a queue bounded in messages and in
 bytes (frame intake never waits for the model; what does not fit is dropped, counted by reason in
 the hub); one worker thread drains it into :class:`StreamHub`, which decodes,
-refuses bad payloads (counted, logged) and runs the model batched across sensors. Events are
+refuses bad payloads (counted, logged) and runs the model batched across sensors (or, without a model,
+:class:`~actline.apps.stream.record_only.RecordingHub`, which only records them). Events are
 published as JSON with QoS 1 and go to the other sinks (log file, webhook). Subscriptions are
 plain, never shared (``$share/...``): one sensor's frames must all reach the process that holds
 its state; several processes split sensors with ``--shard K/N`` instead.
@@ -184,14 +185,32 @@ class MqttStream:
 def run_mqtt(recognizer, cfg, opts, on_event=None, empty_rooms=None, recorder=None) -> dict:
     """``actline stream MODEL --mqtt URL``: run until ``opts.max_seconds`` pass or Ctrl-C."""
     from actline.apps.stream.collector import FailureCollector
-    from actline.apps.stream.hub import StreamHub, parse_shard
-    from actline.apps.stream.sinks import emit_all, open_sinks
+    from actline.apps.stream.hub import StreamHub
+    from actline.apps.stream.intake import parse_shard
+    from actline.apps.stream.sinks import open_sinks
 
     collector = FailureCollector(opts.collect, recognizer.classes) if opts.collect else None
     hub = StreamHub(recognizer, cfg, shard=parse_shard(opts.shard), state_dir=opts.state_dir, collector=collector,
                     empty_rooms=empty_rooms, recorder=recorder)
+    st = follow_mqtt(hub, opts, recorder, open_sinks(opts.events, opts.webhook, on_event))
+    return {**intake_summary(st), "runs": sum(v["model_runs"] for v in st["sensors"].values()),
+            "events": sum(sum(v["events"].values()) for v in st["sensors"].values()),
+            "collected": None, "collect_dir": None}
+
+
+def intake_summary(st: dict) -> dict:
+    """What a hub's ``status()`` says at the end: frames taken, sensors, refused, dropped, the recording."""
+    return {"frames": sum(v["frames"] for v in st["sensors"].values()), "sensors": len(st["sensors"]),
+            "refused": sum(st["errors"].values()), "dropped": st["dropped"], "recording": st.get("recording")}
+
+
+def follow_mqtt(hub, opts, recorder=None, sinks=()) -> dict:
+    """Feed ``hub`` (a :class:`~actline.apps.stream.intake.SensorIntake`) from ``opts.mqtt`` until
+    ``opts.max_seconds`` pass or Ctrl-C, events (if any) published and sent to ``sinks``, with the status
+    port of ``opts``; the recorder and sinks are closed at the end. Returns the hub's last ``status()``."""
+    from actline.apps.stream.sinks import emit_all
+
     stream = MqttStream(hub, opts.mqtt, max_bytes=opts.queue_bytes)
-    sinks = open_sinks(opts.events, opts.webhook, on_event)
     hub.emit = lambda evs: (stream.publish(evs), emit_all(sinks, evs))
     server = None
     try:
@@ -213,12 +232,7 @@ def run_mqtt(recognizer, cfg, opts, on_event=None, empty_rooms=None, recorder=No
             server.shutdown()
         for s in sinks:
             s.close()
-    st = hub.status()
-    return {"frames": sum(v["frames"] for v in st["sensors"].values()), "sensors": len(st["sensors"]),
-            "runs": sum(v["model_runs"] for v in st["sensors"].values()),
-            "events": sum(sum(v["events"].values()) for v in st["sensors"].values()),
-            "refused": sum(st["errors"].values()), "dropped": st["dropped"], "recording": st.get("recording"),
-            "collected": None, "collect_dir": None}
+    return hub.status()
 
 
 def _follow(hub, opts, recorder) -> None:

@@ -1,7 +1,8 @@
 """``actline stream``: one library call behind the command, for a replayed file or live MQTT sensors.
 
 Options are checked, empty rooms read and recordings left by a crash recovered before any frame is
-taken, so a mistake stops the command at once (one line, non-zero exit), never mid-stream.
+taken, so a mistake stops the command at once (one line, non-zero exit), never mid-stream. Without a
+model, the stream only records (:mod:`actline.apps.stream.record_only`).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ class StreamOptions:
     record_max_gb: float | None = None  # stop recording (not the stream) beyond this
     queue_bytes: int = 256 << 20  # the MQTT intake queue's cap in bytes (beside its 20,000 messages)
     backend: str | None = None  # onnx | torch; None: ONNX where a model directory holds its export (apps/model_backend.py)
-    device: str = "cpu"  # where a torch model runs (auto: a GPU when there is one)
+    device: str | None = None  # where a torch model runs (None: auto, a GPU when there is one)
     threads: int = 0  # CPU threads of the model (0: the runtime's default)
 
 
@@ -71,9 +72,10 @@ def open_recorder(opts: StreamOptions):
     return Recorder(opts.record, RecordConfig(minutes=opts.record_minutes, flush_s=opts.record_flush_s, max_bytes=cap))
 
 
-def run_stream(model: str | Path, opts: StreamOptions, on_event=None) -> dict:
+def run_stream(model: str | Path | None, opts: StreamOptions, on_event=None) -> dict:
     """Replay a file (``opts.replay``) or follow MQTT sensors (``opts.mqtt``); events go to ``on_event``
-    and the sinks the options name. Returns a summary (frames, model runs, events, ...)."""
+    and the sinks the options name. Returns a summary (frames, model runs, events, ...). Without a model,
+    only records (``opts.record``; :func:`~actline.apps.stream.record_only.record_only`)."""
     from actline.apps.model_backend import resolve
     from actline.infer import Recognizer
 
@@ -81,8 +83,12 @@ def run_stream(model: str | Path, opts: StreamOptions, on_event=None) -> dict:
         raise ActlineError("stream", "give exactly one of --replay FILE or --mqtt URL")
     if opts.queue_bytes < 1:
         raise ActlineError("--queue-bytes", f"must be at least 1, got {opts.queue_bytes}")
+    if model is None:
+        from actline.apps.stream.record_only import record_only
+
+        return record_only(opts)
     path, backend = resolve(model, opts.backend)
-    recog = Recognizer.load(path, backend=backend, device=opts.device, threads=opts.threads)
+    recog = Recognizer.load(path, backend=backend, device=opts.device or "auto", threads=opts.threads)
     cfg, source = stream_config(recog, opts, path)
     rooms = open_empty_rooms(recog, cfg, opts)
     if opts.mqtt:

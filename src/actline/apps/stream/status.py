@@ -5,7 +5,9 @@
 - ``GET /healthz``: ``{"ok": true, "sensors": N}`` (no token needed, nothing per sensor);
 - ``GET /status``: per sensor, the last frame's sensor time and age, frames per second, state,
   counts of frames, model runs, refused frames by reason and events by kind; frames the intake
-  dropped, by reason; with ``--record``, the recorder (recording or stopped, and why);
+  dropped, by reason; with ``--record``, the recorder (recording or stopped, and why; the bytes it
+  wrote and its cap; per sensor, the frames recorded, the files written and their bytes); without a
+  model, each sensor's frame size instead of its state, model runs and events;
 - ``GET /metrics``: the same as Prometheus metrics labelled by sensor.
 
 Beyond loopback (``--status-host``) the token is required (``ACTLINE_TOKEN``, sent as
@@ -45,24 +47,37 @@ def _collector(hub):
             state = GaugeMetricFamily("actline_stream_state", "1 for the sensor's current state", labels=["sensor", "state"])
             for s, v in sensors.items():
                 frames.add_metric([s], v["frames"])
-                runs.add_metric([s], v["model_runs"])
                 fps.add_metric([s], v["fps"])
                 if v["last_frame_t"] is not None:
                     last.add_metric([s], v["last_frame_t"])
-                state.add_metric([s, v["state"] or "none"], 1)
                 for r, n in v["errors"].items():
                     errors.add_metric([s, r], n)
-                for k, n in v["events"].items():
-                    events.add_metric([s, k], n)
+                if "model_runs" in v:  # a stream with a model (without one, it only records)
+                    runs.add_metric([s], v["model_runs"])
+                    state.add_metric([s, v["state"] or "none"], 1)
+                    for k, n in v["events"].items():
+                        events.add_metric([s, k], n)
             dropped = CounterMetricFamily("actline_stream_dropped_frames", "Frames the intake dropped", labels=["reason"])
             for r, n in st["dropped"].items():
                 dropped.add_metric([r], n)
             yield from (frames, runs, errors, events, fps, last, state, dropped)
             if "recording" in st:
-                yield GaugeMetricFamily("actline_stream_recording", "1 while --record records, 0 once it stopped",
-                                        value=1 if st["recording"]["recording"] else 0)
+                yield from _recording_metrics(st["recording"])
 
     return HubCollector()
+
+
+def _recording_metrics(rec: dict):
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+    yield GaugeMetricFamily("actline_stream_recording", "1 while --record records, 0 once it stopped",
+                            value=1 if rec["recording"] else 0)
+    frames = CounterMetricFamily("actline_stream_recorded_frames", "Frames recorded per sensor", labels=["sensor"])
+    size = GaugeMetricFamily("actline_stream_recorded_bytes", "Bytes of a sensor's recordings", labels=["sensor"])
+    for s, v in rec.get("sensors", {}).items():
+        frames.add_metric([s], v["frames"])
+        size.add_metric([s], v["bytes"])
+    yield from (frames, size)
 
 
 def metrics_text(hub) -> bytes:

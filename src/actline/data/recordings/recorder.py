@@ -4,7 +4,8 @@
 :mod:`frame journal <actline.data.recordings.frame_journal>` under a hidden name (``frames/.<name>.journal``). A
 recording is closed when it spans ``minutes`` of the sensor's clock (the next frame starts the next
 one), when the sensor has sent nothing for as long, when its frame size changes or its clock goes
-back, and when the recorder closes; a thread then writes it as ``frames/<name>.h5`` (frames float32
+back, before it would hold more values than the read limits let a reader take
+(:class:`~actline.data.limits.ReadLimits`: so every recording reads back), and when the recorder closes; a thread then writes it as ``frames/<name>.h5`` (frames float32
 °C, timestamps int64 ms of the sensor's clock, as :func:`~actline.data.recordings.thermal_h5_file.write_recording_h5`
 writes every recording: a temporary file renamed into place) and deletes the journal. So ``frames/``
 only ever holds complete recordings.
@@ -21,7 +22,8 @@ a journal that cannot be read is renamed ``.<name>.journal.damaged``, with one l
 
 Recording stops for good (a line in the log, and :meth:`Recorder.status`) when ``frames/`` would
 exceed ``max_bytes`` or the disk has less than ``min_free_bytes`` left, or a write fails; the caller
-(the stream) goes on.
+(the stream) goes on. :meth:`Recorder.status` also says, per sensor, the frames recorded, the files
+written and the bytes they take on the disk (an open journal counted as it stands, a closed file as its ``.h5``).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ import numpy as np
 
 from actline.core.errors import ActlineError
 from actline.core.hashing import safe_file_name
+from actline.data.limits import ReadLimits, current_limits
 from actline.data.recordings.frame_journal import HEADER, JOURNAL, JournalWriter, convert_journal, recover_journals
 
 log = logging.getLogger(__name__)
@@ -99,11 +102,22 @@ class _Open:
     synced: int = 0
 
 
+@dataclass
+class _Tally:
+    """One sensor's recording so far: frames recorded, files written, bytes of its closed files (and of the
+    journals being written as files)."""
+
+    frames: int = 0
+    files: int = 0
+    bytes: int = 0
+
+
 class Recorder:
     """Records every sensor's frames under ``root/frames``; thread-safe."""
 
-    def __init__(self, root: str | Path, cfg: RecordConfig | None = None, clock=time.monotonic):
-        self.cfg, self.clock = (cfg or RecordConfig()).validate(), clock
+    def __init__(self, root: str | Path, cfg: RecordConfig | None = None, clock=time.monotonic,
+                 limits: ReadLimits | None = None):
+        self.cfg, self.clock, self.limits = (cfg or RecordConfig()).validate(), clock, current_limits(limits)
         self.root, self.frames_dir = Path(root), Path(root) / "frames"
         try:
             self.frames_dir.mkdir(parents=True, exist_ok=True)
@@ -114,6 +128,7 @@ class Recorder:
         self.open: dict[str, _Open] = {}
         self.names: set[str] = set()  # open or being converted
         self.anchors: dict[str, tuple[float, float]] = {}  # sensor -> (its time, the computer's) at its first frame
+        self.tally: dict[str, _Tally] = {}
         self.stopped: str | None = None
         self.files = self.frames = self.not_recorded = 0
         self.scanned, self.pending, self.last_scan = dir_bytes(self.frames_dir), 0, clock()
@@ -134,7 +149,8 @@ class Recorder:
             now, t_ms = self.clock(), int(round(t * 1000))
             rec = self.open.get(sensor)
             if rec is not None and (t_ms - rec.start_ms >= self.cfg.minutes * 60_000 or t_ms < rec.last_ms
-                                    or x.shape != rec.writer.shape):
+                                    or x.shape != rec.writer.shape
+                                    or (rec.writer.n + 1) * x.size > self.limits.max_frame_values):
                 self._close(sensor)
                 rec = None
             need = x.size * 4 + 8 + (HEADER.size + 256 if rec is None else 0)
@@ -153,6 +169,7 @@ class Recorder:
                 return False
             rec.last_ms, rec.last_wall = t_ms, now
             self.frames += 1
+            self.tally[sensor].frames += 1
             self.pending += need
             return True
 
@@ -188,7 +205,13 @@ class Recorder:
             return {"dir": str(self.root), "recording": self.stopped is None and not self.closed, "stopped": self.stopped,
                     "open": sorted(r.name for r in self.open.values()), "files": self.files, "frames": self.frames,
                     "not_recorded": self.not_recorded, "bytes": self.scanned + self.pending,
-                    "max_bytes": self.cfg.max_bytes, "recovered": list(self.recovered)}
+                    "max_bytes": self.cfg.max_bytes, "recovered": list(self.recovered), "sensors": self._sensors()}
+
+    def _sensors(self) -> dict:
+        """Per sensor: frames recorded, files written, bytes on the disk (its open journal as it stands)."""
+        return {s: {"frames": t.frames, "files": t.files,
+                    "bytes": t.bytes + (self.open[s].writer.bytes if s in self.open else 0)}
+                for s, t in sorted(self.tally.items())}
 
     # ------------------------------------------------------------------ inside (the lock held)
     def _name(self, sensor: str, t: float) -> str:
@@ -213,6 +236,7 @@ class Recorder:
         writer = JournalWriter(self._journal(name), shape, {"name": name, "sensor": sensor})
         self.names.add(name)
         rec = self.open[sensor] = _Open(writer, sensor, name, t_ms, t_ms, now, now)
+        self.tally.setdefault(sensor, _Tally())
         return rec
 
     def _sync(self, rec: _Open, now: float) -> None:
@@ -220,7 +244,9 @@ class Recorder:
         rec.last_sync, rec.synced = now, rec.writer.n
 
     def _close(self, sensor: str) -> None:
-        self.jobs.put(self.open.pop(sensor))
+        rec = self.open.pop(sensor)
+        self.tally[sensor].bytes += rec.writer.bytes  # until its .h5 replaces it
+        self.jobs.put(rec)
 
     def _room(self, nbytes: int) -> bool:
         cap = self.cfg.max_bytes
@@ -248,9 +274,14 @@ class Recorder:
     def _convert_loop(self) -> None:
         while (rec := self.jobs.get()) is not None:
             try:
-                convert_journal(rec.writer.path, self.frames_dir / f"{rec.name}.h5", rec.writer)
+                target = self.frames_dir / f"{rec.name}.h5"
+                n, _ = convert_journal(rec.writer.path, target, rec.writer)
+                size = target.stat().st_size if n else 0  # a journal without a frame writes no file
                 with self.lock:
-                    self.files += 1
+                    self.files += bool(n)
+                    tally = self.tally[rec.sensor]
+                    tally.files += bool(n)
+                    tally.bytes += size - rec.writer.bytes
             except Exception as exc:  # noqa: BLE001 - whatever it is, the journal stays for the next start to recover
                 with self.lock:
                     self._stop(f"cannot write {rec.name}.h5 ({exc}); its frames stay in {rec.writer.path.name}")
