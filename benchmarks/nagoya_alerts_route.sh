@@ -5,7 +5,7 @@
 #      day streams the other), for at most one false alarm per hour; written into the model as alerts.json;
 #   3. replay every recording of 20170209 as live streams with that setting, beside the ceiling baseline.
 #
-# Run:   bash benchmarks/nagoya_alerts_route.sh           (about an hour on 2 cores: three trainings)
+# Run:   bash benchmarks/nagoya_alerts_route.sh           (about 10 minutes on one core: three trainings)
 # Env:   DATA (default ../shared/data/nagoya-fir16), OUT (runs/nagoya-alerts), ACTLINE (actline),
 #        REPORT_DAY (20170209), TRAIN_SET (extra training flags, e.g. "--set epochs=1" for a quick look),
 #        TRADE_OFF (--max-false-alarms-per-hour 1).
