@@ -206,8 +206,8 @@ def _connect(ray, cluster: str) -> bool:
         ray.init(address=cluster, logging_level=logging.WARNING, log_to_driver=False)
     except (ConnectionError, ValueError, RuntimeError) as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise ActlineError("--ray", f"no Ray cluster at {cluster!r} ({first}); start one with `ray start --head` "
-                                    "on this machine (then --ray auto) or give its head's HOST:PORT") from None
+        raise ActlineError("--ray", f"no Ray cluster at {cluster!r}: start one with `ray start --head` on this "
+                                    f"machine (then --ray auto) or give its head's HOST:PORT (Ray says: {first})") from None
     return True
 
 
