@@ -17,7 +17,7 @@ endif
 $(VENV)/.installed: pyproject.toml Makefile
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -qq $(TORCH_PINS)
-	$(PY) -m pip install -qq -e '.[all,dev,docs]'
+	$(PY) -m pip install -qq -e '.[all,dev,docs,ray]'
 	touch $@
 
 demo: $(VENV)/.installed

@@ -171,3 +171,9 @@ def test_one_option_name_means_one_thing():
                           "--backend"):
                 metavars.setdefault(option, set()).add(p.metavar)
     assert all(len(v) == 1 for v in metavars.values()), metavars
+
+
+def test_the_commands_over_many_files_or_folds_take_ray():
+    """`--ray ADDRESS` runs a command's files (timeline, predict) or folds (cv) as tasks on a Ray cluster."""
+    assert _commands_with("--ray") == {"timeline", "predict", "cv"}
+    assert {_options(COMMANDS[f"actline {n}"])["--ray"].metavar for n in ("timeline", "predict", "cv")} == {"ADDRESS"}

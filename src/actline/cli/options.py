@@ -123,6 +123,20 @@ def backend_option():
                        "where it does not, which needs torch).")
 
 
+def _check_ray(ctx, param, value):
+    if value is not None:
+        from actline.core.task_map import require_ray
+
+        require_ray()  # without it: one line naming the extra, exit 2, before any work
+    return value
+
+
+def ray_option(what: str):
+    return typer.Option(None, "--ray", metavar="ADDRESS", callback=_check_ray,
+                        help=f"Run the {what} as tasks on a Ray cluster: auto (the one started on this machine with "
+                             "`ray start --head`) or its head's HOST:PORT. Needs `pip install 'actline[ray]'`.")
+
+
 def runtime_overrides(device: Optional[str], threads: int) -> list[str]:
     """``--device`` and ``--threads`` as training settings (``device=``, ``num_threads=``), when given."""
     return [*([f"device={device}"] if device else []), *([f"num_threads={threads}"] if threads else [])]

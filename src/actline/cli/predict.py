@@ -9,10 +9,9 @@ from typing import Optional
 import typer
 
 from actline.cli.app import app
-from actline.cli.options import device_option, json_option, table_option, threads_option
+from actline.cli.options import device_option, json_option, ray_option, table_option, threads_option
 from actline.cli.render import err, print_json, say
 from actline.cli.tables import Table, print_table
-from actline.core.errors import ActlineError
 
 
 @app.command()
@@ -20,7 +19,8 @@ def predict(
     model_dir: Path = typer.Argument(..., metavar="MODEL",
                                      help="Model directory (RUN/model), or an exported .onnx file."),
     recordings: list[Path] = typer.Argument(..., metavar="RECORDINGS",
-                                            help="Recording files (frames/<sensor_id>.h5), one or more."),
+                                            help="Recording files (frames/<sensor_id>.h5), or folders of them "
+                                            "(every recording inside, sorted), one or more."),
     stride: Optional[int] = typer.Option(None, help="Sliding windows every STRIDE frames (default: the "
                                          "annotated keyframes if the data set has them, else half a window)."),
     top_k: int = typer.Option(3, help="How many classes to list per window."),
@@ -29,75 +29,48 @@ def predict(
                                      "probability)."),
     device: Optional[str] = device_option(),
     threads: int = threads_option(),
+    ray: Optional[str] = ray_option("recordings"),
     as_json: bool = json_option("Print one JSON line per window (with its recording) instead of a table."),
     _table: Optional[str] = table_option(),
 ):
     """Predict actions for the keyframes or sliding windows of recordings."""
-    from actline.infer import Recognizer
+    from actline.infer.recording_predictions import PredictJob, predict_files
 
-    rec_obj = Recognizer.load(model_dir, device=device or "auto", threads=threads)
-    for recording in recordings:
-        _predict_one(rec_obj, recording, stride, top_k, review, review_count, as_json)
+    job = PredictJob(model_dir, stride, top_k, review_count if review is not None else 0, device or "auto", threads)
+    job.recognizer()  # a bad model is refused before anything runs
+    for result in predict_files(job, recordings, cluster=ray):
+        _print_predictions(result, review, as_json)
 
 
-def _predict_one(rec_obj, recording: Path, stride, top_k: int, review, review_count: int, as_json: bool) -> None:
-    from actline.data.thermal_h5 import read_recording_h5
+def _print_predictions(r, review: Optional[Path], as_json: bool) -> None:
+    """One recording's predictions as a table (or JSON lines), after what was added to the review queue and
+    whether its room is new (messages: on stderr under --json, so stdout stays one prediction per line)."""
+    name, room = r.path.name, r.room
+    if review is not None:
+        from actline.infer.review_windows import add_windows
 
-    rec = read_recording_h5(recording)
-    centres, truth = None, {}
-    if stride is None:
-        centres, truth = _keyframes_for(recording, rec)
-    preds = rec_obj.predict_recording(rec, centres=centres, stride=stride, k=top_k)
-    t0 = float(rec.timestamps[0])
-    if review is not None:  # a message: on stderr under --json
-        from actline.infer.review_windows import queue_uncertain
-
-        ids = queue_uncertain(rec_obj, rec, preds, review, review_count, data=_dataset_root(recording))
-        say(f"{recording.name}: {len(ids)} uncertain windows added to the review queue {review}")
-    room = rec_obj.room_report(rec.empty_room())
-    if room is not None:  # a message: on stderr, so --json output stays one prediction per line
-        err.print(f"{recording.name}: room {'NEW' if room['new'] else 'familiar'} (similarity {room['similarity']:.2f} "
+        ids = add_windows(review, r.review, data=r.data)
+        say(f"{name}: {len(ids)} uncertain windows added to the review queue {review}")
+    if room is not None:
+        err.print(f"{name}: room {'NEW' if room['new'] else 'familiar'} (similarity {room['similarity']:.2f} "
                   f"to the nearest training room; new below {room['new_below']:g})"
                   + (f": {room['advice']}" if room["new"] else ""), highlight=False)
     if as_json:  # time_s from the recording's first frame, as in the table; timestamp_s on the recording's clock
-        for idx, t, p in preds:
-            print(json.dumps({"recording": rec.id, "frame_idx": idx, "time_s": round(t - t0, 3),
+        for idx, t, p in r.preds:
+            print(json.dumps({"recording": r.recording, "frame_idx": idx, "time_s": round(t - r.t0, 3),
                               "timestamp_s": round(t, 3), **p.to_dict(),
-                              **({"true": truth[idx]} if idx in truth else {}),
+                              **({"true": r.truth[idx]} if idx in r.truth else {}),
                               **({"new_room": room["new"], "room_similarity": room["similarity"]} if room else {})}))
         return
-    t = Table(f"{recording.name}: {len(preds)} windows ({'keyframes' if centres else 'sliding'})",
-              [">frame", ">time s", "prediction", ">conf", "top-k", *(["true"] if truth else [])])
-    for idx, ts, p in preds:
-        row = [str(idx), f"{ts - t0:.1f}", p.label, f"{p.confidence:.2f}",
+    t = Table(f"{name}: {len(r.preds)} windows ({'keyframes' if r.keyframes else 'sliding'})",
+              [">frame", ">time s", "prediction", ">conf", "top-k", *(["true"] if r.truth else [])])
+    for idx, ts, p in r.preds:
+        row = [str(idx), f"{ts - r.t0:.1f}", p.label, f"{p.confidence:.2f}",
                ", ".join(f"{c} {v:.2f}" for c, v in p.topk[1:])]
-        if truth:
-            row.append(truth.get(idx, ""))
+        if r.truth:
+            row.append(r.truth.get(idx, ""))
         t.add_row(*row)
     print_table(t)
-
-
-def _dataset_root(recording: Path) -> Path | None:
-    """The ThermalDataGen directory holding this recording (``DIR/frames/<recording>.h5``), if it is in one."""
-    root = recording.resolve().parent.parent
-    return root if (root / "annotations" / "class_mapping.json").is_file() else None
-
-
-def _keyframes_for(recording: Path, rec):
-    """Annotated keyframes of this recording when it sits in a ThermalDataGen directory."""
-    root = _dataset_root(recording)
-    if root is None:
-        return None, {}
-    from actline.data.thermal_h5 import read_thermal_dataset
-
-    try:
-        ds = read_thermal_dataset(root)
-    except ActlineError:
-        return None, {}
-    samples = sorted((s for s in ds.samples if s.recording_id == rec.id), key=lambda s: s.frame_idx)
-    if not samples:
-        return None, {}
-    return [s.frame_idx for s in samples], {s.frame_idx: ds.classes[s.label] for s in samples}
 
 
 @app.command("models")

@@ -17,6 +17,7 @@ from actline.cli.options import (
     out_option,
     overwrite_option,
     quiet_option,
+    ray_option,
     table_option,
     threads_option,
 )
@@ -152,19 +153,20 @@ def timeline(
     cache: Optional[Path] = typer.Option(None, help="Feature cache directory (default: none)."),
     device: Optional[str] = device_option(),
     threads: int = threads_option(),
+    ray: Optional[str] = ray_option("inputs"),
     quiet: bool = quiet_option(),
     as_json: bool = json_option("Print each input's timeline and shares as JSON."),
     _table: Optional[str] = table_option(),
 ):
     """Turn long videos or recordings into two-level timelines (coarse family, fine action, value category)."""
-    from actline.infer.outputs import write_timelines
-    from actline.infer.timeline_pipeline import TimelinePipeline
+    from actline.infer.outputs import TimelineJob, write_timelines
 
-    pipe = TimelinePipeline.load(model_dir, device=device or "auto", threads=threads)
-    decoding = pipe.with_decoding(median=median, switch_penalty=switch_penalty, min_segment_s=min_segment)
+    job = TimelineJob(model_dir, out_dir, tuple(formats), {"median": median, "switch_penalty": switch_penalty,
+                      "min_segment_s": min_segment}, cache, device or "auto", threads)
+    job.pipeline()  # a bad model is refused before anything runs
     with progress_for(quiet) as progress:
-        results = write_timelines(pipe, inputs, out_dir, formats, decoding, cache, progress)
-    print_timelines(results, value_categories=pipe.kind == "rgb", as_json=as_json)  # value categories: assembly steps
+        results = write_timelines(job, inputs, progress, cluster=ray)
+    print_timelines(results, value_categories=job.pipeline().kind == "rgb", as_json=as_json)  # assembly steps
 
 
 @app.command()

@@ -18,6 +18,7 @@ from actline.cli.options import (
     out_option,
     overwrite_option,
     quiet_option,
+    ray_option,
     runtime_overrides,
     table_option,
     threads_option,
@@ -125,6 +126,7 @@ def cv(
     device: Optional[str] = device_option(),
     threads: int = threads_option(),
     overwrite: bool = overwrite_option("fold runs under --out"),
+    ray: Optional[str] = ray_option("folds"),
     quiet: bool = quiet_option(),
     as_json: bool = json_option("Print cv.json."),
     _table: Optional[str] = table_option(),
@@ -135,7 +137,7 @@ def cv(
 
     cfg = load_config(config, [*set_, *([f"model={model}"] if model else []), *runtime_overrides(device, threads)])
     with progress_for(quiet) as progress:
-        result = cross_validate(data, out_dir, cfg, folds, repeats, group_by, progress, overwrite)
+        result = cross_validate(data, out_dir, cfg, folds, repeats, group_by, progress, overwrite, cluster=ray)
     from actline.apps.html_report import build_report
 
     page = build_report(out_dir, out_dir / "report.html")

@@ -15,6 +15,9 @@ class ActlineError(Exception):
         self.message = message
         super().__init__(str(self))
 
+    def __reduce__(self):  # pickled with both fields, so it crosses process boundaries (Ray tasks, worker pools) whole
+        return type(self), (self.where, self.message)
+
     def __str__(self) -> str:  # one line, always
         text = f"{self.where}: {self.message}" if self.where else self.message
         return " ".join(text.split())

@@ -16,7 +16,7 @@ EXTRA_OF = {
     "torch": "train", "torchvision": "train", "safetensors": "train", "sklearn": "train", "skl2onnx": "train",
     "onnx": "train", "matplotlib": "train", "yaml": "train",
     "fastapi": "serve", "uvicorn": "serve", "starlette": "serve", "multipart": "serve", "python_multipart": "serve",
-    "prometheus_client": "serve", "paho": "mqtt",
+    "prometheus_client": "serve", "paho": "mqtt", "ray": "ray",
 }
 
 

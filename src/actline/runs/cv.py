@@ -4,47 +4,67 @@ Every fold is a whole training run (``OUT/r<repeat>/fold<k>/``, the same files a
 grouped by recording or by location (rooms; days for Nagoya: three days and three folds is
 leave-one-day-out). ``OUT/cv.json`` holds the per-fold figures of the model and every baseline,
 their mean ± sd over folds, the figures pooled over all held-out windows of each repeat (mean ± sd
-over repeats), and a per-class table pooled over folds and repeats.
+over repeats), and a per-class table pooled over folds and repeats. The folds run one after another
+here, or side by side as tasks on a Ray cluster (``--ray``); a fold retried after its worker died
+replaces its own directory.
 """
 
 from __future__ import annotations
 
 import csv
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from actline.core.atomic import write_json
+from actline.core.task_map import Job, map_tasks
 from actline.data import ClipDataset
 from actline.evaluate.steps import headline
 from actline.metrics.classification import HEADLINE, per_class, summary_metrics
 from actline.runs.clip_run import train_run, training_data
+from actline.runs.rundir import CLIP, RunDir
 from actline.train.config import LoadedConfig, TrainConfig, unpack
 
 log = logging.getLogger(__name__)
 
 
+@dataclass
+class FoldJob(Job):
+    """What every fold shares: the data set (with its background class), the settings, where the runs go."""
+
+    ds: ClipDataset
+    cfg: TrainConfig
+    given: frozenset
+    out: Path
+    folds: int
+    group_by: str
+
+    def run_dir(self, fold: tuple[int, int]) -> Path:
+        return self.out / f"r{fold[0]}" / f"fold{fold[1]}"
+
+
 def cross_validate(data: str | Path | ClipDataset, out: str | Path, cfg: TrainConfig | LoadedConfig, folds: int = 5,
-                   repeats: int = 1, group_by: str = "recording", progress=None, overwrite: bool = False) -> dict:
+                   repeats: int = 1, group_by: str = "recording", progress=None, overwrite: bool = False,
+                   cluster: str | None = None) -> dict:
     """Train ``folds`` x ``repeats`` runs under ``out`` (grouped by recording or location), write ``cv.json``
-    and return it: per-fold figures beside the baselines, mean ± sd over folds, pooled figures, per class."""
+    and return it: per-fold figures beside the baselines, mean ± sd over folds, pooled figures, per class.
+    The folds run here, one after another, or as tasks on the Ray cluster at ``cluster``."""
     out, (cfg, given) = Path(out), unpack(cfg)
     ds = training_data(data, LoadedConfig(cfg, given))[0]  # its background class, as each fold's run adds it
+    job = FoldJob(ds, cfg, given, out, folds, group_by)
+    todo = [(r, k) for r in range(repeats) for k in range(folds)]
+    for fold in todo:  # every fold's directory is checked before any trains (a fold then replaces its own)
+        RunDir(job.run_dir(fold), CLIP).prepare(overwrite=overwrite)
+    results = dict(zip(todo, map_tasks(run_fold, todo, job, cluster=cluster, progress=progress, name="folds",
+                                       label=lambda f: f"repeat {f[0]} fold {f[1]}", cpus=cfg.num_threads or 1)))
     rows, pooled = [], []
     for r in range(repeats):
-        y_all, p_all, b_all = [], [], []
-        for k in range(folds):
-            fcfg = LoadedConfig(replace(cfg, split="kfold", fold=k, n_folds=folds, group_by=group_by,
-                                        seed=cfg.seed + r), given)
-            run = out / f"r{r}" / f"fold{k}"
-            m = train_run(ds, run, fcfg, progress=progress, overwrite=overwrite)
-            rows.append(_fold_row(r, k, m))
-            y, p, b = _predictions(run, ds)
-            y_all.append(y), p_all.append(p), b_all.append(b)
-            log.info("repeat %d fold %d: top-1 %.1f, macro-F1 %.1f (n=%d)", r, k, m["top1"], m["macro_f1"], m["n"])
-        y, p = np.concatenate(y_all), np.concatenate(p_all)
+        parts = [results[(r, k)] for k in range(folds)]
+        rows += [row for row, *_ in parts]
+        y, p = np.concatenate([y for _, y, _, _ in parts]), np.concatenate([p for _, _, p, _ in parts])
+        b_all = [b for *_, b in parts]
         base = {n: np.concatenate([b[n] for b in b_all]) for n in b_all[0] if all(n in b for b in b_all)}
         pooled.append({"repeat": r, **{key: round(v, 2) for key, v in summary_metrics(y, p).items()}, "n": len(y),
                        "per_class": per_class(y, p, ds.classes),
@@ -59,6 +79,18 @@ def cross_validate(data: str | Path | ClipDataset, out: str | Path, cfg: TrainCo
               "per_class_pooled": _sum_per_class([p["per_class"] for p in pooled])}
     write_json(out / "cv.json", result)
     return result
+
+
+def run_fold(job: FoldJob, fold: tuple[int, int], progress=None) -> tuple[dict, np.ndarray, np.ndarray, dict]:
+    """One fold (repeat ``r``, fold ``k``): its whole training run, replacing whatever an earlier attempt left
+    in its directory. Returns its row of figures and its windows' true, predicted and baseline classes."""
+    (r, k), cfg = fold, job.cfg
+    fcfg = LoadedConfig(replace(cfg, split="kfold", fold=k, n_folds=job.folds, group_by=job.group_by,
+                                seed=cfg.seed + r), job.given)
+    run = job.run_dir(fold)
+    m = train_run(job.ds, run, fcfg, progress=progress, overwrite=True)
+    log.info("repeat %d fold %d: top-1 %.1f, macro-F1 %.1f (n=%d)", r, k, m["top1"], m["macro_f1"], m["n"])
+    return (_fold_row(r, k, m), *_predictions(run, job.ds))
 
 
 def _fold_row(r: int, k: int, m: dict) -> dict:
