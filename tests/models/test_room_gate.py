@@ -98,3 +98,19 @@ def test_the_guard_applies_after_the_gate_and_bad_backgrounds_are_refused():
         gate.similarity(np.zeros((4, 4), np.float32))
     with pytest.raises(ActlineError, match="known rooms must be"):
         RoomGate(gate.cnn, gate.trees, np.zeros((0, new.size), np.float32))
+
+
+def test_a_room_taught_by_adapt_fuses_the_adapted_cnn_with_the_trees():
+    """In a room adapt taught (``taught``), the CNN is fused with the (refit) trees; in the rooms the model was
+    trained in, the CNN answers alone; in a new room, the fallback and the trees."""
+    trained, taught, new = _room(0), _room(1), _room(2)
+    cnn, trees, fallback = Fixed([0.7, 0.2, 0.1]), Fixed([0.1, 0.2, 0.7]), Fixed([0.2, 0.6, 0.2])
+    known = room_fingerprint(np.stack([trained, taught]))
+    gate = RoomGate(cnn, trees, known, fallback=fallback, taught=[1], threshold=0.5)
+    wins = _windows(3, trained)
+    got = gate.probs(wins, np.stack([trained, taught, new]))
+    np.testing.assert_allclose(got[0], cnn.p, atol=1e-6)
+    np.testing.assert_allclose(got[1], fuse_probs([cnn.p[None], trees.p[None]], [0.5, 0.5])[0], atol=1e-6)
+    np.testing.assert_allclose(got[2], fuse_probs([fallback.p[None], trees.p[None]], [0.5, 0.5])[0], atol=1e-6)
+    untaught = RoomGate(cnn, trees, known, fallback=fallback, threshold=0.5)
+    np.testing.assert_allclose(untaught.probs(wins, np.stack([trained, taught, new]))[1], cnn.p, atol=1e-6)

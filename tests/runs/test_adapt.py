@@ -47,6 +47,10 @@ def test_a_model_learns_its_new_room_and_says_what_changed(trained, capsys):
     assert adapted.room_report(room)["new"] is False  # the gate knows the room now: the adapted CNN answers there
     cfg = json.loads((root / "adapted" / "config.json").read_text())
     assert cfg["adapted"]["locations"] == held and cfg["room_gate"]["rooms"] == before_rooms(model) + 1
+    # with --replay the trees are refit on the training data and the session, and the gate fuses them with the
+    # adapted CNN in the taught room (the last known room)
+    assert cfg["room_gate"]["taught"] == [before_rooms(model)] and report["trees"]["windows"] > report["room_windows"]
+    assert (root / "adapted" / "trees.onnx").read_bytes() != (model / "trees.onnx").read_bytes()
     main(["export", str(root / "adapted")])  # an adapted model exports like any other
     assert (root / "adapted" / "model.onnx").is_file()
 

@@ -170,6 +170,11 @@ def test_a_bad_gate_config_or_room_file_gets_one_line(gated_run, tmp_path, monke
     write_checksums(model)
     with pytest.raises(ActlineError, match="config.json: bad 'room_gate'"):
         actline.load(model)
+    for taught in (3, [-1], ["0"], [cfg["room_gate"]["rooms"]]):  # taught rooms: indices of known rooms
+        (model / "config.json").write_text(json.dumps({**cfg, "room_gate": {**cfg["room_gate"], "taught": taught}}))
+        write_checksums(model)
+        with pytest.raises(ActlineError, match="config.json: bad 'room_gate'.*taught must be a list of indices"):
+            actline.load(model)
     (model / "config.json").write_text(json.dumps(cfg))
     rooms_writer(np.zeros((2, 5), np.float32))(model / "rooms.safetensors")  # not the sensor's pixel count
     write_checksums(model)

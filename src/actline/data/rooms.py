@@ -101,12 +101,16 @@ class KnownRooms:
 
     def similarity(self, room) -> np.ndarray:
         """[..., H, W] empty-room image(s) -> similarity to the nearest known room (1: a known room itself)."""
+        return self.nearest(room)[0]
+
+    def nearest(self, room) -> tuple[np.ndarray, np.ndarray]:
+        """[..., H, W] empty-room image(s) -> (similarity to the nearest known room, that room's index)."""
         q = room_signature(room, self.measure)
         if q.shape[-1] != self.pixels:
             raise ValueError(f"{q.shape[-1]} pixels, but the known rooms have {self.pixels}")
-        q = _unit(q - self.common)
+        sims = _unit(q - self.common) @ self.signatures.T
         # rounded: a known room against itself is 1 whatever order the CPU summed in (0.99999994 in float32)
-        return np.round((q @ self.signatures.T).max(axis=-1), 4)
+        return np.round(sims.max(axis=-1), 4), sims.argmax(axis=-1)
 
     def adding(self, images) -> KnownRooms:
         """These rooms and ``images`` ([N, H, W]) besides (a room taught by calibration)."""

@@ -4,8 +4,9 @@ ROOM_DATA holds a few labelled minutes recorded in the new room (a calibration s
 does each of the room's activities once: ``actline synth --calibration`` makes one for the synthetic rooms,
 ``actline label`` or ``actline data import`` for yours). The model's CNN is fine-tuned on them
 (:mod:`actline.train.adapt_fit`), with windows of its original training data replayed beside them when
-given (``--replay DATA``) so that the rooms it knew are not forgotten, and the room gate learns the room's
-empty room, so that it reads the room as familiar and trusts the adapted CNN there.
+given (``--replay DATA``) so that the rooms it knew are not forgotten. The room gate learns the room's
+empty room, so that it reads the room as familiar; with ``--replay``, its trees are refit on the training
+data and the session (:mod:`actline.runs.adapt_trees`), and in the room the adapted CNN is fused with them.
 
 Written: NEW_MODEL, a model directory like any other (``actline predict``, ``stream``, ``serve``,
 ``export`` take it), whose ``config.json`` says where it came from (``adapted``), and ``adapt.json`` beside
@@ -41,7 +42,9 @@ from actline.modeldir.directory import (
     write_checksums,
 )
 from actline.modeldir.parts.room_gate import ROOMS, room_gate_of, rooms_writer
+from actline.modeldir.parts.trees import TREES
 from actline.modeldir.reader import load_classifier, load_model_dir
+from actline.runs.adapt_trees import refit_trees
 from actline.runs.fitting import WindowBank, recording_backgrounds
 from actline.runs.rundir import fingerprint, read_split
 from actline.train.adapt_fit import AdaptConfig, fit_room
@@ -70,17 +73,21 @@ def adapt_model(model_dir, room_data, out, cfg: AdaptConfig | None = None, repla
     net, _ = load_model_dir(model_dir, "clip-classifier")
     tcfg = read_saved(mcfg.get("training") or {}, str(model_dir / CONFIG))
     jitter = tcfg.augment.temporal_jitter if rule.mode == "index" else 0
-    x, y, n_replay = _windows(room, rule.widened(jitter), replay, mcfg, model_dir, where, cfg, classes)
+    old, pool = _training_pool(replay, mcfg, model_dir, where)
+    x, y, n_replay = _windows(room, rule.widened(jitter), old, pool, cfg)
     tag = (lambda desc, *a: progress(f"adapt {desc}", *a)) if progress else None  # noqa: E731
     on_epoch = (lambda row: tag(f"loss {row['train_loss']:.3f}", row["epoch"], cfg.epochs)) if tag else None
     import torch
 
     adapted, res = fit_room(net, torch.from_numpy(x)[:, None], y, tcfg, cfg, len(classes), out / "checkpoints", on_epoch)
     before, _ = load_classifier(model_dir)
+    gate = room_gate_of(before)
+    trees = refit_trees(room, old, pool, rule, gate.trees_background, classes, cfg.seed) if gate and pool else None
     rooms = recording_backgrounds(room, sorted(room.recordings))
     report = {"room_data": str(room.root), "locations": where, "room_windows": int(len(room.samples)),
-              "replayed_windows": n_replay, "settings": cfg.__dict__, "learned": res.learned}
-    _write(model_dir, out, mcfg, adapted, rooms, report)
+              "replayed_windows": n_replay, "settings": cfg.__dict__, "learned": res.learned,
+              "trees": {"refit": trees[1], "windows": len(pool) + len(room.samples)} if trees else None}
+    _write(model_dir, out, mcfg, adapted, rooms, report, trees[0] if trees else None)
     after, _ = load_classifier(out)
     report["scores"] = _scores(before, after, eval_data, replay, room, where, mcfg, model_dir, rule, classes)
     report["adapt_time_s"] = round(time.time() - t0, 1)
@@ -123,15 +130,21 @@ def _with_classes(ds: ClipDataset, classes: list[str], where) -> ClipDataset:
     return ds
 
 
-def _windows(room: ClipDataset, rule: WindowRule, replay, mcfg: dict, model_dir: Path, where: list[str],
-             cfg: AdaptConfig, classes: list[str]) -> tuple[np.ndarray, np.ndarray, int]:
-    """(windows, labels, how many are replayed): the room's windows, and ``cfg.replay`` times as many drawn from
-    the training part of ``replay`` (never the room's locations)."""
-    x, y = WindowBank(room).get(room.samples, rule), room.labels()
-    if replay is None or cfg.replay <= 0:
-        return x, y, 0
+def _training_pool(replay, mcfg: dict, model_dir: Path, where: list[str]) -> tuple[ClipDataset | None, list]:
+    """(``replay`` as the model sees it, the samples of its training part outside the room's locations)."""
+    if replay is None:
+        return None, []
     old = _model_data(replay, mcfg, model_dir)
-    pool = [s for s in _old_part(old, mcfg, model_dir, "train") if old.recordings[s.recording_id].group not in where]
+    return old, [s for s in _old_part(old, mcfg, model_dir, "train") if old.recordings[s.recording_id].group not in where]
+
+
+def _windows(room: ClipDataset, rule: WindowRule, old: ClipDataset | None, pool: list,
+             cfg: AdaptConfig) -> tuple[np.ndarray, np.ndarray, int]:
+    """(windows, labels, how many are replayed): the room's windows, and ``cfg.replay`` times as many drawn from
+    ``pool`` (the training part of the replayed data, never the room's locations)."""
+    x, y = WindowBank(room).get(room.samples, rule), room.labels()
+    if old is None or cfg.replay <= 0:
+        return x, y, 0
     rng = np.random.default_rng(cfg.seed)
     pick = rng.choice(len(pool), size=min(len(pool), int(round(cfg.replay * len(y)))), replace=False) if pool else []
     chosen = [pool[i] for i in sorted(pick)]
@@ -154,9 +167,10 @@ def _old_part(ds: ClipDataset, mcfg: dict, model_dir: Path, side: str) -> list:
     return [s for s in ds.samples if (s.id or f"{s.recording_id}:{s.frame_idx}") in ids]
 
 
-def _write(model_dir: Path, out: Path, mcfg: dict, adapted, rooms: np.ndarray, report: dict) -> None:
-    """``model_dir`` copied to ``out`` with the adapted weights, the room among the gate's known rooms, and
-    ``adapted`` in its config; its own exports, made from the old weights, are left out."""
+def _write(model_dir: Path, out: Path, mcfg: dict, adapted, rooms: np.ndarray, report: dict, trees=None) -> None:
+    """``model_dir`` copied to ``out`` with the adapted weights, the room among the gate's known rooms (taught,
+    with ``trees`` refit), and ``adapted`` in its config; its own exports, made from the old weights, are left
+    out."""
     with atomic_dir(out, overwrite=True) as tmp:
         shutil.copytree(model_dir, tmp, dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns(ONNX, "fallback.onnx", CHECKSUMS, "checkpoints", "*.int8.*"))
@@ -164,10 +178,13 @@ def _write(model_dir: Path, out: Path, mcfg: dict, adapted, rooms: np.ndarray, r
         cfg = {k: v for k, v in mcfg.items() if k not in ("format", "_source")}
         clf, _ = load_classifier(model_dir)
         gate = room_gate_of(clf)
-        if gate is not None:  # the room is known from now on: the adapted CNN answers there
+        if gate is not None:  # the room is known from now on: the adapted CNN answers there, with refit trees
             known = gate.known.adding(rooms)
             rooms_writer(known)(tmp / ROOMS)
-            cfg["room_gate"] = {**cfg["room_gate"], "rooms": len(known), "measure": known.measure}
+            taught = gate.taught + (list(range(len(gate.known), len(known))) if trees is not None else [])
+            cfg["room_gate"] = {**cfg["room_gate"], "rooms": len(known), "measure": known.measure, "taught": taught}
+            if trees is not None:
+                (tmp / TREES).write_bytes(trees.blob)
 
         cfg["adapted"] = {"from": str(model_dir), "from_weights_sha256": mcfg.get("weights_sha256"), **report}
         cfg["weights_sha256"] = sha256_file(tmp / WEIGHTS)

@@ -29,8 +29,8 @@ class AdaptConfig:
     design notes give the comparison)."""
 
     layers: str = "all"  # what learns: head | last | all
-    epochs: int = 12
-    lr: float = 5e-4  # at batch 16
+    epochs: int = 30
+    lr: float = 2e-3  # at batch 16
     replay: float = 2.0  # replayed training windows per room window (0: none)
     batch_size: int = 16
     seed: int = 0

@@ -9,11 +9,14 @@ and fuses the two only where it is new:
   :class:`~actline.data.rooms.KnownRooms` (1: the same room; a room is new below the threshold, 0.5);
 - below ``threshold`` the probabilities are the fusion (normalised weighted geometric mean) of a
   **fallback CNN** (:mod:`.fallback`) and the trees (:mod:`.trees`) on windows minus the empty room;
-  elsewhere they are the CNN's, unchanged.
+  elsewhere they are the CNN's, unchanged;
+- in a room **taught** by ``actline adapt`` (``taught``: indices into the known rooms), the adapted CNN is fused
+  with the trees, which adapt refits with the room's session: a few minutes of a room teach window
+  statistics more than they teach a network (the design notes give the comparison).
 
 Files: ``rooms.safetensors`` (the training recordings' empty rooms, [rooms, H, W] float32; the fingerprints
 [rooms, H*W] in models made before 0.6), ``trees.onnx`` and the fallback's; config
-``room_gate: {threshold, measure, weights, background, rooms, fallback}``. The gate needs the
+``room_gate: {threshold, measure, weights, background, rooms, taught, fallback}``. The gate needs the
 empty room of each window's recording, which callers pass as ``rooms`` (``Recording.empty_room()``, or
 the stream's running estimate); without it, each window's own frames give an estimate
 (:func:`~actline.data.background.estimate_window_background`).
@@ -55,8 +58,9 @@ class RoomGate:
 
     def __init__(self, cnn, trees, known, threshold: float = DEFAULT_THRESHOLD,
                  weights=(0.5, 0.5), trees_background: str = "recording-median", fallback=None,
-                 fallback_background: str = "static-heat"):
+                 fallback_background: str = "static-heat", taught=()):
         self.inner, self.trees, self.threshold = cnn, trees, float(threshold)
+        self.taught = sorted(int(i) for i in taught)
         self.fallback, self.fallback_background = fallback, fallback_background
         try:
             self.known = known if isinstance(known, KnownRooms) else KnownRooms(None, "fingerprint", known)
@@ -95,13 +99,23 @@ class RoomGate:
         if not len(windows):
             return p
         bg = self.room_of_each(windows, rooms)
-        new = self.similarity(bg) < self.threshold
+        try:
+            sim, nearest = self.known.nearest(bg)
+        except ValueError as exc:
+            raise ActlineError("room", str(exc)) from None
+        new = sim < self.threshold
+        taught = ~new & np.isin(nearest, self.taught)
         if new.any():
             own = p[new] if self.fallback is None else self.fallback.probs(
                 _minus(windows[new], bg[new], self.fallback_background))
-            p[new] = fuse_probs([np.asarray(own, dtype=np.float32), self.trees.probs(
-                _minus(windows[new], bg[new], self.trees_background))], self.weights)
+            p[new] = self._with_trees(own, windows[new], bg[new])
+        if taught.any():
+            p[taught] = self._with_trees(p[taught], windows[taught], bg[taught])
         return p
+
+    def _with_trees(self, probs, windows: np.ndarray, rooms: np.ndarray) -> np.ndarray:
+        trees_p = self.trees.probs(_minus(windows, rooms, self.trees_background))
+        return fuse_probs([np.asarray(probs, dtype=np.float32), trees_p], self.weights)
 
     def features(self, windows: np.ndarray, rooms=None) -> np.ndarray:
         return self.inner.features(windows)
@@ -157,13 +171,15 @@ def read_rooms(path, shape, measure: str | None = None) -> KnownRooms:
 
 
 def _settings(source) -> tuple:
-    """(threshold, weights, trees background, rooms count, frame shape, fallback) of a gate's config, checked."""
+    """(threshold, weights, trees background, rooms count, frame shape, fallback, taught) of a gate's config, checked."""
     gate, cfg = source.config[NAME], source.config
     try:
         threshold, weights = float(gate["threshold"]), [float(w) for w in gate.get("weights", [0.5, 0.5])]
         if gate.get("measure", "fingerprint") not in MEASURES:
             raise ValueError(f"unknown measure {gate.get('measure')!r}")
-        background, n_rooms = str(gate.get("background", "recording-median")), gate.get("rooms")
+        background, n_rooms, taught = str(gate.get("background", "recording-median")), gate.get("rooms"), gate.get("taught", [])
+        if not isinstance(taught, list) or not all(isinstance(i, int) and 0 <= i < (n_rooms or 1 << 20) for i in taught):
+            raise ValueError(f"taught must be a list of indices of known rooms, got {taught!r}")
         shape = [int(v) for v in cfg["preprocessing"]["frame_shape"]]
         if not 0.0 <= threshold <= 1.0 or len(weights) != 2 or len(shape) != 2 or min(shape) < 1:
             raise ValueError("threshold in [0, 1], two weights and a frame_shape [H, W] expected")
@@ -174,11 +190,11 @@ def _settings(source) -> tuple:
         fallback.check(gate.get("fallback"))  # absent in model directories made before the fallback CNN
     except (KeyError, TypeError, ValueError) as exc:
         raise ActlineError(source.where, f"bad 'room_gate' ({type(exc).__name__}: {exc})") from None
-    return threshold, weights, background, n_rooms, shape, gate.get("fallback")
+    return threshold, weights, background, n_rooms, shape, gate.get("fallback"), taught
 
 
 def _load(cnn, source):
-    threshold, weights, background, n_rooms, shape, fb = _settings(source)
+    threshold, weights, background, n_rooms, shape, fb, taught = _settings(source)
     for name in _files(source.config, source.backend):  # every file present before any is read
         if not source.has(name):
             raise ActlineError(source.path(name), "missing: the model's room gate needs it")
@@ -186,7 +202,8 @@ def _load(cnn, source):
     if n_rooms is not None and n_rooms != len(known):
         raise ActlineError(source.path(ROOMS), f"holds {len(known)} rooms, the model's config says {n_rooms}")
     return RoomGate(cnn, trees.load(source), known, threshold, weights, background,
-                    fallback=fallback.load(source, fb), fallback_background=fb["background"] if fb else "static-heat")
+                    fallback=fallback.load(source, fb), fallback_background=fb["background"] if fb else "static-heat",
+                    taught=[i for i in taught if i < len(known)])
 
 
 def _files(config: dict, backend: str) -> list[str]:
@@ -196,7 +213,7 @@ def _files(config: dict, backend: str) -> list[str]:
 
 def _save(gate: RoomGate) -> tuple[dict, dict]:
     cfg = {"threshold": gate.threshold, "measure": gate.known.measure, "weights": gate.weights,
-           "background": gate.trees_background, "rooms": len(gate.known)}
+           "background": gate.trees_background, "rooms": len(gate.known), "taught": gate.taught}
     files = {trees.TREES: trees.writer(gate.trees), ROOMS: rooms_writer(gate.known)}
     if gate.fallback is not None:
         cfg["fallback"] = {"arch": _plain(gate.fallback.model.arch), "background": gate.fallback_background}
