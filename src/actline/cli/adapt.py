@@ -30,12 +30,13 @@ def adapt(
                              "happens (a calibration session)."),
     out_dir: Path = out_option("The adapted model directory to write."),
     replay: Optional[Path] = typer.Option(None, metavar="DIR", help="The model's training data, replayed beside the "
-                                          "room's so that the rooms it knew are not forgotten (and scored before and "
-                                          "after on its held-out part)."),
+                                          "room's so that the rooms it knew are not forgotten, and the model's trees "
+                                          "refit on it with the room's session (and scored before and after on its "
+                                          "held-out part)."),
     eval_data: Optional[Path] = typer.Option(None, "--eval", metavar="DIR", help="A data set with other labelled "
                                              "recordings of the same room: scored before and after."),
     layers: Optional[str] = typer.Option(None, metavar="head|last|all", help="What learns (default: all)."),
-    epochs: Optional[int] = typer.Option(None, help="Epochs of fine-tuning (default: 12)."),
+    epochs: Optional[int] = typer.Option(None, help="Epochs of fine-tuning (default: 30)."),
     set_: list[str] = typer.Option([], "--set", help="Any adapt setting: --set lr=3e-4 --set replay=1"),
     resume: bool = flag("--resume", "Continue an interrupted adaptation at --out from its last checkpoint."),
     overwrite: bool = overwrite_option("the model at --out"),
