@@ -10,7 +10,7 @@ scored lower on held-out recordings of the synthetic data).
 ``temporal="centred"`` halves time by averaging pairs instead of stride-2 convolutions padded on the
 left, which make the output lean on a window's first steps. It is not the default: on tuning data
 (realistic preset seeds 100-102, Nagoya leave-one-day-out inside the training days) it scored lower on
-all six held-out parts compared (docs/results.md).
+all six held-out parts compared (docs/design-notes.md).
 """
 
 from __future__ import annotations
