@@ -150,3 +150,28 @@ def test_the_examples_readme_names_real_commands_scripts_and_options():
             pytest.importorskip("paho.mqtt.client", reason="paho-mqtt not installed (pip install 'actline[mqtt]')")
         helptext = _run([sys.executable, str(ROOT / words[1]), "--help"]).stdout if "--" in " ".join(words) else ""
         assert all(w in helptext for w in words[2:] if w.startswith("--")), f"{shlex.join(words)}: unknown options"
+
+
+@pytest.mark.slow
+def test_the_example_alert_setting_goes_into_a_model_and_a_stream_takes_it(run, tmp_path):
+    """examples/alerts.json: `actline alerts set` checks it against the model's classes and writes it as the model's
+    alerts.json, which the stream then names as its setting; a setting naming a class the model lacks is refused."""
+    import shutil
+
+    from actline.infer.alert_settings import read_alerts, stream_setting
+
+    model = tmp_path / "model"
+    shutil.copytree(run / "model", model)
+    classes = json.loads((model / "config.json").read_text())["classes"]
+    _run(actline_argv(["actline", "alerts", "set", str(model), "--from", str(EXAMPLES / "alerts.json")]))
+    example = json.loads((EXAMPLES / "alerts.json").read_text())
+    saved = read_alerts(model, classes)
+    assert saved["alerts"] == {k: float(v) for k, v in example["alerts"].items()} and saved["enter"] == example["enter"]
+    assert stream_setting(model, classes)["source"].endswith("alerts.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({**example, "alerts": {"dancing": 3}}))
+    proc = subprocess.run(actline_argv(["actline", "alerts", "set", str(model), "--from", str(bad)]), env=subprocess_env(),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0 and "bad.json" in proc.stderr and "'dancing' is not a class" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert read_alerts(model, classes)["alerts"] == saved["alerts"], "a refused setting leaves the saved one"

@@ -33,7 +33,7 @@ TABLES = {"adapt", "data inspect", "train", "cv", "evaluate", "predict", "models
           "analyze", "evaluate-stream", "alerts choose"}
 LONG_JOBS = {"adapt", "synth", "synth-video", "train", "cv", "evaluate", "demo", "train-timeline", "timeline",
              "features extract", "evaluate-stream", "data render", "alerts choose"}
-MODEL_FIRST = {"adapt", "alerts choose", "evaluate", "predict", "timeline", "export", "stream", "evaluate-stream", "serve"}
+MODEL_FIRST = {"adapt", "alerts choose", "alerts set", "evaluate", "predict", "timeline", "export", "stream", "evaluate-stream", "serve"}
 RUN_MODELS = {"adapt", "train", "cv", "evaluate", "demo", "predict", "train-timeline", "timeline", "features extract", "stream",
               "evaluate-stream", "serve", "alerts choose"}
 

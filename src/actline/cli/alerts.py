@@ -1,4 +1,5 @@
-"""``actline alerts choose``: the alert setting a model streams with, chosen on held-out recordings of its training data."""
+"""``actline alerts choose`` and ``alerts set``: the alert setting a model streams with, chosen on held-out recordings
+of its training data, or made by hand."""
 
 from __future__ import annotations
 
@@ -67,6 +68,19 @@ def choose(
     _print_choice(doc)
     next_step(f"actline evaluate-stream {model} --data NEW_DATA (it takes alerts.json; --alert, --enter, --exit "
               "override it)")
+
+
+@alerts_app.command("set")
+def set_setting(
+    model: Path = typer.Argument(..., metavar="MODEL", help="Model directory (RUN/model) where alerts.json is written."),
+    setting: Path = typer.Option(..., "--from", metavar="FILE", help="A setting as JSON: format, alerts (CLASS: hold "
+                                 "seconds), enter, exit, ema (examples/alerts.json)."),
+):
+    """Give a model a hand-made alert setting: FILE checked against the model's classes, written as MODEL/alerts.json."""
+    from actline.infer.alert_settings import set_alerts
+
+    say(f"wrote {set_alerts(model, setting)}")
+    next_step(f"actline stream {model} --mqtt URL (it takes alerts.json; --alert, --enter, --exit override it)")
 
 
 def _print_choice(doc: dict) -> None:

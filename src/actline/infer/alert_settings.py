@@ -80,6 +80,21 @@ def write_alerts(model_dir: str | Path, doc: dict, classes: list[str]) -> Path:
     return add_file(model_dir, ALERTS, lambda p: p.write_text(text, encoding="utf-8"))
 
 
+def set_alerts(model_dir: str | Path, setting_file: str | Path) -> Path:
+    """A hand-made setting (a JSON file as ``alerts.json`` holds it) checked against the model's classes and
+    written as the model directory's ``alerts.json``; the file records where it came from."""
+    from actline.core.jsonfile import read_json_object
+    from actline.modeldir.directory import CONFIG, read_config
+
+    model_dir = Path(model_dir)
+    if not (model_dir / CONFIG).is_file():
+        raise ActlineError(model_dir, "not a model directory (no config.json)")
+    classes = list(read_config(model_dir)["classes"])
+    doc = read_json_object(setting_file, MAX_BYTES, "an alert setting")
+    setting = check_setting(doc, classes, setting_file)
+    return write_alerts(model_dir, {**setting, "chosen": {"by": "hand", "from": str(setting_file)}}, classes)
+
+
 def stream_setting(model: str | Path | None, classes: list[str], alerts: list[str] | None = None, ema: float | None = None,
                    enter: float | None = None, exit: float | None = None) -> dict:
     """What a stream runs with: the model's ``alerts.json`` (if any) with each given option replacing its part.
