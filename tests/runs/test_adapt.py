@@ -104,3 +104,17 @@ def test_bad_adaptations_get_one_line(trained, tmp_path, capsys):
     assert "--overwrite" in refused(model, "--data", cal, "--out", tmp_path / "busy")
     assert "nothing to resume" in refused(model, "--data", cal, "--out", tmp_path / "b", "--resume")
     assert "layers must be one of" in refused(model, "--data", cal, "--out", tmp_path / "c", "--layers", "middle")
+
+
+def test_the_help_names_adapts_own_defaults():
+    """`actline adapt --help` gives the default epochs that AdaptConfig holds (written once, quoted in the help)."""
+    import re
+
+    from typer.testing import CliRunner
+
+    from actline.cli import app
+    from actline.train.adapt_fit import AdaptConfig
+
+    text = re.sub(r"[│╭╮╰╯─]", " ", CliRunner().invoke(app, ["adapt", "--help"], terminal_width=200).output)
+    assert re.search(rf"Epochs of fine-tuning \(default: {AdaptConfig.epochs}\)", " ".join(text.split())), \
+        "the help's default epochs differ from AdaptConfig's"
