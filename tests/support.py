@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -37,3 +39,12 @@ def gated_model_dir(cnn_dir: Path, out: Path, rooms, threshold: float = 0.5, mea
         cfg["room_gate"]["fallback"] = {"arch": cfg["arch"], "background": "static-heat"}
         files[FALLBACK] = weights_writer(model)
     return write_model_dir(out, cfg, files)
+
+
+def stream_status(port: int) -> dict | None:
+    """A running stream's ``/status`` on this machine, or None while it does not answer yet."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=2) as r:
+            return json.loads(r.read())
+    except OSError:
+        return None

@@ -19,7 +19,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -27,6 +26,7 @@ import yaml
 
 from tests.conftest import mosquitto
 from tests.doc_commands import actline_argv, shell_lines, subprocess_env, unknown_options
+from tests.support import stream_status
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -94,14 +94,6 @@ def _wait(cond, what: str, timeout: float = 60.0):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def _status(port: int) -> dict | None:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=2) as r:
-            return json.loads(r.read())
-    except OSError:
-        return None
-
-
 @pytest.mark.slow
 def test_the_publisher_feeds_a_live_stream_in_every_payload_format(run, synth_dir, tmp_path):
     from actline.data.formats import load_recording
@@ -121,7 +113,7 @@ def test_the_publisher_feeds_a_live_stream_in_every_payload_format(run, synth_di
                             f"mqtt://{host}:{port}", "--sensor", sensor, "--format", kind, "--speed", "0"]).stdout
                 assert f"to sensors/{sensor}/frames ({kind})" in out
             want = {s: load_recording(r) for s, r in zip(sensors.values(), recordings)}
-            st = _wait(lambda: (s := _status(status_port)) and all(
+            st = _wait(lambda: (s := stream_status(status_port)) and all(
                 s["sensors"].get(k, {}).get("frames") == r.n_frames for k, r in want.items()) and s,
                 "every frame at the stream")
         finally:

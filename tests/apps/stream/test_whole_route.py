@@ -14,7 +14,6 @@ import json
 import signal
 import subprocess
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +29,7 @@ from actline.data.thermal_h5 import read_recording_h5, read_thermal_dataset
 from tests.conftest import mosquitto
 from tests.data.test_label_import import frame_labels, known_segments, label_studio_export
 from tests.doc_commands import actline_argv, subprocess_env
+from tests.support import stream_status
 
 from .test_docs_commands import _free_port
 from .test_mqtt import _client
@@ -49,14 +49,6 @@ def sensors(root: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
             ts[GAP_AT:] += GAP_S
         out[name] = (ts, rec.frames)
     return out
-
-
-def _status(port: int) -> dict | None:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=2) as r:
-            return json.loads(r.read())
-    except OSError:
-        return None
 
 
 def _until(cond, what: str, timeout: float = 60.0):
@@ -87,7 +79,7 @@ def record(sent: dict, cwd: Path) -> str:
                 info.wait_for_publish(10)
             pub.disconnect()
             pub.loop_stop()
-            _until(lambda: (st := _status(status)) and all(
+            _until(lambda: (st := stream_status(status)) and all(
                 st["sensors"].get(s, {}).get("frames") == len(ts) for s, (ts, _) in sent.items()), "every frame")
         finally:
             proc.send_signal(signal.SIGINT)
