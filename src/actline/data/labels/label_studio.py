@@ -11,6 +11,9 @@ Formats followed (Label Studio documentation, the versions that have the ``<Time
   ``{"type": "timelinelabels", "value": {"ranges": [{"start": s, "end": e}], "timelinelabels": ["label"]}}``
   where ``start`` and ``end`` are video frames counted from 1, both included (Label Studio's video timeline
   starts at frame 1; its ML backend's converter reads ``start - 1 .. end`` as a 0-based slice).
+
+Checked against a running Label Studio 1.23.2 (tests/data/test_label_studio_live.py): it accepts the config,
+serves the tasks file's URLs from a local-files storage, and its own export reads back to the frame.
 """
 
 from __future__ import annotations
