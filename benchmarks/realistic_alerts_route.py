@@ -1,0 +1,128 @@
+"""Falls as events on the realistic preset's reporting sets, through the command line only: the route
+of ``benchmarks/nagoya_alerts_route.sh`` on generated 40x60 rooms, whole recordings or whole rooms held out.
+
+For each data set (generator seed S, the sets ``realistic_accuracy.py`` reports on) and each split:
+  1. ``actline train --split SPLIT --set background_class=none --set seed=S`` (fold 0 of the grouped split);
+  2. ``actline alerts choose MODEL --data DATA --group-by recording|location --folds 3`` on the training
+     part alone (the run's held-out recordings are left out), at most one false alarm per hour;
+  3. ``actline evaluate-stream MODEL --data DATA --held-out``: the held-out recordings replayed live with
+     the chosen setting, beside the simple ceiling baseline that evaluate-stream scores on the same streams.
+Events are pooled over sets (falls alerted / falls; false alarms / hours outside falls) with 95 %
+intervals (Wilson for recall, the exact Poisson interval evaluate-stream uses for the rate).
+
+Run:  .venv/bin/python benchmarks/realistic_alerts_route.py --sets 0 1 2 3 --out runs/realistic-alerts
+      (about 15 minutes of one core per set and split: three trainings for the folds, one for the model)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from scipy.stats import binomtest
+
+from actline.metrics.events import rate_interval
+
+SPLITS = {"by-recording": "recording", "by-location": "location"}
+
+
+def run(cmd: list[str], out: Path | None = None) -> str:
+    print("+", " ".join(cmd), flush=True)
+    got = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    if out is not None:
+        out.write_text(got.stdout)
+    return got.stdout
+
+
+def data_set(root: Path, seed: int, actline: str) -> Path:
+    """The reporting set of ``realistic_accuracy.py`` for this seed (generated once)."""
+    path = root / "data" / f"realistic-{seed}"
+    if not (path / "annotations").exists():
+        run([actline, "synth", "--preset", "realistic", "--seed", str(seed), "--out", str(path)])
+    return path
+
+
+def one_route(actline: str, data: Path, out: Path, split: str, seed: int, threads: int) -> dict:
+    report = out / "evaluate-stream.json"
+    if report.exists():
+        return json.loads(report.read_text())
+    model, t = out / "train" / "model", str(threads)
+    if not (out / "train" / "metrics.json").exists():  # a finished step is kept: the route resumes
+        run([actline, "train", "--data", str(data), "--out", str(out / "train"), "--split", split, "--set", f"seed={seed}",
+             "--set", f"num_threads={threads}", "--set", "background_class=none", "--overwrite", "--quiet"])
+    if not (out / "choose.json").exists():
+        run([actline, "alerts", "choose", str(model), "--data", str(data), "--group-by", SPLITS[split], "--folds", "3",
+             "--out", str(out / "folds"), "--threads", t, "--quiet", "--json"], out / "choose.json")
+    text = run([actline, "evaluate-stream", str(model), "--data", str(data), "--held-out", "--threads", t,
+                "--collect", str(out / "review"), "--quiet", "--json"])
+    report.write_text(text)
+    return json.loads(text)
+
+
+def recall_interval(k: int, n: int) -> tuple[float, float]:
+    if n == 0:
+        return (0.0, 100.0)
+    ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+    return (100 * ci.low, 100 * ci.high)
+
+
+def summarise(report: dict, seed: int) -> dict:
+    """The figures this benchmark pools, from evaluate-stream's JSON report (every fall kind together)."""
+    def part(who: str) -> dict:
+        ps = [v[who] for v in report["events"].values()]
+        return {"events": sum(p["events"] for p in ps), "detected": sum(p["detected"] for p in ps),
+                "false_alarms": sum(p["false_alarms"] for p in ps),
+                "hours": min((p["hours_outside"] for p in ps), default=0.0),
+                "delay_median_s": [p["delay_median_s"] for p in ps if p["delay_median_s"] is not None]}
+    return {"set": seed, "recordings": report["recordings"], "hours": report["hours"], "alerts": report["alerts"],
+            "stream": report["stream"], "model": part("model"), "baseline": part("baseline")}
+
+
+def table(rows: list[dict], split: str) -> None:
+    mins = sum(r["hours"] for r in rows) * 60
+    print(f"\n### realistic preset, split {split}, sets {[r['set'] for r in rows]}: "
+          f"{sum(r['recordings'] for r in rows)} recordings, {mins:.1f} min replayed\n")
+    print("| who | falls | recall % (95 % interval) | delay s (median of sets) | false alarms | "
+          "min outside falls | per hour (95 % interval) |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for who in ("model", "baseline"):
+        ev, hit = sum(r[who]["events"] for r in rows), sum(r[who]["detected"] for r in rows)
+        fa, hours = sum(r[who]["false_alarms"] for r in rows), sum(r[who]["hours"] for r in rows)
+        delays = sorted(d for r in rows for d in r[who]["delay_median_s"])
+        med = f"{delays[len(delays) // 2]:.1f}" if delays else "–"
+        lo, hi = recall_interval(hit, ev)
+        plo, phi = rate_interval(fa, hours) or (0.0, 0.0)
+        print(f"| {who} | {ev} | {100 * hit / max(ev, 1):.1f} ({lo:.1f}–{hi:.1f}) | {med} | {fa} | {hours * 60:.1f} | "
+              f"{fa / max(hours, 1e-9):.2f} ({plo:.2f}–{phi:.2f}) |")
+    print("\nper set (model: falls alerted / falls, false alarms; the chosen setting):")
+    for r in rows:
+        m = r["model"]
+        print(f"  set {r['set']}: {m['detected']}/{m['events']}, {m['false_alarms']}; {r['alerts']}, "
+              f"enter {r['stream']['enter']:g}, exit {r['stream']['exit']:g}, ema {r['stream']['ema']:g}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sets", type=int, nargs="+", default=[0, 1, 2, 3])
+    ap.add_argument("--split", nargs="+", default=list(SPLITS), choices=list(SPLITS))
+    ap.add_argument("--out", type=Path, default=Path("runs/realistic-alerts"))
+    ap.add_argument("--data-root", type=Path, default=None, help="folder holding data/realistic-S (default: --out)")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--actline", default=str(Path(sys.executable).with_name("actline")))
+    a = ap.parse_args(argv)
+    for split in a.split:
+        rows = []
+        for seed in a.sets:
+            data = data_set(a.data_root or a.out, seed, a.actline)
+            out = a.out / split / f"set{seed}"
+            out.mkdir(parents=True, exist_ok=True)
+            rows.append(summarise(one_route(a.actline, data, out, split, seed, a.threads), seed))
+        table(rows, split)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
