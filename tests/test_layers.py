@@ -55,3 +55,31 @@ def test_no_upward_imports():
             if parts[1] != layer and parts[1] not in BELOW[layer]:
                 bad.append(f"{'/'.join(rel)} imports {mod}")
     assert not bad, "upward or sideways imports:\n" + "\n".join(bad)
+
+
+MAX_MODULE_LINES, MAX_FUNCTION_LINES = 300, 60
+
+
+def test_modules_and_functions_stay_small():
+    """A module over 300 lines or a function over 60 holds more than one idea: split it."""
+    big, long = [], []
+    for path in sorted(SRC.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        rel = path.relative_to(SRC)
+        if len(text.splitlines()) > MAX_MODULE_LINES:
+            big.append(f"{rel}: {len(text.splitlines())} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                n = node.end_lineno - node.lineno + 1
+                if n > MAX_FUNCTION_LINES:
+                    long.append(f"{rel}:{node.lineno} {node.name}: {n} lines")
+    assert not big and not long, "\n".join(big + long)
+
+
+def test_no_two_modules_share_a_file_name():
+    """One name, one module: ``from ... import load`` never means two things."""
+    seen: dict[str, list[str]] = {}
+    for path in SRC.rglob("*.py"):
+        if path.name not in ("__init__.py", "__main__.py"):
+            seen.setdefault(path.name, []).append(str(path.relative_to(SRC)))
+    assert not {k: v for k, v in seen.items() if len(v) > 1}

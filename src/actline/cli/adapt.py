@@ -7,18 +7,8 @@ from typing import Optional
 
 import typer
 
+from actline.cli import options as opt
 from actline.cli.app import app
-from actline.cli.options import (
-    data_option,
-    device_option,
-    flag,
-    json_option,
-    out_option,
-    overwrite_option,
-    quiet_option,
-    table_option,
-    threads_option,
-)
 from actline.cli.render import print_json, progress_for, say
 from actline.cli.tables import Table, print_table
 
@@ -26,9 +16,9 @@ from actline.cli.tables import Table, print_table
 @app.command()
 def adapt(
     model_dir: Path = typer.Argument(..., metavar="MODEL", help="The model directory to start from (RUN/model)."),
-    data: Path = data_option("The new room's labelled recordings: a few minutes in which each of its activities "
+    data: Path = opt.data_option("The new room's labelled recordings: a few minutes in which each of its activities "
                              "happens (a calibration session)."),
-    out_dir: Path = out_option("The adapted model directory to write."),
+    out_dir: Path = opt.out_option("The adapted model directory to write."),
     replay: Optional[Path] = typer.Option(None, metavar="DIR", help="The model's training data, replayed beside the "
                                           "room's so that the rooms it knew are not forgotten, and the model's trees "
                                           "refit on it with the room's session (and scored before and after on its "
@@ -38,13 +28,13 @@ def adapt(
     layers: Optional[str] = typer.Option(None, metavar="head|last|all", help="What learns (default: all)."),
     epochs: Optional[int] = typer.Option(None, help="Epochs of fine-tuning (default: 30)."),
     set_: list[str] = typer.Option([], "--set", help="Any adapt setting: --set lr=3e-4 --set replay=1"),
-    resume: bool = flag("--resume", "Continue an interrupted adaptation at --out from its last checkpoint."),
-    overwrite: bool = overwrite_option("the model at --out"),
-    device: Optional[str] = device_option(),
-    threads: int = threads_option(),
-    quiet: bool = quiet_option(),
-    as_json: bool = json_option("Print the report as JSON."),
-    _table: Optional[str] = table_option(),
+    resume: bool = opt.flag("--resume", "Continue an interrupted adaptation at --out from its last checkpoint."),
+    overwrite: bool = opt.overwrite_option("the model at --out"),
+    device: Optional[str] = opt.device_option(),
+    threads: int = opt.threads_option(),
+    quiet: bool = opt.quiet_option(),
+    as_json: bool = opt.json_option("Print the report as JSON."),
+    _table: Optional[str] = opt.table_option(),
 ):
     """Teach a trained model a new room from a few labelled minutes recorded there.
 

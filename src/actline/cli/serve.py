@@ -19,6 +19,9 @@ def serve(
     port: int = typer.Option(8000, help="Port to listen on."),
     token: str = typer.Option(None, envvar="ACTLINE_TOKEN", help="API token (prefer the ACTLINE_TOKEN variable)."),
     allowed_host: list[str] = typer.Option([], help="A Host name clients use besides localhost (repeatable)."),
+    device: Optional[str] = device_option(),
+    threads: int = threads_option(),
+    backend: Optional[str] = backend_option(),
     public_metrics: bool = flag("--public-metrics", "Serve /metrics, /docs and /openapi.json without the token."),
     insecure_no_token: bool = flag("--insecure-no-token", "Listen beyond loopback without a token (not advised)."),
     max_body_mb: float = typer.Option(64.0, help="Largest request body or upload."),
@@ -26,9 +29,6 @@ def serve(
     timeout: float = typer.Option(30.0, help="Per-request prediction timeout in s."),
     queue: int = typer.Option(4, help="Timeline jobs in progress before 429."),
     job_timeout: float = typer.Option(600.0, help="A timeline job fails after this many s (its files removed)."),
-    device: Optional[str] = device_option(),
-    threads: int = threads_option(),
-    backend: Optional[str] = backend_option(),
 ):
     """HTTP service: /v1/predict, /v1/timeline + /v1/jobs/{id}, /v1/model, /healthz, /metrics, /docs."""
     from actline.apps.serve import ServeConfig

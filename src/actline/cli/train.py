@@ -175,10 +175,10 @@ def evaluate(
 def demo(
     out_dir: Path = out_option("Where the demo writes its data and results.", Path("runs/demo")),
     seed: int = typer.Option(0, help="Random seed (data and training)."),
+    set_: list[str] = typer.Option([], "--set", help="Override a training setting: --set epochs=10"),
     preset: str = choice("realistic", "--preset", synth_presets, "easy|realistic", help="Synthetic data preset."),
     recordings: Optional[int] = typer.Option(None, help="Recordings to generate (default: the preset's)."),
     duration: Optional[float] = typer.Option(None, help="Seconds per recording (default: the preset's)."),
-    set_: list[str] = typer.Option([], "--set", help="Override a training setting: --set epochs=10"),
     device: Optional[str] = device_option(),
     threads: int = threads_option(),
     quiet: bool = quiet_option(),
