@@ -98,13 +98,17 @@ def set_alerts(model_dir: str | Path, setting_file: str | Path) -> Path:
 def stream_setting(model: str | Path | None, classes: list[str], alerts: list[str] | None = None, ema: float | None = None,
                    enter: float | None = None, exit: float | None = None) -> dict:
     """What a stream runs with: the model's ``alerts.json`` (if any) with each given option replacing its part.
-    ``{"alerts": {class: s} or None (the default alert classes), "ema", "enter", "exit", "source"}``: ``source``
-    names the file the rest came from, or None."""
+    ``{"alerts": {class: s} or None (the default alert classes), "ema", "enter", "exit", "events", "source"}``:
+    ``events`` are the event kinds the saved setting was chosen for (empty when --alert replaces its classes: an
+    event kind none of its classes alerts on is still judged, all missed); ``source`` names the file the rest came
+    from, or None."""
     saved = read_alerts(model, classes) if model else None
     given = parse_alerts(list(alerts or []), classes)
     base = saved or {"alerts": None, **DEFAULTS}
     out = {"alerts": given if given is not None else base["alerts"],
            **{k: v if v is not None else base[k] for k, v in (("ema", ema), ("enter", enter), ("exit", exit))}}
+    events = (saved or {}).get("events") if given is None else None
+    out["events"] = [e for e in events if isinstance(e, str)] if isinstance(events, list) else []
     overridden = given is not None or any(v is not None for v in (ema, enter, exit))
     out["source"] = None if saved is None else f"{model_dir_of(model) / ALERTS}" + (" (options given replace parts)"
                                                                                    if overridden else "")

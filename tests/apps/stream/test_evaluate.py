@@ -97,3 +97,25 @@ def test_every_false_alarm_listed_by_room_and_collected(synth_model, synth_dir, 
     main(["evaluate-stream", str(model), "--data", str(synth_dir), *every, "--enter", "0", "--exit", "0"])
     text = capsys.readouterr().out
     assert f"false alarms of {risk} by room" in text and "every false alarm" in text and "state before" in text
+
+
+def test_the_events_a_setting_was_chosen_for_are_all_judged(synth_model, synth_dir, tmp_path, capsys, one_thread):
+    """alerts.json chosen for two events but alerting on one class: the other event is judged too (all missed),
+    never dropped from the report; --alert replaces the setting's classes and its events with them."""
+    import shutil
+
+    from actline.infer.alert_settings import write_alerts
+
+    model, ds = synth_model
+    model = shutil.copytree(model, tmp_path / "model")
+    risk = next(c for c in ds.classes if "risk" in c)
+    other = next(c for c in ds.classes if c != risk and any(
+        len(annotated_events(c, frame_labels(ds, r), r.timestamps - r.timestamps[0], ds.classes))
+        for r in ds.recordings.values()))
+    write_alerts(model, {"alerts": {risk: 1.0}, "events": [risk, other, "no such event"]}, ds.classes)
+    main(["evaluate-stream", str(model), "--data", str(synth_dir), "--json", "--quiet"])
+    rep = json.loads(capsys.readouterr().out)
+    assert set(rep["events"]) == {risk, other}
+    assert rep["events"][other]["model"]["events"] > 0 and rep["events"][other]["model"]["detected"] == 0
+    main(["evaluate-stream", str(model), "--data", str(synth_dir), "--alert", f"{risk}=1", "--json", "--quiet"])
+    assert set(json.loads(capsys.readouterr().out)["events"]) == {risk}

@@ -59,6 +59,11 @@ def event_kind(alert_class: str, classes: list[str]) -> str:
     return "fall" if alert_class in (*FALL_PARTS, LIE) and LIE in classes else alert_class
 
 
+def is_event(kind: str, classes: list[str]) -> bool:
+    """An event kind this data set annotates: one of its classes, or a fall on Nagoya."""
+    return kind in classes or (kind == "fall" and LIE in classes)
+
+
 def annotated_events(kind: str, labels: np.ndarray, times: np.ndarray, classes: list[str]) -> list[tuple[float, float]]:
     if kind != "fall":
         return runs(labels, times, classes.index(kind))
@@ -95,7 +100,7 @@ def evaluate_stream(model: str | Path, data: str | Path, opts: EvaluateOptions) 
             raise ActlineError("--held-out", f"none of the recordings {model} was held out from is in {data}"
                                + (f" (group {opts.group})" if opts.group else ""))
     unknown = set(recog.classes) - set(ds.classes)
-    kinds = sorted({event_kind(c, ds.classes) for c in alerts})
+    kinds = sorted({event_kind(c, ds.classes) for c in alerts} | {k for k in setting["events"] if is_event(k, ds.classes)})
     scores = {k: {"model": [], "baseline": []} for k in kinds}
     states = {c: [] for c in recog.classes if c not in unknown}
     log = AlarmLog(ds.classes, recog.classes, model_version(recog.config, None), opts.collect, data,
