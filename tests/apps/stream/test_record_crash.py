@@ -106,3 +106,42 @@ def _healthy(port: int) -> bool:
         return urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).status == 200
     except OSError:
         return False
+
+
+def test_sigterm_stops_the_stream_cleanly_with_every_frame_in_whole_files(broker, small_onnx_model, tmp_path):
+    """``systemctl stop`` sends SIGTERM: the stream ends as with Ctrl-C, exit 0, the open recording closed whole
+    (no journal left for a recovery), every frame taken in the files, the sensors' states saved."""
+    host, port = broker
+    out, frames_dir, state, status = tmp_path / "rec", tmp_path / "rec" / "frames", tmp_path / "state", _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "actline.cli", "stream", str(small_onnx_model), "--mqtt",
+                             f"mqtt://{host}:{port}/term/+/frames", "--record", str(out), "--state", str(state),
+                             "--status-port", str(status)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    pub = Publisher(host, port, "term/SL2_R1/frames")
+    try:
+        _wait(lambda: _healthy(status) or proc.poll() is not None, timeout=60)
+        pub.start()
+        _wait(lambda: _taken(status) >= 40, timeout=30)
+        pub.stop.set()
+        pub.join(5)
+        _wait(lambda: _taken(status) == pub.sent, timeout=10)  # every frame sent has been taken
+        os.kill(proc.pid, signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        pub.stop.set()
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, stderr[-2000:]
+    assert "frames" in stdout
+    assert not list(frames_dir.glob(".*"))  # closed whole: no journal, no temporary file
+    (only,) = frames_dir.glob("SL2_R1_*.h5")
+    rec = read_recording_h5(only)
+    assert rec.n_frames == pub.sent
+    np.testing.assert_array_equal(rec.frames, np.stack([frame(i) for i in range(pub.sent)]))
+    assert list(state.iterdir())  # the stream's state was saved on the way out
+
+
+def _taken(port: int) -> int:
+    import json
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=1) as r:
+        return sum(v["frames"] for v in json.load(r)["sensors"].values())

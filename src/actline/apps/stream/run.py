@@ -75,7 +75,15 @@ def open_recorder(opts: StreamOptions):
 def run_stream(model: str | Path | None, opts: StreamOptions, on_event=None) -> dict:
     """Replay a file (``opts.replay``) or follow MQTT sensors (``opts.mqtt``); events go to ``on_event``
     and the sinks the options name. Returns a summary (frames, model runs, events, ...). Without a model,
-    only records (``opts.record``; :func:`~actline.apps.stream.record_only.record_only`)."""
+    only records (``opts.record``; :func:`~actline.apps.stream.record_only.record_only`). SIGTERM stops it as
+    Ctrl-C does: MQTT intake ends, open recordings close whole, states are saved, the summary returned."""
+    from actline.core.signals import stop_on_sigterm
+
+    with stop_on_sigterm():
+        return _run_stream(model, opts, on_event)
+
+
+def _run_stream(model: str | Path | None, opts: StreamOptions, on_event=None) -> dict:
     from actline.apps.model_backend import resolve
     from actline.infer import Recognizer
 
