@@ -25,12 +25,12 @@ import numpy as np
 
 from actline.core.atomic import atomic_dir, write_json
 from actline.core.errors import ActlineError
+from actline.core.hashing import sha256_file
 from actline.data import ClipDataset, WindowRule, load_dataset
 from actline.data.background_class import add_background_class
 from actline.evaluate import baselines as bl
 from actline.evaluate.steps import evaluate_with_baselines
 from actline.metrics.classification import confusion
-from actline.core.hashing import sha256_file
 from actline.modeldir.directory import (
     CHECKSUMS,
     CONFIG,
@@ -87,7 +87,7 @@ def adapt_model(model_dir, room_data, out, cfg: AdaptConfig | None = None, repla
     report = {"room_data": str(room.root), "locations": where, "room_windows": int(len(room.samples)),
               "replayed_windows": n_replay, "settings": cfg.__dict__, "learned": res.learned,
               "trees": {"refit": trees[1], "windows": len(pool) + len(room.samples)} if trees else None}
-    _write(model_dir, out, mcfg, adapted, rooms, report, trees[0] if trees else None)
+    _write(model_dir, out, mcfg, adapted, rooms, report, gate, trees[0] if trees else None)
     after, _ = load_classifier(out)
     report["scores"] = _scores(before, after, eval_data, replay, room, where, mcfg, model_dir, rule, classes)
     report["adapt_time_s"] = round(time.time() - t0, 1)
@@ -167,17 +167,16 @@ def _old_part(ds: ClipDataset, mcfg: dict, model_dir: Path, side: str) -> list:
     return [s for s in ds.samples if (s.id or f"{s.recording_id}:{s.frame_idx}") in ids]
 
 
-def _write(model_dir: Path, out: Path, mcfg: dict, adapted, rooms: np.ndarray, report: dict, trees=None) -> None:
-    """``model_dir`` copied to ``out`` with the adapted weights, the room among the gate's known rooms (taught,
-    with ``trees`` refit), and ``adapted`` in its config; its own exports, made from the old weights, are left
-    out."""
+def _write(model_dir: Path, out: Path, mcfg: dict, adapted, rooms: np.ndarray, report: dict, gate,
+           trees=None) -> None:
+    """``model_dir`` copied to ``out`` with the adapted weights, the room among ``gate``'s known rooms (the source
+    model's room gate, or None; taught, with ``trees`` refit), and ``adapted`` in its config; its own exports,
+    made from the old weights, are left out."""
     with atomic_dir(out, overwrite=True) as tmp:
         shutil.copytree(model_dir, tmp, dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns(ONNX, "fallback.onnx", CHECKSUMS, "checkpoints", "*.int8.*"))
         weights_writer(adapted)(tmp / WEIGHTS)
         cfg = {k: v for k, v in mcfg.items() if k not in ("format", "_source")}
-        clf, _ = load_classifier(model_dir)
-        gate = room_gate_of(clf)
         if gate is not None:  # the room is known from now on: the adapted CNN answers there, with refit trees
             known = gate.known.adding(rooms)
             rooms_writer(known)(tmp / ROOMS)

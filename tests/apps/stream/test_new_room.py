@@ -70,6 +70,7 @@ def test_the_service_answers_with_it(models):
     assert r.status_code == 200 and r.json()["new_room"] is True and "actline adapt" in r.json()["advice"]
 
 
+@pytest.mark.slow  # about 20 s: a 30-s recording streamed twice
 def test_a_stream_says_so_once_and_in_its_status(models, caplog):
     from actline.apps.stream.hub import StreamHub
     from actline.infer.stream_config import StreamConfig
