@@ -43,6 +43,8 @@ class FeatureCache:
             params.update(window=encoder.window.to_dict(), chunk=None)
         if getattr(encoder, "mean", None) is not None:  # the input normalisation changes the features too
             params.update(mean=[float(v) for v in encoder.mean], std=[float(v) for v in encoder.std])
+        if getattr(encoder, "effective_precision", "fp32") != "fp32":  # float32 entries keep their keys
+            params.update(precision=encoder.effective_precision)
         return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
 
     def _path(self, key: str) -> Path:
@@ -96,31 +98,33 @@ def _fill(files: list[Path], encoder: Encoder, spec: VideoSpec, cache_root: Path
     return n, cache.hits, cache.misses, cache.corrupt
 
 
-def _backbone_on(name: str, weights: str | None, device: str, threads: int):
+def _backbone_on(name: str, weights: str | None, device: str, threads: int, precision: str = "auto"):
     from actline.features.backbone import build_backbone
     from actline.modeldir.reader import torch_runtime
 
-    backbone = build_backbone(name, weights)
+    backbone = build_backbone(name, weights, precision=precision)
     backbone.model.to(torch_runtime(device, threads, "--device"))
     return backbone
 
 
 def _extract_shard(args) -> tuple[int, int, int, int]:
     """One worker process: its own backbone and thread count, the shared cache."""
-    files, name, weights, spec, cache_root, device, threads = args
-    return _fill(files, _backbone_on(name, weights, device, threads), spec, cache_root)
+    files, name, weights, spec, cache_root, device, threads, precision = args
+    return _fill(files, _backbone_on(name, weights, device, threads, precision), spec, cache_root)
 
 
 def extract_many(inputs: list[Path], name: str, weights: str | None, spec: VideoSpec, cache_root: Path | None = None,
-                 workers: int = 1, progress: Progress | None = None, device: str = "cpu", threads: int = 0) -> dict:
+                 workers: int = 1, progress: Progress | None = None, device: str = "cpu", threads: int = 0,
+                 precision: str = "auto") -> dict:
     """Fill the cache for ``inputs`` (files, or directories of the videos or recordings the backbone reads):
     split round-robin over ``workers`` processes (or over the ranks of ``torchrun``), one shared cache,
     each file computed by exactly one worker; the backbone runs on ``device`` (``auto``: a GPU when there
-    is one) with ``threads`` CPU threads (0: torch's default, or the cores shared out between workers)."""
+    is one) with ``threads`` CPU threads (0: torch's default, or the cores shared out between workers), in
+    ``precision`` (:mod:`actline.features.backbone`)."""
     from actline.core.distributed import rank_and_world
     from actline.data.formats import find_inputs
 
-    backbone = _backbone_on(name, weights, device, threads if workers <= 1 else 0)
+    backbone = _backbone_on(name, weights, device, threads if workers <= 1 else 0, precision)
     root = Path(cache_root or default_cache_dir())
     rank, world = rank_and_world()
     files = find_inputs(inputs, backbone.kind)[rank::world]  # under torchrun this process is one worker of world
@@ -130,7 +134,7 @@ def extract_many(inputs: list[Path], name: str, weights: str | None, spec: Video
         import multiprocessing as mproc
 
         threads = threads or max(1, (os.cpu_count() or 1) // workers)
-        shards = [(files[w::workers], name, weights, spec, root, device, threads) for w in range(workers)]
+        shards = [(files[w::workers], name, weights, spec, root, device, threads, precision) for w in range(workers)]
         with mproc.get_context("spawn").Pool(workers) as pool:
             parts = pool.map(_extract_shard, shards)
         out = tuple(sum(p[i] for p in parts) for i in range(4))

@@ -50,7 +50,7 @@ def train_timeline(data, out: str | Path, cfg: TimelineConfig, backbone: Backbon
     if resume and train_ids is None:
         train_ids = run.record().get("train_ids")
     src = open_source(data, cfg, train_ids)  # OUT and the data are checked before the backbone is built (a download)
-    backbone = backbone or build_backbone(cfg.backbone, cfg.weights, seed=cfg.seed)
+    backbone = backbone or build_backbone(cfg.backbone, cfg.weights, seed=cfg.seed, precision=cfg.precision)
     backbone.model.to(pick_device(cfg.device))
     td = load_timeline_data(src, cfg, backbone, progress)
     if not resume:  # nothing is written before the features are in hand: a refused run leaves nothing behind

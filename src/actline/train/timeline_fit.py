@@ -58,6 +58,7 @@ class TimelineConfig:
     temporal_args: dict = field(default_factory=dict)  # e.g. {stages: 4, layers: 10, channels: 64}
     backbone: str = "r3d_18"  # torchvision video model, registered model, or a trained actline model dir
     weights: str | None = "KINETICS400_V1"  # enum name, DEFAULT, local .pth, or none (random)
+    precision: str = "auto"  # the backbone's: auto (bfloat16 on CPUs that compute it natively), fp32 or bf16
     fps: float = 8.0
     size: int = 112
     chunk: int = 16
@@ -95,7 +96,8 @@ class TimelineConfig:
                   (0 <= self.val_fraction < 1, "val_fraction must be in [0, 1)"),
                   (self.epochs > 0 and self.stage2_epochs >= 0, "epochs must be > 0"),
                   (self.schedule in ("constant", "cosine"), "schedule must be constant or cosine"),
-                  (self.median >= 1, "median must be >= 1"), (self.chain >= 0, "chain must be >= 0")]
+                  (self.median >= 1, "median must be >= 1"), (self.chain >= 0, "chain must be >= 0"),
+                  (self.precision in ("auto", "fp32", "bf16"), "precision must be auto, fp32 or bf16")]
         for ok, msg in checks:
             if not ok:
                 raise ActlineError("config", msg)
