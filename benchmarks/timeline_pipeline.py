@@ -1,7 +1,7 @@
 """Throughput of the timeline pipeline: decode-only, model-only and end-to-end, as real-time factors.
 
 Run: .venv/bin/python benchmarks/timeline_pipeline.py [--minutes 10] [--backbone r3d_18] [--threads 2]
-     [--precision auto|fp32|bf16]
+     [--precision fp32|bf16|auto]
 
 A synthetic video (--minutes long, 320x240 at 15 fps, written once into --work) is turned into a
 timeline three ways in one process:
@@ -36,7 +36,7 @@ def main() -> None:
     ap.add_argument("--backbone", default="r3d_18")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--work", type=Path, default=Path("runs/bench-timeline"))
-    ap.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
+    ap.add_argument("--precision", default="fp32", choices=["auto", "fp32", "bf16"])
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     video = args.work / "long" / "video_00.mp4"

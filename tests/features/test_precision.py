@@ -1,5 +1,5 @@
-"""A video backbone's precision: bfloat16 where the CPU computes it natively (``auto``), float32 otherwise or when
-asked; features within a fraction of a percent of float32, cached apart from them, and never for thermal encoders."""
+"""A video backbone's precision: float32 by default, bfloat16 when asked (or with ``auto``, where the CPU computes it
+natively); features within a fraction of a percent of float32, cached apart from them, never for thermal encoders."""
 
 import numpy as np
 import pytest
@@ -32,9 +32,11 @@ def test_bf16_features_are_close_to_fp32_and_cached_apart(video, tmp_path):
     assert bf16.config()["precision"] == "bf16"
 
 
-def test_auto_follows_the_cpu(monkeypatch):
+def test_float32_by_default_and_auto_follows_the_cpu(monkeypatch):
     bb = build_backbone("thermal_r2plus1d", None)  # an RGB backbone with random weights
-    assert bb.precision == "auto"
+    assert bb.precision == "fp32" and bb.effective_precision == "fp32"
+    assert TimelineConfig().precision == "fp32"
+    bb.precision = "auto"
     monkeypatch.setattr(bbmod, "native_bf16", lambda: False)
     assert bb.effective_precision == "fp32"
     monkeypatch.setattr(bbmod, "native_bf16", lambda: True)
@@ -44,7 +46,7 @@ def test_auto_follows_the_cpu(monkeypatch):
 def test_fp32_cache_keys_are_those_of_before(video, tmp_path, monkeypatch):
     """A cache filled in float32 stays valid: the key gains a precision only for bfloat16."""
     monkeypatch.setattr(bbmod, "native_bf16", lambda: False)
-    bb = build_backbone("thermal_r2plus1d", None)
+    bb = build_backbone("thermal_r2plus1d", None, precision="auto")
     key = FeatureCache(tmp_path).key(video, bb, SPEC)
     bb.precision = "fp32"
     assert FeatureCache(tmp_path).key(video, bb, SPEC) == key

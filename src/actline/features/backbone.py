@@ -6,9 +6,11 @@
 - the encoder of a trained actline thermal model (``--backbone path/to/run/model``);
 - any registered model that has a ``features`` method (random weights, seeded).
 
-``precision``: an RGB video backbone runs in bfloat16 (autocast, channels-last) where the CPU computes it
-natively (AMX or AVX-512 BF16): about 4x faster on such CPUs, features within 0.3 % of float32. ``auto``
-(the default) picks it there and float32 elsewhere; ``fp32`` or ``bf16`` force one. Thermal encoders always
+``precision``: ``fp32`` (the default), ``bf16`` (an RGB video backbone under bfloat16 autocast, channels-last:
+about 4x faster on CPUs that compute bfloat16 natively, AMX or AVX-512 BF16, and slower elsewhere), or ``auto``
+(bf16 on such CPUs, fp32 elsewhere). bfloat16 changes features by about 0.3 % of their size: harmless where
+features differ a lot between chunks (trained weights), harmful where they barely do (random weights:
+R3D-18's differ by 3 % between chunks, and a timeline trained on them lost 10 points). Thermal encoders always
 run in float32, so that their head over extracted features gives their own window predictions.
 """
 
@@ -38,7 +40,7 @@ class Backbone:
     frame_shape: tuple[int, int] | None = None  # for thermal encoders: the sensor's H, W
     mean: tuple[float, ...] | None = None  # rgb: per-channel input normalisation (saved in config.json)
     std: tuple[float, ...] | None = None
-    precision: str = "auto"  # auto, fp32 or bf16 (see the module doc); saved as given, resolved where it runs
+    precision: str = "fp32"  # fp32, bf16 or auto (see the module doc); saved as given, resolved where it runs
 
     def __post_init__(self):
         if self.precision not in PRECISIONS:
@@ -54,7 +56,7 @@ class Backbone:
 
     @property
     def effective_precision(self) -> str:
-        """What runs here: bf16 for an RGB backbone set to bf16, or to auto on a CPU with native bfloat16."""
+        """What runs here: bf16 for an RGB backbone set to bf16, or set to auto on a CPU with native bfloat16."""
         if self.kind != "rgb" or self.precision == "fp32":
             return "fp32"
         return "bf16" if self.precision == "bf16" or (self.device.type == "cpu" and native_bf16()) else "fp32"
@@ -89,7 +91,7 @@ def native_bf16() -> bool:
 
 
 def build_backbone(name: str = "r3d_18", weights: str | None = "KINETICS400_V1", seed: int = 0,
-                   precision: str = "auto") -> Backbone:
+                   precision: str = "fp32") -> Backbone:
     """A frozen feature extractor by name (see the module doc)."""
     from actline.modeldir.directory import read_config
     from actline.modeldir.reader import load_model_dir
@@ -144,7 +146,7 @@ def load_backbone_dir(path: Path) -> Backbone:
         mean, std = rgb_normalisation(model.arch["name"])
     return Backbone(model, int(fb["dim"]), fb["kind"], fb["digest"], encoder_window(fb, path / "config.json"),
                     tuple(shape) if shape else None, tuple(mean) if mean else None, tuple(std) if std else None,
-                    fb.get("precision", "auto"))
+                    fb.get("precision", "fp32"))
 
 
 def save_backbone_dir(path: Path, bb: Backbone) -> None:

@@ -98,7 +98,7 @@ def _fill(files: list[Path], encoder: Encoder, spec: VideoSpec, cache_root: Path
     return n, cache.hits, cache.misses, cache.corrupt
 
 
-def _backbone_on(name: str, weights: str | None, device: str, threads: int, precision: str = "auto"):
+def _backbone_on(name: str, weights: str | None, device: str, threads: int, precision: str = "fp32"):
     from actline.features.backbone import build_backbone
     from actline.modeldir.reader import torch_runtime
 
@@ -115,7 +115,7 @@ def _extract_shard(args) -> tuple[int, int, int, int]:
 
 def extract_many(inputs: list[Path], name: str, weights: str | None, spec: VideoSpec, cache_root: Path | None = None,
                  workers: int = 1, progress: Progress | None = None, device: str = "cpu", threads: int = 0,
-                 precision: str = "auto") -> dict:
+                 precision: str = "fp32") -> dict:
     """Fill the cache for ``inputs`` (files, or directories of the videos or recordings the backbone reads):
     split round-robin over ``workers`` processes (or over the ranks of ``torchrun``), one shared cache,
     each file computed by exactly one worker; the backbone runs on ``device`` (``auto``: a GPU when there
