@@ -8,10 +8,11 @@
 
 ``precision``: ``fp32`` (the default), ``bf16`` (an RGB video backbone under bfloat16 autocast, channels-last:
 about 4x faster on CPUs that compute bfloat16 natively, AMX or AVX-512 BF16, and slower elsewhere), or ``auto``
-(bf16 on such CPUs, fp32 elsewhere). bfloat16 changes features by about 0.3 % of their size: harmless where
-features differ a lot between chunks (trained weights), harmful where they barely do (random weights:
-R3D-18's differ by 3 % between chunks, and a timeline trained on them lost 10 points). Thermal encoders always
-run in float32, so that their head over extracted features gives their own window predictions.
+(bf16 on such CPUs, fp32 elsewhere). bfloat16 changes features by about 0.3 % of their size: small where
+features differ a lot between chunks (the tour's backbone: 26 %, identical timelines), not where they barely
+do (random R3D-18 weights: 3 %, timelines near chance either way). Float32 stays the default until bfloat16 is
+measured with trained weights. Thermal encoders always run in float32, so that their head over extracted
+features gives their own window predictions.
 """
 
 from __future__ import annotations
