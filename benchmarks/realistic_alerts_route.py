@@ -70,38 +70,41 @@ def recall_interval(k: int, n: int) -> tuple[float, float]:
 
 
 def summarise(report: dict, seed: int) -> dict:
-    """The figures this benchmark pools, from evaluate-stream's JSON report (every fall kind together)."""
-    def part(who: str) -> dict:
-        ps = [v[who] for v in report["events"].values()]
-        return {"events": sum(p["events"] for p in ps), "detected": sum(p["detected"] for p in ps),
-                "false_alarms": sum(p["false_alarms"] for p in ps),
-                "hours": min((p["hours_outside"] for p in ps), default=0.0),
-                "delay_median_s": [p["delay_median_s"] for p in ps if p["delay_median_s"] is not None]}
+    """The figures this benchmark pools, from evaluate-stream's JSON report, per event kind."""
+    def part(p: dict) -> dict:
+        return {"events": p["events"], "detected": p["detected"], "false_alarms": p["false_alarms"],
+                "hours": p["hours_outside"], "delay_median_s": p["delay_median_s"]}
     return {"set": seed, "recordings": report["recordings"], "hours": report["hours"], "alerts": report["alerts"],
-            "stream": report["stream"], "model": part("model"), "baseline": part("baseline")}
+            "stream": report["stream"],
+            "kinds": {k: {who: part(v[who]) for who in ("model", "baseline")} for k, v in report["events"].items()}}
 
 
 def table(rows: list[dict], split: str) -> None:
     mins = sum(r["hours"] for r in rows) * 60
     print(f"\n### realistic preset, split {split}, sets {[r['set'] for r in rows]}: "
           f"{sum(r['recordings'] for r in rows)} recordings, {mins:.1f} min replayed\n")
-    print("| who | falls | recall % (95 % interval) | delay s (median of sets) | false alarms | "
-          "min outside falls | per hour (95 % interval) |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for who in ("model", "baseline"):
-        ev, hit = sum(r[who]["events"] for r in rows), sum(r[who]["detected"] for r in rows)
-        fa, hours = sum(r[who]["false_alarms"] for r in rows), sum(r[who]["hours"] for r in rows)
-        delays = sorted(d for r in rows for d in r[who]["delay_median_s"])
-        med = f"{delays[len(delays) // 2]:.1f}" if delays else "–"
-        lo, hi = recall_interval(hit, ev)
-        plo, phi = rate_interval(fa, hours) or (0.0, 0.0)
-        print(f"| {who} | {ev} | {100 * hit / max(ev, 1):.1f} ({lo:.1f}–{hi:.1f}) | {med} | {fa} | {hours * 60:.1f} | "
-              f"{fa / max(hours, 1e-9):.2f} ({plo:.2f}–{phi:.2f}) |")
-    print("\nper set (model: falls alerted / falls, false alarms; the chosen setting):")
+    print("| event | who | events | recall % (95 % interval) | delay s (median of sets) | false alarms | "
+          "min outside events | per hour (95 % interval) |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    kinds = sorted({k for r in rows for k in r["kinds"]})
+    for kind in kinds:
+        for who in ("model", "baseline"):
+            ps = [r["kinds"][kind][who] for r in rows if kind in r["kinds"]]
+            ev, hit = sum(p["events"] for p in ps), sum(p["detected"] for p in ps)
+            fa, hours = sum(p["false_alarms"] for p in ps), sum(p["hours"] for p in ps)
+            delays = sorted(p["delay_median_s"] for p in ps if p["delay_median_s"] is not None)
+            med = f"{delays[len(delays) // 2]:.1f}" if delays else "–"
+            lo, hi = recall_interval(hit, ev)
+            plo, phi = rate_interval(fa, hours) or (0.0, 0.0)
+            rec = f"{100 * hit / ev:.1f} ({lo:.1f}–{hi:.1f})" if ev else "–"
+            print(f"| {kind} | {who} | {ev} | {rec} | {med} | {fa} | {hours * 60:.1f} | "
+                  f"{fa / max(hours, 1e-9):.2f} ({plo:.2f}–{phi:.2f}) |")
+    print("\nper set (model: events alerted / events and false alarms per kind; the chosen setting):")
     for r in rows:
-        m = r["model"]
-        print(f"  set {r['set']}: {m['detected']}/{m['events']}, {m['false_alarms']}; {r['alerts']}, "
-              f"enter {r['stream']['enter']:g}, exit {r['stream']['exit']:g}, ema {r['stream']['ema']:g}")
+        got = "; ".join(f"{k}: {v['model']['detected']}/{v['model']['events']}, {v['model']['false_alarms']}"
+                        for k, v in sorted(r["kinds"].items()))
+        print(f"  set {r['set']}: {got}; alerts {r['alerts']}, enter {r['stream']['enter']:g}, "
+              f"exit {r['stream']['exit']:g}, ema {r['stream']['ema']:g}")
 
 
 def main(argv: list[str] | None = None) -> int:
