@@ -175,7 +175,7 @@ def export_int8(model_dir: str | Path, data: str | Path | None = None, min_agree
     onnx_blob = int8_onnx(edge, windows, calib, {"actline_config": json.dumps(meta),
                                                  "classes": json.dumps(cfg["classes"])})
     onnx_probs, onnx_ms = _onnx_check(onnx_blob, windows)
-    tflite = int8_tflite(edge, calib)
+    tflite = int8_tflite(edge, calib, input_range(windows))
     arena = peak_arena(tflite)
     runner = MicroRunner(tflite, arena)
     micro_probs = np.stack([runner.probs(w) for w in windows])
@@ -201,6 +201,16 @@ def export_int8(model_dir: str | Path, data: str | Path | None = None, min_agree
     add_file(model_dir, TFLITE_INT8, lambda p: p.write_bytes(tflite))
     add_file(model_dir, REPORT, lambda p: p.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8"))
     return report
+
+
+INPUT_MARGIN_C = 5.0  # °C beyond the training windows' coldest and warmest readings that the int8 input keeps
+
+
+def input_range(windows: np.ndarray) -> tuple[float, float]:
+    """The °C the device's int8 input represents: the training windows' range widened by ``INPUT_MARGIN_C``
+    each way, and 0 inside it (TFLite's zero point must be a representable value)."""
+    lo, hi = float(np.min(windows)) - INPUT_MARGIN_C, float(np.max(windows)) + INPUT_MARGIN_C
+    return min(lo, 0.0), max(hi, 0.0)
 
 
 def _agree(probs: np.ndarray, want: np.ndarray) -> float:

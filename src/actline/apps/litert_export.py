@@ -2,8 +2,9 @@
 
 - :func:`int8_tflite`: the network's 2-D form (:func:`~actline.models.thermal_edge.edge_form`) converted by
   ``litert-torch`` (``litert_torch.convert``) to a float flatbuffer, then quantised by ``ai-edge-quantizer``
-  (``static_wi8_ai8``: int8 weights per channel and int8 activations, calibrated on real windows), input and
-  output int8 too, so a device hands it its frames quantised and no float tensor is ever allocated;
+  (``static_wi8_ai8``: int8 weights per channel and int8 activations, calibrated on real windows with each
+  tensor's whole range over them, not the quantiser's moving average), input and output int8 too, so a device
+  hands it its frames quantised and no float tensor is ever allocated;
 - :class:`MicroRunner`: the ``tflite-micro`` package's interpreter (``tflite_micro.runtime.Interpreter``:
   ``from_bytes(model, arena_size=)``, ``set_input``, ``invoke``, ``get_output``, ``get_input_details``),
   the reference kernels a microcontroller runs; :func:`peak_arena` finds the smallest tensor arena the
@@ -33,10 +34,19 @@ def _need(module: str):
         raise ActlineError("--int8", f"the int8 export needs {module.split('.')[0]} ({EDGE_EXTRA}): {exc}") from None
 
 
-def int8_tflite(edge, windows: np.ndarray) -> bytes:
+def int8_tflite(edge, windows: np.ndarray, input_range_c: tuple[float, float] | None = None) -> bytes:
     """The int8 flatbuffer of ``edge`` (an :class:`~actline.models.thermal_edge.EdgeR2Plus1D`), calibrated on
-    ``windows`` [N, T, H, W] °C."""
+    ``windows`` [N, T, H, W] °C.
+
+    The quantiser takes the int8 input's range from the calibration windows, so a warmer person or room than
+    any of them would be clipped. ``input_range_c`` widens it: two windows of uniform frames at its ends join
+    the calibration. The network removes each frame's mean first, so they leave every later tensor's range as
+    the real windows set it."""
     import torch
+
+    if input_range_c is not None:
+        ends = np.stack([np.full(windows.shape[1:], v, np.float32) for v in input_range_c])
+        windows = np.concatenate([windows, ends])
 
     litert_torch = _need("litert_torch")
     quantizer, recipe = _need("ai_edge_quantizer.quantizer"), _need("ai_edge_quantizer.recipe")
@@ -44,15 +54,25 @@ def int8_tflite(edge, windows: np.ndarray) -> bytes:
     try:
         fp32 = bytes(litert_torch.convert(edge.eval(), (example,)).model_content())
         q = quantizer.Quantizer(bytearray(fp32), recipe.static_wi8_ai8())
-        signature = _signature(fp32)
-        data = {signature[0]: [{signature[1]: np.ascontiguousarray(w[:, None], dtype=np.float32)} for w in windows]}
-        result = q.quantize(q.calibrate(data, num_threads=1))
+        key, name = _signature(fp32)
+        ranges: dict = {}  # each tensor's range over every window, as ONNX Runtime's MinMax calibration takes it
+        for w in windows:  # one window a call: the quantiser's own update is a moving average that favours the last
+            one = q.calibrate({key: [{name: np.ascontiguousarray(w[:, None], dtype=np.float32)}]}, num_threads=1)
+            ranges = {t: _widest(ranges.get(t), v) for t, v in one.items()}
+        result = q.quantize(ranges)
     except ActlineError:
         raise
     except Exception as exc:  # noqa: BLE001 - a converter's failure is reported in one line, nothing written
         raise ActlineError("--int8", f"LiteRT conversion failed ({type(exc).__name__}: "
                                      f"{str(exc).strip().splitlines()[0][:300]})") from None
     return bytes(result.quantized_model)
+
+
+def _widest(a: dict | None, b: dict) -> dict:
+    """Two calibration statistics of one tensor ({"min", "max"} arrays) merged: the lower min, the higher max."""
+    if not a:
+        return dict(b)
+    return {**b, "min": np.minimum(a["min"], b["min"]), "max": np.maximum(a["max"], b["max"])}
 
 
 def _signature(flatbuffer: bytes) -> tuple[str, str]:
