@@ -22,6 +22,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from realistic_accuracy import data_set  # the same data sets as the accuracy tables (this folder is on sys.path)
 from scipy.stats import binomtest
 
 from actline.metrics.events import rate_interval
@@ -35,14 +36,6 @@ def run(cmd: list[str], out: Path | None = None) -> str:
     if out is not None:
         out.write_text(got.stdout)
     return got.stdout
-
-
-def data_set(root: Path, seed: int, actline: str) -> Path:
-    """The reporting set of ``realistic_accuracy.py`` for this seed (generated once)."""
-    path = root / "data" / f"realistic-{seed}"
-    if not (path / "annotations").exists():
-        run([actline, "synth", "--preset", "realistic", "--seed", str(seed), "--out", str(path)])
-    return path
 
 
 def one_route(actline: str, data: Path, out: Path, split: str, seed: int, threads: int) -> dict:
@@ -119,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     for split in a.split:
         rows = []
         for seed in a.sets:
-            data = data_set(a.data_root or a.out, seed, a.actline)
+            data = data_set(a.data_root or a.out, seed)
             out = a.out / split / f"set{seed}"
             out.mkdir(parents=True, exist_ok=True)
             rows.append(summarise(one_route(a.actline, data, out, split, seed, a.threads), seed))

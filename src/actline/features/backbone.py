@@ -68,7 +68,9 @@ class Backbone:
         x = torch.from_numpy(model_input(chunks, self.kind, self.mean, self.std)).to(self.device)
         if self.effective_precision == "fp32":
             return self.model.features(x).float().cpu().numpy()
-        self.model.to(memory_format=torch.channels_last_3d)  # a no-op after the first call
+        if not getattr(self.model, "_channels_last", False):  # once: oneDNN's fast bfloat16 kernels want it
+            self.model.to(memory_format=torch.channels_last_3d)
+            self.model._channels_last = True
         with torch.autocast(self.device.type, dtype=torch.bfloat16):
             y = self.model.features(x.contiguous(memory_format=torch.channels_last_3d))
         return y.float().cpu().numpy()
