@@ -25,7 +25,7 @@ demo: $(VENV)/.installed
 
 # Lint and the strict docs build come first: a lint error, a broken link or a missing page fails the run.
 test: $(VENV)/.installed browser broker label-studio lint docs
-	$(PY) -m pytest -q -rs --durations=15
+	$(PY) -m pytest -q -rs --durations=15 -n 2
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check src tests benchmarks examples docs/gen_*.py

@@ -120,7 +120,7 @@ def _print_stream_summary(s: dict) -> None:
     if s.get("alerts_from"):
         say(f"alert setting: {s['alerts_from']}")
     if s.get("recording"):
-        out.print(_recorded(s["recording"]), highlight=False)
+        out.print(_recorded(s["recording"]), highlight=False, soft_wrap=True)
 
 
 def _print_record_summary(s: dict) -> None:
@@ -130,7 +130,7 @@ def _print_record_summary(s: dict) -> None:
     rec, sizes = s["recording"], s["frame_sizes"]
     per = rec["sensors"]
     out.print(_taken(s), highlight=False)
-    out.print(_recorded(rec, f" ({size_text(sum(v['bytes'] for v in per.values()))})"), highlight=False)
+    out.print(_recorded(rec, f" ({size_text(sum(v['bytes'] for v in per.values()))})"), highlight=False, soft_wrap=True)
     table = Table("recorded per sensor", ["sensor", "frame size", ">frames", ">files", ">on disk"])
     for sensor in sorted(set(sizes) | set(per)):
         v = per.get(sensor, {"frames": 0, "files": 0, "bytes": 0})
