@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -105,3 +106,28 @@ def test_the_trade_off_picks_or_says_what_is_closest():
         pick(rows, min_recall=95)
     with pytest.raises(ActlineError, match=r"under 0\.1 per hour.*closest: 0\.20 per hour at 60\.0 % recall \(lie=2"):
         pick(rows[:3], max_fa=0.1)
+
+
+def test_a_setting_that_alerts_on_no_event_is_not_written_unless_forced(model_copy, monkeypatch):
+    """On little data the best setting at one false alarm an hour may never alert: a fall detector that looks
+    quiet and fine. `alerts choose` refuses it in one line naming the cheapest setting that does alert."""
+    import actline.apps.stream.alert_search as search_mod
+    from actline.apps.stream.alert_choose import ChooseOptions, _decide
+
+    model, _ = model_copy
+    mcfg = read_config(model)
+    c = mcfg["classes"][0]
+    rows = [{**_row(*r), "alerts": {c: r[2]}} for r in [(0, 0.0, 5.0), (60, 2.5, 1.0), (90, 6.0, 0.0)]]
+    monkeypatch.setattr(search_mod, "search", lambda *a, **k: rows)
+    fake = type("R", (), {"classes": mcfg["classes"]})()
+    args = (model, "DATA", mcfg)
+    rest = ([(fake, None)], [{"recordings": 2, "hours": 0.5}], {c: [(c,)]}, 0)
+    opts = ChooseOptions(max_false_alarms_per_hour=1.0)
+    (model / ALERTS).unlink(missing_ok=True)
+    with pytest.raises(ActlineError, match=r"alerts on none of the 10 held-out events, so nothing was written; "
+                                           r"the fewest false alarms with an alert: 2\.50 per hour at 60\.0 % recall"):
+        _decide(*args, opts, *rest)
+    assert not (model / ALERTS).exists()
+    doc = _decide(*args, replace(opts, force=True), *rest)
+    assert (model / ALERTS).exists() and doc["measured"]["detected"] == 0
+    assert pick(rows, max_fa=3.0)["detected"] == 6  # a looser trade-off alerts, and is written without --force

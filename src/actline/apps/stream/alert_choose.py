@@ -35,6 +35,7 @@ class ChooseOptions:
     device: str = "cpu"  # where the folds' models replay (auto: a GPU when there is one)
     threads: int = 0  # their CPU threads (0: the runtime's default)
     progress: object = None
+    force: bool = False  # write the chosen setting even when it alerts on none of the held-out events
 
 
 def choose_alerts(model: str | Path, data: str | Path, opts: ChooseOptions) -> dict:
@@ -57,6 +58,25 @@ def choose_alerts(model: str | Path, data: str | Path, opts: ChooseOptions) -> d
     else:
         traces, folds = fold_traces(ds, mcfg, model, opts, Path(opts.out), kinds)
     return _decide(model, data, mcfg, opts, traces, folds, kinds, left_out)
+
+
+def _refuse_silence(chosen: dict, rows: list[dict], opts: ChooseOptions) -> None:
+    """A setting that alerts on none of the held-out events is not written (a fall detector that never alerts
+    looks quiet and fine): one line with the cheapest setting that alerts on one, and how to go on."""
+    from actline.apps.stream.alert_search import curve, describe
+
+    some = [r for r in curve(rows) if r["detected"]]
+    near = (f"the fewest false alarms with an alert: {some[0]['false_alarms_per_hour']:.2f} per hour at "
+            f"{some[0]['recall']:.1f} % recall ({describe(some[0])}); " if some else "no setting alerts on any; ")
+    raise ActlineError("alerts choose", f"the best setting at {_trade(opts)} alerts on none of the "
+                       f"{chosen['events']} held-out events, so nothing was written; {near}loosen the trade-off, "
+                       "give more recordings, or write it anyway with --force (--out DIR keeps the folds for a "
+                       "second choice)")
+
+
+def _trade(opts: ChooseOptions) -> str:
+    return (f"{opts.min_recall:g} % recall or more" if opts.min_recall is not None
+            else f"{opts.max_false_alarms_per_hour:g} false alarms per hour or fewer")
 
 
 def _check_trade_off(opts: ChooseOptions) -> None:
@@ -184,6 +204,8 @@ def _decide(model: Path, data, mcfg: dict, opts: ChooseOptions, traces: list, fo
     # the probabilities are recorded: any fold's recognizer replays the decisions (classes, thresholds)
     rows = search(recogs[0], [tr for _, tr in traces], kinds, opts.grace_s, progress=opts.progress)
     chosen = pick(rows, opts.max_false_alarms_per_hour, opts.min_recall)
+    if not chosen["detected"] and not opts.force:
+        _refuse_silence(chosen, rows, opts)
     trade = ({"min_recall": opts.min_recall} if opts.min_recall is not None
              else {"max_false_alarms_per_hour": opts.max_false_alarms_per_hour})
     doc = {"alerts": chosen["alerts"], "enter": chosen["enter"], "exit": chosen["exit"], "ema": chosen["ema"],
