@@ -86,6 +86,17 @@ def test_export_int8_passes_the_microcontroller_interpreter(synth_dir, tmp_path,
     runtime.Interpreter.from_bytes(blob, arena_size=t["arena_bytes"])
     with pytest.raises(RuntimeError):
         runtime.Interpreter.from_bytes(blob, arena_size=t["arena_bytes"] - 8 * 1024)
+    # the device's input is each frame less its mean, in at most the network's own clamp (10 °C) each way, so
+    # int8 steps resolve the person, not the room's temperature, and a room 8 °C warmer gives the same input
+    from actline.apps.litert_export import MicroRunner
+    from actline.data.window import WindowRule
+
+    lo, hi = t["input"]["range_c"]
+    assert -10.01 <= lo < 0 < hi <= 10.01 and t["input"]["scale"] <= 20.02 / 255
+    runner, ds = MicroRunner(blob, t["arena_bytes"]), load_dataset(synth_dir)
+    w = ds.window(ds.samples[0], WindowRule(length=16, mode="index", fps=10.0, background="none"))
+    a, b = runner.quantise(w).astype(int), runner.quantise(w + 8.0).astype(int)
+    assert np.abs(a - b).max() <= 1 and (a != b).mean() < 0.01  # float rounding may move a pixel by one step
     # the ONNX file runs through actline.load like any export, one window at a time
     import actline
 

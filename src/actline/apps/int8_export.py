@@ -12,8 +12,8 @@ Two files are written into the model directory, and ``int8.json`` reports on bot
 
 - ``model.int8.onnx``: ONNX Runtime static quantisation (``onnxruntime.quantization.quantize_static``,
   QDQ, int8 weights per channel and int8 activations), input ``[1, 1, T, H, W]`` °C; ``actline.load`` runs it;
-- ``model.int8.tflite``: LiteRT int8 (:mod:`actline.apps.litert_export`), input ``[T, 1, H, W]`` int8 (°C
-  quantised by the scale and zero point in ``int8.json``), output int8 probabilities.
+- ``model.int8.tflite``: LiteRT int8 (:mod:`actline.apps.litert_export`), input ``[T, 1, H, W]`` int8 (each
+  frame less its mean, °C, quantised by the scale and zero point in ``int8.json``), output int8 probabilities.
 
 Both are calibrated on windows of the model's own training data: ``--data`` or the data its config names,
 the recordings its run's ``split.json`` trained on (every sample where there is none), windows evenly
@@ -175,7 +175,7 @@ def export_int8(model_dir: str | Path, data: str | Path | None = None, min_agree
     onnx_blob = int8_onnx(edge, windows, calib, {"actline_config": json.dumps(meta),
                                                  "classes": json.dumps(cfg["classes"])})
     onnx_probs, onnx_ms = _onnx_check(onnx_blob, windows)
-    tflite = int8_tflite(edge, calib, input_range(windows))
+    tflite = int8_tflite(edge, calib, input_range(windows, edge.clip_c))
     arena = peak_arena(tflite)
     runner = MicroRunner(tflite, arena)
     micro_probs = np.stack([runner.probs(w) for w in windows])
@@ -188,7 +188,8 @@ def export_int8(model_dir: str | Path, data: str | Path | None = None, min_agree
                          "arena_bytes": arena, "top1_agreement": _agree(micro_probs, want),
                          "latency_ms": round(float(np.median(runner.times)) * 1e3, 3),
                          "runtime": "TensorFlow Lite for Microcontrollers reference kernels, on this machine's CPU",
-                         "input": {"shape": [int(v) for v in runner.shape], **(runner.input_quantisation or {}),
+                         "input": {"shape": [int(v) for v in runner.shape], "centred": "each frame's mean "
+                                   "subtracted (°C) before quantising", **(runner.input_quantisation or {}),
                                    "range_c": runner.input_range}}}
     report["tflite"]["fits_256kB"] = max(report["tflite"]["weights_bytes"], arena) <= DEVICE_LIMIT_BYTES
     worst = min(report["onnx"]["top1_agreement"], report["tflite"]["top1_agreement"])
@@ -206,10 +207,16 @@ def export_int8(model_dir: str | Path, data: str | Path | None = None, min_agree
 INPUT_MARGIN_C = 5.0  # °C beyond the training windows' coldest and warmest readings that the int8 input keeps
 
 
-def input_range(windows: np.ndarray) -> tuple[float, float]:
-    """The °C the device's int8 input represents: the training windows' range widened by ``INPUT_MARGIN_C``
-    each way, and 0 inside it (TFLite's zero point must be a representable value)."""
-    lo, hi = float(np.min(windows)) - INPUT_MARGIN_C, float(np.max(windows)) + INPUT_MARGIN_C
+def input_range(windows: np.ndarray, clip_c: float | None = None) -> tuple[float, float]:
+    """The °C from each frame's mean that the device's int8 input represents: the training windows' range
+    (frames centred) widened by ``INPUT_MARGIN_C`` each way, no wider than the network's own clamp
+    (``clip_c``), and 0 inside it (TFLite's zero point must be a representable value)."""
+    from actline.apps.litert_export import centre
+
+    c = centre(windows)
+    lo, hi = float(np.min(c)) - INPUT_MARGIN_C, float(np.max(c)) + INPUT_MARGIN_C
+    if clip_c is not None:
+        lo, hi = max(lo, -clip_c), min(hi, clip_c)
     return min(lo, 0.0), max(hi, 0.0)
 
 
