@@ -5,7 +5,7 @@ For each data set (generator seed S, the sets ``realistic_accuracy.py`` reports 
   1. ``actline train --split SPLIT --set background_class=none --set seed=S`` (fold 0 of the grouped split);
   2. ``actline alerts choose MODEL --data DATA --group-by recording|location --folds 3`` on the training
      part alone (the run's held-out recordings are left out), at most one false alarm per hour, with
-     ``--force``: on these short sets the chosen setting often alerts on no held-out fall, which the command
+     ``--allow-silent``: on these short sets the chosen setting often alerts on no held-out fall, which the command
      refuses to write by default; the route measures what that setting does;
   3. ``actline evaluate-stream MODEL --data DATA --held-out``: the held-out recordings replayed live with
      the chosen setting, beside the simple ceiling baseline that evaluate-stream scores on the same streams.
@@ -50,7 +50,7 @@ def one_route(actline: str, data: Path, out: Path, split: str, seed: int, thread
              "--set", f"num_threads={threads}", "--set", "background_class=none", "--overwrite", "--quiet"])
     if not (out / "choose.json").exists():
         run([actline, "alerts", "choose", str(model), "--data", str(data), "--group-by", SPLITS[split], "--folds", "3",
-             "--out", str(out / "folds"), "--threads", t, "--quiet", "--json", "--force"], out / "choose.json")
+             "--out", str(out / "folds"), "--threads", t, "--quiet", "--json", "--allow-silent"], out / "choose.json")
     text = run([actline, "evaluate-stream", str(model), "--data", str(data), "--held-out", "--threads", t,
                 "--collect", str(out / "review"), "--quiet", "--json"])
     report.write_text(text)

@@ -49,7 +49,7 @@ def choose(
                                          "default: a temporary directory).", None),
     device: Optional[str] = device_option(),
     threads: int = threads_option(),
-    force: bool = flag("--force", "Write the chosen setting even when it alerts on none of the held-out events "
+    allow_silent: bool = flag("--allow-silent", "Write the chosen setting even when it alerts on none of the held-out events "
                        "(refused otherwise)."),
     quiet: bool = quiet_option(),
     as_json: bool = json_option("Print what was written as JSON."),
@@ -65,7 +65,7 @@ def choose(
         doc = choose_alerts(model, data, ChooseOptions(
             group_by=group_by, folds=folds, max_false_alarms_per_hour=max_false_alarms_per_hour, min_recall=min_recall,
             events=event, overrides=[*set_, *runtime_overrides(device, threads)], out=out_dir,
-            device=device or "auto", threads=threads, progress=progress, force=force))
+            device=device or "auto", threads=threads, progress=progress, allow_silent=allow_silent))
     if as_json:
         return print_json(doc)
     _print_choice(doc)
@@ -107,6 +107,6 @@ def _print_choice(doc: dict) -> None:
         f"{m['recall']:.1f} % ({m['detected']}/{m['events']}), {m['false_alarms_per_hour']:.2f} false alarms per hour "
         f"({m['false_alarms']} in {m['hours_outside']:.2f} h outside events)")
     if not m["detected"]:
-        say("warning (written because of --force): this setting alerts on none of the held-out events; a better model "
+        say("warning (written because of --allow-silent): this setting alerts on none of the held-out events; a better model "
             "(more epochs, more data, --set background_class=none) or a looser trade-off would")
     say(f"wrote {doc['path']}")

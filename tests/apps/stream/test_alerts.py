@@ -108,7 +108,7 @@ def test_the_trade_off_picks_or_says_what_is_closest():
         pick(rows[:3], max_fa=0.1)
 
 
-def test_a_setting_that_alerts_on_no_event_is_not_written_unless_forced(model_copy, monkeypatch):
+def test_a_setting_that_alerts_on_no_event_is_not_written_unless_allowed(model_copy, monkeypatch):
     """On little data the best setting at one false alarm an hour may never alert: a fall detector that looks
     quiet and fine. `alerts choose` refuses it in one line naming the cheapest setting that does alert."""
     import actline.apps.stream.alert_search as search_mod
@@ -128,6 +128,6 @@ def test_a_setting_that_alerts_on_no_event_is_not_written_unless_forced(model_co
                                            r"the fewest false alarms with an alert: 2\.50 per hour at 60\.0 % recall"):
         _decide(*args, opts, *rest)
     assert not (model / ALERTS).exists()
-    doc = _decide(*args, replace(opts, force=True), *rest)
+    doc = _decide(*args, replace(opts, allow_silent=True), *rest)
     assert (model / ALERTS).exists() and doc["measured"]["detected"] == 0
-    assert pick(rows, max_fa=3.0)["detected"] == 6  # a looser trade-off alerts, and is written without --force
+    assert pick(rows, max_fa=3.0)["detected"] == 6  # a looser trade-off alerts, and is written without --allow-silent

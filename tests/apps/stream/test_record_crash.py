@@ -48,10 +48,13 @@ class Publisher(threading.Thread):
         self.client, self.topic, self.stop, self.sent = _client(host, port, "crash-pub"), topic, threading.Event(), 0
 
     def run(self):
+        last = None
         while not self.stop.is_set():
-            self.client.publish(self.topic, encode_binary(frame(self.sent), T0 + self.sent * DT), qos=1)
+            last = self.client.publish(self.topic, encode_binary(frame(self.sent), T0 + self.sent * DT), qos=1)
             self.sent += 1
             time.sleep(0.025)
+        if last is not None:  # every frame counted as sent has reached the broker (a busy machine may lag)
+            last.wait_for_publish(10)
         self.client.disconnect()
         self.client.loop_stop()
 

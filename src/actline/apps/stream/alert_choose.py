@@ -35,7 +35,7 @@ class ChooseOptions:
     device: str = "cpu"  # where the folds' models replay (auto: a GPU when there is one)
     threads: int = 0  # their CPU threads (0: the runtime's default)
     progress: object = None
-    force: bool = False  # write the chosen setting even when it alerts on none of the held-out events
+    allow_silent: bool = False  # write the chosen setting even when it alerts on none of the held-out events
 
 
 def choose_alerts(model: str | Path, data: str | Path, opts: ChooseOptions) -> dict:
@@ -70,7 +70,7 @@ def _refuse_silence(chosen: dict, rows: list[dict], opts: ChooseOptions) -> None
             f"{some[0]['recall']:.1f} % recall ({describe(some[0])}); " if some else "no setting alerts on any; ")
     raise ActlineError("alerts choose", f"the best setting at {_trade(opts)} alerts on none of the "
                        f"{chosen['events']} held-out events, so nothing was written; {near}loosen the trade-off, "
-                       "give more recordings, or write it anyway with --force (--out DIR keeps the folds for a "
+                       "give more recordings, or write it anyway with --allow-silent (--out DIR keeps the folds for a "
                        "second choice)")
 
 
@@ -204,7 +204,7 @@ def _decide(model: Path, data, mcfg: dict, opts: ChooseOptions, traces: list, fo
     # the probabilities are recorded: any fold's recognizer replays the decisions (classes, thresholds)
     rows = search(recogs[0], [tr for _, tr in traces], kinds, opts.grace_s, progress=opts.progress)
     chosen = pick(rows, opts.max_false_alarms_per_hour, opts.min_recall)
-    if not chosen["detected"] and not opts.force:
+    if not chosen["detected"] and not opts.allow_silent:
         _refuse_silence(chosen, rows, opts)
     trade = ({"min_recall": opts.min_recall} if opts.min_recall is not None
              else {"max_false_alarms_per_hour": opts.max_false_alarms_per_hour})
