@@ -53,13 +53,12 @@ def int8_tflite(edge, windows: np.ndarray, input_range_c: tuple[float, float] | 
     try:
         fp32 = bytes(litert_torch.convert(edge.eval(), (example,)).model_content())
         q = quantizer.Quantizer(bytearray(fp32), recipe.static_wi8_ai8())
-        key, name = _signature(fp32)
+        key, name, tensor = _signature(fp32)
         ranges: dict = {}  # each tensor's range over every window, as ONNX Runtime's MinMax calibration takes it
         for w in windows:  # one window a call: the quantiser's own update is a moving average that favours the last
             one = q.calibrate({key: [{name: np.ascontiguousarray(w[:, None], dtype=np.float32)}]}, num_threads=1)
             ranges = {t: _widest(ranges.get(t), v) for t, v in one.items()}
         if input_range_c is not None:
-            tensor = _need("ai_edge_litert.interpreter").Interpreter(model_content=fp32).get_input_details()[0]["name"]
             lo, hi = min(input_range_c[0], 0.0), max(input_range_c[1], 0.0)
             ranges[tensor] = {**ranges[tensor], "min": np.array([lo], np.float32), "max": np.array([hi], np.float32)}
         result = q.quantize(ranges)
@@ -84,11 +83,12 @@ def _widest(a: dict | None, b: dict) -> dict:
     return {**b, "min": np.minimum(a["min"], b["min"]), "max": np.maximum(a["max"], b["max"])}
 
 
-def _signature(flatbuffer: bytes) -> tuple[str, str]:
-    """(signature key, input name) of a converted model: what the quantiser's calibration data is keyed by."""
+def _signature(flatbuffer: bytes) -> tuple[str, str, str]:
+    """(signature key, input name, input tensor) of a converted model: what the quantiser's calibration data is
+    keyed by, and the tensor whose range the calibration result gives under that name."""
     interpreter = _need("ai_edge_litert.interpreter").Interpreter(model_content=flatbuffer)
     key, sig = next(iter(interpreter.get_signature_list().items()))
-    return key, sig["inputs"][0]
+    return key, sig["inputs"][0], interpreter.get_input_details()[0]["name"]
 
 
 def _interpreter(model: bytes, arena: int):

@@ -49,8 +49,8 @@ def choose(
                                          "default: a temporary directory).", None),
     device: Optional[str] = device_option(),
     threads: int = threads_option(),
-    allow_silent: bool = flag("--allow-silent", "Write the chosen setting even when it alerts on none of the held-out events "
-                       "(refused otherwise)."),
+    allow_silent: bool = flag("--allow-silent", "Write the chosen setting even when it alerts on none of the "
+                              "held-out events (refused otherwise)."),
     quiet: bool = quiet_option(),
     as_json: bool = json_option("Print what was written as JSON."),
     _table: Optional[str] = table_option(),
@@ -107,6 +107,6 @@ def _print_choice(doc: dict) -> None:
         f"{m['recall']:.1f} % ({m['detected']}/{m['events']}), {m['false_alarms_per_hour']:.2f} false alarms per hour "
         f"({m['false_alarms']} in {m['hours_outside']:.2f} h outside events)")
     if not m["detected"]:
-        say("warning (written because of --allow-silent): this setting alerts on none of the held-out events; a better model "
-            "(more epochs, more data, --set background_class=none) or a looser trade-off would")
+        say("warning (written because of --allow-silent): this setting alerts on none of the held-out events; a "
+            "better model (more epochs, more data, --set background_class=none) or a looser trade-off would")
     say(f"wrote {doc['path']}")
