@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from actline.metrics.events import pool, runs, score_recording
+from actline.metrics.events import false_fall_windows, is_alarm_class, pool, runs, score_recording
 
 
 def test_detection_delay_and_false_alarms():
@@ -37,3 +37,17 @@ def test_runs_of_a_label():
     t = np.arange(8) * 0.5
     assert runs(np.array([0, 1, 1, 0, 1, 1, 1, 2]), t, 1) == [(0.5, 1.0), (2.0, 3.0)]
     assert runs(np.array([0, 0]), t[:2], 1) == []
+
+
+def test_windows_of_other_classes_read_as_a_fall_per_location():
+    classes = ["sitting", "lying down-lying with risk", "transition-lying with risk transition", "lying in bed"]
+    assert [is_alarm_class(c) for c in classes] == [False, True, True, False] and is_alarm_class("falling1")
+    y = np.array([0, 0, 3, 3, 1, 2, 0, 3])
+    pred = np.array([1, 0, 2, 3, 0, 1, 0, 0])  # A: sitting read as a fall, bed read as the fall's transition
+    loc = ["A", "A", "A", "A", "A", "B", "B", "B"]  # B: its fall windows are not counted, nothing else read as one
+    f = false_fall_windows(y, pred, classes, loc, {"majority": np.zeros(8, int)})
+    assert f["alarm_classes"] == classes[1:3] and f["windows"] == 6 and f["share"] == pytest.approx(100 * 2 / 6, abs=0.01)
+    assert f["by_location"] == {"A": {"share": 50.0, "windows": 4}, "B": {"share": 0.0, "windows": 2}}
+    assert f["worst_location"] == "A" and f["baselines"] == {"majority": 0.0}
+    assert false_fall_windows(y, pred, ["a", "b", "c", "d"], loc) is None  # no class alarms
+    assert false_fall_windows(np.array([1, 2]), np.array([0, 0]), classes, ["A", "A"]) is None  # only falls held out

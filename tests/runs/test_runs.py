@@ -32,6 +32,9 @@ def test_final_model_then_evaluate_on_new_data(synth_dir, other_data, tmp_path, 
     assert e["evaluated_on"] == "every sample of a data set the model never saw"
     assert e["n"] == len(load_dataset(other_data).samples) and not e["same_data_as_training"]
     assert set(e["baselines"]) >= {"majority", "chance", "classical"}
+    other = load_dataset(other_data)  # every window of another class counted once, in its own room
+    assert e["false_falls"]["windows"] == sum("risk" not in other.classes[s.label] for s in other.samples)
+    assert set(e["false_falls"]["by_location"]) <= {r.group for r in other.recordings.values()}
 
 
 def test_holdout_names_the_recordings_held_out(synth_dir, tmp_path, capsys):
@@ -82,6 +85,15 @@ def test_cross_validation_covers_every_window_once(synth_dir, tmp_path, capsys):
     assert said.index("pooled over every held-out window") < said.index("per fold")
     assert {"majority", "classical"} <= set(r["pooled"]["baselines"]) and "majority baseline" in said
     assert r["pooled"]["baselines"]["majority"]["top1"]["mean"] < 100 and r["per_fold"][0]["classes_held_out"] >= 1
+    # windows of other classes read as a fall: every such window once, per room, beside the baselines
+    ds = load_dataset(synth_dir)
+    falls = r["false_falls_pooled"]
+    calm = [s for s in ds.samples if "risk" not in ds.classes[s.label]]
+    assert falls["windows"] == len(calm) == sum(v["windows"] for v in falls["by_location"].values())
+    assert set(falls["by_location"]) == {ds.recordings[s.recording_id].group for s in calm}
+    assert {"majority", "classical"} <= set(falls["baselines"]) and "read as a fall" in said
+    fold = json.loads((out / "r0" / "fold0" / "metrics.json").read_text())["false_falls"]  # each run's own, too
+    assert 0 < fold["windows"] < falls["windows"] and 0 <= fold["share"] <= 100
     page = (out / "report.html").read_text()  # one self-contained page: pooled, per fold with baselines, per class
     assert all(f"id={t}" in page for t in ("pooled", "folds", "per-class")) and "classical" in page
     assert page.count("<tr>") >= 1 + 2 + len(load_dataset(synth_dir).classes)

@@ -112,11 +112,23 @@ def print_metrics(m: dict, as_json: bool = False) -> None:
     out.print("[dim]brackets: bootstrap (BCa) 95% interval over evaluation windows[/]")
     if "majority_class_recall" in m:
         out.print(f"majority class ({m['majority_class']}) recall: {m['majority_class_recall']:.1f}%")
+    if falls := m.get("false_falls"):
+        say(false_falls_line(falls))
     if gate := m.get("room_gate"):
         sims = gate["similarity"].values()
         out.print(f"room gate (at {gate['threshold']:g}): {gate['fused_windows']} of {gate['windows']} windows in rooms "
                   f"unlike the training rooms fused with the trees; similarity {min(sims):.2f}-{max(sims):.2f}")
 
+
+
+def false_falls_line(f: dict) -> str:
+    """One line: the share of windows of other classes read as a fall, the worst location's, the baselines'."""
+    worst = f["by_location"][f["worst_location"]]
+    base = ", ".join(f"{n} {v:.1f} %" for n, v in f.get("baselines", {}).items())
+    where = (f"; worst location {f['worst_location']}: {worst['share']:.1f} % of {worst['windows']}"
+             if len(f["by_location"]) > 1 else f" in {f['worst_location']}")
+    return (f"windows of other classes read as a fall ({', '.join(f['alarm_classes'])}): {f['share']:.1f} % of "
+            f"{f['windows']}{where}" + (f" (baselines: {base})" if base else ""))
 
 
 def print_cv(r: dict, as_json: bool = False) -> None:
@@ -145,6 +157,8 @@ def print_cv(r: dict, as_json: bool = False) -> None:
     if single:
         say(f"note: fold(s) {', '.join(single)} hold a single class: a model that predicts it scores 100 there, "
             "so the mean over folds flatters; read the pooled figures above")
+    if falls := r.get("false_falls_pooled"):
+        say(false_falls_line(falls) + ", pooled over every fold")
     ms = r["mean_sd_over_folds"]
     for name, prefix in (("model", ""), ("classical", "classical_"), ("majority", "majority_")):
         vals = [ms.get(prefix + k) for k in keys]

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 
 from actline.core.errors import ActlineError, unknown_value
 from actline.data.background import BackgroundConfig
+from actline.metrics.events import is_alarm_class
 
 DEFAULT_ALERT_S = 10.0
 
@@ -46,7 +47,7 @@ class StreamConfig:
 
 
 def default_alerts(classes: list[str]) -> dict[str, float]:
-    return {c: DEFAULT_ALERT_S for c in classes if "risk" in c or c.startswith("fall")}
+    return {c: DEFAULT_ALERT_S for c in classes if is_alarm_class(c)}
 
 
 def parse_alerts(specs: list[str], classes: list[str] | None = None) -> dict[str, float] | None:

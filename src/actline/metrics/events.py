@@ -85,3 +85,32 @@ def rate_interval(count: int, hours: float, level: float = 0.95) -> list[float] 
     a = 1.0 - level
     lo = float(gammaincinv(count, a / 2)) if count > 0 else 0.0
     return [lo / hours, float(gammaincinv(count + 1, 1 - a / 2)) / hours]
+
+
+def is_alarm_class(name: str) -> bool:
+    """Whether a fall detector alerts on class ``name`` by default: a fall (``fall...``) or a state with risk
+    (``lying down-lying with risk`` and its transition)."""
+    return "risk" in name or name.startswith("fall")
+
+
+def false_fall_windows(y: np.ndarray, pred: np.ndarray, classes: list[str], locations, baselines=None) -> dict | None:
+    """How often windows of the other classes are read as an alarm class (:func:`is_alarm_class`): the share
+    overall and in each location (room), the costly error of a fall detector in a room it does not know.
+    ``y`` and ``pred`` are class indices, ``locations`` one name per window; ``baselines`` maps a name to its
+    predicted indices on the same windows (their overall share only). None when no class alarms or every
+    window is of an alarm class."""
+    alarm = np.array([is_alarm_class(c) for c in classes], dtype=bool)
+    y, pred, loc = np.asarray(y), np.asarray(pred), np.asarray(locations)
+    calm = ~alarm[y]
+    if not alarm.any() or not calm.any():
+        return None
+
+    def share(p: np.ndarray, mask: np.ndarray) -> float:
+        return round(100.0 * float(alarm[p[mask]].mean()), 2)
+
+    by_loc = {str(g): {"share": share(pred, calm & (loc == g)), "windows": int((calm & (loc == g)).sum())}
+              for g in sorted(set(loc[calm].tolist()))}
+    worst = max(by_loc, key=lambda g: by_loc[g]["share"])
+    return {"alarm_classes": [c for c, a in zip(classes, alarm) if a], "windows": int(calm.sum()),
+            "share": share(pred, calm), "worst_location": worst, "by_location": by_loc,
+            "baselines": {n: share(np.asarray(p), calm) for n, p in (baselines or {}).items()}}

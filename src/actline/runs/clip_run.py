@@ -35,6 +35,7 @@ from actline.models.contract import OnnxClassifier
 from actline.runs.fitting import (
     Fitted,
     WindowBank,
+    false_falls,
     fit_fallback,
     fit_model,
     gate_report,
@@ -146,6 +147,8 @@ def evaluate_run(ds: ClipDataset, split: Split, fitted: Fitted, cfg: TrainConfig
     m = evaluate_with_baselines(y_ev, prob, ds.classes, base, seed=cfg.seed, extra=info)
     m["baselines"]["classical"].update({"model": which, "inner_val_macro_f1": {n: round(v, 2) for n, v in inner.items()}})
     m["majority_class_recall"] = majority_recall(y_ev, prob, majority)
+    if (falls := false_falls(ds, split.eval, y_ev, prob, base)) is not None:
+        m["false_falls"] = falls
     if (gate := gate_report(fitted.classifier, bank, split.eval)) is not None:
         m["room_gate"] = gate
     for name, n in zip(ds.classes, np.bincount(y_tr, minlength=k)):  # a class's training support beside its scores

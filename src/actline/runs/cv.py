@@ -23,6 +23,7 @@ from actline.core.task_map import Job, map_tasks
 from actline.data import ClipDataset
 from actline.evaluate.steps import headline
 from actline.metrics.classification import HEADLINE, per_class, summary_metrics
+from actline.metrics.events import false_fall_windows
 from actline.runs.clip_run import train_run, training_data
 from actline.runs.rundir import CLIP, RunDir
 from actline.train.config import LoadedConfig, TrainConfig, unpack
@@ -61,7 +62,7 @@ def cross_validate(data: str | Path | ClipDataset, out: str | Path, cfg: TrainCo
                                        label=lambda f: f"repeat {f[0]} fold {f[1]}", cpus=cfg.num_threads or 1)))
     rows, pooled = [], []
     for r in range(repeats):
-        parts = [results[(r, k)] for k in range(folds)]
+        parts = [results[(r, k)][:4] for k in range(folds)]
         rows += [row for row, *_ in parts]
         y, p = np.concatenate([y for _, y, _, _ in parts]), np.concatenate([p for _, _, p, _ in parts])
         b_all = [b for *_, b in parts]
@@ -77,13 +78,16 @@ def cross_validate(data: str | Path | ClipDataset, out: str | Path, cfg: TrainCo
                          "baselines": {n: _mean_sd([p["baselines"][n] for p in pooled], prefix=False)
                                        for n in pooled[0]["baselines"]}},
               "per_class_pooled": _sum_per_class([p["per_class"] for p in pooled])}
+    if (falls := _false_falls(ds, [results[f] for f in todo])) is not None:
+        result["false_falls_pooled"] = falls
     write_json(out / "cv.json", result)
     return result
 
 
-def run_fold(job: FoldJob, fold: tuple[int, int], progress=None) -> tuple[dict, np.ndarray, np.ndarray, dict]:
+def run_fold(job: FoldJob, fold: tuple[int, int], progress=None) -> tuple[dict, np.ndarray, np.ndarray, dict, np.ndarray]:
     """One fold (repeat ``r``, fold ``k``): its whole training run, replacing whatever an earlier attempt left
-    in its directory. Returns its row of figures and its windows' true, predicted and baseline classes."""
+    in its directory. Returns its row of figures, and its windows' true, predicted and baseline classes and
+    locations."""
     (r, k), cfg = fold, job.cfg
     fcfg = LoadedConfig(replace(cfg, split="kfold", fold=k, n_folds=job.folds, group_by=job.group_by,
                                 seed=cfg.seed + r), job.given)
@@ -102,8 +106,17 @@ def _fold_row(r: int, k: int, m: dict) -> dict:
     return row
 
 
-def _predictions(run: Path, ds: ClipDataset) -> tuple[np.ndarray, np.ndarray, dict]:
-    """True and predicted classes of a run's evaluation windows (one-hot predictions), and each baseline's."""
+def _false_falls(ds: ClipDataset, parts: list[tuple]) -> dict | None:
+    """Windows of other classes read as a fall, pooled over every fold and repeat, per location."""
+    cat = lambda i: np.concatenate([p[i] for p in parts])  # noqa: E731
+    base = {n: np.concatenate([p[3][n] for p in parts]).argmax(1) for n in ("majority", "classical")
+            if all(n in p[3] for p in parts)}
+    return false_fall_windows(cat(1), cat(2).argmax(1), ds.classes, cat(4), base)
+
+
+def _predictions(run: Path, ds: ClipDataset) -> tuple[np.ndarray, np.ndarray, dict, np.ndarray]:
+    """True and predicted classes of a run's evaluation windows (one-hot predictions), each baseline's, and each
+    window's location."""
     with open(run / "predictions.csv", newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     idx, k = {c: i for i, c in enumerate(ds.classes)}, len(ds.classes)
@@ -113,7 +126,8 @@ def _predictions(run: Path, ds: ClipDataset) -> tuple[np.ndarray, np.ndarray, di
         return np.eye(k)[[idx[r[col]] for r in rows]] if rows else np.zeros((0, k))
 
     names = [c[:-5] for c in (rows[0] if rows else {}) if c.endswith("_pred") and c != "pred"]
-    return y, onehot("pred"), {n: onehot(f"{n}_pred") for n in names}
+    groups = np.array([ds.recordings[r["recording_id"]].group for r in rows], dtype=object)
+    return y, onehot("pred"), {n: onehot(f"{n}_pred") for n in names}, groups
 
 
 def _mean_sd(rows: list[dict], prefix: bool = True) -> dict:

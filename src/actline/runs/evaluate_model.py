@@ -22,7 +22,7 @@ from actline.evaluate import baselines as bl
 from actline.evaluate.steps import evaluate_with_baselines
 from actline.modeldir.reader import load_classifier
 from actline.runs.clip_run import CLASSICAL_DIR
-from actline.runs.fitting import WindowBank, gate_report, majority_recall
+from actline.runs.fitting import WindowBank, false_falls, gate_report, majority_recall
 from actline.runs.rundir import SPLIT, fingerprint, read_split
 from actline.train.config import read_saved
 
@@ -66,6 +66,8 @@ def evaluate_model_dir(model_dir: str | Path, data: str | Path, split_name: str 
                   "n_eval": len(samples), "warning": None},
         "majority_class": ds.classes[int(counts.argmax())]})
     m["majority_class_recall"] = majority_recall(y, prob, int(counts.argmax()))
+    if (falls := false_falls(ds, samples, y, prob, base)) is not None:
+        m["false_falls"] = falls
     if (gate := gate_report(clf, bank, samples)) is not None:
         m["room_gate"] = gate
     if not classical_dir.is_dir():

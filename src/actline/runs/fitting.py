@@ -17,6 +17,7 @@ import torch
 from actline.data import ClipDataset, WindowRule
 from actline.data.splits import inner_split
 from actline.metrics.classification import summary_metrics
+from actline.metrics.events import false_fall_windows
 from actline.modeldir.directory import ONNX, WEIGHTS, weights_writer, write_model_dir
 from actline.modeldir.parts.fusion import FusionClassifier
 from actline.modeldir.parts.room_gate import room_gate_of
@@ -201,6 +202,14 @@ def fit_auto(ds: ClipDataset, train, cfg: TrainConfig, bank: WindowBank, progres
 def majority_recall(y: np.ndarray, prob: np.ndarray, majority: int) -> float:
     mask = y == majority
     return round(100 * float((prob[mask].argmax(1) == majority).mean()), 2) if mask.any() else float("nan")
+
+
+def false_falls(ds: ClipDataset, samples, y: np.ndarray, prob: np.ndarray, baselines: dict) -> dict | None:
+    """How often the model (and the majority and classical baselines) read windows of other classes as a fall,
+    overall and per location (:func:`actline.metrics.events.false_fall_windows`)."""
+    base = {n: np.asarray(b).argmax(1) for n, b in baselines.items() if n in ("majority", "classical")}
+    return false_fall_windows(y, prob.argmax(1), ds.classes, [ds.recordings[s.recording_id].group for s in samples],
+                              base)
 
 
 def recording_backgrounds(ds: ClipDataset, recording_ids) -> np.ndarray:
