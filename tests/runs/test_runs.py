@@ -95,7 +95,7 @@ def test_cross_validation_covers_every_window_once(synth_dir, tmp_path, capsys):
     fold = json.loads((out / "r0" / "fold0" / "metrics.json").read_text())["false_falls"]  # each run's own, too
     assert 0 < fold["windows"] < falls["windows"] and 0 <= fold["share"] <= 100
     page = (out / "report.html").read_text()  # one self-contained page: pooled, per fold with baselines, per class
-    assert all(f"id={t}" in page for t in ("pooled", "folds", "per-class")) and "classical" in page
+    assert all(f"id={t}" in page for t in ("pooled", "folds", "per-class", "false-falls")) and "classical" in page
     assert page.count("<tr>") >= 1 + 2 + len(load_dataset(synth_dir).classes)
 
 

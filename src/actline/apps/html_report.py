@@ -118,6 +118,8 @@ def run_sections(run: Path) -> tuple[str, list[str]]:
     secs.append("<h2>Per class</h2>" + _table(["class", "precision %", "recall %", "F1 %", "windows"],
                                               [[c, _fmt(v["precision"]), _fmt(v["recall"]), _fmt(v["f1"]), v["support"]]
                                                for c, v in pc.items()]).replace("<table>", "<table id=per-class>", 1))
+    if m.get("false_falls"):
+        secs.append(_false_falls(m["false_falls"]))
     figs = []
     for name, title in (("curves.png", "Training curves"), ("confusion.png", "Confusion matrix (evaluation windows)")):
         if (run / name).is_file():
@@ -152,7 +154,19 @@ def cv_sections(cv_dir: Path) -> tuple[str, list[str]]:
             + _table(["class", "recall %", "F1 %", "windows", "predicted"],
                      [[c, _fmt(v.get("recall")), _fmt(v.get("f1")), v.get("support"), v.get("predicted")]
                       for c, v in pc.items()]).replace("<table>", "<table id=per-class>", 1)]
+    if cv.get("false_falls_pooled"):
+        secs.append(_false_falls(cv["false_falls_pooled"]))
     return f"actline cv: {cv['model']} on {Path(cv['data']).name}", secs
+
+
+def _false_falls(f: dict) -> str:
+    """Windows of other classes read as a fall, per location (room or day), beside the baselines' overall share."""
+    base = "".join(f", {html.escape(n)} {v:.1f} %" for n, v in f.get("baselines", {}).items())
+    rows = [[loc, v["windows"], _fmt(v["share"])] for loc, v in f["by_location"].items()]
+    return (f"<h2>Read as a fall</h2><p>Windows of other classes read as {html.escape(', '.join(f['alarm_classes']))}: "
+            f"<b>{f['share']:.1f} %</b> of {f['windows']} (baselines{base}).</p>"
+            + _table(["location", "windows of other classes", "read as a fall %"], rows)
+            .replace("<table>", "<table id=false-falls>", 1))
 
 
 def _data_summary(m: dict) -> str:
