@@ -34,8 +34,10 @@ def test_the_run_writes_and_scores_the_gate(gated_run, synth_dir):
     model = gated_run / "model"
     cfg = json.loads((model / "config.json").read_text())
     sums = json.loads((model / "checksums.json").read_text())
-    assert cfg["room_gate"]["threshold"] == 1.0 and {"trees.onnx", "rooms.safetensors", "fallback.safetensors"} <= set(sums)
+    assert cfg["room_gate"]["threshold"] == 1.0 and \
+        {"trees.onnx", "rooms.safetensors", "fallback.safetensors", "shape.onnx"} <= set(sums)
     assert cfg["room_gate"]["fallback"] == {"arch": cfg["arch"], "background": "static-heat"}
+    assert cfg["room_gate"]["shape"] == {"background": "static-heat"}
     assert (model / "trees.onnx").read_bytes() == (gated_run / "baselines/classical/model.onnx").read_bytes()
     split = json.loads((gated_run / "split.json").read_text())
     assert cfg["room_gate"]["rooms"] == len(split["train"]["recordings"])
@@ -45,22 +47,24 @@ def test_the_run_writes_and_scores_the_gate(gated_run, synth_dir):
     assert m["room_gate"]["fallback"] == "CNN on static-heat windows" and m["selection"]["gate_fallback"]["best_epochs"]
     assert [h.get("fallback", False) for h in json.loads((gated_run / "history.json").read_text())] == [False, True]
 
-    # what the recognizer says is the fallback CNN on static-heat windows fused with the trees on
-    # background-subtracted windows
+    # what the recognizer says in a new room is the CNN, the fallback CNN and the shape trees (both on
+    # static-heat windows), fused with equal weights
     rec = actline.load(model)
     assert rec.gated and rec.room_similarity(load_dataset(synth_dir).recordings[split["eval"]["recordings"][0]].empty_room()) < 1
     ds = load_dataset(synth_dir)
     r = ds.recordings[split["eval"]["recordings"][0]]
     out = rec.predict_recording(r, stride=40, k=1)
+    cnn = TorchClassifier(build_torch(model / "model.safetensors", cfg["arch"], model))
     fallback = TorchClassifier(build_torch(model / "fallback.safetensors", cfg["arch"], model))
-    trees = OnnxClassifier(model / "trees.onnx")
+    shape = OnnxClassifier(model / "shape.onnx")
+    assert shape.config["input"] == "window-shape/1" and shape.feature_dim == 35
     c = out[0][0]
     from actline.data.window import fill_invalid, remove_background
 
     win = fill_invalid(r.frames[rec.rule.indices(r.timestamps, c)])[None]
     minus = lambda mode: remove_background(win[0], r.empty_room(), mode)[None]  # noqa: E731
-    want = fuse_probs([fallback.probs(minus("static-heat")), trees.probs(minus("recording-median"))],
-                      [0.5, 0.5]) * np.asarray(cfg["class_guard"]["factors"])
+    want = fuse_probs([cnn.probs(win), fallback.probs(minus("static-heat")), shape.probs(minus("static-heat"))],
+                      [1 / 3] * 3) * np.asarray(cfg["class_guard"]["factors"])
     np.testing.assert_allclose(out[0][2].probs, (want / want.sum())[0], atol=1e-5)
 
 
@@ -83,13 +87,13 @@ def test_evaluate_predict_stream_serve_and_export_apply_the_gate(gated_run, synt
     events = tmp_path / "events.jsonl"
     main(["stream", str(model), "--replay", str(recording), "--speed", "0", "--events", str(events)])
     assert events.read_text().strip(), "a replayed recording produces at least one state"
-    # the stream hands its running empty room to the gate, which consults the trees in this unfamiliar room
+    # the stream hands its running empty room to the gate, which consults the shape trees in this unfamiliar room
     from actline.apps.stream import StreamConfig, StreamingRecognizer
 
     live, r = actline.load(model), load_dataset(synth_dir).recordings[held]
     calls = []
-    trees = live.classifier.inner.trees
-    live.classifier.inner.trees = type("Spy", (), {"probs": lambda self, w, b=None: calls.append(len(w)) or trees.probs(w)})()
+    shape = live.classifier.inner.shape
+    live.classifier.inner.shape = type("Spy", (), {"probs": lambda self, w, b=None: calls.append(len(w)) or shape.probs(w)})()
     sr = StreamingRecognizer(live, StreamConfig(every_frames=8, alerts={}))
     for f, t in zip(r.frames[:160], r.timestamps[:160]):
         sr.push(f, float(t))
@@ -99,9 +103,10 @@ def test_evaluate_predict_stream_serve_and_export_apply_the_gate(gated_run, synt
     out = tmp_path / "edge" / "fall.onnx"
     main(["export", str(model), "--out", str(out)])
     assert (out.parent / "fall.trees.onnx").is_file() and (out.parent / "fall.rooms.safetensors.sha256").is_file()
-    assert (out.parent / "fall.fallback.onnx.sha256").is_file()
+    assert (out.parent / "fall.fallback.onnx.sha256").is_file() and (out.parent / "fall.shape.onnx").is_file()
     rec, onnx = actline.load(model), actline.load(out)
     assert isinstance(onnx.classifier.inner, RoomGate) and isinstance(onnx.classifier.inner.fallback, OnnxClassifier)
+    assert isinstance(onnx.classifier.inner.shape, OnnxClassifier)
     ds = load_dataset(synth_dir)
     r = ds.recordings[sorted(ds.recordings)[0]]
     exact = r.frames[:200].astype(np.float64).round(2)  # two decimals keep the JSON body under the service's cap
@@ -203,6 +208,24 @@ def test_a_bad_gate_config_or_room_file_gets_one_line(gated_run, tmp_path, monke
     assert old.fallback is None and isinstance(old, RoomGate)
     (model / "config.json").write_text(json.dumps(cfg))
     shutil.copy(gated_run / "model" / "fallback.safetensors", model / "fallback.safetensors")
+    write_checksums(model)
+    # shape trees on a background the gate does not know are refused; missing ones are named; a model
+    # saved before them (0.6) fuses its fallback with the trees as it did
+    (model / "config.json").write_text(json.dumps({**cfg, "room_gate": {**gate, "shape": {"background": "mean"}}}))
+    write_checksums(model)
+    with pytest.raises(ActlineError, match="config.json: bad 'room_gate'.*unknown shape background 'mean'"):
+        actline.load(model)
+    (model / "config.json").write_text(json.dumps(cfg))
+    (model / "shape.onnx").unlink()
+    write_checksums(model)
+    with pytest.raises(ActlineError, match="shape.onnx: missing: the model's room gate needs it"):
+        actline.load(model)
+    (model / "config.json").write_text(json.dumps({**cfg, "room_gate": {k: v for k, v in gate.items() if k != "shape"}}))
+    write_checksums(model)
+    old = actline.load(model).classifier.inner
+    assert old.shape is None and "fused with the trees" in old.new_room_answer()
+    (model / "config.json").write_text(json.dumps(cfg))
+    shutil.copy(gated_run / "model" / "shape.onnx", model / "shape.onnx")
     write_checksums(model)
     monkeypatch.setattr("actline.modeldir.parts.room_gate.MAX_ROOMS_BYTES", 1000)  # the size is checked before reading
     with pytest.raises(ActlineError, match="rooms.safetensors: too large for room fingerprints"):

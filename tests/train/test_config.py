@@ -51,17 +51,19 @@ def test_a_models_own_recipe_never_overrides_the_user():
 
 
 @pytest.mark.parametrize("shape,sets,want", [
-    ((40, 60), [], (0.5, "static-heat")),  # a CNN on raw temperatures: gated, with a static-heat fallback CNN
-    ((16, 16), [], (0.0, "none")),  # static-heat windows: the gate reads the raw room, so off
-    ((40, 60), ["model=features"], (0.0, "none")),  # the trees need no fallback on themselves
-    ((40, 60), ["room_gate=0.5"], (0.5, "static-heat")),
-    ((40, 60), ["gate_fallback=none"], (0.5, "none")),  # the CNN itself in the fusion, as in 0.4.0
+    # a CNN on raw temperatures: gated, with a static-heat fallback CNN and shape trees
+    ((40, 60), [], (0.5, "static-heat", "static-heat")),
+    ((16, 16), [], (0.0, "none", "none")),  # static-heat windows: the gate reads the raw room, so off
+    ((40, 60), ["model=features"], (0.0, "none", "none")),  # the trees need no fallback on themselves
+    ((40, 60), ["room_gate=0.5"], (0.5, "static-heat", "static-heat")),
+    ((40, 60), ["gate_fallback=none"], (0.5, "none", "static-heat")),  # the CNN itself in the fusion, as in 0.4.0
+    ((40, 60), ["room_gate.shape=none"], (0.5, "static-heat", "none")),  # the fallback with the trees, as in 0.5.0
 ])
 def test_the_room_gate_is_on_for_cnns_on_raw_temperatures(shape, sets, want):
     from actline.train.config import resolve_defaults
 
     cfg = resolve_defaults(load_config(None, sets), shape).validate()
-    assert (cfg.room_gate.threshold, cfg.room_gate.fallback) == want
+    assert (cfg.room_gate.threshold, cfg.room_gate.fallback, cfg.room_gate.shape) == want
 
 
 def test_a_room_gate_that_cannot_work_is_refused():
@@ -75,6 +77,8 @@ def test_a_room_gate_that_cannot_work_is_refused():
         load_config(None, ["model=fusion", "room_gate=0.3"])
     with pytest.raises(ActlineError, match="room_gate.fallback must be one of none, recording-median, static-heat"):
         load_config(None, ["gate_fallback=mean"])
+    with pytest.raises(ActlineError, match="room_gate.shape must be one of none, recording-median, static-heat"):
+        load_config(None, ["room_gate.shape=mean"])
 
 
 def test_set_errors_name_the_key_and_what_it_expects():

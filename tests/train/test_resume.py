@@ -62,7 +62,7 @@ def test_resume_after_kill_matches_an_uninterrupted_run(synth_dir, tmp_path):
     assert p.returncode == 2 and "nothing to resume" in p.stderr
 
 
-def test_a_run_started_before_the_room_gate_or_its_fallback_resumes_without_them(tmp_path):
+def test_a_run_started_before_the_room_gate_or_its_parts_resumes_without_them(tmp_path):
     from actline.runs.rundir import CLIP, RunDir
 
     def resumed(config_yaml: str):
@@ -71,16 +71,17 @@ def test_a_run_started_before_the_room_gate_or_its_fallback_resumes_without_them
         (run / "run.json").write_text('{"data": "somewhere"}')
         (run / "config.yaml").write_text(config_yaml)
         cfg = RunDir(run, CLIP).resumed_settings([]).config
-        return cfg.room_gate.threshold, cfg.room_gate.fallback, cfg.room_gate.measure
+        return cfg.room_gate.threshold, cfg.room_gate.fallback, cfg.room_gate.measure, cfg.room_gate.shape
 
     old = "model: thermal_r2plus1d_lite\nbackground: none\n"
-    assert resumed(old) == (0.0, "none", "fingerprint")  # saved by 0.3.1: no gate
-    assert resumed(old + "room_gate: 0.3\n") == (0.3, "none", "fingerprint")  # 0.4.0: no fallback CNN
+    assert resumed(old) == (0.0, "none", "fingerprint", "none")  # saved by 0.3.1: no gate
+    assert resumed(old + "room_gate: 0.3\n") == (0.3, "none", "fingerprint", "none")  # 0.4.0: no fallback CNN
     v05 = old + "room_gate: 0.3\ngate_fallback: static-heat\n"
-    assert resumed(v05) == (0.3, "static-heat", "fingerprint")  # 0.5: the room measure before highpass-residual
-    assert resumed(v05 + "room_measure: highpass-residual\n") == (0.3, "static-heat", "highpass-residual")
-    assert resumed("window: {background: none}\nroom_gate: {threshold: 0.3, fallback: static-heat, "
-                   "measure: highpass-residual}\n") == (0.3, "static-heat", "highpass-residual")  # grouped
+    assert resumed(v05) == (0.3, "static-heat", "fingerprint", "none")  # 0.5: the room measure before highpass-residual
+    assert resumed(v05 + "room_measure: highpass-residual\n") == (0.3, "static-heat", "highpass-residual", "none")
+    v06 = "window: {background: none}\nroom_gate: {threshold: 0.3, fallback: static-heat, measure: highpass-residual"
+    assert resumed(v06 + "}\n") == (0.3, "static-heat", "highpass-residual", "none")  # grouped, before the shape trees
+    assert resumed(v06 + ", shape: static-heat}\n") == (0.3, "static-heat", "highpass-residual", "static-heat")
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "run.json").write_text('{"data": "somewhere"}')

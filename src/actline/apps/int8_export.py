@@ -4,7 +4,7 @@ What runs on the device is the model's main network (the CNN on windows cut by i
 2-D form (:mod:`actline.models.thermal_edge`) with the rare-class guard folded into its last layer, so its
 output is the model's own where the network alone decides. A room gate's other parts stay on the gateway:
 the training rooms (``rooms.safetensors``) and the comparison of a sensor's empty room with them, and, for
-a room unlike them, the fallback CNN and the trees (``fallback.onnx``, ``trees.onnx``); so do a fusion
+a room unlike them, the fallback CNN and the trees (``fallback.onnx``, ``shape.onnx``, ``trees.onnx``); so do a fusion
 model's trees. A gateway decides once per room whether the device's answer is the model's (a familiar
 room) or whether the room's frames go to ``actline stream`` with the whole model.
 
@@ -229,8 +229,10 @@ def _gateway_parts(cfg: dict) -> list[str]:
     out = []
     if cfg.get("room_gate"):
         out.append("room gate: the training rooms (rooms.safetensors), the sensor's empty room and their similarity")
-        out.append("in unfamiliar rooms: the trees (trees.onnx)"
-                   + (" and the fallback CNN (fallback.onnx)" if cfg["room_gate"].get("fallback") else ""))
+        gate = cfg["room_gate"]
+        out.append("in unfamiliar rooms: " + ", ".join(
+            ["the CNN (model.onnx)"] * bool(gate.get("shape")) + ["the fallback CNN (fallback.onnx)"] * bool(gate.get("fallback"))
+            + (["the shape trees (shape.onnx)"] if gate.get("shape") else ["the trees (trees.onnx)"])))
     if (cfg.get("arch") or {}).get("name") == "fusion":
         out.append("the fusion's trees (trees.onnx), fused with the device's probabilities")
     return out

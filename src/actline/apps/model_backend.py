@@ -1,7 +1,7 @@
 """Which runtime a long-running command (``serve``, ``stream``) opens a model on: ``--backend``.
 
 - ``None`` (the default): a model directory that holds its ONNX export (``model.onnx`` and every part's
-  export: ``fallback.onnx``, ``trees.onnx``; ``MODEL/onnx/`` for a timeline model) runs on ONNX Runtime,
+  export: ``fallback.onnx``, ``shape.onnx``, ``trees.onnx``; ``MODEL/onnx/`` for a timeline model) runs on ONNX Runtime,
   without importing torch or scikit-learn (a service at rest then holds about a sixth of the memory);
   one without runs on PyTorch;
 - ``"onnx"``: ONNX Runtime; a directory without its export is exported first, into the directory, and

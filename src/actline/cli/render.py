@@ -116,8 +116,9 @@ def print_metrics(m: dict, as_json: bool = False) -> None:
         say(false_falls_line(falls))
     if gate := m.get("room_gate"):
         sims = gate["similarity"].values()
+        answer = gate.get("new_room_answer", "the fallback fused with the trees")  # metrics.json made before 0.6
         out.print(f"room gate (at {gate['threshold']:g}): {gate['fused_windows']} of {gate['windows']} windows in rooms "
-                  f"unlike the training rooms fused with the trees; similarity {min(sims):.2f}-{max(sims):.2f}")
+                  f"unlike the training rooms, answered by {answer}; similarity {min(sims):.2f}-{max(sims):.2f}")
 
 
 

@@ -25,8 +25,7 @@ from typing import Protocol
 import numpy as np
 
 from actline.core.errors import ActlineError
-
-WINDOW_STATS_INPUT = "window-statistics/1"  # the ONNX input is window_stats(window), not the window
+from actline.models.window_stats import STATISTICS  # the inputs a tree model on window statistics may name
 
 
 class WindowClassifier(Protocol):
@@ -90,12 +89,11 @@ class OnnxClassifier:
         self.config = json.loads(meta["actline_config"])
         self.input = self.session.get_inputs()[0].name
         self.one_at_a_time = self.session.get_inputs()[0].shape[0] == 1
-        self.on_stats = self.config.get("input") == WINDOW_STATS_INPUT
+        self.statistics = self.config.get("input") if self.config.get("input") in STATISTICS else None
+        self.on_stats = self.statistics is not None  # statistics computed here, trees in ONNX
         self.num_classes = len(self.config.get("classes", []))
         if self.on_stats:
-            from actline.models.window_stats import N_STATS
-
-            self.feature_dim = N_STATS
+            self.feature_dim = STATISTICS[self.statistics][1]
         else:
             self.feature_dim = int(self.config.get("feature_dim") or 0)
 
@@ -109,10 +107,9 @@ class OnnxClassifier:
     def features(self, windows: np.ndarray) -> np.ndarray:
         if not self.on_stats:
             raise ActlineError("onnx", "this export holds probabilities only (export the backbone for features)")
-        from actline.models.window_stats import window_stats
+        from actline.models.window_stats import statistics_of
 
-        return np.stack([window_stats(w) for w in windows]).astype(np.float32) if len(windows) else \
-            np.zeros((0, self.feature_dim), np.float32)
+        return statistics_of(windows, self.statistics)
 
 
 def fuse_probs(probs: list[np.ndarray], weights: list[float]) -> np.ndarray:

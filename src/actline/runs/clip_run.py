@@ -44,7 +44,8 @@ from actline.runs.fitting import (
 )
 from actline.runs.rundir import CLIP, RunDir, fingerprint, plain, write_predictions
 from actline.train.config import LoadedConfig, TrainConfig, resolve_defaults, room_gate_applies
-from actline.train.features_model import to_onnx
+from actline.models.window_stats import SHAPE_INPUT
+from actline.train.features_model import fit_estimator, to_onnx
 
 log = logging.getLogger(__name__)
 PIPELINE = "clip-classifier"
@@ -81,7 +82,7 @@ def train_run(data: str | Path | ClipDataset, out: str | Path, cfg: TrainConfig 
         return {}
     baseline = fit_classical_baseline(ds, split.train, cfg, bank) if split.train else None  # (model, which, scores)
     trees = baseline[0] if baseline else None
-    gate = room_gate(ds, split, cfg, fitted, trees, fallback)
+    gate = room_gate(ds, split, cfg, fitted, trees, fallback, fit_shape_trees(ds, split.train, cfg, fitted, bank))
     fitted.classifier = class_guard(gate or fitted.classifier, ds, split, cfg)
     metrics = evaluate_run(ds, split, fitted, cfg, bank, baseline)
     metrics.update({"model": cfg.model, "seeds": cfg.seeds, "data": str(ds.root), "data_format": ds.format,
@@ -103,10 +104,11 @@ def training_data(data: str | Path | ClipDataset, cfg: TrainConfig | LoadedConfi
 
 
 def room_gate(ds: ClipDataset, split: Split, cfg: TrainConfig, fitted: Fitted, classical,
-              fallback: Fitted | None = None) -> RoomGate | None:
+              fallback: Fitted | None = None, shape: OnnxClassifier | None = None) -> RoomGate | None:
     """The room gate of a CNN on raw temperatures (``cfg.room_gate.threshold`` > 0): its trees are the classical
     baseline's (already fitted, on the same training windows), its rooms the training recordings', its
-    fallback CNN ``fallback`` (:func:`~actline.runs.fitting.fit_fallback`; None: the CNN itself)."""
+    fallback CNN ``fallback`` (:func:`~actline.runs.fitting.fit_fallback`; None: the CNN itself), its shape
+    trees ``shape`` (:func:`fit_shape_trees`; None: none, the fallback is fused with the trees)."""
     gate = cfg.room_gate
     if not gate.threshold or classical is None \
             or not room_gate_applies((fitted.arch or {}).get("name"), cfg.window.background):
@@ -115,7 +117,8 @@ def room_gate(ds: ClipDataset, split: Split, cfg: TrainConfig, fitted: Fitted, c
     known = KnownRooms(rooms, gate.measure) if gate.measure != "fingerprint" else \
         KnownRooms(None, "fingerprint", room_fingerprint(rooms))
     return RoomGate(fitted.classifier, classical, known, gate.threshold,
-                    fallback=fallback.classifier if fallback else None, fallback_background=gate.fallback)
+                    fallback=fallback.classifier if fallback else None, fallback_background=gate.fallback,
+                    shape=shape, shape_background=gate.shape)
 
 
 def class_guard(classifier, ds: ClipDataset, split: Split, cfg: TrainConfig) -> RareClassGuard:
@@ -166,6 +169,21 @@ def fit_classical_baseline(ds: ClipDataset, train, cfg: TrainConfig, bank: Windo
     config = {"pipeline": PIPELINE, "classes": ds.classes, "arch": {"name": "features", "estimator": which},
               "window": rule.to_dict()}
     return OnnxClassifier(to_onnx(est, len(ds.classes), config)), which, inner  # its bytes: the room gate's trees
+
+
+def fit_shape_trees(ds: ClipDataset, train, cfg: TrainConfig, fitted: Fitted, bank: WindowBank) -> OnnxClassifier | None:
+    """The room gate's shape trees: gradient boosting on the person's shape
+    (:func:`~actline.models.window_stats.shape_stats`) in windows minus ``cfg.room_gate.shape`` (static-heat),
+    as ONNX. None where the run has no gate or the gate has no shape trees."""
+    gate, name = cfg.room_gate, (fitted.selection.get("auto") or {}).get("winner", cfg.model)
+    if not gate.threshold or gate.shape in (None, "none") or not train \
+            or not room_gate_applies(name, cfg.window.background):
+        return None
+    rule = replace(cfg.rule(), background=gate.shape)
+    est = fit_estimator("gbm", bank.stats(train, rule, SHAPE_INPUT), ds.labels(train), 1.0, cfg.seed)
+    config = {"pipeline": PIPELINE, "classes": ds.classes, "arch": {"name": "features", "estimator": "gbm"},
+              "window": rule.to_dict()}
+    return OnnxClassifier(to_onnx(est, len(ds.classes), config, SHAPE_INPUT))
 
 
 def classical_rule(cfg: TrainConfig) -> WindowRule:

@@ -23,7 +23,7 @@ from actline.modeldir.parts.fusion import FusionClassifier
 from actline.modeldir.parts.room_gate import room_gate_of
 from actline.models import create_model
 from actline.models.contract import TorchClassifier
-from actline.models.window_stats import window_stats
+from actline.models.window_stats import WINDOW_STATS_INPUT, statistics_of
 from actline.train.clip_fit import fit_classifier, make_model
 from actline.train.config import TrainConfig, room_gate_applies
 from actline.train.features_model import fit_estimator, to_onnx
@@ -61,8 +61,9 @@ class WindowBank:
             return None
         return recording_backgrounds(self.ds, [s.recording_id for s in samples])
 
-    def stats(self, samples, rule: WindowRule) -> np.ndarray:
-        return np.stack([window_stats(w) for w in self.get(samples, rule)]).astype(np.float32)
+    def stats(self, samples, rule: WindowRule, kind: str = WINDOW_STATS_INPUT) -> np.ndarray:
+        """[N, D] window statistics of ``kind`` (:data:`~actline.models.window_stats.STATISTICS`)."""
+        return statistics_of(self.get(samples, rule), kind)
 
 
 def fit_torch(ds: ClipDataset, train, cfg: TrainConfig, bank: WindowBank, progress=None,
@@ -219,7 +220,7 @@ def recording_backgrounds(ds: ClipDataset, recording_ids) -> np.ndarray:
 
 def gate_report(clf, bank: WindowBank, samples) -> dict | None:
     """What the room gate did on ``samples`` (None for a model without one): its threshold, each recording's
-    similarity to the nearest training room, which CNN it fuses with the trees, and on how many windows."""
+    similarity to the nearest training room, what answers in a new room, and on how many windows."""
     gate = room_gate_of(clf)
     if gate is None or not samples:
         return None
@@ -227,5 +228,6 @@ def gate_report(clf, bank: WindowBank, samples) -> dict | None:
     sims = dict(zip(recs, (float(v) for v in gate.similarity(recording_backgrounds(bank.ds, recs)))))
     return {"threshold": gate.threshold, "measure": gate.known.measure, "training_rooms": len(gate.known),
             "fallback": f"CNN on {gate.fallback_background} windows" if gate.fallback is not None else "the CNN itself",
+            "new_room_answer": gate.new_room_answer(),
             "similarity": {r: round(v, 3) for r, v in sims.items()},
             "fused_windows": sum(sims[s.recording_id] < gate.threshold for s in samples), "windows": len(samples)}

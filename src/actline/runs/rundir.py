@@ -198,9 +198,10 @@ CLIP = Pipeline(
     outputs=(METRICS, SPLIT, RUN_JSON, "history.json", "predictions.csv", "curves.png", "confusion.png", "model",
              "baselines"),
     resumable=None,  # the saved config, the data and any --set (the checkpoints are keyed by seed)
-    # added to the recipe after 0.3.1 (the gate), 0.4.0 (its fallback CNN) and 0.5 (how it tells a new room):
-    # a run started before them and resumed now finishes as it would have
-    later={"room_gate.threshold": 0.0, "room_gate.fallback": "none", "room_gate.measure": "fingerprint"},
+    # added to the recipe after 0.3.1 (the gate), 0.4.0 (its fallback CNN), 0.5 (how it tells a new room) and
+    # 0.6 (its shape trees): a run started before them and resumed now finishes as it would have
+    later={"room_gate.threshold": 0.0, "room_gate.fallback": "none", "room_gate.measure": "fingerprint",
+           "room_gate.shape": "none"},
 )
 
 TIMELINE = Pipeline(

@@ -77,14 +77,15 @@ class WindowConfig:
 
 @dataclass
 class RoomGateConfig:
-    """Where a recording's empty room is less like every training room than ``threshold`` (cosine similarity
-    of fingerprints), a ``fallback`` CNN is fused with the trees (modeldir/parts/room_gate.py); threshold 0:
+    """Where a recording's empty room is less like every training room than ``threshold`` (by ``measure``),
+    the CNN, a ``fallback`` CNN and ``shape`` trees are fused (modeldir/parts/room_gate.py); threshold 0:
     off. None: chosen by :func:`resolve_defaults` (docs/design-notes.md, "The room gate")."""
 
     BARE: ClassVar[str] = "threshold"  # ``room_gate=0`` (0.4's spelling) sets the threshold
-    NAMED_NONE: ClassVar[tuple] = ("fallback",)
+    NAMED_NONE: ClassVar[tuple] = ("fallback", "shape")
     threshold: float | None = None
     fallback: str | None = None  # the fallback CNN's background; "none": the CNN itself, no second network
+    shape: str | None = None  # the shape trees' background; "none": the fallback fused with the classical trees
     measure: str = DEFAULT_MEASURE  # how a new room is told (actline.data.rooms.KnownRooms); or fingerprint
 
 
@@ -186,6 +187,8 @@ class TrainConfig:
              f"window.background must be one of {', '.join(BACKGROUNDS)}"),
             (gate.fallback is None or gate.fallback in BACKGROUNDS,
              f"room_gate.fallback must be one of {', '.join(BACKGROUNDS)}"),
+            (gate.shape is None or gate.shape in BACKGROUNDS,
+             f"room_gate.shape must be one of {', '.join(BACKGROUNDS)}"),
             (gate.measure in MEASURES, f"room_gate.measure must be one of {', '.join(MEASURES)}"),
             (self.background_class is None or (isinstance(self.background_class, str) and self.background_class.strip()),
              "background_class must be a class name (or null: no such class)"),
@@ -262,7 +265,7 @@ def resolve_defaults(cfg: TrainConfig | LoadedConfig, frame_shape: tuple[int, in
     The window: 16 consecutive frames for 16x16 sensors; for larger ones 8 s resampled by time at
     4 steps per second. A window length given without a mode counts consecutive frames. The
     background: static-heat for 16x16 sensors, none for larger ones. The room gate: on for CNNs on raw
-    temperatures, with a static-heat fallback CNN (docs/design-notes.md). Then the model's own recipe
+    temperatures, with a static-heat fallback CNN and shape trees (docs/design-notes.md). Then the model's own recipe
     (a registry entry's ``default_recipe``, e.g. a gentler learning rate for SlowFast), for settings
     the user did not give."""
     from actline.models.registry import model_info
@@ -280,6 +283,8 @@ def resolve_defaults(cfg: TrainConfig | LoadedConfig, frame_shape: tuple[int, in
         gate.threshold = DEFAULT_THRESHOLD if room_gate_applies(cfg.model, cfg.window.background) else 0.0
     if gate.fallback is None:
         gate.fallback = "static-heat" if gate.threshold else "none"
+    if gate.shape is None:
+        gate.shape = "static-heat" if gate.threshold else "none"
     name = cfg.fusion.cnn if cfg.model == "fusion" else cfg.model
     recipe = {} if name in NON_TORCH_MODELS else model_info(name).default_recipe
     return replace(cfg, **{key: value for key, value in recipe.items() if key not in given})

@@ -16,8 +16,7 @@ import json
 
 import numpy as np
 
-from actline.models.contract import WINDOW_STATS_INPUT
-from actline.models.window_stats import N_STATS
+from actline.models.window_stats import STATISTICS, WINDOW_STATS_INPUT
 
 ESTIMATORS = ("gbm", "forest", "logistic")
 
@@ -57,14 +56,15 @@ def estimator_probs(est, x: np.ndarray, n_classes: int) -> np.ndarray:
     return out
 
 
-def to_onnx(est, n_classes: int, config: dict) -> bytes:
-    """The estimator as ONNX: input ``[N, N_STATS]`` window statistics, output ``[N, n_classes]``
-    probabilities (classes absent from training padded with zeros), ``config`` in the metadata."""
+def to_onnx(est, n_classes: int, config: dict, statistics: str = WINDOW_STATS_INPUT) -> bytes:
+    """The estimator as ONNX: input ``[N, D]`` window statistics of the kind ``statistics`` names
+    (:data:`~actline.models.window_stats.STATISTICS`), output ``[N, n_classes]`` probabilities (classes absent
+    from training padded with zeros), ``config`` in the metadata."""
     import onnx
     from onnx import TensorProto, helper
     from skl2onnx import to_onnx as skl_to_onnx
 
-    proto = skl_to_onnx(est, np.zeros((1, N_STATS), np.float32), options={id(est): {"zipmap": False}},
+    proto = skl_to_onnx(est, np.zeros((1, STATISTICS[statistics][1]), np.float32), options={id(est): {"zipmap": False}},
                         target_opset={"": 17, "ai.onnx.ml": 3})
     graph = proto.graph
     probs = graph.output[1].name
@@ -75,7 +75,7 @@ def to_onnx(est, n_classes: int, config: dict) -> bytes:
     graph.node.append(helper.make_node("MatMul", [probs, "actline_scatter"], ["class_probabilities"]))
     del graph.output[:]
     graph.output.append(helper.make_tensor_value_info("class_probabilities", TensorProto.FLOAT, [None, n_classes]))
-    meta = {**config, "input": WINDOW_STATS_INPUT, "output": "[batch, K] class probabilities"}
+    meta = {**config, "input": statistics, "output": "[batch, K] class probabilities"}
     entry = proto.metadata_props.add()
     entry.key, entry.value = "actline_config", json.dumps(meta)
     onnx.checker.check_model(proto)

@@ -1,22 +1,24 @@
-"""The room gate: in a room unlike every training room, lean on the trees as well as the CNN.
+"""The room gate: in a room unlike every training room, lean on more than the CNN.
 
 A CNN trained on a few rooms reads a new room's floor, furniture and sensor placement as evidence and
-can put a whole recording into one class. The trees on background-subtracted window statistics fail
-differently there. The gate compares the room seen by the sensor with the training recordings' rooms
-and fuses the two only where it is new:
+can put a whole recording into one class. Other models fail differently there: a CNN on windows minus
+the room's static heat, and trees on the person's shape alone. The gate compares the room seen by the
+sensor with the training recordings' rooms and fuses them only where it is new:
 
 - a room's **familiarity** is its similarity to the nearest training recording's room, by the measure of
   :class:`~actline.data.rooms.KnownRooms` (1: the same room; a room is new below the threshold, 0.5);
-- below ``threshold`` the probabilities are the fusion (normalised weighted geometric mean) of a
-  **fallback CNN** (:mod:`.fallback`) and the trees (:mod:`.trees`) on windows minus the empty room;
-  elsewhere they are the CNN's, unchanged;
+- below ``threshold`` the probabilities are the fusion (normalised geometric mean, equal weights) of the
+  CNN, a **fallback CNN** (:mod:`.fallback`) and the **shape trees** (``shape.onnx``: trees on
+  :func:`~actline.models.window_stats.shape_stats` of windows minus the room's static heat); elsewhere they
+  are the CNN's, unchanged. Models saved before the shape trees (0.6) fuse the fallback CNN with the
+  trees (:mod:`.trees`) on windows minus the empty room, by ``weights``;
 - in a room **taught** by ``actline adapt`` (``taught``: indices into the known rooms), the adapted CNN is fused
   with the trees, which adapt refits with the room's session: a few minutes of a room teach window
   statistics more than they teach a network (the design notes give the comparison).
 
 Files: ``rooms.safetensors`` (the training recordings' empty rooms, [rooms, H, W] float32; the fingerprints
-[rooms, H*W] in models made before 0.6), ``trees.onnx`` and the fallback's; config
-``room_gate: {threshold, measure, weights, background, rooms, taught, fallback}``. The gate needs the
+[rooms, H*W] in models made before 0.6), ``trees.onnx``, ``shape.onnx`` and the fallback's; config
+``room_gate: {threshold, measure, weights, background, rooms, taught, fallback, shape: {background}}``. The gate needs the
 empty room of each window's recording, which callers pass as ``rooms`` (``Recording.empty_room()``, or
 the stream's running estimate); without it, each window's own frames give an estimate
 (:func:`~actline.data.background.estimate_window_background`).
@@ -35,6 +37,7 @@ from actline.models.contract import fuse_probs
 
 NAME = "room_gate"
 ROOMS = "rooms.safetensors"
+SHAPE = "shape.onnx"
 MAX_ROOMS_BYTES = 64 << 20  # ~7000 rooms of 40x60: far more than any training set has recordings
 DEFAULT_THRESHOLD = NEW_ROOM_BELOW
 
@@ -45,21 +48,23 @@ def room_gate_of(classifier) -> RoomGate | None:
 
 
 class RoomGate:
-    """A WindowClassifier: ``inner`` (the CNN) where the room is familiar, ``fallback`` fused with ``trees``
-    where it is not.
+    """A WindowClassifier: ``inner`` (the CNN) where the room is familiar, the CNN, ``fallback`` and ``shape``
+    fused where it is not.
 
     ``known``: the training recordings' rooms (:class:`~actline.data.rooms.KnownRooms`; an array [R, H*W] of
     fingerprints is read as the measure of models made before 0.6); ``windows`` reach :meth:`probs` as the CNN
     takes them (background ``none``); the trees get them minus the empty room (``trees_background``,
     ``recording-median`` by default, as they were trained) and the fallback CNN minus what its
-    ``fallback_background`` removes (``static-heat``). Without a fallback the CNN itself is fused with the
-    trees (model directories saved before the fallback existed).
+    ``fallback_background`` removes (``static-heat``), the shape trees minus what ``shape_background`` removes.
+    Without shape trees (model directories saved before them) the fallback is fused with ``trees`` by
+    ``weights``, and without a fallback the CNN itself takes its place.
     """
 
     def __init__(self, cnn, trees, known, threshold: float = DEFAULT_THRESHOLD,
                  weights=(0.5, 0.5), trees_background: str = "recording-median", fallback=None,
-                 fallback_background: str = "static-heat", taught=()):
+                 fallback_background: str = "static-heat", taught=(), shape=None, shape_background: str = "static-heat"):
         self.inner, self.trees, self.threshold = cnn, trees, float(threshold)
+        self.shape, self.shape_background = shape, shape_background
         self.taught = sorted(int(i) for i in taught)
         self.fallback, self.fallback_background = fallback, fallback_background
         try:
@@ -106,12 +111,24 @@ class RoomGate:
         new = sim < self.threshold
         taught = ~new & np.isin(nearest, self.taught)
         if new.any():
-            own = p[new] if self.fallback is None else self.fallback.probs(
-                _minus(windows[new], bg[new], self.fallback_background))
-            p[new] = self._with_trees(own, windows[new], bg[new])
+            p[new] = self._new_room(p[new], windows[new], bg[new])
         if taught.any():
             p[taught] = self._with_trees(p[taught], windows[taught], bg[taught])
         return p
+
+    def new_room_answer(self) -> str:
+        """In words, what answers in a room the gate finds new."""
+        fb = f"the CNN on {self.fallback_background} windows" if self.fallback is not None else "the CNN"
+        if self.shape is None:
+            return f"{fb} fused with the trees"
+        return f"the CNN, {fb} and the shape trees ({self.shape_background} windows), fused"
+
+    def _new_room(self, cnn_p: np.ndarray, windows: np.ndarray, rooms: np.ndarray) -> np.ndarray:
+        own = cnn_p if self.fallback is None else self.fallback.probs(_minus(windows, rooms, self.fallback_background))
+        if self.shape is None:
+            return self._with_trees(own, windows, rooms)
+        shape_p = self.shape.probs(_minus(windows, rooms, self.shape_background))
+        return fuse_probs([np.asarray(cnn_p, np.float32), np.asarray(own, np.float32), shape_p], [1 / 3] * 3)
 
     def _with_trees(self, probs, windows: np.ndarray, rooms: np.ndarray) -> np.ndarray:
         trees_p = self.trees.probs(_minus(windows, rooms, self.trees_background))
@@ -188,6 +205,9 @@ def _settings(source) -> tuple:
         if background not in BACKGROUNDS:
             raise ValueError(f"unknown background {background!r}")
         fallback.check(gate.get("fallback"))  # absent in model directories made before the fallback CNN
+        shape_bg = (gate.get("shape") or {}).get("background", "static-heat")  # no shape trees before 0.6
+        if shape_bg not in BACKGROUNDS:
+            raise ValueError(f"unknown shape background {shape_bg!r}")
     except (KeyError, TypeError, ValueError) as exc:
         raise ActlineError(source.where, f"bad 'room_gate' ({type(exc).__name__}: {exc})") from None
     return threshold, weights, background, n_rooms, shape, gate.get("fallback"), taught
@@ -203,12 +223,15 @@ def _load(cnn, source):
         raise ActlineError(source.path(ROOMS), f"holds {len(known)} rooms, the model's config says {n_rooms}")
     return RoomGate(cnn, trees.load(source), known, threshold, weights, background,
                     fallback=fallback.load(source, fb), fallback_background=fb["background"] if fb else "static-heat",
-                    taught=[i for i in taught if i < len(known)])
+                    taught=[i for i in taught if i < len(known)],
+                    shape=source.onnx(SHAPE) if source.config[NAME].get("shape") else None,
+                    shape_background=(source.config[NAME].get("shape") or {}).get("background", "static-heat"))
 
 
 def _files(config: dict, backend: str) -> list[str]:
-    fb = (config.get(NAME) or {}).get("fallback")
-    return [trees.TREES, ROOMS] + ([fallback.file_name(backend)] if fb else [])
+    gate = config.get(NAME) or {}
+    return [trees.TREES, ROOMS] + ([fallback.file_name(backend)] if gate.get("fallback") else []) \
+        + ([SHAPE] if gate.get("shape") else [])
 
 
 def _save(gate: RoomGate) -> tuple[dict, dict]:
@@ -218,6 +241,9 @@ def _save(gate: RoomGate) -> tuple[dict, dict]:
     if gate.fallback is not None:
         cfg["fallback"] = {"arch": _plain(gate.fallback.model.arch), "background": gate.fallback_background}
         files[fallback.FALLBACK] = fallback.writer(gate.fallback)
+    if gate.shape is not None:
+        cfg["shape"] = {"background": gate.shape_background}
+        files[SHAPE] = trees.writer(gate.shape)
     return {NAME: cfg}, files
 
 
@@ -230,6 +256,8 @@ def _plain(obj):
 def _export(job) -> None:
     trees.export(job)
     job.copy(ROOMS)
+    if job.config[NAME].get("shape"):
+        job.copy(SHAPE)
     fb = job.config[NAME].get("fallback")
     if fb:
         fallback.export(job, fb)
