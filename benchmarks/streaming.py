@@ -15,15 +15,16 @@ the sensors one core keeps up with at that frame rate (CPU time grows linearly w
 model's batches and every per-frame step do); plus the same without the model (intake alone).
 
 With ``--gate``, the same network again on ONNX Runtime with a room gate (raw windows; its trees on
-window statistics fitted to random statistics, which costs the same as real ones; the same network
-again as its static-heat fallback CNN), once with the sensors' own room as its training room (the gate
-only compares) and once with another room (every run also computes window statistics, runs the trees
-and the fallback CNN): what the gate costs a stream.
+window statistics and its shape trees fitted to random statistics, which costs the same as real ones; the
+same network again as its static-heat fallback CNN), once with the sensors' own room as its training room
+(the gate only compares) and once with another room (every run also computes the shape statistics, runs
+the shape trees and the fallback CNN): what the gate costs a stream.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import tempfile
 import time
 from pathlib import Path
@@ -45,21 +46,23 @@ def _default_model(tmp: Path, old: bool = False) -> Path:
 
     torch.manual_seed(0)
     model = create_model("thermal_r2plus1d" if old else "thermal_r2plus1d_lite", num_classes=14).eval()
-    length, mode, fps, background = (64, "index", 10.0, "recording-median") if old else LARGE_SENSOR_WINDOW
+    window = {"length": 64, "mode": "index", "fps": 10.0, "background": "recording-median"} if old else \
+        dataclasses.asdict(LARGE_SENSOR_WINDOW)
     cfg = {"pipeline": "clip-classifier", "arch": model.arch, "classes": [f"c{i}" for i in range(14)],
-           "window": {"length": length, "mode": mode, "fps": fps, "background": background},
+           "window": window,
            "preprocessing": {"frame_shape": [40, 60]}}
     return save_model_dir(tmp / "model", model, cfg)
 
 
 def _gated(model_dir: Path, out: Path, room: np.ndarray) -> Path:
     """``model_dir``'s network on raw windows with a room gate whose one training room is ``room``."""
-    from actline.data.rooms import room_fingerprint, rooms_writer
+    from actline.data.rooms import room_fingerprint
     from actline.modeldir.directory import WEIGHTS, read_config, weights_writer, write_model_dir
     from actline.modeldir.parts.fallback import FALLBACK
+    from actline.modeldir.parts.room_gate import SHAPE, rooms_writer
     from actline.modeldir.parts.trees import TREES
     from actline.modeldir.reader import load_model_dir
-    from actline.models.window_stats import N_STATS
+    from actline.models.window_stats import N_SHAPE, N_STATS, SHAPE_INPUT
     from actline.train.features_model import fit_estimator, to_onnx
 
     model, _ = load_model_dir(model_dir)
@@ -70,11 +73,14 @@ def _gated(model_dir: Path, out: Path, room: np.ndarray) -> Path:
     est = fit_estimator("gbm", rng.normal(0, 1, (20 * k, N_STATS)), np.arange(20 * k) % k)
     trees = to_onnx(est, k, {"pipeline": "clip-classifier", "classes": cfg["classes"], "arch": {"name": "features"},
                              "window": {**cfg["window"], "background": "recording-median"}})
+    shape_est = fit_estimator("gbm", rng.normal(0, 1, (20 * k, N_SHAPE)), np.arange(20 * k) % k)
+    shape = to_onnx(shape_est, k, {"pipeline": "clip-classifier", "classes": cfg["classes"], "arch": {"name": "features"},
+                                   "window": {**cfg["window"], "background": "static-heat"}}, SHAPE_INPUT)
     cfg["room_gate"] = {"threshold": 0.3, "weights": [0.5, 0.5], "background": "recording-median", "rooms": 1,
-                        "fallback": {"arch": cfg["arch"], "background": "static-heat"}}
+                        "fallback": {"arch": cfg["arch"], "background": "static-heat"}, "shape": {"background": "static-heat"}}
     return write_model_dir(out, cfg, {WEIGHTS: weights_writer(model), TREES: lambda p: p.write_bytes(trees),
                                       "rooms.safetensors": rooms_writer(room_fingerprint(room[None])),
-                                      FALLBACK: weights_writer(model)})
+                                      FALLBACK: weights_writer(model), SHAPE: lambda p: p.write_bytes(shape)})
 
 
 class NoModel:
@@ -129,7 +135,7 @@ def main() -> None:
                     for k in range(args.sensors)]
         if args.gate:  # the sensors' room (the frames' median) as the training room, then a room unlike it
             rooms = {"familiar room": np.median(base, axis=0),
-                     "unfamiliar room, trees and fallback CNN every run": np.tile(np.linspace(15, 30, w, dtype=np.float32), (h, 1))}
+                     "unfamiliar room, fallback CNN and shape trees every run": np.tile(np.linspace(15, 30, w, dtype=np.float32), (h, 1))}
             for what, room in rooms.items():
                 gated = _gated(model_dir, Path(tmp) / what.split(",")[0].replace(" ", "-"), room)
                 export_model(gated, gated.parent / f"{gated.name}.onnx")

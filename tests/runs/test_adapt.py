@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import numpy as np
 import pytest
 
 import actline
@@ -51,6 +52,17 @@ def test_a_model_learns_its_new_room_and_says_what_changed(trained, capsys):
     # adapted CNN in the taught room (the last known room)
     assert cfg["room_gate"]["taught"] == [before_rooms(model)] and report["trees"]["windows"] > report["room_windows"]
     assert (root / "adapted" / "trees.onnx").read_bytes() != (model / "trees.onnx").read_bytes()
+    assert report["trees"]["shape_trees"] and (root / "adapted" / "shape.onnx").read_bytes() != (model / "shape.onnx").read_bytes()
+    # in the taught room the answer is the adapted CNN, the refit trees and the refit shape trees, fused
+    from actline.data.window import fill_invalid, remove_background
+    from actline.models.contract import fuse_probs
+
+    gate, r = adapted.classifier.inner, read_recording_h5(rec)
+    win = fill_invalid(r.frames[adapted.rule.indices(r.timestamps, len(r.frames) // 2)])
+    minus = lambda mode: remove_background(win, room, mode)[None]  # noqa: E731
+    want = fuse_probs([gate.inner.probs(win[None]), gate.trees.probs(minus("recording-median")),
+                       gate.shape.probs(minus("static-heat"))], [1 / 3] * 3)
+    np.testing.assert_allclose(gate.probs(win[None], room), want, atol=1e-6)
     main(["export", str(root / "adapted")])  # an adapted model exports like any other
     assert (root / "adapted" / "model.onnx").is_file()
 

@@ -5,8 +5,9 @@ does each of the room's activities once: ``actline synth --calibration`` makes o
 ``actline label`` or ``actline data import`` for yours). The model's CNN is fine-tuned on them
 (:mod:`actline.train.adapt_fit`), with windows of its original training data replayed beside them when
 given (``--replay DATA``) so that the rooms it knew are not forgotten. The room gate learns the room's
-empty room, so that it reads the room as familiar; with ``--replay``, its trees are refit on the training
-data and the session (:mod:`actline.runs.adapt_trees`), and in the room the adapted CNN is fused with them.
+empty room, so that it reads the room as familiar; with ``--replay``, its trees (and shape trees) are refit on
+the training data and the session (:mod:`actline.runs.adapt_trees`), and in the room the adapted CNN is fused
+with them.
 
 Written: NEW_MODEL, a model directory like any other (``actline predict``, ``stream``, ``serve``,
 ``export`` take it), whose ``config.json`` says where it came from (``adapted``), and ``adapt.json`` beside
@@ -41,10 +42,10 @@ from actline.modeldir.directory import (
     weights_writer,
     write_checksums,
 )
-from actline.modeldir.parts.room_gate import ROOMS, room_gate_of, rooms_writer
+from actline.modeldir.parts.room_gate import ROOMS, SHAPE, room_gate_of, rooms_writer
 from actline.modeldir.parts.trees import TREES
 from actline.modeldir.reader import load_classifier, load_model_dir
-from actline.runs.adapt_trees import refit_trees
+from actline.runs.adapt_trees import refit_shape, refit_trees
 from actline.runs.fitting import WindowBank, recording_backgrounds
 from actline.runs.rundir import fingerprint, read_split
 from actline.train.adapt_fit import AdaptConfig, fit_room
@@ -83,11 +84,14 @@ def adapt_model(model_dir, room_data, out, cfg: AdaptConfig | None = None, repla
     before, _ = load_classifier(model_dir)
     gate = room_gate_of(before)
     trees = refit_trees(room, old, pool, rule, gate.trees_background, classes, cfg.seed) if gate and pool else None
+    shape = refit_shape(room, old, pool, rule, gate.shape_background, classes, cfg.seed) \
+        if trees and gate.shape is not None else None
     rooms = recording_backgrounds(room, sorted(room.recordings))
     report = {"room_data": str(room.root), "locations": where, "room_windows": int(len(room.samples)),
               "replayed_windows": n_replay, "settings": cfg.__dict__, "learned": res.learned,
-              "trees": {"refit": trees[1], "windows": len(pool) + len(room.samples)} if trees else None}
-    _write(model_dir, out, mcfg, adapted, rooms, report, gate, trees[0] if trees else None)
+              "trees": {"refit": trees[1], "windows": len(pool) + len(room.samples),
+                        "shape_trees": shape is not None} if trees else None}
+    _write(model_dir, out, mcfg, adapted, rooms, report, gate, trees[0] if trees else None, shape)
     after, _ = load_classifier(out)
     report["scores"] = _scores(before, after, eval_data, replay, room, where, mcfg, model_dir, rule, classes)
     report["adapt_time_s"] = round(time.time() - t0, 1)
@@ -168,10 +172,10 @@ def _old_part(ds: ClipDataset, mcfg: dict, model_dir: Path, side: str) -> list:
 
 
 def _write(model_dir: Path, out: Path, mcfg: dict, adapted, rooms: np.ndarray, report: dict, gate,
-           trees=None) -> None:
+           trees=None, shape=None) -> None:
     """``model_dir`` copied to ``out`` with the adapted weights, the room among ``gate``'s known rooms (the source
-    model's room gate, or None; taught, with ``trees`` refit), and ``adapted`` in its config; its own exports,
-    made from the old weights, are left out."""
+    model's room gate, or None; taught, with ``trees`` and ``shape`` trees refit), and ``adapted`` in its config;
+    its own exports, made from the old weights, are left out."""
     with atomic_dir(out, overwrite=True) as tmp:
         shutil.copytree(model_dir, tmp, dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns(ONNX, "fallback.onnx", CHECKSUMS, "checkpoints", "*.int8.*"))
@@ -184,6 +188,8 @@ def _write(model_dir: Path, out: Path, mcfg: dict, adapted, rooms: np.ndarray, r
             cfg["room_gate"] = {**cfg["room_gate"], "rooms": len(known), "measure": known.measure, "taught": taught}
             if trees is not None:
                 (tmp / TREES).write_bytes(trees.blob)
+            if shape is not None:
+                (tmp / SHAPE).write_bytes(shape.blob)
 
         cfg["adapted"] = {"from": str(model_dir), "from_weights_sha256": mcfg.get("weights_sha256"), **report}
         cfg["weights_sha256"] = sha256_file(tmp / WEIGHTS)

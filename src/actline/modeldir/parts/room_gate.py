@@ -13,8 +13,8 @@ sensor with the training recordings' rooms and fuses them only where it is new:
   are the CNN's, unchanged. Models saved before the shape trees (0.6) fuse the fallback CNN with the
   trees (:mod:`.trees`) on windows minus the empty room, by ``weights``;
 - in a room **taught** by ``actline adapt`` (``taught``: indices into the known rooms), the adapted CNN is fused
-  with the trees, which adapt refits with the room's session: a few minutes of a room teach window
-  statistics more than they teach a network (the design notes give the comparison).
+  with the trees and the shape trees, which adapt refits with the room's session: a few minutes of a room
+  teach window statistics more than they teach a network (the design notes give the comparison).
 
 Files: ``rooms.safetensors`` (the training recordings' empty rooms, [rooms, H, W] float32; the fingerprints
 [rooms, H*W] in models made before 0.6), ``trees.onnx``, ``shape.onnx`` and the fallback's; config
@@ -113,7 +113,7 @@ class RoomGate:
         if new.any():
             p[new] = self._new_room(p[new], windows[new], bg[new])
         if taught.any():
-            p[taught] = self._with_trees(p[taught], windows[taught], bg[taught])
+            p[taught] = self._taught_room(p[taught], windows[taught], bg[taught])
         return p
 
     def new_room_answer(self) -> str:
@@ -129,6 +129,13 @@ class RoomGate:
             return self._with_trees(own, windows, rooms)
         shape_p = self.shape.probs(_minus(windows, rooms, self.shape_background))
         return fuse_probs([np.asarray(cnn_p, np.float32), np.asarray(own, np.float32), shape_p], [1 / 3] * 3)
+
+    def _taught_room(self, cnn_p: np.ndarray, windows: np.ndarray, rooms: np.ndarray) -> np.ndarray:
+        if self.shape is None:
+            return self._with_trees(cnn_p, windows, rooms)
+        trees_p = self.trees.probs(_minus(windows, rooms, self.trees_background))
+        shape_p = self.shape.probs(_minus(windows, rooms, self.shape_background))
+        return fuse_probs([np.asarray(cnn_p, np.float32), trees_p, shape_p], [1 / 3] * 3)
 
     def _with_trees(self, probs, windows: np.ndarray, rooms: np.ndarray) -> np.ndarray:
         trees_p = self.trees.probs(_minus(windows, rooms, self.trees_background))
