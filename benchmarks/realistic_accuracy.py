@@ -12,9 +12,10 @@ recording on both sides) and ``by-location`` (rooms never seen in training). Eac
 Printed: mean ± sd over the data sets of top-1, mean class accuracy (also the MMAction2 way) and
 macro-F1 for the model and each baseline; the training majority class's recall pooled over the data
 sets; macro-F1 as a multiple of the majority baseline's; and the largest share of held-out predictions
-taken by a class with fewer than 10 training examples; how many windows the room gate fused with the trees
-(``metrics.json``, ``room_gate``); with rooms held out, how often a non-fall window is read as "lying with
-risk" (pooled, and in the worst room). Rerunning with the same --out reuses finished runs.
+taken by a class with fewer than 10 training examples; how many windows were in rooms the room gate found new
+(``metrics.json``, ``room_gate``); how often a non-fall window is read as "lying with risk" (pooled, and in
+the worst room), and how often a window of another class is read as any fall class (``metrics.json``,
+``false_falls``, beside the baselines'). Rerunning with the same --out reuses finished runs.
 """
 
 from __future__ import annotations
@@ -86,7 +87,8 @@ def product_false_falls(per_set: list[dict]) -> dict:
         return round(sum(share_of(f) * f["windows"] for f in per_set) / max(n, 1), 1)
 
     return {"windows": n, "model": pooled(lambda f: f["share"]),
-            "worst_room": max((r["share"] for f in per_set for r in f["by_location"].values() if r["windows"]), default=0.0),
+            "worst_room": round(max((r["share"] for f in per_set for r in f["by_location"].values() if r["windows"]),
+                                    default=0.0), 1),
             **{b: pooled(lambda f, b=b: f["baselines"].get(b, 0.0)) for b in ("classical", "majority")}}
 
 
@@ -128,8 +130,8 @@ def report(split: str, rows: list[tuple[Path, dict]]) -> dict:
               f"{f['worst_room']}% in the worst room; classical {f['classical']}%, majority {f['majority']}%")
     print(f"\nmajority-class recall pooled: {out['majority_recall_pooled']}% of {tot} windows; macro-F1 / majority's "
           f"macro-F1 at least {out['macro_f1_over_majority_min']}x; largest share of predictions taken by a class "
-          f"with < {RARE} training windows: {out['rare_class_share_max']}% ({out['rare_class_worst']}); windows the room "
-          f"gate fused with the trees: {out['room_gate_fused_windows'][0]} of {out['room_gate_fused_windows'][1]}")
+          f"with < {RARE} training windows: {out['rare_class_share_max']}% ({out['rare_class_worst']}); windows in rooms "
+          f"the room gate found new: {out['room_gate_fused_windows'][0]} of {out['room_gate_fused_windows'][1]}")
     return out
 
 
