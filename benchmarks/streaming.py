@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
 import tempfile
 import time
 from pathlib import Path
@@ -121,6 +122,7 @@ def main() -> None:
     ap.add_argument("--gate", action="store_true", help="also the same network behind a room gate (see above)")
     ap.add_argument("--old-default", action="store_true", help="the previous default network and window (see above)")
     args = ap.parse_args()
+    logging.getLogger("actline").setLevel(logging.ERROR)  # each simulated sensor's "new room" line is expected here
     torch.set_num_threads(1)  # one core
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = args.model or _default_model(Path(tmp), args.old_default)

@@ -212,9 +212,11 @@ def _settings(source) -> tuple:
         if background not in BACKGROUNDS:
             raise ValueError(f"unknown background {background!r}")
         fallback.check(gate.get("fallback"))  # absent in model directories made before the fallback CNN
-        shape_bg = (gate.get("shape") or {}).get("background", "static-heat")  # no shape trees before 0.6
-        if shape_bg not in BACKGROUNDS:
-            raise ValueError(f"unknown shape background {shape_bg!r}")
+        trees_of_shape = gate.get("shape")
+        if trees_of_shape is not None and (not isinstance(trees_of_shape, dict)
+                                           or trees_of_shape.get("background") not in BACKGROUNDS):
+            bad = trees_of_shape.get("background") if isinstance(trees_of_shape, dict) else trees_of_shape
+            raise ValueError(f"unknown shape background {bad!r}")
     except (KeyError, TypeError, ValueError) as exc:
         raise ActlineError(source.where, f"bad 'room_gate' ({type(exc).__name__}: {exc})") from None
     return threshold, weights, background, n_rooms, shape, gate.get("fallback"), taught
@@ -228,11 +230,11 @@ def _load(cnn, source):
     known = read_rooms(source.file(ROOMS), shape, source.config[NAME].get("measure"))
     if n_rooms is not None and n_rooms != len(known):
         raise ActlineError(source.path(ROOMS), f"holds {len(known)} rooms, the model's config says {n_rooms}")
+    of_shape = source.config[NAME].get("shape")  # {background}; absent in model directories made before 0.6
     return RoomGate(cnn, trees.load(source), known, threshold, weights, background,
                     fallback=fallback.load(source, fb), fallback_background=fb["background"] if fb else "static-heat",
-                    taught=[i for i in taught if i < len(known)],
-                    shape=source.onnx(SHAPE) if source.config[NAME].get("shape") else None,
-                    shape_background=(source.config[NAME].get("shape") or {}).get("background", "static-heat"))
+                    taught=[i for i in taught if i < len(known)], shape=source.onnx(SHAPE) if of_shape else None,
+                    shape_background=of_shape["background"] if of_shape else "static-heat")
 
 
 def _files(config: dict, backend: str) -> list[str]:
