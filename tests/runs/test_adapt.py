@@ -63,6 +63,14 @@ def test_a_model_learns_its_new_room_and_says_what_changed(trained, capsys):
     want = fuse_probs([gate.inner.probs(win[None]), gate.trees.probs(minus("recording-median")),
                        gate.shape.probs(minus("static-heat"))], [1 / 3] * 3)
     np.testing.assert_allclose(gate.probs(win[None], room), want, atol=1e-6)
+    # ... and the rare-class guard stands aside there (the session taught the room's classes), while a
+    # room the model does not know still gets it
+    assert adapted.classifier.factors.min() < 1
+    np.testing.assert_allclose(adapted.classifier.probs(win[None], room), want, atol=1e-6)
+    elsewhere = room + np.random.default_rng(0).normal(0, 3, room.shape).astype(np.float32)  # edges no room has
+    assert gate.known.nearest(elsewhere[None])[0][0] < gate.threshold
+    guarded = gate.probs(win[None], elsewhere) * adapted.classifier.factors
+    np.testing.assert_allclose(adapted.classifier.probs(win[None], elsewhere), guarded / guarded.sum(), atol=1e-6)
     main(["export", str(root / "adapted")])  # an adapted model exports like any other
     assert (root / "adapted" / "model.onnx").is_file()
 

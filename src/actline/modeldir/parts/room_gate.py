@@ -100,9 +100,15 @@ class RoomGate:
             raise ActlineError("room", str(exc)) from None
 
     def probs(self, windows: np.ndarray, rooms=None) -> np.ndarray:
+        return self.probs_and_taught(windows, rooms)[0]
+
+    def probs_and_taught(self, windows: np.ndarray, rooms=None) -> tuple[np.ndarray, np.ndarray]:
+        """(probabilities [N, K], which windows are in a room taught by ``actline adapt`` [N] bool). The
+        rare-class guard leaves the taught rooms' windows as they are: their session taught the classes the
+        training data held few of."""
         p = np.asarray(self.inner.probs(windows), dtype=np.float32)
         if not len(windows):
-            return p
+            return p, np.zeros(0, bool)
         bg = self.room_of_each(windows, rooms)
         try:
             sim, nearest = self.known.nearest(bg)
@@ -114,7 +120,7 @@ class RoomGate:
             p[new] = self._new_room(p[new], windows[new], bg[new])
         if taught.any():
             p[taught] = self._taught_room(p[taught], windows[taught], bg[taught])
-        return p
+        return p, taught
 
     def new_room_answer(self) -> str:
         """In words, what answers in a room the gate finds new."""
