@@ -3,7 +3,7 @@
 Run: .venv/bin/python benchmarks/predict_latency.py [--model MODEL_DIR] [--recording FILE] [--repeats 50]
 
 Without ``--model``, the default recipe's shape for 40x60 sensors with random weights (thermal_r2plus1d_lite on
-8-s windows resampled at 4 steps/s, raw temperatures, behind a room gate whose trees and fallback CNN are
+8-s windows resampled at 4 steps/s, raw temperatures, behind a room gate whose trees, shape trees and fallback CNN are
 those of ``benchmarks/streaming.py --gate``) is saved and exported to a temporary directory; without
 ``--recording``, one synthetic recording of the realistic preset is written there. One thread (torch and
 ONNX Runtime), on ONNX Runtime (the directory's export, made if missing) and on PyTorch.
@@ -20,7 +20,7 @@ Rows, each the median (and 90th percentile) over ``--repeats`` windows around di
   figure) and a recording id (``?recording=``) whose room is kept from the previous request, or new each time.
 
 With a model that has a room gate, the ``room known`` rows run in a room like the training rooms (the
-network alone answers) and, marked ``unfamiliar``, in one unlike them (the fallback CNN and the trees run too).
+network alone answers) and, marked ``unfamiliar``, in one unlike them (the fallback CNN and the shape trees run too).
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ def measure(model: Path, rec, backend: str, repeats: int) -> dict:
     rows["predict, room known"] = _timed(lambda f, ts: r.predict(f, ts, room=room), repeats, [w[:2] for w in wins])
     if gate is not None:
         gate.known = KnownRooms(np.tile(np.linspace(15, 30, room.shape[1], dtype=np.float32),
-                                        (room.shape[0], 1))[None])  # unlike it: fallback and trees
+                                        (room.shape[0], 1))[None])  # unlike it: fallback and shape trees
         rows["predict, room known, unfamiliar"] = _timed(lambda f, ts: r.predict(f, ts, room=room), repeats,
                                                          [w[:2] for w in wins])
         gate.known = KnownRooms(room[None])
@@ -136,7 +136,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         if args.recording is None:
-            cli(["synth", str(tmp / "data"), "--preset", "realistic", "--recordings", "1", "--duration", "120",
+            cli(["synth", "--out", str(tmp / "data"), "--preset", "realistic", "--recordings", "1", "--duration", "120",
                  "--seed", "0"])
             args.recording = next((tmp / "data" / "frames").glob("*.h5"))
         rec = load_recording(args.recording)

@@ -87,7 +87,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        cli(["synth", str(tmp / "data"), "--preset", "realistic", "--recordings", "1", "--duration", "30", "--seed", "0"])
+        cli(["synth", "--out", str(tmp / "data"), "--preset", "realistic", "--recordings", "1", "--duration", "30", "--seed", "0"])
         rec = load_recording(next((tmp / "data" / "frames").glob("*.h5")))
         if args.model is None:
             from streaming import _default_model, _gated
