@@ -22,8 +22,8 @@ from actline.data import ClipDataset, WindowRule
 from actline.evaluate import baselines as bl
 from actline.models.contract import OnnxClassifier
 from actline.models.window_stats import SHAPE_INPUT
-from actline.runs.fitting import WindowBank
-from actline.train.features_model import fit_estimator, to_onnx
+from actline.runs.fitting import WindowBank, shape_trees
+from actline.train.features_model import to_onnx
 
 PIPELINE = "clip-classifier"
 
@@ -44,12 +44,9 @@ def refit_trees(room: ClipDataset, old: ClipDataset, pool: list, rule: WindowRul
 
 def refit_shape(room: ClipDataset, old: ClipDataset, pool: list, rule: WindowRule, background: str,
                 classes: list[str], seed: int = 0) -> OnnxClassifier:
-    """The shape trees (:func:`actline.runs.clip_run.fit_shape_trees`' recipe) fit on ``pool`` (windows of ``old``,
+    """The shape trees (:func:`actline.runs.fitting.shape_trees`) fit on ``pool`` (windows of ``old``,
     the model's training part) and every window of ``room``, their windows by ``rule`` minus ``background``."""
     shape_rule = replace(rule, background=background)
     x = np.concatenate([WindowBank(room).stats(room.samples, shape_rule, SHAPE_INPUT),
                         WindowBank(old).stats(pool, shape_rule, SHAPE_INPUT)])
-    y = np.concatenate([room.labels(), old.labels(pool)])
-    config = {"pipeline": PIPELINE, "classes": list(classes), "arch": {"name": "features", "estimator": "gbm"},
-              "window": shape_rule.to_dict()}
-    return OnnxClassifier(to_onnx(fit_estimator("gbm", x, y, 1.0, seed), len(classes), config, SHAPE_INPUT))
+    return shape_trees(x, np.concatenate([room.labels(), old.labels(pool)]), classes, shape_rule, seed)

@@ -41,11 +41,12 @@ from actline.runs.fitting import (
     gate_report,
     majority_recall,
     recording_backgrounds,
+    shape_trees,
 )
 from actline.runs.rundir import CLIP, RunDir, fingerprint, plain, write_predictions
 from actline.train.config import LoadedConfig, TrainConfig, resolve_defaults, room_gate_applies
 from actline.models.window_stats import SHAPE_INPUT
-from actline.train.features_model import fit_estimator, to_onnx
+from actline.train.features_model import to_onnx
 
 log = logging.getLogger(__name__)
 PIPELINE = "clip-classifier"
@@ -180,10 +181,7 @@ def fit_shape_trees(ds: ClipDataset, train, cfg: TrainConfig, fitted: Fitted, ba
             or not room_gate_applies(name, cfg.window.background):
         return None
     rule = replace(cfg.rule(), background=gate.shape)
-    est = fit_estimator("gbm", bank.stats(train, rule, SHAPE_INPUT), ds.labels(train), 1.0, cfg.seed)
-    config = {"pipeline": PIPELINE, "classes": ds.classes, "arch": {"name": "features", "estimator": "gbm"},
-              "window": rule.to_dict()}
-    return OnnxClassifier(to_onnx(est, len(ds.classes), config, SHAPE_INPUT))
+    return shape_trees(bank.stats(train, rule, SHAPE_INPUT), ds.labels(train), ds.classes, rule, cfg.seed)
 
 
 def classical_rule(cfg: TrainConfig) -> WindowRule:

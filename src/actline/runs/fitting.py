@@ -22,8 +22,8 @@ from actline.modeldir.directory import ONNX, WEIGHTS, weights_writer, write_mode
 from actline.modeldir.parts.fusion import FusionClassifier
 from actline.modeldir.parts.room_gate import room_gate_of
 from actline.models import create_model
-from actline.models.contract import TorchClassifier
-from actline.models.window_stats import WINDOW_STATS_INPUT, statistics_of
+from actline.models.contract import OnnxClassifier, TorchClassifier
+from actline.models.window_stats import SHAPE_INPUT, WINDOW_STATS_INPUT, statistics_of
 from actline.train.clip_fit import fit_classifier, make_model
 from actline.train.config import TrainConfig, room_gate_applies
 from actline.train.features_model import fit_estimator, to_onnx
@@ -165,6 +165,15 @@ def fit_fallback(ds: ClipDataset, train, cfg: TrainConfig, fitted: Fitted, bank:
     tag = (lambda desc, *a: progress(f"fallback {desc}", *a)) if progress else None  # noqa: E731
     return fit_torch(ds, train, replace(cfg, model=name, window=replace(cfg.window, background=cfg.room_gate.fallback)), bank, tag,
                      checkpoints / "fallback" if checkpoints else None)
+
+
+def shape_trees(x: np.ndarray, y: np.ndarray, classes: list[str], rule: WindowRule, seed: int) -> OnnxClassifier:
+    """The room gate's shape trees, one recipe for training and for ``actline adapt``: gradient boosting on the
+    shape statistics ``x`` ([N, N_SHAPE], :func:`~actline.models.window_stats.shape_stats`) of windows cut by
+    ``rule``, as an in-memory ONNX classifier."""
+    config = {"pipeline": "clip-classifier", "classes": list(classes), "arch": {"name": "features", "estimator": "gbm"},
+              "window": rule.to_dict()}
+    return OnnxClassifier(to_onnx(fit_estimator("gbm", x, y, 1.0, seed), len(classes), config, SHAPE_INPUT))
 
 
 AUTO_CANDIDATES = ("features", "thermal_r2plus1d_lite", "fusion")

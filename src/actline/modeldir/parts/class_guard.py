@@ -8,8 +8,8 @@ on the classes it knows well unless the evidence for the rare one is strong. The
 decision back towards the training frequencies, which the tempered class weights of training move away
 from (off by default). In a room taught by ``actline adapt`` the guard stands aside: the room's session
 showed the model every activity of that room, and on ten tuning sets the guard there cost macro-F1 (29.2
-without it, 24.5 with it; the design notes). The factors ride in the model's config, so every backend and every export
-applies the same ones. It holds no files.
+without it, 24.5 with it; the design notes). The factors ride in the model's config, so every backend
+and every export applies the same ones. It holds no files.
 """
 
 from __future__ import annotations
