@@ -4,9 +4,11 @@ A clip classifier is its main weights (``model.safetensors``, or ``model.onnx`` 
 exports) wrapped by the parts its ``config.json`` names, in the order of :data:`PARTS`:
 
 - :mod:`.fusion`: a CNN fused with window-statistics trees everywhere (``arch.name == "fusion"``);
-- :mod:`.room_gate`: the CNN where the room is familiar, a fallback CNN fused with the trees where it
-  is not (``room_gate``; its fallback CNN is :mod:`.fallback`, its trees :mod:`.trees`);
-- :mod:`.class_guard`: classes seen rarely in training scaled down (``class_guard``).
+- :mod:`.room_gate`: the CNN where the room is familiar, the CNN, a fallback CNN and shape trees fused
+  where it is not (``room_gate``; its fallback CNN is :mod:`.fallback`, its trees :mod:`.trees`, its shape
+  trees ``shape.onnx``);
+- :mod:`.class_guard`: classes seen rarely in training scaled down (``class_guard``), except in rooms
+  taught by ``actline adapt``.
 
 Each part module owns its files, its config, how it is loaded, saved and exported, behind the one
 :class:`~actline.models.contract.WindowClassifier` contract, and gives a :class:`Part`. Adding a kind
