@@ -39,6 +39,7 @@ from actline.runs.fitting import (
     fit_fallback,
     fit_model,
     gate_report,
+    gated_cnn,
     majority_recall,
     recording_backgrounds,
     shape_trees,
@@ -176,11 +177,9 @@ def fit_shape_trees(ds: ClipDataset, train, cfg: TrainConfig, fitted: Fitted, ba
     """The room gate's shape trees: gradient boosting on the person's shape
     (:func:`~actline.models.window_stats.shape_stats`) in windows minus ``cfg.room_gate.shape`` (static-heat),
     as ONNX. None where the run has no gate or the gate has no shape trees."""
-    gate, name = cfg.room_gate, (fitted.selection.get("auto") or {}).get("winner", cfg.model)
-    if not gate.threshold or gate.shape in (None, "none") or not train \
-            or not room_gate_applies(name, cfg.window.background):
+    if gated_cnn(cfg, fitted) is None or cfg.room_gate.shape in (None, "none") or not train:
         return None
-    rule = replace(cfg.rule(), background=gate.shape)
+    rule = replace(cfg.rule(), background=cfg.room_gate.shape)
     return shape_trees(bank.stats(train, rule, SHAPE_INPUT), ds.labels(train), ds.classes, rule, cfg.seed)
 
 

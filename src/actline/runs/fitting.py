@@ -158,13 +158,18 @@ def fit_fallback(ds: ClipDataset, train, cfg: TrainConfig, fitted: Fitted, bank:
                  checkpoints: Path | None = None) -> Fitted | None:
     """The room gate's fallback CNN (modeldir/parts/room_gate.py): the fitted CNN's recipe again, on windows minus
     ``cfg.room_gate.fallback`` (static-heat). None where there is no gate or the fallback is the CNN itself."""
-    name = (fitted.selection.get("auto") or {}).get("winner", cfg.model)
-    if not cfg.room_gate.threshold or cfg.room_gate.fallback in (None, "none", cfg.window.background) \
-            or not room_gate_applies(name, cfg.window.background):
+    name = gated_cnn(cfg, fitted)
+    if name is None or cfg.room_gate.fallback in (None, "none", cfg.window.background):
         return None
     tag = (lambda desc, *a: progress(f"fallback {desc}", *a)) if progress else None  # noqa: E731
     return fit_torch(ds, train, replace(cfg, model=name, window=replace(cfg.window, background=cfg.room_gate.fallback)), bank, tag,
                      checkpoints / "fallback" if checkpoints else None)
+
+
+def gated_cnn(cfg: TrainConfig, fitted: Fitted) -> str | None:
+    """The fitted model's name (``auto``'s winner) when the run gives it a room gate, else None."""
+    name = (fitted.selection.get("auto") or {}).get("winner", cfg.model)
+    return name if cfg.room_gate.threshold and room_gate_applies(name, cfg.window.background) else None
 
 
 def shape_trees(x: np.ndarray, y: np.ndarray, classes: list[str], rule: WindowRule, seed: int) -> OnnxClassifier:

@@ -132,20 +132,21 @@ class RoomGate:
     def _new_room(self, cnn_p: np.ndarray, windows: np.ndarray, rooms: np.ndarray) -> np.ndarray:
         own = cnn_p if self.fallback is None else self.fallback.probs(_minus(windows, rooms, self.fallback_background))
         if self.shape is None:
-            return self._with_trees(own, windows, rooms)
-        shape_p = self.shape.probs(_minus(windows, rooms, self.shape_background))
-        return fuse_probs([np.asarray(cnn_p, np.float32), np.asarray(own, np.float32), shape_p], [1 / 3] * 3)
+            return fuse_probs([own, self._trees(windows, rooms)], self.weights)
+        return self._with_shape(cnn_p, own, windows, rooms)
 
     def _taught_room(self, cnn_p: np.ndarray, windows: np.ndarray, rooms: np.ndarray) -> np.ndarray:
         if self.shape is None:
-            return self._with_trees(cnn_p, windows, rooms)
-        trees_p = self.trees.probs(_minus(windows, rooms, self.trees_background))
-        shape_p = self.shape.probs(_minus(windows, rooms, self.shape_background))
-        return fuse_probs([np.asarray(cnn_p, np.float32), trees_p, shape_p], [1 / 3] * 3)
+            return fuse_probs([cnn_p, self._trees(windows, rooms)], self.weights)
+        return self._with_shape(cnn_p, self._trees(windows, rooms), windows, rooms)
 
-    def _with_trees(self, probs, windows: np.ndarray, rooms: np.ndarray) -> np.ndarray:
-        trees_p = self.trees.probs(_minus(windows, rooms, self.trees_background))
-        return fuse_probs([np.asarray(probs, dtype=np.float32), trees_p], self.weights)
+    def _trees(self, windows: np.ndarray, rooms: np.ndarray) -> np.ndarray:
+        return self.trees.probs(_minus(windows, rooms, self.trees_background))
+
+    def _with_shape(self, a: np.ndarray, b: np.ndarray, windows: np.ndarray, rooms: np.ndarray) -> np.ndarray:
+        """``a`` and ``b`` fused with the shape trees' probabilities, equal weights."""
+        shape_p = self.shape.probs(_minus(windows, rooms, self.shape_background))
+        return fuse_probs([np.asarray(a, np.float32), np.asarray(b, np.float32), shape_p], [1 / 3] * 3)
 
     def features(self, windows: np.ndarray, rooms=None) -> np.ndarray:
         return self.inner.features(windows)
